@@ -1,0 +1,49 @@
+# credgap — every target creates and uses its own virtual environment in .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+# Set CREDGAP_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run the
+# database tests against PostgreSQL as well; .ci/run does.
+
+.PHONY: all venv demo test test-sqlite test-pg lint bench bench-full clean
+
+all: test
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+test: test-sqlite test-pg
+
+test-sqlite: venv
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+test-pg: venv
+	@if [ -n "$$CREDGAP_TEST_PG_URL" ]; then \
+	  echo "== database tests on PostgreSQL"; \
+	  $(BIN)/pytest -n 2 -m db --db=postgresql $(PYTEST_ARGS); \
+	else \
+	  echo "== CREDGAP_TEST_PG_URL not set: PostgreSQL run skipped (.ci/run sets it)"; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+bench-full: venv
+	$(BIN)/python -m bench.run --full
+
+clean:
+	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache

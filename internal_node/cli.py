@@ -1,0 +1,18 @@
+"""The ``internal-node`` program: a thin click layer over the internal node's functions."""
+
+from __future__ import annotations
+
+import sys
+
+from internal_node import SPEC
+from nodekit.cli import make_root, run
+
+cli = make_root(
+    SPEC,
+    "credgap internal node: the credit information database on the government's dedicated network.\n\n"
+    "Every command works on one node home (--home DIR or CREDGAP_HOME).",
+)
+
+
+def main() -> None:
+    sys.exit(run(cli, prog_name="internal-node"))

@@ -1,0 +1,231 @@
+"""CLI conventions shared by ``internal-node`` and ``public-node``: the root group, one-line errors,
+exit codes, ``--json`` output and progress bars. Commands stay thin: parse, call one function, print."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from nodekit.errors import ExitCode, NodeError
+from nodekit.home import HOME_ENV, resolve_home
+from nodekit.runtime import Node, NodeSpec
+from nodekit.text import printable
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("credgap")
+log.addHandler(logging.NullHandler())  # operators read the one-line error; the file log has the detail
+log.propagate = False
+
+
+@dataclass
+class CliState:
+    """Per-invocation flags the error handler needs after click has unwound its context."""
+
+    json: bool = False
+    debug: bool = False
+
+
+_STATE = CliState()
+
+
+@dataclass
+class NodeContext:
+    """The click ``obj`` of a node program: which node, which home, and the node once opened."""
+
+    spec: NodeSpec
+    home_arg: str | None
+    debug: bool
+    passphrase_file: Path | None = None
+    _node: Node | None = field(default=None, repr=False)
+
+    @property
+    def home(self) -> Path:
+        return resolve_home(self.home_arg)
+
+    def node(self, *, check_schema: bool = True) -> Node:
+        """Open the node home (once per invocation)."""
+        if self._node is None:
+            self._node = Node.open(self.home, self.spec, check_schema=check_schema)
+            _setup_file_logging(self._node)
+        return self._node
+
+    def close(self) -> None:
+        if self._node is not None:
+            self._node.close()
+            self._node = None
+
+
+pass_node_context = click.make_pass_decorator(NodeContext)
+
+
+def _setup_file_logging(node: Node) -> None:
+    logdir = node.config.log_dir
+    if not logdir.is_dir():
+        return
+    root = logging.getLogger("credgap")
+    target = str(logdir / "node.log")
+    if any(getattr(h, "baseFilename", None) == target for h in root.handlers):
+        return
+    handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _set_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        _STATE.json = True
+    return value
+
+
+def json_option(func: F) -> F:
+    """Add ``--json``: print one JSON document on stdout instead of text (errors too)."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=True,
+        callback=_set_json,
+        is_eager=True,
+        help="Print machine-readable JSON on stdout (errors included, with a reason code).",
+    )(func)
+
+
+def emit(data: Any, human: Callable[[], None] | str | None = None, *, as_json: bool) -> None:
+    """Print ``data`` as JSON when asked, otherwise the human rendering."""
+    if as_json:
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS, default=str).decode())
+    elif callable(human):
+        human()
+    elif human is not None:
+        click.echo(human)
+
+
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    """A plain aligned text table (values escaped for the terminal)."""
+    cells = [[printable(h) for h in headers]] + [[printable(c) for c in row] for row in rows]
+    widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c + " " * (widths[i] - _width(c)) for i, c in enumerate(r)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@contextmanager
+def progress(iterable: Iterable[T], *, length: int | None = None, label: str = "") -> Iterator[Iterable[T]]:
+    """A progress bar on stderr for long work, shown only on a terminal and never in ``--json`` mode."""
+    if _STATE.json or not sys.stderr.isatty():
+        yield iterable
+        return
+    with click.progressbar(iterable, length=length, label=label, file=sys.stderr) as bar:
+        yield bar
+
+
+class NodeGroup(click.Group):
+    """A click group whose subcommands are listed in the order they were added."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+def make_root(spec: NodeSpec, help_text: str) -> click.Group:
+    """Build the root command group of a node program with the shared options and commands."""
+
+    @click.group(cls=NodeGroup, help=help_text, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option(
+        "--home",
+        "home_arg",
+        metavar="DIR",
+        envvar=HOME_ENV,
+        show_envvar=True,
+        help="The node home directory.",
+    )
+    @click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Read the key passphrase from this file (a systemd credential or a secrets mount).",
+    )
+    @click.option("--debug", is_flag=True, envvar="CREDGAP_DEBUG", help="Show tracebacks on errors.")
+    @click.version_option(package_name="credgap", message="%(prog)s (credgap) %(version)s")
+    @click.pass_context
+    def root(ctx: click.Context, home_arg: str | None, passphrase_file: Path | None, debug: bool) -> None:
+        _STATE.debug = _STATE.debug or debug
+        ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
+        ctx.call_on_close(ctx.obj.close)
+
+    from nodekit import cli_common
+
+    cli_common.register(root, spec)
+    return root
+
+
+def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str | None = None) -> int:
+    """Run a node program and return its exit code; operators see one line per error, never a traceback
+    (unless ``--debug``)."""
+    global _STATE
+    _STATE = CliState(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
+    name = prog_name or root.name or "node"
+    try:
+        rv = root.main(args=list(argv) if argv is not None else None, prog_name=prog_name, standalone_mode=False)
+        if isinstance(rv, int):  # click returns the code of ctx.exit() (--help, --version) here
+            return rv
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo(f"{name}: aborted", err=True)
+        return int(ExitCode.FAILURE)
+    except click.ClickException as exc:
+        # usage errors (exit 2) and bad parameters keep click's own message and hint
+        if _STATE.json:
+            _json_error("usage", exc.format_message())
+        exc.show()
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo(f"{name}: interrupted", err=True)
+        return 130
+    except Exception as exc:  # the one place an error becomes an exit code
+        return _report(name, exc)
+    return int(ExitCode.OK)
+
+
+def _report(name: str, exc: BaseException) -> int:
+    code = getattr(exc, "exit_code", None)
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, NodeError) or (isinstance(code, int) and isinstance(reason, str)):
+        message = printable(str(exc), limit=2000)
+        exit_code = int(code) if isinstance(code, int) else int(ExitCode.FAILURE)
+        log.warning("%s failed (%s): %s", name, reason, message)
+    else:
+        reason = "internal"
+        message = f"internal error: {type(exc).__name__}: {printable(str(exc), limit=500)}"
+        if not _STATE.debug:
+            message += " (run with --debug for the traceback)"
+        exit_code = int(ExitCode.FAILURE)
+        log.error("%s: %s", name, message, exc_info=exc)
+    if _STATE.json:
+        _json_error(str(reason), message)
+    click.echo(f"{name}: error: {message}", err=True)
+    if _STATE.debug:
+        click.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
+    return exit_code
+
+
+def _json_error(reason: str, message: str) -> None:
+    click.echo(orjson.dumps({"ok": False, "error": {"reason": reason, "message": message}}).decode())

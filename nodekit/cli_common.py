@@ -1,0 +1,108 @@
+"""Commands both node programs have: ``init``, ``status`` and ``db``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.home import resolve_home
+from nodekit.runtime import Node, NodeSpec, init_home, safe_url
+
+
+def node_status(node: Node) -> dict[str, Any]:
+    current, heads = node.schema_state()
+    meta = node.meta()
+    cfg = node.config
+    return {
+        "role": cfg.role,
+        "name": cfg.name,
+        "home": str(cfg.home),
+        "database": {
+            "url": safe_url(cfg.database_url),
+            "dialect": node.engine.dialect.name,
+            "schema": sorted(current),
+            "schema_current": current == heads,
+            "owner_role": meta.get("role"),
+        },
+        "medium": {"path": str(cfg.medium), "present": cfg.medium.is_dir()},
+        "exchange_period_seconds": cfg.exchange_period,
+    }
+
+
+def register(root: click.Group, spec: NodeSpec) -> None:
+    program = spec.program
+
+    @root.command("init")
+    @click.option("--name", default=None, help="A human name for this node (default: the home's folder name).")
+    @click.option(
+        "--medium",
+        default="medium",
+        show_default=True,
+        help="Path of the transfer medium (directory or mount point).",
+    )
+    @click.option(
+        "--database-url",
+        default=None,
+        help="Database URL (default: SQLite in the home, sqlite:///<home>/node.db).",
+    )
+    @json_option
+    @pass_node_context
+    def init_cmd(nctx: NodeContext, name: str | None, medium: str, database_url: str | None, as_json: bool) -> None:
+        """Create a node home: node.toml with commented defaults, folders, and a migrated database."""
+        home = resolve_home(nctx.home_arg)
+        node = init_home(home, nctx.spec, name=name or home.name, medium=medium, database_url=database_url)
+        try:
+            data = {"ok": True, "home": str(home), "config": str(node.config.config_path)}
+            emit(
+                data,
+                f"initialised {spec.role} node home {home}\n  edit {node.config.config_path} to adjust it",
+                as_json=as_json,
+            )
+        finally:
+            node.close()
+
+    @root.command("status")
+    @json_option
+    @pass_node_context
+    def status_cmd(nctx: NodeContext, as_json: bool) -> None:
+        """Show the node's role, database, schema and transfer medium."""
+        data = node_status(nctx.node(check_schema=False))
+
+        def human() -> None:
+            db = data["database"]
+            click.echo(f"{program} {data['name']!s}  ({data['home']})")
+            click.echo(
+                f"  database  {db['url']} [{db['dialect']}] schema "
+                f"{'current' if db['schema_current'] else 'NOT current: run db upgrade'}"
+            )
+            med = data["medium"]
+            click.echo(f"  medium    {med['path']} {'' if med['present'] else '(missing)'}".rstrip())
+
+        emit(data, human, as_json=as_json)
+
+    @root.group("db")
+    def db_group() -> None:
+        """Database schema management (Alembic migrations)."""
+
+    @db_group.command("upgrade")
+    @pass_node_context
+    def db_upgrade(nctx: NodeContext) -> None:
+        """Apply pending schema migrations to the node database."""
+        node = nctx.node(check_schema=False)
+        node.upgrade()
+        current, _ = node.schema_state()
+        click.echo(f"schema at {', '.join(sorted(current))}")
+
+    @db_group.command("current")
+    @json_option
+    @pass_node_context
+    def db_current(nctx: NodeContext, as_json: bool) -> None:
+        """Show the schema revisions of the node database and whether they are current."""
+        current, heads = nctx.node(check_schema=False).schema_state()
+        emit(
+            {"current": sorted(current), "heads": sorted(heads), "up_to_date": current == heads},
+            f"current {', '.join(sorted(current)) or '-'}; heads {', '.join(sorted(heads))}",
+            as_json=as_json,
+        )

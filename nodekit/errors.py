@@ -1,0 +1,52 @@
+"""The error root of the shared node runtime, and the exit-code table every command follows."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of ``internal-node`` and ``public-node`` (documented in docs/OPERATIONS.md)."""
+
+    OK = 0
+    FAILURE = 1  # operational failure: I/O, database, an unexpected condition
+    USAGE = 2  # bad options, or a missing or wrong node home / configuration
+    REJECTED = 3  # input refused: a department file, an identity card, a policy file
+    VERIFICATION = 4  # a signature, a package, a fingerprint or an audit chain did not verify
+
+
+class NodeError(Exception):
+    """Root of the errors raised by ``nodekit`` and the nodes; carries a reason code and an exit code."""
+
+    exit_code: int = ExitCode.FAILURE
+    reason: str = "failure"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.reason
+
+
+class HomeError(NodeError):
+    """The node home is missing, incomplete, or belongs to the other role."""
+
+    exit_code = ExitCode.USAGE
+    reason = "home"
+
+
+class ConfigError(NodeError):
+    """``node.toml`` cannot be read or holds a bad value."""
+
+    exit_code = ExitCode.USAGE
+    reason = "config"
+
+
+class DatabaseError(NodeError):
+    """The node database is unreachable, not migrated, or belongs to another node."""
+
+    exit_code = ExitCode.FAILURE
+    reason = "database"

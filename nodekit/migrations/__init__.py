@@ -1,0 +1,1 @@
+"""Alembic environment shared by both nodes; each node adds its own version location."""

@@ -1,0 +1,52 @@
+"""Typed models of the tables every node has: node identity metadata (and, as the series grows, the
+trust store, channel state and transfer log), plus column types shared with the nodes' own models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import DateTime, Dialect, String, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC on every engine and returned timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite without type detection
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+utc_ts = Annotated[datetime, mapped_column(UTCDateTime())]
+str64 = Annotated[str, mapped_column(String(64))]
+str200 = Annotated[str, mapped_column(String(200))]
+
+
+class ExchangeBase(DeclarativeBase):
+    """Declarative base of the exchange tables both nodes hold (migration branch ``exchange``)."""
+
+
+class NodeMeta(ExchangeBase):
+    """Facts about the node that owns this database, checked at every start (role, name)."""
+
+    __tablename__ = "node_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000))
+    updated_at: Mapped[utc_ts]

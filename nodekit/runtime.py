@@ -1,0 +1,203 @@
+"""An opened node home: configuration, database engine and sessions, and creating a new home."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic.util import CommandError
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from nodekit import migrate
+from nodekit.db import make_engine, make_sessionmaker, normalise_url
+from nodekit.errors import DatabaseError, HomeError
+from nodekit.home import CONFIG_NAME, NodeConfig, Role, load_config, with_article, write_config
+from nodekit.models import NodeMeta
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What distinguishes one node program from the other: its role and its own migrations."""
+
+    role: Role
+    migrations: Path
+
+    @property
+    def program(self) -> str:
+        return f"{self.role}-node"
+
+
+HOME_SUBDIRS = ("keys", "logs", "archive", "staging", "quarantine", "pending")
+
+
+class Node:
+    """A node home opened for work. Create with :meth:`open` or :func:`init_home`."""
+
+    def __init__(self, config: NodeConfig, spec: NodeSpec, *, clock: Clock = utcnow) -> None:
+        self.config = config
+        self.spec = spec
+        self.clock = clock
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    @classmethod
+    def open(cls, home: Path, spec: NodeSpec, *, check_schema: bool = True, clock: Clock = utcnow) -> Node:
+        node = cls(load_config(home, spec.role), spec, clock=clock)
+        if check_schema:
+            node.check_database()
+        return node
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.config.database_url)
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = make_sessionmaker(self.engine)
+        return self._sessions
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work on the node database: commit on success, roll back on any exception."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._sessions = None
+
+    def upgrade(self) -> None:
+        owner = self.owner_role()
+        if owner is not None and owner != self.spec.role:
+            raise DatabaseError(
+                f"{safe_url(self.config.database_url)} already belongs to {with_article(owner)} node; "
+                "give each node its own database",
+                reason="wrong-database",
+            )
+        try:
+            migrate.upgrade(self.engine, self.spec.migrations)
+        except OperationalError as exc:
+            raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot migrate: {exc.orig}") from exc
+        except CommandError as exc:
+            raise DatabaseError(
+                f"{safe_url(self.config.database_url)}: cannot migrate: {exc} "
+                "(a database written by a newer credgap, or not a node database)",
+                reason="schema",
+            ) from exc
+
+    def owner_role(self) -> str | None:
+        """The role recorded in the database, or None for a database no node has claimed yet."""
+        try:
+            if "node_meta" not in inspect(self.engine).get_table_names():
+                return None
+            with self.engine.connect() as conn:
+                row = conn.execute(select(NodeMeta.value).where(NodeMeta.key == "role")).first()
+        except OperationalError as exc:
+            raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot connect: {exc.orig}") from exc
+        return None if row is None else str(row[0])
+
+    def schema_state(self) -> tuple[set[str], set[str]]:
+        """(current revisions, head revisions)."""
+        try:
+            return migrate.current_revisions(self.engine), migrate.head_revisions(self.spec.migrations)
+        except OperationalError as exc:
+            raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot connect: {exc.orig}") from exc
+
+    def check_database(self) -> None:
+        """Refuse a database that is not migrated or that belongs to another role."""
+        current, heads = self.schema_state()
+        if current != heads:
+            raise DatabaseError(
+                f"{safe_url(self.config.database_url)}: schema is not current "
+                f"(at {sorted(current) or 'nothing'}, need {sorted(heads)}); run `{self.spec.program} db upgrade`",
+                reason="schema",
+            )
+        meta = self.meta()
+        role = meta.get("role")
+        if role != self.spec.role:
+            raise DatabaseError(
+                f"{safe_url(self.config.database_url)} belongs to {with_article(str(role))} node, not to this {self.spec.role} node",
+                reason="wrong-database",
+            )
+
+    def meta(self) -> dict[str, str]:
+        try:
+            with self.sessions() as s:
+                return {m.key: m.value for m in s.scalars(select(NodeMeta))}
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot read node_meta: {exc}") from exc
+
+    def set_meta(self, session: Session, key: str, value: str) -> None:
+        row = session.get(NodeMeta, key)
+        if row is None:
+            session.add(NodeMeta(key=key, value=value, updated_at=self.clock()))
+        else:
+            row.value = value
+            row.updated_at = self.clock()
+
+    def table_names(self) -> list[str]:
+        return sorted(inspect(self.engine).get_table_names())
+
+
+def safe_url(url: str) -> str:
+    """The database URL with any password hidden, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL we cannot parse is shown as its scheme only
+        return url.split(":", 1)[0] + ":…"
+
+
+def init_home(
+    home: Path,
+    spec: NodeSpec,
+    *,
+    name: str,
+    medium: str = "medium",
+    database_url: str | None = None,
+    clock: Clock = utcnow,
+) -> Node:
+    """Create a node home with a commented ``node.toml`` and a migrated database."""
+    if (home / CONFIG_NAME).exists():
+        raise HomeError(f"{home / CONFIG_NAME}: already exists; this home is initialised")
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    home.chmod(0o700)
+    for sub in HOME_SUBDIRS:
+        (home / sub).mkdir(mode=0o700, exist_ok=True)
+    url = normalise_url(database_url) if database_url else "sqlite:///{home}/node.db"
+    cfg = write_config(home, spec.role, name, url, medium)
+    node = Node(load_config(home, spec.role), spec, clock=clock)
+    try:
+        if node.owner_role() is not None:
+            raise DatabaseError(
+                f"{safe_url(node.config.database_url)} already belongs to a node; give each node its own database",
+                reason="wrong-database",
+            )
+        node.upgrade()
+        with node.transaction() as s:
+            node.set_meta(s, "role", spec.role)
+            node.set_meta(s, "name", name)
+            node.set_meta(s, "created_at", clock().isoformat())
+    except BaseException:
+        # A home whose database could not be prepared is not a home: let the operator retry init.
+        node.close()
+        cfg.unlink(missing_ok=True)
+        raise
+    return node

@@ -1,0 +1,56 @@
+"""CLI conventions: exit codes, one-line errors, --json errors with reason codes, --debug tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nodekit.errors import ExitCode
+from tests.helpers import run_cli
+
+
+@pytest.mark.parametrize("program", ["internal-node", "public-node"])
+def test_help_everywhere(program: str) -> None:
+    r = run_cli(program, "--help")
+    assert r.code == 0 and "Usage" in r.out
+    for cmd in ("init", "status", "db"):
+        assert run_cli(program, cmd, "--help").code == 0
+
+
+def test_usage_error_exit_code() -> None:
+    r = run_cli("internal-node", "--no-such-option")
+    assert r.code == ExitCode.USAGE
+    r = run_cli("internal-node", "no-such-command")
+    assert r.code == ExitCode.USAGE
+
+
+def test_json_error_has_reason(tmp_path: Path) -> None:
+    r = run_cli("internal-node", "--home", str(tmp_path / "x"), "status", "--json")
+    assert r.code == ExitCode.USAGE
+    data = r.json()
+    assert data == {"ok": False, "error": {"reason": "home", "message": data["error"]["message"]}}  # type: ignore[index]
+
+
+def test_unexpected_error_is_one_line_without_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "h"
+    assert run_cli("internal-node", "--home", str(home), "init").code == 0
+
+    def boom(_node: object) -> dict[str, object]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("nodekit.cli_common.node_status", boom)
+    r = run_cli("internal-node", "--home", str(home), "status")
+    assert r.code == ExitCode.FAILURE
+    assert "Traceback" not in r.err
+    assert (
+        r.err.strip()
+        == "internal-node: error: internal error: RuntimeError: disk on fire (run with --debug for the traceback)"
+    )
+    r = run_cli("internal-node", "--debug", "--home", str(home), "status")
+    assert r.code == ExitCode.FAILURE and "Traceback" in r.err
+
+
+def test_version() -> None:
+    r = run_cli("public-node", "--version")
+    assert r.code == 0 and "credgap" in r.out

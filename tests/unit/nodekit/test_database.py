@@ -1,0 +1,79 @@
+"""Database plumbing on the engine selected with --db: migrations, models, dialect, durability settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, text
+
+from internal_node import SPEC as INTERNAL
+from nodekit.db import make_engine
+from nodekit.models import ExchangeBase
+from nodekit.runtime import Node, NodeSpec, init_home
+from public_node import SPEC as PUBLIC
+
+pytestmark = pytest.mark.db
+
+
+def node_metadata(spec: NodeSpec) -> MetaData:
+    """Everything a node's models declare: the exchange tables plus the node's own."""
+    import importlib
+
+    md = MetaData()
+    for table in ExchangeBase.metadata.tables.values():
+        table.to_metadata(md)
+    try:
+        models = importlib.import_module(f"{spec.role}_node.models")
+    except ModuleNotFoundError:
+        return md
+    for table in models.Base.metadata.tables.values():
+        table.to_metadata(md)
+    return md
+
+
+def test_dialect_is_the_one_requested(database_url: str, db_engine_name: str) -> None:
+    engine = make_engine(database_url)
+    assert engine.dialect.name == db_engine_name
+    if db_engine_name == "postgresql":
+        with engine.connect() as conn:
+            version = conn.execute(text("select version()")).scalar_one()
+            assert "PostgreSQL" in version
+            assert conn.execute(text("show server_encoding")).scalar_one() == "UTF8"
+    engine.dispose()
+
+
+@pytest.mark.parametrize("spec", [INTERNAL, PUBLIC], ids=["internal", "public"])
+def test_migrations_match_models(tmp_path: Path, database_url: str, spec: NodeSpec) -> None:
+    node = init_home(tmp_path / "home", spec, name="t", database_url=database_url)
+    try:
+        current, heads = node.schema_state()
+        assert current == heads
+        with node.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), node_metadata(spec))
+        # alembic's own bookkeeping table is not a model
+        diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name == "alembic_version")]
+        assert diff == [], f"migrations and models disagree: {diff}"
+    finally:
+        node.close()
+
+
+def test_node_opens_and_checks_role(tmp_path: Path, database_url: str) -> None:
+    home = tmp_path / "home"
+    init_home(home, INTERNAL, name="i", database_url=database_url).close()
+    node = Node.open(home, INTERNAL)
+    assert node.meta()["role"] == "internal"
+    node.close()
+
+
+def test_sqlite_is_durable_per_commit(tmp_path: Path, db_engine_name: str) -> None:
+    if db_engine_name != "sqlite":
+        pytest.skip("SQLite pragmas")
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    engine.dispose()

@@ -1,0 +1,97 @@
+"""Node homes: init, role checks, and one-line errors for missing or wrong homes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nodekit.errors import ConfigError, ExitCode
+from nodekit.home import load_config, parse_duration
+from tests.helpers import run_cli
+
+
+def test_init_creates_a_working_home(tmp_path: Path) -> None:
+    home = tmp_path / "int"
+    r = run_cli("internal-node", "--home", str(home), "init", "--name", "city-internal", "--medium", "../medium")
+    assert r.code == 0, r.err
+    cfg = load_config(home, "internal")
+    assert cfg.name == "city-internal"
+    assert cfg.database_url == f"sqlite:///{home}/node.db"
+    assert cfg.medium == home / "../medium"
+    for sub in ("keys", "logs", "archive", "staging", "quarantine", "pending"):
+        assert (home / sub).is_dir()
+    assert (home.stat().st_mode & 0o077) == 0, "a node home is private to its owner"
+    text = (home / "node.toml").read_text()
+    assert text.count("#") > 10, "node.toml carries commented defaults"
+    status = run_cli("internal-node", "--home", str(home), "status", "--json")
+    assert status.code == 0
+    data = status.json()
+    assert isinstance(data, dict)
+    assert data["role"] == "internal" and data["database"]["schema_current"] is True
+
+
+def test_init_refuses_an_existing_home(tmp_path: Path) -> None:
+    home = tmp_path / "pub"
+    assert run_cli("public-node", "--home", str(home), "init").code == 0
+    r = run_cli("public-node", "--home", str(home), "init")
+    assert r.code == ExitCode.USAGE
+    assert "already exists" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("home_role", "program"), [("internal", "public-node"), ("public", "internal-node")])
+def test_a_node_refuses_the_home_of_the_other_role(tmp_path: Path, home_role: str, program: str) -> None:
+    home = tmp_path / "h"
+    assert run_cli(f"{home_role}-node", "--home", str(home), "init").code == 0
+    r = run_cli(program, "--home", str(home), "status")
+    assert r.code == ExitCode.USAGE
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1
+    assert f"home of an {home_role} node" in lines[0] or f"home of a {home_role} node" in lines[0]
+    assert "Traceback" not in r.err
+
+
+def test_missing_home_is_one_line(tmp_path: Path) -> None:
+    r = run_cli("public-node", "--home", str(tmp_path / "nowhere"), "status")
+    assert r.code == ExitCode.USAGE
+    assert r.err.strip().count("\n") == 0
+    assert "no such node home" in r.err
+    r = run_cli("public-node", "status", env={"CREDGAP_HOME": None})
+    assert r.code == ExitCode.USAGE and "CREDGAP_HOME" in r.err
+
+
+def test_home_from_environment(tmp_path: Path) -> None:
+    home = tmp_path / "envhome"
+    assert run_cli("internal-node", "init", env={"CREDGAP_HOME": str(home)}).code == 0
+    assert run_cli("internal-node", "status", env={"CREDGAP_HOME": str(home)}).code == 0
+
+
+def test_bad_config_names_the_file(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    assert run_cli("internal-node", "--home", str(home), "init").code == 0
+    (home / "node.toml").write_text("[node\nrole = 'internal'\n")
+    r = run_cli("internal-node", "--home", str(home), "status")
+    assert r.code == ExitCode.USAGE
+    assert str(home / "node.toml") in r.err and "cannot read" in r.err
+
+
+def test_database_of_another_node_is_refused(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_cli("internal-node", "--home", str(a), "init").code == 0
+    r = run_cli("public-node", "--home", str(b), "init", "--database-url", f"sqlite:///{a}/node.db")
+    assert r.code == ExitCode.FAILURE
+    assert "already belongs to a node" in r.err
+    assert not (b / "node.toml").exists(), "a failed init leaves no half-made home"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("1h", 3600), ("7d", 604800), ("2w", 1209600)]
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1", "h", "1y", "-1h", "1.5h"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_duration(text)

@@ -1,0 +1,1 @@
+"""The wire contract and the medium: package format, channel rules, transfer-log entries."""
