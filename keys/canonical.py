@@ -1,0 +1,58 @@
+"""The one canonical encoding of every signed document: JSON per RFC 8785 (JCS), restricted to a subset.
+
+Allowed values: objects with ASCII keys, arrays, strings, booleans, null, and integers in
+[-(2**53 - 1), 2**53 - 1]. No floats, no duplicate keys, no whitespace, keys sorted, UTF-8 output.
+For this subset orjson's sorted, compact output is byte-identical to JCS; :func:`decode` accepts
+only bytes that re-encode to themselves, which rejects duplicates, whitespace and other spellings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from keys.errors import EncodingError
+
+MAX_SAFE_INT = 2**53 - 1
+
+
+def _check(value: Any, depth: int = 0) -> None:
+    if depth > 32:
+        raise EncodingError("document nested too deeply")
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise EncodingError(f"integer {value} outside the canonical range")
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isascii():
+                raise EncodingError(f"object key {key!r} is not an ASCII string")
+            _check(item, depth + 1)
+        return
+    raise EncodingError(f"{type(value).__name__} values are not allowed in a canonical document")
+
+
+def encode(document: dict[str, Any]) -> bytes:
+    """Encode ``document`` canonically (raises :class:`EncodingError` on values outside the subset)."""
+    _check(document)
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """Decode canonical bytes into an object; anything that is not its own canonical form is refused."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise EncodingError(f"not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise EncodingError("expected a JSON object")
+    if encode(document) != data:
+        raise EncodingError("not in canonical form (RFC 8785 subset: sorted keys, no whitespace, no duplicates)")
+    return document

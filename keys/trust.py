@@ -1,0 +1,108 @@
+"""Trust rules: which peer key may sign what, as a pure function of a snapshot of the trust store.
+
+The trust store itself lives in each node's database (``nodekit``); this module holds the rules,
+so that the package opener can ask "may key K sign package number N of a node of role R?" without
+any I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from keys.errors import TrustError
+from keys.identity import PublicKeys, Role
+
+
+class KeyStatus(StrEnum):
+    TRUSTED = "trusted"  # the peer's current key
+    SUPERSEDED = "superseded"  # replaced by a succession statement: valid up to ``last_seq`` only
+    REVOKED = "revoked"  # revoked by its owner: never accepted again
+    DISTRUSTED = "distrusted"  # removed locally by an operator: never accepted again
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """One peer key in the trust store, bound to the peer's node id and role."""
+
+    key_id: str
+    node_id: str
+    node_name: str
+    role: Role
+    public: PublicKeys
+    status: KeyStatus
+    created: datetime
+    expires: datetime
+    last_seq: int | None = None  # for SUPERSEDED keys: the last sequence number it may sign
+
+    def usable_for_sealing(self) -> bool:
+        return self.status is KeyStatus.TRUSTED
+
+
+class TrustState:
+    """An immutable snapshot of a node's trust store, queried by the verifier."""
+
+    def __init__(self, keys: Iterable[TrustedKey]) -> None:
+        by_id: dict[str, TrustedKey] = {}
+        for k in keys:
+            if k.key_id in by_id:
+                raise TrustError(f"trust store holds key id {k.key_id} twice", reason="duplicate-key")
+            by_id[k.key_id] = k
+        self._by_id: Mapping[str, TrustedKey] = by_id
+
+    def __contains__(self, key_id: object) -> bool:
+        return key_id in self._by_id
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_id.values())
+
+    def get(self, key_id: str) -> TrustedKey | None:
+        return self._by_id.get(key_id)
+
+    def signer(self, key_id: str, *, role: Role, seq: int | None, at: datetime) -> TrustedKey:
+        """The trusted key ``key_id`` if it may sign object number ``seq`` of a node of ``role`` created at ``at``.
+
+        Raises :class:`TrustError` with reason ``unknown-signer``, ``revoked-signer``,
+        ``wrong-role``, ``expired-signer`` or ``superseded-signer``.
+        """
+        key = self._by_id.get(key_id)
+        if key is None:
+            raise TrustError(f"signer key {key_id} is not in the trust store", reason="unknown-signer")
+        if key.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
+            raise TrustError(f"signer key {key_id} of node {key.node_id} is {key.status.value}", reason="revoked-signer")
+        if key.role != role:
+            raise TrustError(
+                f"signer key {key_id} belongs to {key.role} node {key.node_id}; expected a {role} node",
+                reason="wrong-role",
+            )
+        if not key.created <= at <= key.expires:
+            raise TrustError(
+                f"signer key {key_id} is valid {key.created.isoformat()} to {key.expires.isoformat()}, "
+                f"not at {at.isoformat()}",
+                reason="expired-signer",
+            )
+        if key.status is KeyStatus.SUPERSEDED:
+            if seq is None or key.last_seq is None or seq > key.last_seq:
+                raise TrustError(
+                    f"signer key {key_id} was superseded after sequence {key.last_seq}; it cannot sign {seq}",
+                    reason="superseded-signer",
+                )
+        return key
+
+    def current_for(self, node_id: str) -> TrustedKey:
+        """The key to seal to when sending to ``node_id`` (its one TRUSTED key)."""
+        current = [k for k in self._by_id.values() if k.node_id == node_id and k.status is KeyStatus.TRUSTED]
+        if not current:
+            raise TrustError(f"no trusted key for node {node_id}", reason="unknown-recipient")
+        if len(current) > 1:
+            raise TrustError(f"node {node_id} has {len(current)} current keys", reason="ambiguous-recipient")
+        return current[0]
+
+    def peers(self, role: Role) -> list[TrustedKey]:
+        """The current key of every trusted peer node of ``role`` (one channel each)."""
+        return sorted(
+            (k for k in self._by_id.values() if k.role == role and k.status is KeyStatus.TRUSTED),
+            key=lambda k: k.node_id,
+        )
