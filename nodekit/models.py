@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, Dialect, String, TypeDecorator
+from sqlalchemy import DateTime, Dialect, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -50,3 +50,20 @@ class NodeMeta(ExchangeBase):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(1000))
     updated_at: Mapped[utc_ts]
+
+
+class TransferLogRow(ExchangeBase):
+    """One transfer-log entry as stored; see ``transfer.log.LogEntry`` for its meaning and hash."""
+
+    __tablename__ = "transfer_log"
+
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[utc_ts]
+    actor: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    result: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)  # canonical JSON
+    counts: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev: Mapped[str] = mapped_column(String(64))
+    leaf_hash: Mapped[str] = mapped_column(String(64), unique=True)

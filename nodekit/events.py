@@ -1,0 +1,98 @@
+"""Recording events in the node's transfer log: the one function every part of a node calls.
+
+Entries are appended inside the caller's transaction, so an event and the change it describes
+commit together or not at all. Appends are serialised (SQLite: the transaction's write lock;
+PostgreSQL: a transaction-scoped advisory lock), and the primary key on the entry index makes two
+writers that raced anyway fail instead of forking the chain.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from keys import canonical
+from nodekit.models import TransferLogRow
+from transfer.log import GENESIS, EventCode, LogEntry, parse_ts
+
+_PG_LOCK_KEY = 0x63726564  # "cred"
+
+
+def default_actor() -> str:
+    """Who is acting: ``CREDGAP_ACTOR`` if set (services set it), else the OS user."""
+    actor = os.environ.get("CREDGAP_ACTOR")
+    if actor:
+        return actor
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def record_event(
+    session: Session,
+    event: EventCode,
+    *,
+    at: datetime,
+    actor: str | None = None,
+    result: str = "ok",
+    reason: str = "",
+    subject: Mapping[str, Any] | None = None,
+    counts: Mapping[str, int] | None = None,
+) -> LogEntry:
+    """Append one entry to the transfer log in ``session``'s transaction and return it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    last = session.execute(
+        select(TransferLogRow.index, TransferLogRow.leaf_hash).order_by(TransferLogRow.index.desc()).limit(1)
+    ).first()
+    entry = LogEntry(
+        index=0 if last is None else last[0] + 1,
+        at=at,
+        actor=actor or default_actor(),
+        event=event,
+        result=result,
+        reason=reason,
+        subject=dict(subject or {}),
+        counts=dict(counts or {}),
+        prev=GENESIS if last is None else last[1],
+    )
+    doc = entry.document()
+    session.add(
+        TransferLogRow(
+            index=entry.index,
+            at=parse_ts(doc["at"]),
+            actor=entry.actor,
+            event=entry.event.value,
+            result=entry.result,
+            reason=entry.reason,
+            subject=canonical.encode(doc["subject"]).decode(),
+            counts=canonical.encode(doc["counts"]).decode(),
+            prev=entry.prev,
+            leaf_hash=entry.leaf_hash,
+        )
+    )
+    session.flush()
+    return entry
+
+
+def row_to_entry(row: TransferLogRow) -> LogEntry:
+    """Rebuild the entry from its stored row (the verifier recomputes every hash from this)."""
+    return LogEntry(
+        index=row.index,
+        at=row.at,
+        actor=row.actor,
+        event=EventCode(row.event),
+        result=row.result,
+        reason=row.reason,
+        subject=orjson.loads(row.subject),
+        counts=orjson.loads(row.counts),
+        prev=row.prev,
+    )
