@@ -20,7 +20,7 @@ ROLES: tuple[Role, ...] = ("internal", "public")
 KEY_ID_BYTES = 16  # 128 bits of SHA-256
 KEY_ID_HEX = 2 * KEY_ID_BYTES
 _KEY_ID_DOMAIN = b"credgap/v1 key-id\x00"
-_HEX_ID = re.compile(r"^[0-9a-f]{%d}$" % KEY_ID_HEX)
+_HEX_ID = re.compile(rf"^[0-9a-f]{{{KEY_ID_HEX}}}$")
 
 
 def key_id_of(sign_pub: bytes, enc_pub: bytes) -> str:
@@ -43,9 +43,7 @@ def parse_fingerprint(text: str) -> str:
     """
     cleaned = re.sub(r"[\s:\-]", "", text).lower()
     if not _HEX_ID.match(cleaned):
-        raise EncodingError(
-            f"a fingerprint is {KEY_ID_HEX} hex digits (spaces allowed); got {len(cleaned)} characters"
-        )
+        raise EncodingError(f"a fingerprint is {KEY_ID_HEX} hex digits (spaces allowed); got {len(cleaned)} characters")
     return cleaned
 
 

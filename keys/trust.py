@@ -71,7 +71,9 @@ class TrustState:
         if key is None:
             raise TrustError(f"signer key {key_id} is not in the trust store", reason="unknown-signer")
         if key.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
-            raise TrustError(f"signer key {key_id} of node {key.node_id} is {key.status.value}", reason="revoked-signer")
+            raise TrustError(
+                f"signer key {key_id} of node {key.node_id} is {key.status.value}", reason="revoked-signer"
+            )
         if key.role != role:
             raise TrustError(
                 f"signer key {key_id} belongs to {key.role} node {key.node_id}; expected a {role} node",
@@ -83,12 +85,11 @@ class TrustState:
                 f"not at {at.isoformat()}",
                 reason="expired-signer",
             )
-        if key.status is KeyStatus.SUPERSEDED:
-            if seq is None or key.last_seq is None or seq > key.last_seq:
-                raise TrustError(
-                    f"signer key {key_id} was superseded after sequence {key.last_seq}; it cannot sign {seq}",
-                    reason="superseded-signer",
-                )
+        if key.status is KeyStatus.SUPERSEDED and (seq is None or key.last_seq is None or seq > key.last_seq):
+            raise TrustError(
+                f"signer key {key_id} was superseded after sequence {key.last_seq}; it cannot sign {seq}",
+                reason="superseded-signer",
+            )
         return key
 
     def current_for(self, node_id: str) -> TrustedKey:
