@@ -1,0 +1,141 @@
+"""Channel rules: sequence, hash chain, duplicates, equivocation, gaps, freshness and suite pinning, as a
+pure function of a verified header, the persisted channel state and the caller's clock (FORMAT.md §9)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from transfer.errors import PackageRejected
+from transfer.header import ZERO_DIGEST, Header
+
+
+class Verdict(StrEnum):
+    ACCEPT = "accept"  # the next package: apply it now
+    DUPLICATE = "duplicate"  # already applied (or already pending) with the same digest: nothing to do
+    GAP = "gap"  # a later package: park it until the missing ones arrive
+    REBASE = "rebase"  # a snapshot ahead of us: apply it as the new base of the channel
+
+
+class Equivocation(PackageRejected):
+    """Two different packages signed for the same position of a channel: proof of a misbehaving sender
+    (or a stolen key). Carries the digest of the package already known for that position."""
+
+    reason = "equivocation"
+
+    def __init__(self, message: str, *, seq: int, known_digest: str, new_digest: str) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.known_digest = known_digest
+        self.new_digest = new_digest
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """What a reader persists for one incoming channel (the caller loads and stores it)."""
+
+    sender_node: str
+    recipient_node: str
+    suite: int | None = None
+    last_seq: int = 0
+    last_digest: str = ZERO_DIGEST
+    last_created: int = 0
+    rebase_seq: int = 0
+    applied: Mapping[int, str] = field(default_factory=dict)  # seq -> digest of every applied package
+    pending: Mapping[int, str] = field(default_factory=dict)  # seq -> digest of parked packages
+
+    def missing(self) -> list[int]:
+        """The sequence numbers a pending package is waiting for."""
+        if not self.pending:
+            return []
+        top = max(self.pending)
+        return [s for s in range(self.last_seq + 1, top) if s not in self.pending]
+
+
+def check(
+    header: Header,
+    digest: str,
+    state: ChannelState,
+    *,
+    now: int,
+    skew: int,
+    pending_quota: int,
+    highest_known: int = 0,
+) -> Verdict:
+    """Decide what to do with a package whose header verified. Raises ``PackageRejected`` (or
+    :class:`Equivocation`) with a FORMAT.md reason code for every rejection."""
+    if header.sender_node != state.sender_node or header.recipient_node != state.recipient_node:
+        raise PackageRejected(
+            f"package of channel {header.sender_node}->{header.recipient_node} checked against "
+            f"{state.sender_node}->{state.recipient_node}",
+            reason="wrong-sender",
+        )
+    if state.suite is not None and header.suite != state.suite:
+        raise PackageRejected(
+            f"channel is pinned to suite {state.suite}; package uses suite {header.suite}", reason="downgraded-suite"
+        )
+    if header.created > now + skew:
+        raise PackageRejected(
+            f"created {header.created - now}s in the future (allowed skew {skew}s)", reason="future-dated"
+        )
+    seq = header.seq
+    for known in (state.applied, state.pending):
+        if seq in known:
+            if known[seq] == digest:
+                return Verdict.DUPLICATE
+            raise Equivocation(
+                f"sequence {seq} already has package {known[seq][:16]}…; this one is {digest[:16]}…",
+                seq=seq,
+                known_digest=known[seq],
+                new_digest=digest,
+            )
+    if seq <= state.last_seq:
+        if seq <= state.rebase_seq:
+            raise PackageRejected(
+                f"sequence {seq} is older than the snapshot the channel was rebased on ({state.rebase_seq})",
+                reason="superseded",
+            )
+        raise PackageRejected(f"sequence {seq} is at or below the last applied {state.last_seq}", reason="replay")
+    newest = max(highest_known, state.last_seq, max(state.pending, default=0))
+    if now > header.not_after and seq >= newest:
+        raise PackageRejected(
+            f"package expired {now - header.not_after}s ago and is the newest on its channel", reason="expired"
+        )
+    if seq == state.last_seq + 1:
+        if header.prev != state.last_digest:
+            raise PackageRejected(
+                f"previous digest {header.prev[:16]}… does not match package {state.last_seq}'s "
+                f"{state.last_digest[:16]}…",
+                reason="fork",
+            )
+        if header.created < state.last_created:
+            raise PackageRejected(
+                f"created {state.last_created - header.created}s before the previous package", reason="clock-regression"
+            )
+        return Verdict.ACCEPT
+    if header.type == "snapshot":
+        return Verdict.REBASE
+    if len(state.pending) >= pending_quota:
+        raise PackageRejected(f"pending quota of {pending_quota} packages is full", reason="pending-quota")
+    return Verdict.GAP
+
+
+def after_apply(state: ChannelState, header: Header, digest: str, verdict: Verdict) -> ChannelState:
+    """The channel state once a package with ``verdict`` ACCEPT or REBASE has been applied."""
+    if verdict not in (Verdict.ACCEPT, Verdict.REBASE):
+        raise ValueError(f"no state change for {verdict}")
+    applied = dict(state.applied)
+    applied[header.seq] = digest
+    pending = {s: d for s, d in state.pending.items() if s > header.seq}
+    return ChannelState(
+        sender_node=state.sender_node,
+        recipient_node=state.recipient_node,
+        suite=header.suite if state.suite is None else state.suite,
+        last_seq=header.seq,
+        last_digest=digest,
+        last_created=header.created,
+        rebase_seq=header.seq if verdict is Verdict.REBASE else state.rebase_seq,
+        applied=applied,
+        pending=pending,
+    )

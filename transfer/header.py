@@ -1,0 +1,191 @@
+"""The package header: its fields, its one canonical encoding, and parsing the length-bounded prefix."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from keys import canonical
+from keys.errors import EncodingError
+from transfer.errors import PackageRejected
+from transfer.limits import FORMAT_VERSION, MAGIC, MAX_HEADER, MAX_NOT_AFTER_SPAN, SIG_LEN
+
+NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+KEY_ID = re.compile(r"^[0-9a-f]{32}$")
+ZERO_DIGEST = "0" * 64
+PACKAGE_TYPES = ("delta", "snapshot")
+_FIELDS = {"format", "suite", "type", "sender", "recipient", "seq", "prev", "created", "not_after", "counts",
+           "sizes", "nonce", "stanza"}  # fmt: skip
+_KIND_NAME = re.compile(r"^[a-z][a-z-]{0,31}$")
+
+
+def _hex(value: object, nbytes: int, field: str) -> str:
+    if not isinstance(value, str) or len(value) != 2 * nbytes or not re.fullmatch(r"[0-9a-f]+", value):
+        raise PackageRejected(f"header field {field}: expected {2 * nbytes} lowercase hex digits", reason="bad-header")
+    return value
+
+
+def _int(value: object, field: str, lo: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < lo:
+        raise PackageRejected(f"header field {field}: expected an integer >= {lo}", reason="bad-header")
+    return value
+
+
+def _obj(value: object, field: str, keys: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict) or set(value) != keys:
+        raise PackageRejected(f"header field {field}: expected an object with {sorted(keys)}", reason="bad-header")
+    return value
+
+
+def check_node_id(value: object, field: str = "node") -> str:
+    if not isinstance(value, str) or not NODE_ID.match(value):
+        raise PackageRejected(f"header field {field}: not a node id", reason="bad-header")
+    return value
+
+
+@dataclass(frozen=True)
+class Header:
+    """A package header's fields (FORMAT.md §3.2)."""
+
+    suite: int
+    type: str
+    sender_node: str
+    sender_key: str
+    recipient_node: str
+    recipient_key: str
+    seq: int
+    prev: str
+    created: int
+    not_after: int
+    counts: dict[str, int]
+    compressed: int
+    plain: int
+    nonce: str
+    stanza_share: str
+    stanza_body: str
+    format: int = FORMAT_VERSION
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "suite": self.suite,
+            "type": self.type,
+            "sender": {"node": self.sender_node, "key": self.sender_key},
+            "recipient": {"node": self.recipient_node, "key": self.recipient_key},
+            "seq": self.seq,
+            "prev": self.prev,
+            "created": self.created,
+            "not_after": self.not_after,
+            "counts": dict(self.counts),
+            "sizes": {"compressed": self.compressed, "plain": self.plain},
+            "nonce": self.nonce,
+            "stanza": {"type": "X25519", "share": self.stanza_share, "body": self.stanza_body},
+        }
+
+    def encode(self) -> bytes:
+        return canonical.encode(self.document())
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Header:
+        """Validate every field of a decoded header; raises ``bad-header`` / ``unknown-version``."""
+        if doc.get("format") != FORMAT_VERSION:
+            raise PackageRejected(f"format version {doc.get('format')!r} is not 1", reason="unknown-version")
+        if set(doc) != _FIELDS:
+            extra, missing = sorted(set(doc) - _FIELDS), sorted(_FIELDS - set(doc))
+            raise PackageRejected(f"header fields: unexpected {extra}, missing {missing}", reason="bad-header")
+        sender = _obj(doc["sender"], "sender", {"node", "key"})
+        recipient = _obj(doc["recipient"], "recipient", {"node", "key"})
+        sizes = _obj(doc["sizes"], "sizes", {"compressed", "plain"})
+        stanza = _obj(doc["stanza"], "stanza", {"type", "share", "body"})
+        if stanza["type"] != "X25519":
+            raise PackageRejected("header field stanza.type: expected X25519", reason="bad-header")
+        if doc["type"] not in PACKAGE_TYPES:
+            raise PackageRejected(f"header field type: expected one of {PACKAGE_TYPES}", reason="bad-header")
+        counts = doc["counts"]
+        if not isinstance(counts, dict) or not all(
+            isinstance(k, str) and _KIND_NAME.match(k) and isinstance(v, int) and not isinstance(v, bool) and v > 0
+            for k, v in counts.items()
+        ):
+            raise PackageRejected("header field counts: expected kind -> positive integer", reason="bad-header")
+        created = _int(doc["created"], "created")
+        not_after = _int(doc["not_after"], "not_after")
+        if not created < not_after <= created + MAX_NOT_AFTER_SPAN:
+            raise PackageRejected(
+                "header field not_after: must be after created, by at most 31 days", reason="bad-header"
+            )
+        seq = _int(doc["seq"], "seq", 1)
+        prev = _hex(doc["prev"], 32, "prev")
+        if seq == 1 and prev != ZERO_DIGEST:
+            raise PackageRejected("header field prev: must be zeros for seq 1", reason="bad-header")
+        return cls(
+            suite=_int(doc["suite"], "suite"),
+            type=doc["type"],
+            sender_node=check_node_id(sender["node"], "sender.node"),
+            sender_key=_hex(sender["key"], 16, "sender.key"),
+            recipient_node=check_node_id(recipient["node"], "recipient.node"),
+            recipient_key=_hex(recipient["key"], 16, "recipient.key"),
+            seq=seq,
+            prev=prev,
+            created=created,
+            not_after=not_after,
+            counts=dict(counts),
+            compressed=_int(sizes["compressed"], "sizes.compressed", 1),
+            plain=_int(sizes["plain"], "sizes.plain", 4),
+            nonce=_hex(doc["nonce"], 16, "nonce"),
+            stanza_share=_hex(stanza["share"], 32, "stanza.share"),
+            stanza_body=_hex(stanza["body"], 48, "stanza.body"),
+        )
+
+
+@dataclass(frozen=True)
+class RawHeader:
+    """The length-bounded prefix of a package: signed bytes, decoded (not yet trusted) document, signature."""
+
+    signed: bytes  # magic || header-len || header
+    document: dict[str, Any]
+    signature: bytes
+
+    @property
+    def prefix_len(self) -> int:
+        return len(self.signed) + SIG_LEN
+
+    @property
+    def header_hash(self) -> bytes:
+        return hashlib.sha256(self.signed).digest()
+
+
+def signed_prefix(header: bytes) -> bytes:
+    if not 1 <= len(header) <= MAX_HEADER:
+        raise PackageRejected(f"header of {len(header)} bytes is outside 1..{MAX_HEADER}", reason="bad-header")
+    return MAGIC + len(header).to_bytes(4, "big") + header
+
+
+def needed_prefix(data: bytes) -> int | None:
+    """How many bytes the whole prefix (through the signature) takes, once the length field is readable."""
+    if len(data) < len(MAGIC) + 4:
+        return None
+    if data[: len(MAGIC)] != MAGIC:
+        raise PackageRejected("not a credgap v1 package (bad magic)", reason="bad-magic")
+    n = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "big")
+    if not 1 <= n <= MAX_HEADER:
+        raise PackageRejected(f"declared header length {n} is outside 1..{MAX_HEADER}", reason="bad-header")
+    return len(MAGIC) + 4 + n + SIG_LEN
+
+
+def parse_prefix(data: bytes) -> RawHeader:
+    """Parse magic, length, header and signature from the start of a package. Reads nothing beyond them."""
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC[: len(data)] or data[: len(MAGIC)] != MAGIC:
+        if len(data) >= len(MAGIC) or data != MAGIC[: len(data)]:
+            raise PackageRejected("not a credgap v1 package (bad magic)", reason="bad-magic")
+        raise PackageRejected("file ends inside the magic", reason="truncated")
+    total = needed_prefix(data)
+    if total is None or len(data) < total:
+        raise PackageRejected("file ends before the end of the header and signature", reason="truncated")
+    signed = data[: total - SIG_LEN]
+    try:
+        document = canonical.decode(signed[len(MAGIC) + 4 :])
+    except EncodingError as exc:
+        raise PackageRejected(f"header is not canonical JSON: {exc}", reason="bad-header") from exc
+    return RawHeader(signed=signed, document=document, signature=data[total - SIG_LEN : total])

@@ -1,0 +1,354 @@
+"""Payload items: the closed list of kinds, their schemas, the directions that may carry them, and the
+framed, MAC-trailed item stream (docs/FORMAT.md §10)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from keys import canonical
+from keys.errors import EncodingError
+from transfer.crypto import new_mac
+from transfer.errors import PackageRejected
+from transfer.limits import MAX_DOCUMENT, MAX_ITEM
+
+Item = dict[str, Any]
+
+INTERNAL_TO_PUBLIC = "internal-to-public"
+PUBLIC_TO_INTERNAL = "public-to-internal"
+KINDS = frozenset(
+    {"manifest", "record", "document", "snapshot", "heartbeat", "key-announcement", "receipt", "checkpoint",
+     "objection", "objection-resolution"}
+)  # fmt: skip
+ALLOWED: dict[str, frozenset[str]] = {
+    INTERNAL_TO_PUBLIC: frozenset(
+        {"manifest", "record", "document", "snapshot", "heartbeat", "key-announcement", "receipt", "checkpoint"}
+    ),
+    PUBLIC_TO_INTERNAL: frozenset({"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint"}),
+}
+RECORD_TABLES = frozenset({"subject", "licence", "penalty", "list_entry", "commitment", "gov_credit"})
+WITHDRAW_REASONS = frozenset(
+    {"expired", "revoked", "repaired", "objection-upheld", "deleted", "policy", "minor", "not-public"}
+)
+MEDIA_TYPES = frozenset({"application/pdf", "application/ofd", "image/png", "image/jpeg"})
+MAX_STRING = 65536
+MAX_ROW_FIELDS = 200
+_KEY = re.compile(r"^[0-9a-f]{32}$")
+_HEX32 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{128}$")
+_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+COMMON_ROW_FIELDS = (
+    "subject_key",
+    "subject_name",
+    "subject_category",
+    "uscc",
+    "doc_no",
+    "publish_until",
+    "source_unit",
+)
+_LEN = 4
+
+
+def direction(sender_role: str) -> str:
+    return INTERNAL_TO_PUBLIC if sender_role == "internal" else PUBLIC_TO_INTERNAL
+
+
+def _bad(kind: str, what: str) -> PackageRejected:
+    return PackageRejected(f"{kind} item: {what}", reason="bad-schema")
+
+
+def _members(item: Item, kind: str, required: set[str], optional: frozenset[str] = frozenset()) -> None:
+    keys = set(item)
+    if not required <= keys or not keys <= required | optional:
+        raise _bad(kind, f"members {sorted(keys)}; expected {sorted(required)} (+ optional {sorted(optional)})")
+
+
+def _str(item: Item, key: str, kind: str, *, limit: int = MAX_STRING, nullable: bool = False) -> None:
+    v = item[key]
+    if v is None and nullable:
+        return
+    if not isinstance(v, str) or len(v) > limit:
+        raise _bad(kind, f"{key} must be a string of at most {limit} characters")
+
+
+def _hexfield(item: Item, key: str, kind: str, pattern: re.Pattern[str], *, nullable: bool = False) -> None:
+    v = item[key]
+    if v is None and nullable:
+        return
+    if not isinstance(v, str) or not pattern.match(v):
+        raise _bad(kind, f"{key} must be lowercase hex of the right length")
+
+
+def _posint(item: Item, key: str, kind: str) -> None:
+    v = item[key]
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise _bad(kind, f"{key} must be an integer >= 1")
+
+
+def _check_row(row: object) -> None:
+    if not isinstance(row, dict) or len(row) > MAX_ROW_FIELDS:
+        raise _bad("record", f"row must be an object of at most {MAX_ROW_FIELDS} members")
+    for k, v in row.items():
+        if not _FIELD.match(k):
+            raise _bad("record", f"row member {k!r} is not a field name")
+        if isinstance(v, bool) or (v is not None and not isinstance(v, (str, int))):
+            raise _bad("record", f"row.{k} must be a string, an integer or null")
+        if isinstance(v, str) and len(v) > MAX_STRING:
+            raise _bad("record", f"row.{k} is longer than {MAX_STRING} characters")
+    for k in COMMON_ROW_FIELDS:
+        if k not in row:
+            raise _bad("record", f"row lacks the common field {k}")
+    pu = row["publish_until"]
+    if pu is not None and not (isinstance(pu, str) and _DATE.match(pu)):
+        raise _bad("record", "row.publish_until must be YYYY-MM-DD or null")
+
+
+def _record(item: Item) -> None:
+    op = item.get("op")
+    if op == "upsert":
+        _members(item, "record", {"kind", "op", "table", "key", "version", "row"})
+        _check_row(item["row"])
+    elif op == "withdraw":
+        _members(item, "record", {"kind", "op", "table", "key", "version", "reason"})
+        if item["reason"] not in WITHDRAW_REASONS:
+            raise _bad("record", f"withdrawal reason {item['reason']!r} is not one of {sorted(WITHDRAW_REASONS)}")
+    else:
+        raise _bad("record", "op must be upsert or withdraw")
+    if item["table"] not in RECORD_TABLES:
+        raise _bad("record", f"table {item['table']!r} is not one of {sorted(RECORD_TABLES)}")
+    _hexfield(item, "key", "record", _KEY)
+    _posint(item, "version", "record")
+
+
+def _document(item: Item) -> None:
+    _members(item, "document", {"kind", "key", "version", "name", "media_type", "title", "subject_key", "data"})
+    _hexfield(item, "key", "document", _KEY)
+    _hexfield(item, "subject_key", "document", _KEY, nullable=True)
+    _posint(item, "version", "document")
+    _str(item, "title", "document")
+    name = item["name"]
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name.encode()) <= 255
+        or name.startswith(".")
+        or any(c in name for c in "/\\\x00")
+    ):
+        raise _bad("document", "name must be a plain file name (no path, no leading dot)")
+    if item["media_type"] not in MEDIA_TYPES:
+        raise _bad("document", f"media_type must be one of {sorted(MEDIA_TYPES)}")
+    data = item["data"]
+    if not isinstance(data, str) or len(data) > (MAX_DOCUMENT // 3 + 1) * 4:
+        raise _bad("document", f"data must be base64 of at most {MAX_DOCUMENT} bytes")
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _bad("document", "data is not valid base64") from exc
+
+
+def _signed(item: Item, kind: str, field: str) -> None:
+    _members(item, kind, {"kind", field, "sig"})
+    if not isinstance(item[field], dict):
+        raise _bad(kind, f"{field} must be an object")
+    _hexfield(item, "sig", kind, _HEX64)
+
+
+def validate(item: Item) -> None:
+    """Raise ``bad-schema`` unless ``item`` matches the schema of its kind (``unknown-kind`` for others)."""
+    kind = item.get("kind")
+    if kind == "record":
+        _record(item)
+    elif kind == "manifest":
+        _members(item, kind, {"kind", "policy", "content", "note"})
+        _hexfield(item, "policy", kind, _HEX32, nullable=True)
+        _hexfield(item, "content", kind, _HEX32, nullable=True)
+        _str(item, "note", kind, limit=1000)
+    elif kind == "document":
+        _document(item)
+    elif kind == "heartbeat":
+        _members(item, kind, {"kind"})
+    elif kind == "snapshot":
+        _members(item, kind, {"kind", "tables", "records"})
+        tables = item["tables"]
+        if (
+            not isinstance(tables, list)
+            or not tables
+            or not set(tables) <= RECORD_TABLES
+            or len(set(tables)) != len(tables)
+        ):
+            raise _bad(kind, "tables must be a non-empty list of distinct record tables")
+        rec = item["records"]
+        if not isinstance(rec, int) or isinstance(rec, bool) or rec < 0:
+            raise _bad(kind, "records must be an integer >= 0")
+    elif kind == "key-announcement":
+        _members(item, kind, {"kind", "statement"})
+        if not isinstance(item["statement"], dict):
+            raise _bad(kind, "statement must be an object")
+    elif kind == "receipt":
+        _signed(item, kind, "receipt")
+    elif kind == "checkpoint":
+        _signed(item, kind, "checkpoint")
+    elif kind in KINDS:
+        raise PackageRejected(f"item kind {kind!r} is reserved and not yet defined", reason="kind-not-allowed")
+    else:
+        raise PackageRejected(f"unknown item kind {kind!r}", reason="unknown-kind")
+
+
+class ItemWriter:
+    """Frames items into the item stream and computes its MAC trailer, counting items per kind."""
+
+    def __init__(self, key: bytes, allowed: frozenset[str]) -> None:
+        self._mac = new_mac(key)
+        self._allowed = allowed
+        self.counts: dict[str, int] = {}
+        self.size = 0
+
+    def frame(self, item: Item) -> bytes:
+        kind = item.get("kind")
+        if kind not in self._allowed:
+            raise PackageRejected(f"item kind {kind!r} may not be sent in this direction", reason="kind-not-allowed")
+        validate(item)
+        try:
+            body = canonical.encode(item)
+        except EncodingError as exc:
+            raise _bad(str(kind), str(exc)) from exc
+        if len(body) > MAX_ITEM:
+            raise _bad(str(kind), f"item of {len(body)} bytes exceeds {MAX_ITEM}")
+        framed = len(body).to_bytes(_LEN, "big") + body
+        self._mac.update(framed)
+        self.counts[str(kind)] = self.counts.get(str(kind), 0) + 1
+        self.size += len(framed)
+        return framed
+
+    def trailer(self) -> bytes:
+        end = (0).to_bytes(_LEN, "big")
+        self._mac.update(end)  # the MAC covers the end marker too: "every preceding byte"
+        out = end + self._mac.digest()
+        self.size += len(out)
+        return out
+
+
+class ItemReader:
+    """Splits the decompressed item stream, validates each item, and checks structure, counts and MAC."""
+
+    def __init__(
+        self, key: bytes, allowed: frozenset[str], *, counts: dict[str, int], plain: int, package_type: str
+    ) -> None:
+        self._mac = new_mac(key)
+        self._allowed = allowed
+        self._declared = counts
+        self._plain = plain
+        self._type = package_type
+        self._buf = bytearray()
+        self._pos = 0
+        self._seen = 0
+        self._done = False
+        self.counts: dict[str, int] = {}
+        self._index = 0
+        self._snapshot_seen = False
+        self._snapshot_records = -1
+
+    def feed(self, data: bytes) -> Iterator[Item]:
+        if self._done:
+            if data:
+                raise PackageRejected("bytes after the item stream trailer", reason="bad-payload")
+            return
+        self._seen += len(data)
+        if self._seen > self._plain:
+            raise PackageRejected(
+                f"decompressed payload exceeds the declared {self._plain} bytes", reason="decompression-bomb"
+            )
+        self._buf += data
+        while not self._done:
+            avail = len(self._buf) - self._pos
+            if avail < _LEN:
+                break
+            n = int.from_bytes(self._buf[self._pos : self._pos + _LEN], "big")
+            if n == 0:
+                if avail < _LEN + 32:
+                    break
+                self._mac.update(self._buf[self._pos : self._pos + _LEN])
+                tag = bytes(self._buf[self._pos + _LEN : self._pos + _LEN + 32])
+                if not hmac.compare_digest(tag, self._mac.digest()):
+                    raise PackageRejected("item stream trailer MAC does not verify", reason="bad-payload")
+                self._pos += _LEN + 32
+                self._done = True
+                if self._pos != len(self._buf):
+                    raise PackageRejected("bytes after the item stream trailer", reason="bad-payload")
+                break
+            if n > MAX_ITEM:
+                raise PackageRejected(f"item length {n} exceeds {MAX_ITEM}", reason="bad-payload")
+            if avail < _LEN + n:
+                break
+            start = self._pos
+            self._pos += _LEN + n
+            framed = self._buf[start : self._pos]
+            self._mac.update(framed)
+            yield self._item(bytes(framed[_LEN:]))
+        if self._pos > 1 << 20 or self._pos == len(self._buf):
+            del self._buf[: self._pos]
+            self._pos = 0
+
+    def _item(self, body: bytes) -> Item:
+        try:
+            item = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise PackageRejected(f"item {self._index} is not JSON", reason="bad-schema") from exc
+        if not isinstance(item, dict):
+            raise PackageRejected(f"item {self._index} is not an object", reason="bad-schema")
+        kind = item.get("kind")
+        if kind not in KINDS:
+            raise PackageRejected(f"unknown item kind {kind!r}", reason="unknown-kind")
+        if kind not in self._allowed:
+            raise PackageRejected(f"item kind {kind!r} is not allowed in this direction", reason="kind-not-allowed")
+        try:
+            if canonical.encode(item) != body:
+                raise PackageRejected(f"item {self._index} is not in canonical form", reason="bad-schema")
+        except EncodingError as exc:
+            raise PackageRejected(f"item {self._index}: {exc}", reason="bad-schema") from exc
+        validate(item)
+        self._structure(kind)
+        if kind == "snapshot":
+            self._snapshot_records = item["records"]
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.counts[kind] > self._declared.get(kind, 0):
+            raise PackageRejected(f"more {kind} items than the header declares", reason="bad-payload")
+        self._index += 1
+        return item
+
+    def _structure(self, kind: str) -> None:
+        if (kind == "manifest") != (self._index == 0):
+            raise PackageRejected("the manifest must be the first item, and only the first", reason="bad-payload")
+        if self._snapshot_seen:
+            raise PackageRejected("items after the snapshot item", reason="bad-payload")
+        if kind == "snapshot":
+            if self._type != "snapshot":
+                raise PackageRejected("a snapshot item in a delta package", reason="bad-payload")
+            self._snapshot_seen = True
+
+    def finish(self) -> None:
+        """Confirm the whole stream: trailer seen, sizes and counts equal to the header's."""
+        if not self._done:
+            raise PackageRejected("item stream ends without its trailer", reason="bad-payload")
+        if self._seen != self._plain:
+            raise PackageRejected(
+                f"item stream is {self._seen} bytes; header declares {self._plain}", reason="bad-payload"
+            )
+        if self.counts != self._declared:
+            raise PackageRejected(
+                f"item counts {self.counts} differ from the header's {self._declared}", reason="bad-payload"
+            )
+        if self._type == "snapshot" and not self._snapshot_seen:
+            raise PackageRejected("a snapshot package without its snapshot item", reason="bad-payload")
+        if self._snapshot_seen and self._snapshot_records != self.counts.get("record", 0):
+            raise PackageRejected(
+                "the snapshot item's record count differs from the records carried", reason="bad-payload"
+            )
+        if self._type == "delta" and not ({"record", "document", "heartbeat"} & set(self.counts)):
+            raise PackageRejected("a delta package with no record, document or heartbeat", reason="bad-payload")

@@ -1,0 +1,40 @@
+"""Size limits and constants of package format v1 (docs/FORMAT.md §2, §6, §11)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAGIC = b"credgap.package/v1\n"
+FORMAT_VERSION = 1
+SUITE_CG1 = 1
+RESERVED_SUITES = frozenset(range(2, 16))
+MAX_HEADER = 65536
+SIG_LEN = 64
+TAG_LEN = 16
+CHUNK = 65536
+MAX_ITEM = 48 * 1024 * 1024
+MAX_DOCUMENT = 16 * 1024 * 1024
+MAX_WINDOW_LOG = 23  # 8 MiB zstd window
+MAX_NOT_AFTER_SPAN = 31 * 86400
+DEFAULT_VALIDITY = 7 * 86400
+DEFAULT_SKEW = 600
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A reader's configurable limits (FORMAT.md §11)."""
+
+    max_file: int = 16 * 1024**3
+    max_plain: int = 64 * 1024**3
+    pending_quota: int = 1000
+    skew: int = DEFAULT_SKEW
+
+
+def payload_size(compressed: int) -> int:
+    """Exact ciphertext length of a STREAM payload over ``compressed`` bytes (FORMAT.md §6.3)."""
+    chunks = max(1, -(-compressed // CHUNK))
+    return compressed + TAG_LEN * chunks
+
+
+def package_size(header_len: int, compressed: int) -> int:
+    return len(MAGIC) + 4 + header_len + SIG_LEN + payload_size(compressed)

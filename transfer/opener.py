@@ -1,0 +1,227 @@
+"""Opening a package: verify the length-bounded header, then decrypt, decompress and validate the payload
+in one streaming pass. Pure: bytes, a trust state, the channel state and the time in; verified items or
+a raised ``PackageRejected`` out. No I/O, no clock of its own (docs/FORMAT.md §14)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import zstandard
+
+from keys import KeyStatus, Purpose, Role, SecretKeys, TrustedKey, TrustState
+from keys.errors import KeyStoreError, SignatureError, TrustError
+from transfer.crypto import decrypt_stream, mac_key, payload_key, unwrap_file_key
+from transfer.errors import PackageRejected
+from transfer.header import Header, RawHeader, needed_prefix, parse_prefix
+from transfer.items import ALLOWED, Item, ItemReader, direction
+from transfer.limits import CHUNK, MAGIC, MAX_WINDOW_LOG, SUITE_CG1, Limits, package_size
+
+
+@dataclass(frozen=True)
+class OpenContext:
+    """Who is opening, and against what: the reader's identity, trust store snapshot, time and limits."""
+
+    own_node: str
+    own_role: Role
+    trust: TrustState
+    own_keys: Callable[[str], SecretKeys]  # key id -> our secret keys; raises KeyStoreError if not ours
+    now: int
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def sender_role(self) -> Role:
+        return "public" if self.own_role == "internal" else "internal"
+
+
+@dataclass(frozen=True)
+class VerifiedHeader:
+    """A header whose signature verified under a trusted key of the expected role."""
+
+    header: Header
+    raw: RawHeader
+    signer: TrustedKey
+    size: int
+
+    @property
+    def header_json(self) -> str:
+        return self.raw.signed[len(MAGIC) + 4 :].decode()
+
+
+def _reject_trust(exc: TrustError) -> PackageRejected:
+    return PackageRejected(str(exc), reason=exc.reason)
+
+
+def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHeader:
+    """Steps 2–4 of FORMAT.md §14 on the first bytes of a package (at least the whole prefix)."""
+    raw = parse_prefix(prefix)
+    sender = raw.document.get("sender")
+    key_id = sender.get("key") if isinstance(sender, dict) else None
+    if not isinstance(key_id, str):
+        raise PackageRejected("header has no sender key id", reason="bad-header")
+    key = ctx.trust.get(key_id)
+    if key is None:
+        raise PackageRejected(f"signer key {key_id[:32]} is not in the trust store", reason="unknown-signer")
+    if key.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
+        raise PackageRejected(f"signer key {key_id} is {key.status.value}", reason="revoked-signer")
+    if key.role != ctx.sender_role:
+        raise PackageRejected(
+            f"signer key {key_id} belongs to {key.role} node {key.node_id}; a {ctx.own_role} node accepts "
+            f"packages from {ctx.sender_role} nodes only",
+            reason="wrong-role",
+        )
+    try:
+        key.public.verify(Purpose.PACKAGE_HEADER, raw.signed, raw.signature)
+    except SignatureError as exc:
+        raise PackageRejected(f"header signature does not verify under key {key_id}", reason="bad-signature") from exc
+    # signed by a trusted key: now the header's fields may be interpreted
+    header = Header.from_document(raw.document)
+    if header.sender_node != key.node_id:
+        raise PackageRejected(
+            f"header names sender {header.sender_node} but key {key_id} belongs to node {key.node_id}",
+            reason="wrong-sender",
+        )
+    try:
+        ctx.trust.signer(key_id, role=ctx.sender_role, seq=header.seq, at=datetime.fromtimestamp(header.created, UTC))
+    except TrustError as exc:
+        raise _reject_trust(exc) from exc
+    if header.recipient_node != ctx.own_node:
+        raise PackageRejected(
+            f"package is for node {header.recipient_node}, not for this node ({ctx.own_node})", reason="wrong-recipient"
+        )
+    if header.suite != SUITE_CG1:
+        raise PackageRejected(f"cipher suite {header.suite} is not supported", reason="unsupported-suite")
+    try:
+        ctx.own_keys(header.recipient_key)
+    except KeyStoreError as exc:
+        raise PackageRejected(
+            f"package is sealed to key {header.recipient_key}, which this node does not hold",
+            reason="unknown-recipient-key",
+        ) from exc
+    if header.plain > ctx.limits.max_plain:
+        raise PackageRejected(
+            f"declared payload of {header.plain} bytes exceeds the limit {ctx.limits.max_plain}", reason="oversized"
+        )
+    expected = package_size(len(raw.signed) - len(MAGIC) - 4, header.compressed)
+    if file_size < expected:
+        raise PackageRejected(f"file is {file_size} bytes; the header declares {expected}", reason="truncated")
+    if file_size > expected:
+        raise PackageRejected(f"file is {file_size} bytes; the header declares {expected}", reason="extended")
+    return VerifiedHeader(header=header, raw=raw, signer=key, size=expected)
+
+
+def open_payload(vh: VerifiedHeader, payload: Iterable[bytes], ctx: OpenContext) -> Iterator[Item]:
+    """Step 6 of FORMAT.md §14: yield validated items; raises at the end unless everything checked.
+
+    The caller must apply the items inside an uncommitted unit of work and commit only after this
+    generator is exhausted without raising.
+    """
+    h = vh.header
+    secret = ctx.own_keys(h.recipient_key)
+    file_key = unwrap_file_key(bytes.fromhex(h.stanza_share), bytes.fromhex(h.stanza_body), secret)
+    nonce = bytes.fromhex(h.nonce)
+    reader = ItemReader(
+        mac_key(file_key, nonce),
+        ALLOWED[direction(vh.signer.role)],
+        counts=h.counts,
+        plain=h.plain,
+        package_type=h.type,
+    )
+    plain_chunks = decrypt_stream(
+        payload_key(file_key, nonce, vh.raw.header_hash), payload, vh.size - vh.raw.prefix_len
+    )
+    dctx = zstandard.ZstdDecompressor(max_window_size=1 << MAX_WINDOW_LOG)
+    source = _ChunkReader(plain_chunks)
+    try:
+        for piece in dctx.read_to_iter(source, read_size=CHUNK, write_size=CHUNK):  # type: ignore[arg-type]
+            yield from reader.feed(piece)
+        if source.remaining():
+            raise PackageRejected("bytes after the end of the compressed stream", reason="bad-payload")
+    except zstandard.ZstdError as exc:
+        raise PackageRejected(f"payload does not decompress: {exc}", reason="bad-payload") from exc
+    reader.finish()
+
+
+class _ChunkReader:
+    """A minimal file-like ``read`` over an iterator of byte chunks, for zstandard's streaming reader."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+        self._eof = False
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._buf) < size):
+            try:
+                self._buf += next(self._chunks)
+            except StopIteration:
+                self._eof = True
+        if size < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+    def remaining(self) -> bool:
+        return bool(self.read(1))
+
+
+class PackageOpener:
+    """Open a whole package from an iterator of its bytes: ``header()`` first, then ``items()``.
+
+    Tracks the package digest over every byte it consumes; ``items()`` raises ``digest-mismatch`` at
+    the end if it differs from ``expected_digest`` (computed when the file was staged).
+    """
+
+    def __init__(
+        self, chunks: Iterable[bytes], ctx: OpenContext, *, file_size: int, expected_digest: str | None = None
+    ):
+        self._it = iter(chunks)
+        self._ctx = ctx
+        self._size = file_size
+        self._expected = expected_digest
+        self._hash = hashlib.sha256()
+        self._buf = b""
+        self._vh: VerifiedHeader | None = None
+
+    def _next(self) -> bytes | None:
+        try:
+            chunk = next(self._it)
+        except StopIteration:
+            return None
+        self._hash.update(chunk)
+        return chunk
+
+    def header(self) -> VerifiedHeader:
+        if self._vh is None:
+            while True:
+                need = needed_prefix(self._buf)
+                if need is not None and len(self._buf) >= need:
+                    break
+                chunk = self._next()
+                if chunk is None:
+                    break
+                self._buf += chunk
+            self._vh = verify_header(self._buf, self._size, self._ctx)
+        return self._vh
+
+    def items(self) -> Iterator[Item]:
+        vh = self.header()
+        rest = self._buf[vh.raw.prefix_len :]
+        self._buf = b""
+
+        def payload() -> Iterator[bytes]:
+            if rest:
+                yield rest
+            while (chunk := self._next()) is not None:
+                yield chunk
+
+        yield from open_payload(vh, payload(), self._ctx)
+        if self._expected is not None and self._hash.hexdigest() != self._expected:
+            raise PackageRejected("package bytes changed after staging (digest mismatch)", reason="digest-mismatch")
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
