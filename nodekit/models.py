@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, Dialect, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -67,3 +78,44 @@ class TransferLogRow(ExchangeBase):
     counts: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev: Mapped[str] = mapped_column(String(64))
     leaf_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ChannelRow(ExchangeBase):
+    """One channel (sender node -> recipient node) this node sends or receives on, with its chain state."""
+
+    __tablename__ = "channel"
+    __table_args__ = (UniqueConstraint("sender_node", "recipient_node", name="uq_channel_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_node: Mapped[str] = mapped_column(String(64))
+    recipient_node: Mapped[str] = mapped_column(String(64))
+    outbound: Mapped[bool] = mapped_column(Boolean)
+    suite: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_digest: Mapped[str] = mapped_column(String(64))
+    last_created: Mapped[int] = mapped_column(BigInteger, default=0)
+    rebase_seq: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[utc_ts]
+
+
+class ChannelPackageRow(ExchangeBase):
+    """A package on a channel: sealed/written (outbound) or applied/pending (inbound).
+
+    The unique (channel, seq) constraint makes two concurrent exports or imports of the same
+    position impossible to interleave: one of them fails to commit.
+    """
+
+    __tablename__ = "channel_package"
+    __table_args__ = (UniqueConstraint("channel_id", "seq", name="uq_channel_package_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    created: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    counts: Mapped[str] = mapped_column(Text)  # canonical JSON: kind -> count
+    file: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[utc_ts]

@@ -80,16 +80,19 @@ def check(
             f"created {header.created - now}s in the future (allowed skew {skew}s)", reason="future-dated"
         )
     seq = header.seq
+    parked = False
     for known in (state.applied, state.pending):
         if seq in known:
-            if known[seq] == digest:
+            if known[seq] != digest:
+                raise Equivocation(
+                    f"sequence {seq} already has package {known[seq][:16]}…; this one is {digest[:16]}…",
+                    seq=seq,
+                    known_digest=known[seq],
+                    new_digest=digest,
+                )
+            if known is state.applied or seq != state.last_seq + 1:
                 return Verdict.DUPLICATE
-            raise Equivocation(
-                f"sequence {seq} already has package {known[seq][:16]}…; this one is {digest[:16]}…",
-                seq=seq,
-                known_digest=known[seq],
-                new_digest=digest,
-            )
+            parked = True  # the parked package itself, whose turn has come
     if seq <= state.last_seq:
         if seq <= state.rebase_seq:
             raise PackageRejected(
@@ -98,7 +101,8 @@ def check(
             )
         raise PackageRejected(f"sequence {seq} is at or below the last applied {state.last_seq}", reason="replay")
     newest = max(highest_known, state.last_seq, max(state.pending, default=0))
-    if now > header.not_after and seq >= newest:
+    # a parked package was checked for freshness when it arrived; expiry must not strand it
+    if now > header.not_after and seq >= newest and not parked:
         raise PackageRejected(
             f"package expired {now - header.not_after}s ago and is the newest on its channel", reason="expired"
         )
