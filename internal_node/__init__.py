@@ -5,6 +5,14 @@ Never imports ``public_node``; the transfer medium is the only path between the 
 
 from pathlib import Path
 
-from nodekit.runtime import NodeSpec
+from nodekit.runtime import Node, NodeSpec
 
-SPEC = NodeSpec(role="internal", migrations=Path(__file__).resolve().parent / "migrations")
+
+def _on_init(node: Node) -> None:
+    """A new home gets the default (safe) disclosure policy, unless a policy file is already there."""
+    from internal_node.policy import write_default_policy
+
+    write_default_policy(node.config.policy_file)
+
+
+SPEC = NodeSpec(role="internal", migrations=Path(__file__).resolve().parent / "migrations", on_init=_on_init)

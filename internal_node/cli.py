@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from internal_node import SPEC
+from internal_node import SPEC, cli_policy
 from nodekit.cli import make_root, run
 
 cli = make_root(
@@ -12,6 +12,7 @@ cli = make_root(
     "credgap internal node: the credit information database on the government's dedicated network.\n\n"
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
+cli_policy.register(cli)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ class NodeSpec:
 
     role: Role
     migrations: Path
+    # Called at the end of init_home, once the home and its database exist (e.g. to write a default file).
+    on_init: Callable[[Node], None] | None = None
 
     @property
     def program(self) -> str:
@@ -200,4 +202,10 @@ def init_home(
         node.close()
         cfg.unlink(missing_ok=True)
         raise
+    if spec.on_init is not None:
+        try:
+            spec.on_init(node)
+        except BaseException:
+            node.close()
+            raise
     return node
