@@ -9,6 +9,9 @@ from enum import StrEnum
 
 from transfer.errors import PackageRejected
 from transfer.header import ZERO_DIGEST, Header
+from transfer.limits import SUITE_CG1
+
+SUPPORTED_SUITES = frozenset({SUITE_CG1})
 
 
 class Verdict(StrEnum):
@@ -75,6 +78,8 @@ def check(
         raise PackageRejected(
             f"channel is pinned to suite {state.suite}; package uses suite {header.suite}", reason="downgraded-suite"
         )
+    if header.suite not in SUPPORTED_SUITES:
+        raise PackageRejected(f"cipher suite {header.suite} is not supported", reason="unsupported-suite")
     if header.created > now + skew:
         raise PackageRejected(
             f"created {header.created - now}s in the future (allowed skew {skew}s)", reason="future-dated"

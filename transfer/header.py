@@ -15,6 +15,7 @@ from transfer.limits import FORMAT_VERSION, MAGIC, MAX_HEADER, MAX_NOT_AFTER_SPA
 NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 ZERO_DIGEST = "0" * 64
+VERSION_PREFIX = b"credgap.package/v"
 PACKAGE_TYPES = ("delta", "snapshot")
 _FIELDS = {"format", "suite", "type", "sender", "recipient", "seq", "prev", "created", "not_after", "counts",
            "sizes", "nonce", "stanza"}  # fmt: skip
@@ -167,7 +168,7 @@ def needed_prefix(data: bytes) -> int | None:
     if len(data) < len(MAGIC) + 4:
         return None
     if data[: len(MAGIC)] != MAGIC:
-        raise PackageRejected("not a credgap v1 package (bad magic)", reason="bad-magic")
+        return None  # parse_prefix names the problem
     n = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "big")
     if not 1 <= n <= MAX_HEADER:
         raise PackageRejected(f"declared header length {n} is outside 1..{MAX_HEADER}", reason="bad-header")
@@ -176,10 +177,12 @@ def needed_prefix(data: bytes) -> int | None:
 
 def parse_prefix(data: bytes) -> RawHeader:
     """Parse magic, length, header and signature from the start of a package. Reads nothing beyond them."""
-    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC[: len(data)] or data[: len(MAGIC)] != MAGIC:
-        if len(data) >= len(MAGIC) or data != MAGIC[: len(data)]:
-            raise PackageRejected("not a credgap v1 package (bad magic)", reason="bad-magic")
-        raise PackageRejected("file ends inside the magic", reason="truncated")
+    if data[: len(MAGIC)] != MAGIC:
+        if data.startswith(VERSION_PREFIX) and len(data) >= len(MAGIC):
+            raise PackageRejected("a credgap package of another format version", reason="unknown-version")
+        if len(data) < len(MAGIC) and MAGIC.startswith(data):
+            raise PackageRejected("file ends inside the magic", reason="truncated")
+        raise PackageRejected("not a credgap v1 package (bad magic)", reason="bad-magic")
     total = needed_prefix(data)
     if total is None or len(data) < total:
         raise PackageRejected("file ends before the end of the header and signature", reason="truncated")

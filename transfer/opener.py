@@ -17,7 +17,7 @@ from transfer.crypto import decrypt_stream, mac_key, payload_key, unwrap_file_ke
 from transfer.errors import PackageRejected
 from transfer.header import Header, RawHeader, needed_prefix, parse_prefix
 from transfer.items import ALLOWED, Item, ItemReader, direction
-from transfer.limits import CHUNK, MAGIC, MAX_WINDOW_LOG, SUITE_CG1, Limits, package_size
+from transfer.limits import CHUNK, MAGIC, MAX_WINDOW_LOG, Limits, package_size
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,6 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHe
         raise PackageRejected(
             f"package is for node {header.recipient_node}, not for this node ({ctx.own_node})", reason="wrong-recipient"
         )
-    if header.suite != SUITE_CG1:
-        raise PackageRejected(f"cipher suite {header.suite} is not supported", reason="unsupported-suite")
     try:
         ctx.own_keys(header.recipient_key)
     except KeyStoreError as exc:
@@ -197,9 +195,10 @@ class PackageOpener:
     def header(self) -> VerifiedHeader:
         if self._vh is None:
             while True:
-                need = needed_prefix(self._buf)
-                if need is not None and len(self._buf) >= need:
-                    break
+                if len(self._buf) >= len(MAGIC) + 4:
+                    need = needed_prefix(self._buf)  # None: bad magic, which parse_prefix reports
+                    if need is None or len(self._buf) >= need:
+                        break
                 chunk = self._next()
                 if chunk is None:
                     break

@@ -1,0 +1,568 @@
+"""Generate the package-format test vectors in ``tests/vectors/packages/`` and their index.
+
+Fixed keys, a fixed clock and a private deterministic random source (used only here: production
+sealing always draws from the OS) make the output byte-identical on every run;
+``tests/vectors/test_vectors.py`` regenerates the vectors into a temporary folder and compares.
+
+    python -m tests.vectors.generate            # rewrite tests/vectors/packages/
+    python -m tests.vectors.generate --check    # exit 1 if the committed vectors differ
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import zstandard
+
+from keys import Purpose, SecretKeys, canonical
+from transfer.crypto import StreamEncryptor, mac_key, payload_key, wrap_file_key
+from transfer.header import ZERO_DIGEST, Header, signed_prefix
+from transfer.items import Item
+from transfer.limits import CHUNK, DEFAULT_VALIDITY, SUITE_CG1, TAG_LEN
+from transfer.seal import Recipient, seal
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "packages"
+NOW = 1_795_680_000  # 2026-11-26T08:00:00Z, the readers' clock for every vector
+T0 = NOW - 3600  # when the good packages were created
+
+# Fixed key seeds: test-only keys, published with the vectors.
+SEEDS = {
+    "int-a": (b"\x01" * 32, b"\x11" * 32),  # the internal node (sender)
+    "pub-b": (b"\x02" * 32, b"\x12" * 32),  # the public node that reads the vectors
+    "pub-c": (b"\x03" * 32, b"\x13" * 32),  # another public node (wrong role / wrong recipient)
+    "int-x": (b"\x04" * 32, b"\x14" * 32),  # an internal node nobody trusts
+    "int-r": (b"\x05" * 32, b"\x15" * 32),  # an internal node whose key was revoked
+}
+ROLES = {"int-a": "internal", "pub-b": "public", "pub-c": "public", "int-x": "internal", "int-r": "internal"}
+
+
+def keys(node: str) -> SecretKeys:
+    sign, enc = SEEDS[node]
+    return SecretKeys(sign, enc)
+
+
+class DeterministicRandom:
+    """SHA-256 in counter mode over a fixed seed: reproducible bytes for the generator only."""
+
+    def __init__(self, seed: str) -> None:
+        self._seed = seed.encode()
+        self._counter = 0
+
+    def __call__(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(self._seed + self._counter.to_bytes(8, "big")).digest()
+            self._counter += 1
+        return out[:n]
+
+
+def manifest() -> Item:
+    return {"kind": "manifest", "policy": "5" * 64, "content": None, "note": "test vector"}
+
+
+def record(i: int, name: str = "昆明云岭示例科技有限公司") -> Item:
+    return {
+        "kind": "record",
+        "op": "upsert",
+        "table": "penalty",
+        "key": f"{i:032x}",
+        "version": 1,
+        "row": {
+            "subject_key": f"{i + 1000:032x}",
+            "subject_name": name,
+            "subject_category": "legal_person",
+            "uscc": "91350100M000100Y43",
+            "doc_no": f"昆市监罚〔2026〕{i}号",
+            "publish_until": "2027-11-26",
+            "source_unit": "昆明市市场监督管理局",
+            "severity": "general",
+            "fine_amount": "2.5",
+        },
+    }
+
+
+def good_items(n: int = 3) -> list[Item]:
+    return [manifest(), *(record(i) for i in range(1, n + 1))]
+
+
+def sealed(
+    items: list[Item],
+    *,
+    sender: str = "int-a",
+    recipient: str = "pub-b",
+    seq: int = 1,
+    prev: str = ZERO_DIGEST,
+    created: int = T0,
+    package_type: str = "delta",
+    seed: str = "vector",
+) -> bytes:
+    out, spool = io.BytesIO(), io.BytesIO()
+    r = keys(recipient)
+    seal(
+        items,
+        sender_node=sender,
+        sender_role=ROLES[sender],
+        signer=keys(sender),
+        recipient=Recipient(recipient, r.key_id, r.public.enc),
+        seq=seq,
+        prev=prev,
+        created=created,
+        out=out,
+        spool=spool,
+        package_type=package_type,
+        rng=DeterministicRandom(seed),
+    )
+    return out.getvalue()
+
+
+def raw_seal(
+    item_stream: Callable[[bytes], bytes],
+    *,
+    counts: dict[str, int],
+    overrides: dict[str, Any] | None = None,
+    declared_plain: int | None = None,
+    sender: str = "int-a",
+    recipient: str = "pub-b",
+    seed: str = "raw",
+) -> bytes:
+    """A sealer without the writer's checks, to build packages a correct writer never produces.
+
+    ``item_stream`` gets the MAC key and returns the whole plaintext item stream (trailer included).
+    """
+    rng = DeterministicRandom(seed)
+    file_key, nonce = rng(32), rng(16)
+    plain = item_stream(mac_key(file_key, nonce))
+    compressed = zstandard.ZstdCompressor(level=3).compress(plain)
+    r = keys(recipient)
+    share, body = wrap_file_key(file_key, r.public.enc, rng)
+    header = Header(
+        suite=SUITE_CG1, type="delta", sender_node=sender, sender_key=keys(sender).key_id, recipient_node=recipient,
+        recipient_key=r.key_id, seq=1, prev=ZERO_DIGEST, created=T0, not_after=T0 + DEFAULT_VALIDITY,
+        counts=counts, compressed=len(compressed), plain=declared_plain if declared_plain is not None else len(plain),
+        nonce=nonce.hex(), stanza_share=share.hex(), stanza_body=body.hex(),
+    )  # fmt: skip
+    doc = header.document()
+    doc.update(overrides or {})
+    signed = signed_prefix(canonical.encode(doc))
+    sig = keys(sender).sign(Purpose.PACKAGE_HEADER, signed)
+    enc = StreamEncryptor(payload_key(file_key, nonce, hashlib.sha256(signed).digest()))
+    payload = b"".join(enc.update(compressed)) + enc.finish()
+    return signed + sig + payload
+
+
+def frame(body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + body
+
+
+def stream_of(bodies: list[bytes]) -> Callable[[bytes], bytes]:
+    def build(key: bytes) -> bytes:
+        import hmac
+
+        data = b"".join(frame(b) for b in bodies) + (0).to_bytes(4, "big")
+        return data + hmac.new(key, data, hashlib.sha256).digest()
+
+    return build
+
+
+def prefix_len(pkg: bytes) -> int:
+    return 19 + 4 + int.from_bytes(pkg[19:23], "big") + 64
+
+
+def flip(data: bytes, at: int) -> bytes:
+    b = bytearray(data)
+    b[at] ^= 0x01
+    return bytes(b)
+
+
+@dataclass
+class Vector:
+    name: str
+    data: bytes
+    expect: str  # accept | duplicate | gap | rebase | <reason code>
+    description: str
+    state: dict[str, Any] | None = None  # channel state of the reader, beyond a fresh channel
+    trust: dict[str, str] | None = None  # node -> status; default: int-a trusted
+    limits: dict[str, int] | None = None
+    now: int = NOW
+    items: int | None = None  # number of items an accepted vector yields
+
+
+def build() -> list[Vector]:
+    v: list[Vector] = []
+    ok = sealed(good_items())
+    ok_digest = hashlib.sha256(ok).hexdigest()
+    v.append(Vector("ok", ok, "accept", "a good delta package, seq 1", items=4))
+    heartbeat = sealed([manifest(), {"kind": "heartbeat"}], seed="hb")
+    v.append(Vector("heartbeat", heartbeat, "accept", "a heartbeat: nothing changed", items=2))
+    v.append(
+        Vector(
+            "duplicate",
+            ok,
+            "duplicate",
+            "the ok package again",
+            state={"last_seq": 1, "last_digest": ok_digest, "applied": {"1": ok_digest}},
+        )
+    )
+    pl = prefix_len(ok)
+    v.append(Vector("bad-signature", flip(ok, pl - 1), "bad-signature", "last byte of the signature flipped"))
+    v.append(
+        Vector(
+            "unknown-signer",
+            sealed(good_items(), sender="int-x"),
+            "unknown-signer",
+            "signed by a key not in the trust store",
+        )
+    )
+    v.append(
+        Vector(
+            "revoked-signer",
+            sealed(good_items(), sender="int-r"),
+            "revoked-signer",
+            "signed by a revoked key",
+            trust={"int-a": "trusted", "int-r": "revoked"},
+        )
+    )
+    v.append(
+        Vector(
+            "wrong-role",
+            sealed(good_items()[:1] + [{"kind": "heartbeat"}], sender="pub-c"),
+            "wrong-role",
+            "a public node's package presented to a public node",
+            trust={"int-a": "trusted", "pub-c": "trusted"},
+        )
+    )
+    v.append(
+        Vector(
+            "wrong-recipient",
+            sealed(good_items(), recipient="pub-c"),
+            "wrong-recipient",
+            "sealed for another public node",
+        )
+    )
+    # mix-and-match: same file key and nonce, same sizes, other items: only the header binding catches it
+    # mix-and-match: the other package has the same file key and nonce (same generator seed) and the
+    # same sizes, but a different header (created + 1s): only binding the header hash into the
+    # payload key makes its payload fail under this header
+    other = sealed(good_items(), created=T0 + 1)
+    assert len(other) == len(ok) and other[:pl] != ok[:pl]
+    mixed = ok[:pl] + other[prefix_len(other) :]
+    v.append(
+        Vector("mix-and-match", mixed, "bad-ciphertext", "header and signature of one package, payload of another")
+    )
+    big = sealed([manifest(), _document(2 * CHUNK)], seed="big")
+    assert len(big) - prefix_len(big) > 2 * (CHUNK + TAG_LEN)
+    bp = prefix_len(big)
+    c0, c1 = big[bp : bp + CHUNK + TAG_LEN], big[bp + CHUNK + TAG_LEN : bp + 2 * (CHUNK + TAG_LEN)]
+    v.append(Vector("big-ok", big, "accept", "a package of three chunks (a 128 KiB document)", items=2))
+    v.append(
+        Vector(
+            "chunk-reordered",
+            big[:bp] + c1 + c0 + big[bp + 2 * (CHUNK + TAG_LEN) :],
+            "bad-ciphertext",
+            "first two chunks swapped",
+        )
+    )
+    v.append(
+        Vector(
+            "truncated-chunk", big[: bp + 2 * (CHUNK + TAG_LEN)], "truncated", "last chunk removed at a chunk boundary"
+        )
+    )
+    v.append(Vector("truncated-mid", ok[:-7], "truncated", "last 7 bytes cut"))
+    v.append(Vector("truncated-header", ok[:40], "truncated", "cut inside the header"))
+    v.append(Vector("extended", ok + b"\x00" * 16, "extended", "16 bytes appended"))
+    tampered = ok.replace(b'"seq":1', b'"seq":3', 1)
+    v.append(Vector("header-tampered", tampered, "bad-signature", "seq changed from 1 to 3 in the signed header"))
+    v.append(Vector("ciphertext-tampered", flip(ok, pl + 5), "bad-ciphertext", "one bit of the payload flipped"))
+    v.append(Vector("bad-magic", b"PK\x03\x04" + ok[4:], "bad-magic", "not a package at all"))
+    v.append(
+        Vector(
+            "unknown-version-magic",
+            ok.replace(b"credgap.package/v1", b"credgap.package/v2", 1),
+            "unknown-version",
+            "a v2 magic",
+        )
+    )
+    v.append(
+        Vector(
+            "unknown-version-field",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "heartbeat": 1},
+                overrides={"format": 2},
+            ),
+            "unknown-version",
+            "format field 2 under a v1 magic",
+        )
+    )
+    v.append(
+        Vector(
+            "expired",
+            sealed(good_items(), created=NOW - 30 * 86400, seed="old"),
+            "expired",
+            "created 30 days ago: past not_after and the newest",
+        )
+    )
+    old_fill = sealed(good_items(), created=NOW - 30 * 86400, seed="old")
+    v.append(
+        Vector(
+            "expired-gap-fill",
+            old_fill,
+            "accept",
+            "an expired package filling a gap behind a newer pending one",
+            state={"pending": {"2": "e" * 64}},
+            items=4,
+        )
+    )
+    v.append(
+        Vector(
+            "future-dated",
+            sealed(good_items(), created=NOW + 86400, seed="future"),
+            "future-dated",
+            "created a day ahead of the reader",
+        )
+    )
+    v.append(
+        Vector(
+            "replayed",
+            ok,
+            "replay",
+            "seq 1 again on a channel at seq 3 that does not know it",
+            state={"last_seq": 3, "last_digest": "a" * 64, "applied": {"3": "a" * 64}},
+        )
+    )
+    v.append(
+        Vector(
+            "superseded",
+            ok,
+            "superseded",
+            "seq 1 on a channel rebased on a snapshot at 3",
+            state={"last_seq": 3, "last_digest": "a" * 64, "applied": {"3": "a" * 64}, "rebase_seq": 3},
+        )
+    )
+    v.append(
+        Vector(
+            "equivocation",
+            ok,
+            "equivocation",
+            "a second, different package for seq 1",
+            state={"last_seq": 1, "last_digest": "b" * 64, "applied": {"1": "b" * 64}},
+        )
+    )
+    seq3 = sealed(good_items(), seq=3, prev="c" * 64, seed="seq3")
+    v.append(Vector("gap", seq3, "gap", "seq 3 on a fresh channel: waits for 1 and 2"))
+    v.append(
+        Vector(
+            "fork",
+            seq3,
+            "fork",
+            "seq 3 whose prev is not the digest of the reader's seq 2",
+            state={"last_seq": 2, "last_digest": "d" * 64, "applied": {"1": "0" * 63 + "1", "2": "d" * 64}},
+        )
+    )
+    snap = sealed(
+        [manifest(), record(1), {"kind": "snapshot", "tables": ["penalty"], "records": 1}],
+        seq=9,
+        prev="f" * 64,
+        package_type="snapshot",
+        seed="snap",
+    )
+    v.append(
+        Vector(
+            "snapshot-rebase",
+            snap,
+            "rebase",
+            "a snapshot at seq 9 for a reader at seq 2",
+            state={"last_seq": 2, "last_digest": "d" * 64, "applied": {"2": "d" * 64}},
+        )
+    )
+    v.append(Vector("oversized", ok, "oversized", "bigger than the reader's file limit", limits={"max_file": 1000}))
+    bomb_body = canonical.encode({"kind": "manifest", "policy": None, "content": None, "note": "x" * 900}) + b" " * (
+        50 << 20
+    )
+    v.append(
+        Vector(
+            "decompression-bomb",
+            raw_seal(lambda k: frame(bomb_body), counts={"manifest": 1}, declared_plain=4096, seed="bomb"),
+            "decompression-bomb",
+            "50 MiB of payload behind a header that declares 4 KiB",
+        )
+    )
+    v.append(
+        Vector(
+            "unknown-kind",
+            raw_seal(
+                stream_of(
+                    [canonical.encode(manifest()), canonical.encode({"kind": "sql", "text": "DROP TABLE penalty"})]
+                ),
+                counts={"manifest": 1, "sql": 1},
+            ),
+            "unknown-kind",
+            "an item of a kind outside the closed list",
+        )
+    )
+    bad = record(1)
+    del bad["row"]["publish_until"]
+    v.append(
+        Vector(
+            "bad-schema",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), canonical.encode(bad)]), counts={"manifest": 1, "record": 1}
+            ),
+            "bad-schema",
+            "a record row without its publish_until field",
+        )
+    )
+    v.append(
+        Vector(
+            "non-canonical-item",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), b'{"kind": "heartbeat"}']),
+                counts={"manifest": 1, "heartbeat": 1},
+            ),
+            "bad-schema",
+            "an item with insignificant whitespace",
+        )
+    )
+    v.append(
+        Vector(
+            "bad-counts",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "heartbeat": 2},
+            ),
+            "bad-payload",
+            "the header declares two heartbeats, the payload has one",
+        )
+    )
+    v.append(
+        Vector(
+            "bad-trailer",
+            raw_seal(
+                lambda k: stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})])(
+                    b"wrong key"
+                ),
+                counts={"manifest": 1, "heartbeat": 1},
+            ),
+            "bad-payload",
+            "item stream MAC under the wrong key",
+        )
+    )
+    v.append(
+        Vector(
+            "downgraded-suite",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "heartbeat": 1},
+                overrides={"suite": 2},
+                seed="suite",
+            ),
+            "downgraded-suite",
+            "suite 2 on a channel pinned to suite 1",
+            state={"suite": 1},
+        )
+    )
+    v.append(
+        Vector(
+            "unsupported-suite",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "heartbeat": 1},
+                overrides={"suite": 2},
+                seed="suite",
+            ),
+            "unsupported-suite",
+            "suite 2 on a fresh channel: v1 implements suite 1 only",
+        )
+    )
+    wrong_dir = raw_seal(
+        stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"}), canonical.encode(record(1))]),
+        counts={"manifest": 1, "heartbeat": 1, "record": 1},
+        sender="pub-c",
+        recipient="int-a",
+        seed="dir",
+    )
+    v.append(
+        Vector(
+            "kind-not-allowed",
+            wrong_dir,
+            "kind-not-allowed",
+            "a public node sending credit records to the internal node",
+            trust={"pub-c": "trusted"},
+        )
+    )
+    return v
+
+
+def _document(size: int) -> Item:
+    data = DeterministicRandom("document")(size - 8)
+    return {
+        "kind": "document", "key": "d" * 32, "version": 1, "name": "notice.png", "media_type": "image/png",
+        "title": "行政处罚决定书", "subject_key": None,
+        "data": base64.b64encode(b"\x89PNG\r\n\x1a\n" + data).decode(),
+    }  # fmt: skip
+
+
+def write(out: Path) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.cgp"):
+        old.unlink()
+    index: dict[str, Any] = {
+        "format": "credgap.package/v1",
+        "now": NOW,
+        "keys": {
+            n: {
+                "role": ROLES[n],
+                "key_id": keys(n).key_id,
+                "sign": keys(n).public.sign.hex(),
+                "enc": keys(n).public.enc.hex(),
+            }
+            for n in SEEDS
+        },
+        "reader": "pub-b (except kind-not-allowed: int-a)",
+        "vectors": [],
+    }
+    for vec in build():
+        (out / f"{vec.name}.cgp").write_bytes(vec.data)
+        entry: dict[str, Any] = {
+            "name": vec.name,
+            "file": f"{vec.name}.cgp",
+            "sha256": hashlib.sha256(vec.data).hexdigest(),
+            "expect": vec.expect,
+            "description": vec.description,
+        }
+        for k in ("state", "trust", "limits", "items"):
+            if getattr(vec, k) is not None:
+                entry[k] = getattr(vec, k)
+        if vec.now != NOW:
+            entry["now"] = vec.now
+        index["vectors"].append(entry)
+    (out / "index.json").write_bytes(orjson.dumps(index, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    return index
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            write(Path(tmp))
+            same = all((Path(tmp) / f.name).read_bytes() == f.read_bytes() for f in OUT.iterdir())
+            same = same and sorted(p.name for p in Path(tmp).iterdir()) == sorted(p.name for p in OUT.iterdir())
+        print("vectors are up to date" if same else "vectors differ from the generator's output")
+        return 0 if same else 1
+    index = write(OUT)
+    print(f"wrote {len(index['vectors'])} vectors to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
