@@ -234,7 +234,7 @@ def build() -> list[Vector]:
     v.append(
         Vector(
             "wrong-role",
-            sealed(good_items()[:1] + [{"kind": "heartbeat"}], sender="pub-c"),
+            sealed([manifest(), {"kind": "heartbeat"}], sender="pub-c"),
             "wrong-role",
             "a public node's package presented to a public node",
             trust={"int-a": "trusted", "pub-c": "trusted"},
