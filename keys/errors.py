@@ -1,5 +1,5 @@
 """Errors of the ``keys`` package: one root, each with a reason code and an exit code of the node table
-(1 failure, 3 rejected input, 4 verification failed)."""
+(1 failure, 2 usage or configuration, 3 rejected input, 4 verification failed)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ class KeyStoreError(Exception):
     exit_code: int = 1
     reason: str = "keys"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, exit_code: int | None = None) -> None:
         super().__init__(message)
         if reason is not None:
             self.reason = reason
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def with_source(self, source: object) -> KeyStoreError:
+        """The same error (type, reason, exit code) with ``source: `` put in front of its message."""
+        clone = type(self).__new__(type(self))
+        KeyStoreError.__init__(clone, f"{source}: {self}", reason=self.reason, exit_code=self.exit_code)
+        return clone
 
 
 class EncodingError(KeyStoreError):
@@ -35,3 +43,38 @@ class TrustError(KeyStoreError):
 
     exit_code = 4
     reason = "untrusted"
+
+
+class KeySetupError(KeyStoreError):
+    """The node's keys cannot be used as set up: no identity yet, unsafe file permissions, no passphrase."""
+
+    exit_code = 2
+    reason = "key-setup"
+
+
+class KeyFileError(KeyStoreError):
+    """A private-key file is truncated, corrupted, or has parameters this version refuses."""
+
+    exit_code = 3
+    reason = "corrupt-key-file"
+
+
+class PassphraseError(KeyStoreError):
+    """The passphrase does not open a private-key file."""
+
+    exit_code = 4
+    reason = "wrong-passphrase"
+
+
+class CardError(KeyStoreError):
+    """An identity card is malformed, expired, or not acceptable to this node."""
+
+    exit_code = 3
+    reason = "bad-card"
+
+
+class StatementError(KeyStoreError):
+    """A succession or revocation statement is malformed."""
+
+    exit_code = 3
+    reason = "bad-statement"

@@ -36,6 +36,7 @@ class TrustedKey:
     created: datetime
     expires: datetime
     last_seq: int | None = None  # for SUPERSEDED keys: the last sequence number it may sign
+    replaced_by: str | None = None  # for SUPERSEDED keys: the key id of the successor
 
     def usable_for_sealing(self) -> bool:
         return self.status is KeyStatus.TRUSTED

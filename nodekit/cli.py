@@ -170,9 +170,10 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
         ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
         ctx.call_on_close(ctx.obj.close)
 
-    from nodekit import cli_common
+    from nodekit import cli_common, cli_keys
 
     cli_common.register(root, spec)
+    cli_keys.register(root, spec)
     return root
 
 

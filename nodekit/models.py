@@ -12,11 +12,13 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -119,3 +121,35 @@ class ChannelPackageRow(ExchangeBase):
     counts: Mapped[str] = mapped_column(Text)  # canonical JSON: kind -> count
     file: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[utc_ts]
+
+
+class TrustedKeyRow(ExchangeBase):
+    """One peer key in this node's trust store, bound to the peer's node id and role (``nodekit.trust_store``)."""
+
+    __tablename__ = "trusted_key"
+    __table_args__ = (
+        # at most one current key per peer node, whatever races the code may lose
+        Index(
+            "uq_trusted_key_current",
+            "node_id",
+            unique=True,
+            sqlite_where=text("status = 'trusted'"),
+            postgresql_where=text("status = 'trusted'"),
+        ),
+    )
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    node_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    sign_public: Mapped[str] = mapped_column(String(64))  # hex
+    enc_public: Mapped[str] = mapped_column(String(64))  # hex
+    status: Mapped[str] = mapped_column(String(16))
+    created: Mapped[utc_ts]
+    expires: Mapped[utc_ts]
+    last_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    trusted_at: Mapped[utc_ts]
+    changed_at: Mapped[utc_ts]
+    source: Mapped[str] = mapped_column(Text)  # the card or succession statement that introduced it
+    change: Mapped[str | None] = mapped_column(Text, nullable=True)  # the statement that last changed it

@@ -1,0 +1,130 @@
+"""Identity cards: the small self-signed document an operator carries across the gap to enrol a node.
+
+A card is the canonical JSON ``{"card": {...}, "signature": hex}`` and a newline. The signed part
+names the node (id, name, role), its public keys and their key id, and the validity; the
+signature is the card key's own, under the ``identity-card`` context. A valid self-signature only
+proves the card is whole and that its author holds the key: *whose* key it is comes from the
+operator comparing the fingerprint out of band (``keys trust CARD --fingerprint FP``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from keys import canonical
+from keys.contexts import Purpose
+from keys.errors import CardError, EncodingError, KeyStoreError, SignatureError
+from keys.identity import PublicKeys, Role, SecretKeys, check_key_id
+from keys.schema import fields, hex_field, public_field, role_field, text_field
+from keys.times import format_time, parse_time, to_second
+
+CARD_TYPE = "credgap-identity-card"
+MAX_CARD_BYTES = 8 * 1024
+_CARD_FIELDS = {"type", "v", "node_id", "node_name", "role", "key_id", "public", "created", "expires"}
+
+
+@dataclass(frozen=True)
+class IdentityCard:
+    """A node's public identity as signed by its own key."""
+
+    node_id: str
+    node_name: str
+    role: Role
+    public: PublicKeys
+    created: datetime
+    expires: datetime
+    signature: bytes
+
+    @property
+    def key_id(self) -> str:
+        return self.public.key_id
+
+    def document(self) -> dict[str, Any]:
+        """The signed part."""
+        return {
+            "type": CARD_TYPE,
+            "v": 1,
+            "node_id": self.node_id,
+            "node_name": self.node_name,
+            "role": self.role,
+            "key_id": self.key_id,
+            "public": {"sign": self.public.sign.hex(), "enc": self.public.enc.hex()},
+            "created": format_time(self.created),
+            "expires": format_time(self.expires),
+        }
+
+    def encode(self) -> bytes:
+        """The card file's bytes."""
+        return canonical.encode({"card": self.document(), "signature": self.signature.hex()}) + b"\n"
+
+    def check_valid(self, now: datetime) -> None:
+        """Raise :class:`CardError` (``expired-card``) unless ``now`` is before the card's expiry."""
+        if now >= self.expires:
+            raise CardError(
+                f"card of node {self.node_id} (key {self.key_id}) expired at {format_time(self.expires)}",
+                reason="expired-card",
+            )
+
+
+def make_card(
+    secret: SecretKeys, *, node_id: str, node_name: str, role: Role, created: datetime, expires: datetime
+) -> IdentityCard:
+    """Sign a card for ``secret``'s public keys."""
+    unsigned = IdentityCard(node_id, node_name, role, secret.public, to_second(created), to_second(expires), b"")
+    signature = secret.sign(Purpose.IDENTITY_CARD, canonical.encode(unsigned.document()))
+    return replace(unsigned, signature=signature)
+
+
+def parse_card(data: bytes) -> IdentityCard:
+    """Decode a card and verify its self-signature.
+
+    Raises :class:`CardError` (malformed) or :class:`SignatureError` (``bad-signature``).
+    """
+    if len(data) > MAX_CARD_BYTES:
+        raise CardError(f"{len(data)} bytes, more than an identity card can be ({MAX_CARD_BYTES})")
+    body = data[:-1] if data.endswith(b"\n") else data
+    try:
+        envelope = fields(canonical.decode(body), "identity card", {"card", "signature"})
+        doc = fields(envelope["card"], "card", _CARD_FIELDS)
+        if doc["type"] != CARD_TYPE or doc["v"] != 1:
+            raise EncodingError(f"not an identity card (type {doc['type']!r:.40}, v {doc['v']!r:.10})")
+        public = public_field(doc["public"])
+        card = IdentityCard(
+            node_id=text_field(doc["node_id"], "node_id", 64),
+            node_name=text_field(doc["node_name"], "node_name"),
+            role=role_field(doc["role"]),
+            public=public,
+            created=parse_time(doc["created"], "created"),
+            expires=parse_time(doc["expires"], "expires"),
+            signature=hex_field(envelope["signature"], "signature", 64),
+        )
+        check_key_id(doc["key_id"])
+    except EncodingError as exc:
+        raise CardError(f"not a valid identity card: {exc}") from None
+    if card.key_id != doc["key_id"]:
+        raise CardError(f"the card's key_id {doc['key_id']} is not the fingerprint of its public keys")
+    if card.expires <= card.created:
+        raise CardError("the card expires before it was created")
+    try:
+        card.public.verify(Purpose.IDENTITY_CARD, canonical.encode(doc), card.signature)
+    except SignatureError:
+        raise SignatureError(
+            f"the self-signature of the card of node {card.node_id} does not verify (the card was altered or forged)"
+        ) from None
+    return card
+
+
+def read_card(path: Path) -> IdentityCard:
+    """Read and verify the card at ``path``; every error names the file."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_CARD_BYTES + 1)
+    except OSError as exc:
+        raise CardError(f"{path}: cannot read: {exc.strerror}", reason="unreadable-card") from None
+    try:
+        return parse_card(data)
+    except KeyStoreError as exc:
+        raise exc.with_source(path) from None

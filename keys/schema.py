@@ -1,0 +1,54 @@
+"""Strict field checks shared by the key documents (key files, identity cards, statements)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keys.errors import EncodingError
+from keys.identity import ROLES, PublicKeys, Role
+
+
+def fields(doc: object, name: str, required: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``doc`` as an object with exactly the ``required`` keys (plus any of ``optional``)."""
+    if not isinstance(doc, dict):
+        raise EncodingError(f"{name} must be an object")
+    missing = required - doc.keys()
+    extra = doc.keys() - required - optional
+    if missing:
+        raise EncodingError(f"{name} lacks {', '.join(sorted(missing))}")
+    if extra:
+        raise EncodingError(f"{name} has unexpected fields {', '.join(sorted(extra))}")
+    return doc
+
+
+def hex_field(value: object, name: str, nbytes: int) -> bytes:
+    """A lowercase hex string of exactly ``nbytes`` bytes."""
+    if not isinstance(value, str) or len(value) != 2 * nbytes or value != value.lower():
+        raise EncodingError(f"{name} must be {2 * nbytes} lowercase hex digits")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise EncodingError(f"{name} must be {2 * nbytes} lowercase hex digits") from None
+
+
+def text_field(value: object, name: str, max_len: int = 200) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise EncodingError(f"{name} must be a non-empty string of at most {max_len} characters")
+    return value
+
+
+def role_field(value: object, name: str = "role") -> Role:
+    if value not in ROLES:
+        raise EncodingError(f"{name} must be 'internal' or 'public', found {value!r:.40}")
+    return value
+
+
+def int_field(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise EncodingError(f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def public_field(value: object, name: str = "public") -> PublicKeys:
+    pub = fields(value, name, {"sign", "enc"})
+    return PublicKeys(hex_field(pub["sign"], f"{name}.sign", 32), hex_field(pub["enc"], f"{name}.enc", 32))

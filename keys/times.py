@@ -1,0 +1,47 @@
+"""Times in signed key documents: UTC, whole seconds, written ``YYYY-MM-DDTHH:MM:SSZ`` and nothing else."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from keys.errors import EncodingError
+
+_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_VALIDITY = re.compile(r"^\s*(\d+)\s*([dwy])\s*$")
+_DAYS = {"d": 1, "w": 7, "y": 365}
+MIN_VALIDITY = timedelta(days=1)
+MAX_VALIDITY = timedelta(days=10 * 365)
+DEFAULT_VALIDITY = timedelta(days=2 * 365)
+
+
+def to_second(at: datetime) -> datetime:
+    """``at`` in UTC, truncated to the second (what a document can hold)."""
+    if at.tzinfo is None:
+        raise ValueError("key documents need timezone-aware times")
+    return at.astimezone(UTC).replace(microsecond=0)
+
+
+def format_time(at: datetime) -> str:
+    return to_second(at).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: object, field: str) -> datetime:
+    """Parse a document time; ``field`` names it in the error."""
+    if not isinstance(text, str) or not _TS.match(text):
+        raise EncodingError(f"{field} must be a UTC time written YYYY-MM-DDTHH:MM:SSZ, found {text!r:.40}")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise EncodingError(f"{field} is not a valid time: {text}") from exc
+
+
+def parse_validity(text: str) -> timedelta:
+    """Parse a key validity such as ``2y``, ``26w`` or ``90d`` (1 day to 10 years)."""
+    match = _VALIDITY.match(text)
+    if not match:
+        raise EncodingError(f"bad validity {text!r}: expected a number and d, w or y (e.g. 2y)")
+    span = timedelta(days=int(match.group(1)) * _DAYS[match.group(2)])
+    if not MIN_VALIDITY <= span <= MAX_VALIDITY:
+        raise EncodingError(f"validity {text} is outside 1d to 10y")
+    return span

@@ -1,0 +1,355 @@
+"""The ``keys`` command group of both node programs: the node's own identity and its trust store.
+
+Thin: each command parses its options, finds the passphrase source, calls one function of
+``nodekit.identity_ops`` and prints. Nothing here ever prints private key material.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keys.errors import EncodingError, KeySetupError, KeyStoreError
+from keys.identity import format_fingerprint, parse_fingerprint
+from keys.keyfile import INSECURE_TEST_ENV, atomic_write, insecure_test_kdf_allowed
+from keys.statements import REVOCATION_REASONS, RevocationStatement, SuccessionChange
+from keys.times import format_time, parse_validity
+from nodekit import identity_ops
+from nodekit.cli import NodeContext, NodeGroup, emit, json_option, pass_node_context, table
+from nodekit.runtime import NodeSpec
+from nodekit.text import printable
+
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def _validity(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
+    try:
+        return parse_validity(value)
+    except EncodingError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _prompt(confirm: bool) -> Callable[[], str]:
+    def ask() -> str:
+        try:
+            text: str = click.prompt(
+                "Passphrase for this node's private keys",
+                hide_input=True,
+                confirmation_prompt=confirm,
+                err=True,
+            )
+        except click.Abort:
+            raise KeySetupError(
+                "no passphrase given: use --passphrase-file, CREDGAP_PASSPHRASE, [keys] passphrase_file or a terminal",
+                reason="no-passphrase",
+            ) from None
+        return text
+
+    return ask
+
+
+def _source(nctx: NodeContext, *, confirm: bool = False) -> identity_ops.PassphraseSource:
+    node = nctx.node()
+    return identity_ops.passphrase_source(cli_file=nctx.passphrase_file, config=node.config, prompt=_prompt(confirm))
+
+
+def _warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
+
+
+def _warn_test_kdf() -> None:
+    if insecure_test_kdf_allowed():
+        _warn(f"{INSECURE_TEST_ENV}=1: key files use the insecure test-only Argon2id profile (tests only)")
+
+
+def _expiry_note(expires: datetime, now: datetime) -> str:
+    if now >= expires:
+        return "  EXPIRED"
+    if expires - now <= EXPIRY_WARNING:
+        return f"  (expires in {(expires - now).days} days: rotate soon)"
+    return ""
+
+
+def _key_id_arg(value: str) -> str:
+    try:
+        return parse_fingerprint(value)
+    except KeyStoreError as exc:
+        raise click.BadParameter(f"KEYID: {exc}") from None
+
+
+def register(root: click.Group, spec: NodeSpec) -> None:
+    program = spec.program
+
+    @root.group("keys", cls=NodeGroup)
+    def keys_group() -> None:
+        """The node's identity (its own keys) and its trust store (the peers' keys)."""
+
+    @keys_group.command("init")
+    @click.option("--name", default=None, help="The node name on its identity card (default: [node] name).")
+    @click.option(
+        "--no-passphrase", is_flag=True, help="Store the private key WITHOUT a passphrase (automation; logged)."
+    )
+    @click.option(
+        "--validity", default="2y", show_default=True, callback=_validity, help="Key validity: e.g. 2y, 26w, 90d."
+    )
+    @json_option
+    @pass_node_context
+    def init_cmd(nctx: NodeContext, name: str | None, no_passphrase: bool, validity: timedelta, as_json: bool) -> None:
+        """Make this node's identity: a node id, signing and encryption key pairs, the encrypted key file."""
+        node = nctx.node()
+        identity_ops.check_can_init(node)
+        if no_passphrase:
+            passphrase = None
+            _warn(
+                "the private key is stored WITHOUT a passphrase: anyone who can read "
+                f"{node.config.keys_dir} can act as this node (recorded in the transfer log)"
+            )
+        else:
+            passphrase = _source(nctx, confirm=True)()
+            _warn_test_kdf()
+        identity = identity_ops.init_identity(
+            node, name=name or node.config.name, passphrase=passphrase, now=node.clock(), validity=validity
+        )
+        data = identity_ops.own_report(identity, node.clock())
+        emit(
+            {"ok": True, **data},
+            f"created the identity of {spec.role} node {printable(identity.name)} (node id {identity.node_id})\n"
+            f"  fingerprint {data['fingerprint']}\n"
+            f"  next: `{program} keys export-card -o FILE`, carry the card to the peer, and read them the fingerprint",
+            as_json=as_json,
+        )
+
+    @keys_group.command("show")
+    @json_option
+    @pass_node_context
+    def show_cmd(nctx: NodeContext, as_json: bool) -> None:
+        """Print this node's id and current key fingerprint."""
+        node = nctx.node()
+        now = node.clock()
+        data = identity_ops.own_report(identity_ops.load_identity(node), now)
+
+        def human() -> None:
+            click.echo(f"node         {printable(data['name'])} ({data['role']}), node id {data['node_id']}")
+            click.echo(f"key id       {data['key_id']}")
+            click.echo(f"fingerprint  {data['fingerprint']}")
+            expires = datetime.fromisoformat(data["expires"].replace("Z", "+00:00"))
+            click.echo(f"valid        {data['created']} to {data['expires']}{_expiry_note(expires, now)}")
+            protection = data["protection"]
+            click.echo(f"protection   {'NONE (no passphrase)' if protection == 'none' else 'argon2id, ' + protection}")
+
+        emit({"ok": True, **data}, human, as_json=as_json)
+
+    @keys_group.command("list")
+    @json_option
+    @pass_node_context
+    def list_cmd(nctx: NodeContext, as_json: bool) -> None:
+        """List own keys and trusted peer keys with their status."""
+        node = nctx.node()
+        report = identity_ops.key_report(node, node.clock())
+
+        def human() -> None:
+            if report.own is None:
+                click.echo(f"own keys: none (run `{program} keys init`)")
+            else:
+                click.echo(f"own keys of {printable(report.own['name'])} ({report.own['node_id']}):")
+                rows = [(k["fingerprint"], k["status"], k["created"], k["expires"]) for k in report.own["keys"]]
+                click.echo(table(rows, ["fingerprint", "status", "created", "expires"]))
+            click.echo("")
+            if not report.trusted:
+                click.echo(f"trusted keys: none (enrol a peer with `{program} keys trust CARD --fingerprint FP`)")
+                return
+            click.echo("trusted keys:")
+            rows2: list[tuple[object, ...]] = []
+            for k in report.trusted:
+                status = k["status"] + (f" after seq {k['last_seq']}" if k["status"] == "superseded" else "")
+                status += ", expired" if k["expired"] else ""
+                rows2.append((k["fingerprint"], k["role"], k["node_name"], k["node_id"], status, k["expires"]))
+            click.echo(table(rows2, ["fingerprint", "role", "node", "node id", "status", "expires"]))
+
+        emit({"ok": True, "own": report.own, "trusted": report.trusted}, human, as_json=as_json)
+
+    @keys_group.command("export-card")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the card to FILE.")
+    @json_option
+    @pass_node_context
+    def export_card_cmd(nctx: NodeContext, output: Path | None, as_json: bool) -> None:
+        """Write this node's identity card (to stdout without -o), to carry to the peer once."""
+        node = nctx.node()
+        identity = identity_ops.load_identity(node, _source(nctx))
+        card = identity.card()
+        if node.clock() >= card.expires:
+            _warn(f"key {card.key_id} expired at {format_time(card.expires)}: a peer will refuse this card")
+        fingerprint = format_fingerprint(card.key_id)
+        if output is not None:
+            atomic_write(output.absolute(), card.encode(), replace=True, mode=0o644)
+        data: dict[str, Any] = {
+            "ok": True,
+            "file": None if output is None else str(output),
+            "key_id": card.key_id,
+            "fingerprint": fingerprint,
+            "card": card.document(),
+        }
+        if as_json:
+            emit(data, as_json=True)
+        elif output is None:
+            click.echo(card.encode().decode(), nl=False)
+            click.echo(f"fingerprint {fingerprint}", err=True)
+        else:
+            click.echo(f"wrote the identity card of node {identity.node_id} to {output}")
+            click.echo(f"fingerprint {fingerprint}")
+            click.echo("give the peer's operator this fingerprint by another path than the card (phone, paper)")
+
+    @keys_group.command("trust")
+    @click.argument("card", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--fingerprint", required=True, help="The peer's full fingerprint, obtained out of band.")
+    @json_option
+    @pass_node_context
+    def trust_cmd(nctx: NodeContext, card: Path, fingerprint: str, as_json: bool) -> None:
+        """Enrol a peer's identity card if its full fingerprint matches FP and its self-signature verifies."""
+        node = nctx.node()
+        key = identity_ops.trust_card_file(node, card, fingerprint, node.clock())
+        data = {
+            "ok": True,
+            "key_id": key.key_id,
+            "fingerprint": format_fingerprint(key.key_id),
+            "node_id": key.node_id,
+            "node_name": key.node_name,
+            "role": key.role,
+            "expires": format_time(key.expires),
+        }
+        emit(
+            data,
+            f"trusted key {format_fingerprint(key.key_id)} of {key.role} node {printable(key.node_name)} "
+            f"({key.node_id}), valid to {format_time(key.expires)}",
+            as_json=as_json,
+        )
+
+    @keys_group.command("rotate")
+    @click.option("--validity", default="2y", show_default=True, callback=_validity, help="Validity of the new key.")
+    @click.option(
+        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the statement to FILE."
+    )
+    @json_option
+    @pass_node_context
+    def rotate_cmd(nctx: NodeContext, validity: timedelta, output: Path | None, as_json: bool) -> None:
+        """Replace the current key: new key pairs, same node id, a succession statement signed by both keys."""
+        node = nctx.node()
+        identity = identity_ops.load_identity(node, _source(nctx))
+        _warn_test_kdf()
+        statement = identity_ops.rotate_identity(node, identity, now=node.clock(), validity=validity)
+        if output is not None:
+            atomic_write(output.absolute(), statement.encode(), replace=True, mode=0o644)
+        data = {
+            "ok": True,
+            "node_id": identity.node_id,
+            "old_key_id": statement.old_key_id,
+            "new_key_id": statement.new_key_id,
+            "fingerprint": format_fingerprint(statement.new_key_id),
+            "last_seq": dict(statement.last_seq),
+            "file": None if output is None else str(output),
+        }
+
+        def human() -> None:
+            click.echo(f"rotated node {identity.node_id}: key {statement.old_key_id} -> {statement.new_key_id}")
+            click.echo(f"  new fingerprint {data['fingerprint']}")
+            for peer, seq in sorted(statement.last_seq.items()):
+                click.echo(f"  to {peer}: the old key signs up to package {seq}, which carries the statement")
+            click.echo("  peers enrolling from now on need the new card (keys export-card)")
+
+        emit(data, human, as_json=as_json)
+
+    @keys_group.command("revoke")
+    @click.option("--key", "key_id", default=None, help="The own key to revoke (default: the current key).")
+    @click.option("--reason", type=click.Choice(REVOCATION_REASONS), default="unspecified", show_default=True)
+    @click.option(
+        "--validity", default="2y", show_default=True, callback=_validity, help="Validity of a replacement key."
+    )
+    @click.option(
+        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the statement to FILE."
+    )
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @json_option
+    @pass_node_context
+    def revoke_cmd(
+        nctx: NodeContext,
+        key_id: str | None,
+        reason: str,
+        validity: timedelta,
+        output: Path | None,
+        yes: bool,
+        as_json: bool,
+    ) -> None:
+        """Revoke an own key for good; revoking the current key makes a new one that peers must enrol."""
+        node = nctx.node()
+        identity = identity_ops.load_identity(node, _source(nctx))
+        target = identity.key(_key_id_arg(key_id) if key_id else identity.current_key_id)
+        if not yes:
+            click.confirm(f"Revoke key {format_fingerprint(target.key_id)} for good?", abort=True, err=True)
+        _warn_test_kdf()
+        statement, replacement = identity_ops.revoke_identity(
+            node, identity, now=node.clock(), key_id=target.key_id, reason=reason, validity=validity
+        )
+        if output is not None:
+            atomic_write(output.absolute(), statement.encode(), replace=True, mode=0o644)
+        data = {
+            "ok": True,
+            "node_id": identity.node_id,
+            "revoked_key_id": statement.key_id,
+            "reason": reason,
+            "new_key_id": None if replacement is None else replacement.key_id,
+            "fingerprint": None if replacement is None else format_fingerprint(replacement.key_id),
+            "file": None if output is None else str(output),
+        }
+
+        def human() -> None:
+            click.echo(f"revoked key {statement.key_id} of node {identity.node_id} ({reason})")
+            if replacement is not None:
+                click.echo(f"  new key {format_fingerprint(replacement.key_id)}")
+                click.echo(
+                    "  every peer must apply the revocation statement and enrol the new card, checked by fingerprint:"
+                )
+                click.echo(f"  `{program} keys export-card -o FILE`, plus the statement (-o FILE)")
+
+        emit(data, human, as_json=as_json)
+
+    @keys_group.command("distrust")
+    @click.argument("key_id", metavar="KEYID")
+    @json_option
+    @pass_node_context
+    def distrust_cmd(nctx: NodeContext, key_id: str, as_json: bool) -> None:
+        """Remove a peer key from the trust store for good (local decision, takes effect at once)."""
+        node = nctx.node()
+        key, changed = identity_ops.distrust_key(node, _key_id_arg(key_id), node.clock())
+        emit(
+            {"ok": True, "key_id": key.key_id, "node_id": key.node_id, "status": key.status.value, "changed": changed},
+            f"{'distrusted' if changed else 'already ' + key.status.value:s} key {key.key_id} of {key.role} node "
+            f"{printable(key.node_name)} ({key.node_id})",
+            as_json=as_json,
+        )
+
+    @keys_group.command("apply-statement")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @json_option
+    @pass_node_context
+    def apply_statement_cmd(nctx: NodeContext, file: Path, as_json: bool) -> None:
+        """Apply a peer's succession or revocation statement carried out of band."""
+        node = nctx.node()
+        statement, change = identity_ops.apply_statement_file(node, file, node.clock())
+        kind = "revocation" if isinstance(statement, RevocationStatement) else "succession"
+        data: dict[str, Any] = {
+            "ok": True,
+            "kind": kind,
+            "node_id": statement.node_id,
+            "changed": not change.already_applied,
+        }
+        if isinstance(change, SuccessionChange):
+            data.update(old_key_id=change.old.key_id, new_key_id=change.new.key_id, last_seq=change.last_seq)
+            text = f"node {statement.node_id}: key {change.old.key_id} -> {change.new.key_id} (old key up to seq {change.last_seq})"
+        else:
+            data.update(key_id=change.key.key_id)
+            text = f"node {statement.node_id}: key {change.key.key_id} revoked"
+        emit(data, text + ("" if data["changed"] else " (already applied)"), as_json=as_json)

@@ -1,0 +1,328 @@
+"""The trust store in the node database: the peers' keys, each bound to the peer's node id and role.
+
+Every function takes the caller's SQLAlchemy session and neither commits nor rolls back, so a trust
+change commits together with the channel state of the package that carried it (or with nothing, on
+the CLI). Each change is recorded in the transfer log in the same transaction. The rules themselves
+are pure and live in ``keys.statements`` / ``keys.trust``; this module loads, decides and stores.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from keys.card import IdentityCard
+from keys.errors import KeyStoreError, TrustError
+from keys.identity import PublicKeys, Role, format_fingerprint, parse_fingerprint
+from keys.statements import (
+    RevocationChange,
+    RevocationStatement,
+    Statement,
+    SuccessionChange,
+    SuccessionStatement,
+    check_revocation,
+    check_succession,
+)
+from keys.times import format_time
+from keys.trust import KeyStatus, TrustedKey, TrustState
+from nodekit.events import record_event
+from nodekit.models import NodeMeta, TrustedKeyRow
+from transfer.log import EventCode
+
+NODE_ID_META = "node_id"  # node_meta key holding this node's own node id (written by `keys init`)
+
+
+def load_trust_state(session: Session, *, for_update: bool = False) -> TrustState:
+    """A snapshot of the whole trust store (``for_update`` locks the rows on PostgreSQL)."""
+    return TrustState(_to_key(row) for row in _rows(session, for_update=for_update))
+
+
+def trusted_rows(session: Session) -> list[TrustedKeyRow]:
+    """Every trust-store row, ordered by node and date (for listings)."""
+    return list(session.scalars(select(TrustedKeyRow).order_by(TrustedKeyRow.node_id, TrustedKeyRow.created)))
+
+
+def own_node_id(session: Session) -> str | None:
+    """This node's own node id, as recorded by ``keys init`` (None before)."""
+    row = session.get(NodeMeta, NODE_ID_META)
+    return None if row is None else row.value
+
+
+def trust_card(
+    session: Session,
+    card: IdentityCard,
+    fingerprint: str,
+    now: datetime,
+    *,
+    own_role: Role | None = None,
+    actor: str | None = None,
+) -> TrustedKey:
+    """Add a peer's card (self-signature already verified by ``keys.card.parse_card``) if the full
+    ``fingerprint`` the operator typed matches its key id.
+
+    Refuses: a malformed fingerprint (``bad-fingerprint``), a mismatch (``fingerprint-mismatch``), a card
+    of this node's own role or of this node (``wrong-role``, ``own-card``), an expired card
+    (``expired-card``), a revoked or distrusted key (``revoked-key``), a key id already present
+    (``duplicate-key``), a node id bound to the other role (``role-mismatch``), and a second current
+    key for a node (``node-already-trusted``: apply its revocation or distrust the old key first).
+    """
+    try:
+        typed = parse_fingerprint(fingerprint)
+    except KeyStoreError as exc:
+        raise KeyStoreError(f"bad --fingerprint: {exc}", reason="bad-fingerprint", exit_code=2) from None
+    if not hmac.compare_digest(typed, card.key_id):
+        raise TrustError(
+            f"fingerprint mismatch: expected {format_fingerprint(typed)} (as typed), the card has "
+            f"{format_fingerprint(card.key_id)}; not trusted — confirm the fingerprint with the peer's operator",
+            reason="fingerprint-mismatch",
+        )
+    role = own_role or _own_role(session)
+    if role is not None and card.role == role:
+        raise KeyStoreError(
+            f"the card is of {_a(card.role)} node ({card.node_id}); this {role} node only trusts peers of the other role",
+            reason="wrong-role",
+            exit_code=3,
+        )
+    me = own_node_id(session)
+    if me is not None and card.node_id == me:
+        raise KeyStoreError(f"the card is this node's own ({me})", reason="own-card", exit_code=3)
+    card.check_valid(now)
+    rows = _rows(session, for_update=True)
+    existing = next((r for r in rows if r.key_id == card.key_id), None)
+    if existing is not None:
+        if existing.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
+            raise TrustError(
+                f"key {card.key_id} of node {existing.node_id} is {existing.status}; it is never trusted again",
+                reason="revoked-key",
+            )
+        raise KeyStoreError(
+            f"key {card.key_id} is already in the trust store ({existing.status}, node {existing.node_id})",
+            reason="duplicate-key",
+            exit_code=3,
+        )
+    same_node = [r for r in rows if r.node_id == card.node_id]
+    if any(r.role != card.role for r in same_node):
+        raise KeyStoreError(
+            f"node {card.node_id} is known as {_a(same_node[0].role)} node; the card says {card.role}",
+            reason="role-mismatch",
+            exit_code=3,
+        )
+    current = [r for r in same_node if r.status == KeyStatus.TRUSTED]
+    if current:
+        raise KeyStoreError(
+            f"node {card.node_id} already has trusted key {current[0].key_id}; apply its revocation statement "
+            f"(keys apply-statement FILE) or distrust it (keys distrust {current[0].key_id}) before enrolling a new card",
+            reason="node-already-trusted",
+            exit_code=3,
+        )
+    key = TrustedKey(
+        key_id=card.key_id,
+        node_id=card.node_id,
+        node_name=card.node_name,
+        role=card.role,
+        public=card.public,
+        status=KeyStatus.TRUSTED,
+        created=card.created,
+        expires=card.expires,
+    )
+    _insert(session, key, now, source=card.encode().decode())
+    record_event(
+        session,
+        EventCode.KEY_TRUSTED,
+        at=now,
+        actor=actor,
+        subject={
+            "key_id": key.key_id,
+            "node_id": key.node_id,
+            "node_name": key.node_name,
+            "role": key.role,
+            "via": "card",
+        },
+    )
+    return key
+
+
+def apply_succession(
+    session: Session,
+    statement: SuccessionStatement,
+    now: datetime,
+    *,
+    recipient_node_id: str | None = None,
+    actor: str | None = None,
+) -> SuccessionChange:
+    """Apply a peer's succession statement: the replaced key is kept for sequence numbers up to the one
+    the statement gives this node's channel, the new key becomes the peer's current key.
+
+    ``recipient_node_id`` defaults to this node's own node id. Re-applying the same statement changes
+    nothing (``already_applied``). Raises as ``keys.statements.check_succession`` does.
+    """
+    me = recipient_node_id or own_node_id(session)
+    change = check_succession(statement, load_trust_state(session, for_update=True), recipient_node_id=me, now=now)
+    if change.already_applied:
+        return change
+    old = session.get(TrustedKeyRow, change.old.key_id)
+    assert old is not None  # present in the snapshot just taken, under lock
+    doc = statement.encode().decode()
+    old.status = KeyStatus.SUPERSEDED
+    old.last_seq = change.last_seq
+    old.replaced_by = change.new.key_id
+    old.changed_at = now
+    old.change = doc
+    session.flush()  # the old row stops being "trusted" before the new one takes its place
+    _insert(session, change.new, now, source=doc)
+    record_event(
+        session,
+        EventCode.KEY_ROTATED,
+        at=now,
+        actor=actor,
+        subject={
+            "direction": "received",
+            "node_id": statement.node_id,
+            "old_key_id": change.old.key_id,
+            "new_key_id": change.new.key_id,
+        },
+        counts={"last_seq": change.last_seq},
+    )
+    return change
+
+
+def apply_revocation(
+    session: Session, statement: RevocationStatement, now: datetime, *, actor: str | None = None
+) -> RevocationChange:
+    """Apply a peer's revocation statement: the key is never accepted again, whatever its dates.
+
+    Re-applying changes nothing (``already_applied``). Raises as ``keys.statements.check_revocation`` does.
+    """
+    change = check_revocation(statement, load_trust_state(session, for_update=True))
+    if change.already_applied:
+        return change
+    row = session.get(TrustedKeyRow, change.key.key_id)
+    assert row is not None
+    previous = row.status
+    row.status = KeyStatus.REVOKED
+    row.changed_at = now
+    row.change = statement.encode().decode()
+    record_event(
+        session,
+        EventCode.KEY_REVOKED,
+        at=now,
+        actor=actor,
+        subject={
+            "direction": "received",
+            "node_id": statement.node_id,
+            "key_id": statement.key_id,
+            "reason": statement.reason,
+            "previous_status": previous,
+        },
+    )
+    return change
+
+
+def apply_statement(
+    session: Session, statement: Statement, now: datetime, *, actor: str | None = None
+) -> SuccessionChange | RevocationChange:
+    """Apply a succession or a revocation statement (what a key announcement in a package carries)."""
+    if isinstance(statement, SuccessionStatement):
+        return apply_succession(session, statement, now, actor=actor)
+    return apply_revocation(session, statement, now, actor=actor)
+
+
+def distrust(session: Session, key_id: str, now: datetime, *, actor: str | None = None) -> tuple[TrustedKey, bool]:
+    """Remove a key from trust locally, for good. Returns the key and whether anything changed
+    (a key already revoked or distrusted stays as it is). Unknown key id: ``unknown-key``."""
+    row = session.get(TrustedKeyRow, key_id, with_for_update=True)
+    if row is None:
+        raise KeyStoreError(
+            f"key {key_id} is not in the trust store (see `keys list`)", reason="unknown-key", exit_code=3
+        )
+    if row.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
+        return _to_key(row), False
+    previous = row.status
+    row.status = KeyStatus.DISTRUSTED
+    row.changed_at = now
+    record_event(
+        session,
+        EventCode.KEY_DISTRUSTED,
+        at=now,
+        actor=actor,
+        subject={"key_id": key_id, "node_id": row.node_id, "previous_status": previous},
+    )
+    return _to_key(row), True
+
+
+def describe(key: TrustedKey, now: datetime) -> str:
+    """One line about a trusted key, for messages."""
+    state = key.status.value
+    if key.status is KeyStatus.SUPERSEDED:
+        state += f" after seq {key.last_seq}"
+    if now >= key.expires:
+        state += ", expired"
+    return f"{key.key_id} {key.role} node {key.node_id} ({key.node_name}) {state}, expires {format_time(key.expires)}"
+
+
+def _rows(session: Session, *, for_update: bool) -> list[TrustedKeyRow]:
+    query = select(TrustedKeyRow).order_by(TrustedKeyRow.key_id)
+    if for_update:
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def _insert(session: Session, key: TrustedKey, now: datetime, *, source: str) -> None:
+    row = TrustedKeyRow(
+        key_id=key.key_id,
+        node_id=key.node_id,
+        node_name=key.node_name,
+        role=key.role,
+        sign_public=key.public.sign.hex(),
+        enc_public=key.public.enc.hex(),
+        status=key.status.value,
+        created=key.created,
+        expires=key.expires,
+        last_seq=key.last_seq,
+        replaced_by=key.replaced_by,
+        trusted_at=now,
+        changed_at=now,
+        source=source,
+        change=None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # a concurrent writer added the same key id, or a second current key for the node
+        raise KeyStoreError(
+            f"key {key.key_id} of node {key.node_id} conflicts with a trust-store entry written concurrently",
+            reason="duplicate-key",
+            exit_code=3,
+        ) from None
+
+
+def _to_key(row: TrustedKeyRow) -> TrustedKey:
+    return TrustedKey(
+        key_id=row.key_id,
+        node_id=row.node_id,
+        node_name=row.node_name,
+        role=row.role,  # type: ignore[arg-type]  # written from a checked Role
+        public=PublicKeys(bytes.fromhex(row.sign_public), bytes.fromhex(row.enc_public)),
+        status=KeyStatus(row.status),
+        created=row.created,
+        expires=row.expires,
+        last_seq=row.last_seq,
+        replaced_by=row.replaced_by,
+    )
+
+
+def _own_role(session: Session) -> Role | None:
+    row = session.get(NodeMeta, "role")
+    if row is None or row.value not in ("internal", "public"):
+        return None
+    return row.value  # type: ignore[return-value]
+
+
+def _a(role: str) -> str:
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
