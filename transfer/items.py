@@ -43,7 +43,7 @@ _KEY = re.compile(r"^[0-9a-f]{32}$")
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
 _HEX64 = re.compile(r"^[0-9a-f]{128}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 COMMON_ROW_FIELDS = (
     "subject_key",
     "subject_name",
