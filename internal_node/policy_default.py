@@ -90,6 +90,8 @@ party_id_no = "mask:id_number"
 
 [party.natural_person]
 party_name = "mask:name"
+# a natural person has no legal representative: a name put there is likely their own, unmasked
+legal_rep = "drop"
 # a natural person has no organisation codes: whatever a department put there is not published
 party_reg_no = "drop"
 party_org_code = "drop"
@@ -120,6 +122,7 @@ remarks = "drop"
 
 [kinds.subject.natural_person]
 name = "mask:name"
+legal_rep = "drop"
 
 [kinds.subject.legal_person]
 # an organisation's registered address (住所) is public registration information
