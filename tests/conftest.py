@@ -87,3 +87,9 @@ FIXED_NOW = datetime(2026, 11, 26, 8, 0, 0, tzinfo=UTC)
 @pytest.fixture
 def fixed_now() -> datetime:
     return FIXED_NOW
+
+
+@pytest.fixture(autouse=True)
+def _insecure_test_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key files made in tests use the fast, test-only Argon2id profile (keys.keyfile.TEST_PROFILE)."""
+    monkeypatch.setenv("CREDGAP_INSECURE_TEST_KDF", "1")
