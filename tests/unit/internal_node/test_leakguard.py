@@ -35,6 +35,7 @@ CATCHES = [
     ("1101\u200b0519491231002X", "resident-id"),  # a zero-width space does not hide it
     (f"ABC{ID}DEF", "resident-id"),  # letters around are not digits
     ("110105491231002", "resident-id-15"),  # legacy 15 digits, born 1949-12-31
+    ("110105-491231-002", "resident-id-15"),
     ("证号530102850714123号", "resident-id-15"),
     ("机密★一年", "classification-marking"),
     ("绝密★启用前", "classification-marking"),
@@ -46,6 +47,7 @@ CATCHES = [
     ("【内部】关于开展专项检查的通知", "classification-marking"),
     ("（内部）检查方案", "classification-marking"),
     ("〔秘密〕", "classification-marking"),
+    ("〔秘密★一年〕", "classification-marking"),
     ("内部 关于印发检查方案的通知", "classification-marking"),
     ("内部\n关于印发检查方案的通知", "classification-marking"),
     ("处罚决定\n机密\n正文", "classification-marking"),  # a level standing alone on a line
@@ -65,6 +67,7 @@ NON_CATCHES = [
     "企业内部管理制度不落实",
     "伪造企业内部文件",  # 内部文件 as a description, not standing as a marking
     "2024年度内部审计报告",
+    "侵犯商业秘密（情节严重）",
     "公司内部人员",
     "秘密录音取证",
     "数据机密性保护不足",
