@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,9 +60,11 @@ class NodeIdentity(Protocol):
     @property
     def role(self) -> Role: ...
 
-    def signing_keys(self) -> SecretKeys: ...
+    def signer_for(self, recipient_node_id: str, seq: int) -> SecretKeys: ...
 
     def secret_for(self, key_id: str) -> SecretKeys: ...
+
+    def announcements_for(self, recipient_node_id: str, seq: int) -> list[dict[str, Any]]: ...
 
 
 class DataApplier(Protocol):
@@ -218,10 +220,15 @@ class Exchange:
         peer: TrustedKey,
         build: Callable[[Session, int], Iterable[Item]],
         *,
+        manifest: dict[str, Any] | None = None,
         package_type: str = "delta",
         after_seal: Callable[[Session, SealedPackage], None] | None = None,
     ) -> SentPackage:
-        """Seal the next package for ``peer`` and deliver it: archive + fsync, commit state and log, then medium."""
+        """Seal the next package for ``peer`` and deliver it: archive + fsync, commit state and log, then medium.
+
+        The package holds the manifest, this node's key announcements for that channel position, then
+        the node's data items from ``build(session, seq)``; a delta with no data item gets a heartbeat.
+        """
         me = self.identity.node_id
         name = channel_dirname(me, peer.node_id)
         with channel_lock(self.node.config.home, name):
@@ -234,11 +241,12 @@ class Exchange:
                     atomic_writer(provisional) as out,
                     tempfile.TemporaryFile(dir=self._staging()) as spool,
                 ):
+                    items = self._items(s, peer.node_id, seq, build, manifest or {}, package_type)
                     sealed = seal(
-                        build(s, seq),
+                        items,
                         sender_node=me,
                         sender_role=self.identity.role,
-                        signer=self.identity.signing_keys(),
+                        signer=self.identity.signer_for(peer.node_id, seq),
                         recipient=Recipient(peer.node_id, peer.key_id, peer.public.enc),
                         seq=seq,
                         prev=prev,
@@ -277,6 +285,27 @@ class Exchange:
                 )
             written = self._deliver(row.id, peer.node_id, seq, final)
         return SentPackage(seq, sealed.digest, sealed.size, name, final, written, dict(sealed.header.counts))
+
+    def _items(
+        self,
+        s: Session,
+        peer_node: str,
+        seq: int,
+        build: Callable[[Session, int], Iterable[Item]],
+        manifest: dict[str, Any],
+        package_type: str,
+    ) -> Iterator[Item]:
+        yield {"kind": "manifest", "policy": None, "content": None, "note": "", **manifest}
+        for statement in self.identity.announcements_for(peer_node, seq):
+            yield {"kind": "key-announcement", "statement": statement}
+        data = iter(build(s, seq))
+        first = next(data, None)
+        if first is None:
+            if package_type == "delta":
+                yield {"kind": "heartbeat"}
+            return
+        yield first
+        yield from data
 
     def _staging(self) -> Path:
         self.staging.mkdir(mode=0o700, exist_ok=True)
@@ -400,7 +429,8 @@ class Exchange:
         self, sender: str, group: list[MediumFile], applier: Callable[[], DataApplier]
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        verified: list[tuple[StagedFile, VerifiedHeader]] = []
+        candidates: list[tuple[int, StagedFile]] = []
+        highest = 0
         with self.node.sessions() as s:
             ctx = self._context(s)
         for f in group:
@@ -412,14 +442,26 @@ class Exchange:
                 continue
             try:
                 vh = self._verify_staged(staged, ctx)
+                highest = max(highest, vh.header.seq)  # only verified headers count as "known"
+                candidates.append((vh.header.seq, staged))
             except PackageRejected as exc:
-                outcomes.append(self._reject(staged, f.path, exc))
-                self.medium.remove(f.path)
+                if exc.reason not in _TRUST_MAY_CHANGE:
+                    outcomes.append(self._reject(staged, f.path, exc))
+                    self.medium.remove(f.path)
+                    continue
+                # signed by a key an earlier package of this batch may announce: order it by its
+                # (unverified) position and verify it again when its turn comes
+                candidates.append((_unverified_seq(staged.path) or f.seq_hint, staged))
+        candidates.sort(key=lambda t: t[0])
+        for _, staged in candidates:
+            with self.node.sessions() as s:
+                ctx = self._context(s)  # the trust store may have changed with the previous package
+            try:
+                vh = self._verify_staged(staged, ctx)
+            except PackageRejected as exc:
+                outcomes.append(self._reject(staged, staged.source, exc))
+                self.medium.remove(staged.source)
                 continue
-            verified.append((staged, vh))
-        highest = max((vh.header.seq for _, vh in verified), default=0)
-        verified.sort(key=lambda t: t[1].header.seq)
-        for staged, vh in verified:
             outcomes.append(self._process(staged, vh, applier, highest_known=highest))
             self.medium.remove(staged.source)
         outcomes.extend(self._drain_pending(sender, applier))
@@ -682,6 +724,16 @@ class Exchange:
                         return None
                 return raw.signed.decode(errors="replace")
         return None
+
+
+# rejections an earlier package of the same batch can cure (a key succession it carries)
+_TRUST_MAY_CHANGE = frozenset({"unknown-signer", "superseded-signer"})
+
+
+def _unverified_seq(path: Path) -> int | None:
+    doc = _try_header(path)
+    seq = doc.get("seq") if doc else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
 
 
 def _try_header(path: Path) -> dict[str, Any] | None:

@@ -1,0 +1,199 @@
+"""The exchange between two real node homes through a real transfer folder: order, gaps, duplicates,
+tampering, atomicity of a package's transaction, resend, and key rotation carried in a package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from internal_node import SPEC as INTERNAL
+from nodekit.exchange import Exchange
+from nodekit.models import ChannelRow, NodeMeta, TransferLogRow
+from nodekit.node_exchange import open_exchange
+from public_node import SPEC as PUBLIC
+from tests.nodes import Clock, Home, make_home, trust_each_other
+from transfer.items import Item
+from transfer.opener import VerifiedHeader
+
+pytestmark = pytest.mark.db
+
+
+class MetaApplier:
+    """Writes each record's key into node_meta (a real table), so atomicity is visible in the database."""
+
+    fail_on: str | None = None
+
+    def begin(self, session: Session, vh: VerifiedHeader) -> None:
+        self.s = session
+        self.n = 0
+
+    def item(self, item: Item) -> None:
+        if item["kind"] == "record":
+            if item["key"] == self.fail_on:
+                err = ValueError("bad record")
+                err.package_fault = True  # type: ignore[attr-defined]
+                err.reason = "bad-record"  # type: ignore[attr-defined]
+                raise err
+            self.s.add(NodeMeta(key=f"r:{item['key']}", value=item["row"]["subject_name"], updated_at=_now()))
+            self.s.flush()
+            self.n += 1
+
+    def finish(self) -> dict[str, int]:
+        return {"records": self.n}
+
+
+_CLOCK = Clock()
+
+
+def _now() -> Any:
+    return _CLOCK()
+
+
+def rec(i: int) -> Item:
+    return {
+        "kind": "record", "op": "upsert", "table": "penalty", "key": f"{i:032x}", "version": 1,
+        "row": {"subject_key": "a" * 32, "subject_name": f"企业{i}", "subject_category": "legal_person", "uscc": None,
+                "doc_no": str(i), "publish_until": None, "source_unit": "test"},
+    }  # fmt: skip
+
+
+@pytest.fixture
+def homes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home, Exchange, Exchange]]:
+    medium = tmp_path / "medium"
+    medium.mkdir()
+    a = make_home(tmp_path, INTERNAL, "int", medium, _CLOCK, database_factory("int"))
+    b = make_home(tmp_path, PUBLIC, "pub", medium, _CLOCK, database_factory("pub"))
+    trust_each_other(a, b, _CLOCK)
+    yield a, b, open_exchange(a.node, a.identity), open_exchange(b.node, b.identity)
+    a.node.close()
+    b.node.close()
+
+
+def send(ex: Exchange, peer: Home, keys: list[int]) -> Any:
+    from nodekit import trust_store
+
+    with ex.node.sessions() as s:
+        peer_key = trust_store.load_trust_state(s).current_for(peer.id)
+    return ex.send(peer_key, lambda s, seq: [rec(i) for i in keys])
+
+
+def published(home: Home) -> set[str]:
+    with home.node.sessions() as s:
+        return {k[2:] for k in s.scalars(select(NodeMeta.key)) if k.startswith("r:")}
+
+
+def medium_files(ex: Exchange) -> list[Path]:
+    return sorted(p for p in ex.medium.root.rglob("*.cgp"))
+
+
+def test_in_order_exchange_applies_everything_once(homes: Any) -> None:
+    a, b, ea, eb = homes
+    for n in range(3):
+        send(ea, b, [n])
+    assert len(medium_files(ea)) == 3
+    out = eb.receive(MetaApplier)
+    assert [o.result for o in out] == ["applied"] * 3
+    assert published(b) == {f"{n:032x}" for n in range(3)}
+    assert medium_files(ea) == [], "the medium copy is removed after import"
+    assert len(list(eb.archive.files(a.id, b.id))) == 3
+    with b.node.sessions() as s:
+        ch = s.scalars(select(ChannelRow)).one()
+        assert (ch.last_seq, ch.suite) == (3, 1)
+    assert eb.receive(MetaApplier) == []
+
+
+def test_out_of_order_gap_waits_then_applies(homes: Any, tmp_path: Path) -> None:
+    a, b, ea, eb = homes
+    for n in range(3):
+        send(ea, b, [n])
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    first, second, third = medium_files(ea)
+    first.rename(hold / first.name)
+    second.rename(hold / second.name)
+    out = eb.receive(MetaApplier)
+    assert [o.result for o in out] == ["pending"] and "1..2" in out[0].message
+    assert published(b) == set()
+    (hold / second.name).rename(second)
+    assert [o.result for o in eb.receive(MetaApplier)] == ["pending"]
+    (hold / first.name).rename(first)
+    out = eb.receive(MetaApplier)
+    assert [(o.seq, o.result) for o in out] == [(1, "applied"), (2, "applied"), (3, "applied")]
+    assert len(published(b)) == 3
+
+
+def test_duplicate_is_reported_and_changes_nothing(homes: Any) -> None:
+    a, b, ea, eb = homes
+    sent = send(ea, b, [1])
+    eb.receive(MetaApplier)
+    ea.resend(b.id, 1, 1)
+    out = eb.receive(MetaApplier)
+    assert [o.result for o in out] == ["duplicate"]
+    assert medium_files(ea) == []
+    assert out[0].digest == sent.digest
+
+
+def test_tampered_package_is_quarantined_and_the_exchange_continues(homes: Any) -> None:
+    a, b, ea, eb = homes
+    send(ea, b, [1])
+    send(ea, b, [2])
+    send(ea, b, [3])
+    one, two, three = medium_files(ea)
+    data = bytearray(two.read_bytes())
+    data[-100] ^= 1
+    two.write_bytes(bytes(data))
+    out = eb.receive(MetaApplier)
+    assert [(o.seq, o.result) for o in out] == [(1, "applied"), (2, "rejected"), (3, "pending")]
+    assert out[1].reason == "bad-ciphertext"
+    [entry] = eb.quarantine.entries()
+    assert entry["reason"] == "bad-ciphertext" and entry["bytes_kept"] is True
+    assert published(b) == {f"{1:032x}"}
+    # the operator resends the lost package with its original bytes from the internal archive
+    ea.resend(b.id, 2, 2)
+    out = eb.receive(MetaApplier)
+    assert [(o.seq, o.result) for o in out] == [(2, "applied"), (3, "applied")]
+    with b.node.sessions() as s:
+        events = [r.event for r in s.scalars(select(TransferLogRow).order_by(TransferLogRow.index))]
+    assert "package.rejected" in events and "package.quarantined" in events and "package.pending-gap" in events
+
+
+def test_a_failing_package_changes_nothing(homes: Any) -> None:
+    a, b, ea, eb = homes
+    send(ea, b, [1, 2, 3])
+
+    class Failing(MetaApplier):
+        fail_on = f"{3:032x}"
+
+    out = eb.receive(Failing)
+    assert [o.result for o in out] == ["rejected"] and out[0].reason == "bad-record"
+    assert published(b) == set(), "records 1 and 2 were written, then rolled back with the package"
+    with b.node.sessions() as s:
+        assert s.scalars(select(ChannelRow)).first() is None or s.scalars(select(ChannelRow)).one().last_seq == 0
+
+
+def test_key_rotation_travels_in_a_package(homes: Any) -> None:
+    from nodekit import trust_store
+    from nodekit.identity_ops import next_send_seqs, rotate_identity
+
+    a, b, ea, eb = homes
+    send(ea, b, [1])
+    eb.receive(MetaApplier)
+    old = a.identity.current_key_id
+    with a.node.sessions() as s:
+        seqs = next_send_seqs(s, a.identity)
+    rotate_identity(a.node, a.identity, now=_CLOCK(), last_seq=seqs, profile=None)
+    new = a.identity.current_key_id
+    assert new != old
+    send(ea, b, [2])  # still signed by the old key, carries the succession statement
+    send(ea, b, [3])  # signed by the new key
+    out = eb.receive(MetaApplier)
+    assert [o.result for o in out] == ["applied", "applied"]
+    with b.node.sessions() as s:
+        state = trust_store.load_trust_state(s)
+    assert state.current_for(a.id).key_id == new
+    assert state.get(old).status.value == "superseded" and state.get(old).last_seq == 2

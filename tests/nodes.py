@@ -1,0 +1,50 @@
+"""Test fixtures for real node homes: an internal and a public node with identities that trust each
+other, a shared transfer folder, and a clock the test moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from keys.identity_store import Identity
+from keys.keyfile import TEST_PROFILE
+from nodekit import trust_store
+from nodekit.identity_ops import init_identity
+from nodekit.runtime import Node, NodeSpec, init_home
+
+
+class Clock:
+    """A settable clock: ``clock()`` returns the current fixed time; ``advance`` moves it."""
+
+    def __init__(self, start: datetime = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@dataclass
+class Home:
+    node: Node
+    identity: Identity
+
+    @property
+    def id(self) -> str:
+        return self.identity.node_id
+
+
+def make_home(root: Path, spec: NodeSpec, name: str, medium: Path, clock: Clock, database_url: str | None = None) -> Home:
+    node = init_home(root / name, spec, name=name, medium=str(medium), database_url=database_url, clock=clock)
+    identity = init_identity(node, name=name, passphrase=None, now=clock(), profile=TEST_PROFILE)
+    return Home(node, identity)
+
+
+def trust_each_other(a: Home, b: Home, clock: Clock) -> None:
+    for me, peer in ((a, b), (b, a)):
+        card = peer.identity.card()
+        with me.node.transaction() as s:
+            trust_store.trust_card(s, card, card.key_id, clock(), own_role=me.node.config.role)
