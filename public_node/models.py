@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Date, Dialect, Index, Integer, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy import BigInteger, Date, Dialect, Index, Integer, LargeBinary, String, Table, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
@@ -72,7 +72,6 @@ class PublishedRecord(Base):
     __tablename__ = "published_record"
     __table_args__ = (
         Index("ix_published_record_subject_key", "subject_key"),
-        Index("ix_published_record_uscc", "uscc"),
         Index("ix_published_record_doc_key", "doc_key"),
         Index("ix_published_record_publish_until", "publish_until"),
         Index("ix_published_record_list", "kind", "list_type", "record_date"),
@@ -84,7 +83,7 @@ class PublishedRecord(Base):
     subject_key: Mapped[str] = mapped_column(String(KEY_LENGTH))
     subject_name: Mapped[str] = mapped_column(Text)
     subject_category: Mapped[str] = mapped_column(String(32))
-    uscc: Mapped[str | None] = mapped_column(String(64))  # NFKC, upper case, trimmed
+    uscc: Mapped[str | None] = mapped_column(String(64))  # search.normalise_code; looked up through search_subject
     doc_no: Mapped[str | None] = mapped_column(Text)  # as published
     doc_key: Mapped[str | None] = mapped_column(Text)  # doc_no normalised for lookup (search.normalise)
     publish_until: Mapped[date | None] = mapped_column(Date)
@@ -98,6 +97,7 @@ class SearchSubject(Base):
     for ranking, the tokens the full-text index holds, and which record the name was taken from."""
 
     __tablename__ = "search_subject"
+    __table_args__ = (Index("ix_search_subject_uscc", "uscc"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     subject_key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
@@ -146,3 +146,9 @@ ENGINE_SPECIFIC_OBJECTS = frozenset(
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """Alembic ``include_object`` hook: leave the engine-specific search objects out of comparisons."""
     return name not in ENGINE_SPECIFIC_OBJECTS
+
+
+# The tables as Core ``Table`` objects, for the bulk statements of the data layer.
+RECORD_TABLE = cast(Table, PublishedRecord.__table__)
+SEARCH_TABLE = cast(Table, SearchSubject.__table__)
+DOCUMENT_TABLE = cast(Table, PublishedDocument.__table__)

@@ -48,7 +48,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("kind", "key"),
     )
     op.create_index("ix_published_record_subject_key", "published_record", ["subject_key"])
-    op.create_index("ix_published_record_uscc", "published_record", ["uscc"])
     op.create_index("ix_published_record_doc_key", "published_record", ["doc_key"])
     op.create_index("ix_published_record_publish_until", "published_record", ["publish_until"])
     op.create_index("ix_published_record_list", "published_record", ["kind", "list_type", "record_date"])
@@ -68,6 +67,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("subject_key"),
     )
+    op.create_index("ix_search_subject_uscc", "search_subject", ["uscc"])
     if dialect == "postgresql":
         op.create_index("ix_search_subject_grams", "search_subject", ["grams"], postgresql_using="gin")
     else:

@@ -1,0 +1,364 @@
+"""Name and credit-code search over published subjects: text normalisation, the bigram tokens, the
+maintenance of the search entries and their full-text index, and the search query itself.
+
+Design (docs/adr/0002-cjk-search-index.md): a subject's normalised name and credit code are turned
+into overlapping character bigrams plus the last character alone; the full-text index of each
+engine holds them as tokens with positions (SQLite: FTS5 ``ascii`` tokenizer over space-separated
+bigrams; PostgreSQL: a ``tsvector`` literal under a GIN index). A query of n >= 2 characters is the
+phrase of its n-1 bigrams, which matches exactly the texts that contain it; a 1-character query is a
+prefix query over the same tokens. Both engines answer from the index and return the same rows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    case,
+    cast,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+    update,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import Session
+
+from public_node.errors import BadQuery
+from public_node.models import FTS_TABLE, RECORD_TABLE, SEARCH_TABLE
+from public_node.views import Page, SubjectSummary, check_page, record_is_live
+
+MAX_QUERY_CHARS = 64  # a credit code is 18, long company names about 40
+CHUNK = 500  # keys per IN (...) list: well under every engine's parameter limit
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def normalise(value: str) -> str:
+    """The searchable form of a text: NFKC with case folding (full-width and half-width forms, upper
+    and lower case compare equal), keeping letters and digits only (punctuation, spaces, brackets and
+    masking asterisks are dropped, so "(中国)" and "（中国）" and "中国" compare equal)."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    return _NOT_WORD.sub("", folded)
+
+
+def normalise_code(value: str | None) -> str | None:
+    """A credit code as stored and looked up: NFKC, trimmed, upper case (a full-width or lower-case
+    code is the same code); None for no code."""
+    if value is None:
+        return None
+    return unicodedata.normalize("NFKC", value).strip().upper() or None
+
+
+def text_tokens(norm: str) -> list[str]:
+    """Overlapping bigrams of a normalised text, then its last character alone.
+
+    The trailing single character lets a 1-character query (a prefix query) find a character that
+    only ends a text, and it separates one text's bigrams from the next text's in the same token
+    sequence: no bigram phrase can match across it.
+    """
+    if not norm:
+        return []
+    return [norm[i : i + 2] for i in range(len(norm) - 1)] + [norm[-1]]
+
+
+def subject_tokens(name_norm: str, code_norm: str) -> tuple[str, ...]:
+    return (*text_tokens(name_norm), *text_tokens(code_norm))
+
+
+def sqlite_match(norm: str) -> str:
+    """FTS5 query for a normalised search text (tokens hold letters and digits only, never a quote)."""
+    if len(norm) == 1:
+        return f'"{norm}"*'
+    return '"' + " ".join(text_tokens(norm)[:-1]) + '"'
+
+
+def pg_tsquery(norm: str) -> str:
+    """tsquery literal for a normalised search text, read by the tsquery input function (no parser)."""
+    if len(norm) == 1:
+        return f"'{norm}':*"
+    return " <-> ".join(f"'{tok}'" for tok in text_tokens(norm)[:-1])
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def search(session: Session, query: str, *, today: date, limit: int = 20, offset: int = 0) -> Page[SubjectSummary]:
+    """Subjects whose name or credit code contains ``query`` (after normalisation) and which have at
+    least one record still published on ``today``.
+
+    Order: exact name or code first, then names or codes that start with the query, then the rest;
+    within each group shorter names first, then by name (code point order) and subject key, so that
+    both engines return the same page.
+    """
+    check_page(limit, offset)
+    norm = normalise(query)
+    if len(norm) > MAX_QUERY_CHARS:
+        raise BadQuery(f"search text: expected at most {MAX_QUERY_CHARS} letters or digits, got {len(norm)}")
+    if not norm:
+        return Page(items=[], total=0, limit=limit, offset=offset)
+    dialect = session.get_bind().dialect.name
+    stmt = search_statement(dialect, norm, today=today).limit(limit).offset(offset)
+    rows = session.execute(stmt).all()
+    if rows:
+        total = int(rows[0].total)
+    elif offset:
+        total = int(
+            session.execute(
+                select(func.count()).select_from(search_statement(dialect, norm, today=today).subquery())
+            ).scalar_one()
+        )
+    else:
+        total = 0
+    items = [SubjectSummary(r.subject_key, r.name, r.category, r.uscc) for r in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+def search_statement(dialect: str, norm: str, *, today: date) -> Select[Any]:
+    """The search query for a normalised text, without paging (exposed for EXPLAIN in tests)."""
+    s = SEARCH_TABLE.c
+    q: BindParameter[str] = bindparam("q", norm, type_=Text)
+    n: BindParameter[int] = bindparam("n", len(norm), type_=Integer)
+    exact = or_(s.name_norm == q, s.code_norm == q)
+    starts = or_(func.substr(s.name_norm, 1, n) == q, func.substr(s.code_norm, 1, n) == q)
+    rank = case((exact, 0), (starts, 1), else_=2)
+    # Same order on both engines: code point order is SQLite's BINARY and PostgreSQL's "C".
+    name_order = s.name_norm.collate("C") if dialect == "postgresql" else s.name_norm
+    live = exists().where(RECORD_TABLE.c.subject_key == s.subject_key, record_is_live(today))
+    cols = (s.subject_key, s.name, s.category, s.uscc, func.count().over().label("total"))
+    if dialect == "postgresql":
+        match: ColumnElement[bool] = s.grams.bool_op("@@")(cast(bindparam("tsq", pg_tsquery(norm)), TSQUERY))
+        stmt = select(*cols).where(match)
+    else:
+        fts = table(FTS_TABLE, column("rowid", Integer))
+        match = literal_column(FTS_TABLE).op("MATCH")(bindparam("fts", sqlite_match(norm)))
+        stmt = select(*cols).select_from(fts).join(SEARCH_TABLE, s.id == fts.c.rowid).where(match)
+    return stmt.where(live).order_by(rank, func.length(s.name_norm), name_order, s.subject_key)
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A record a search entry can take its subject's name and code from."""
+
+    kind: str
+    key: str
+    version: int
+    subject_key: str
+    name: str
+    category: str
+    uscc: str | None
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return (self.kind, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    id: int
+    source: tuple[str, str]
+    name: str
+    category: str
+    uscc: str | None
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _best(sources: Iterable[Source]) -> Source:
+    """The record a new entry is taken from: the subject row if there is one, else the newest record."""
+    return max(sources, key=lambda s: (s.kind == "subject", s.version, s.kind, s.key))
+
+
+def _load_entries(conn: Connection, subject_keys: Sequence[str]) -> dict[str, _Entry]:
+    s = SEARCH_TABLE.c
+    out: dict[str, _Entry] = {}
+    for chunk in _chunks(subject_keys):
+        rows = conn.execute(
+            select(s.id, s.subject_key, s.source_kind, s.source_key, s.name, s.category, s.uscc).where(
+                s.subject_key.in_(chunk)
+            )
+        )
+        for r in rows:
+            out[r.subject_key] = _Entry(r.id, (r.source_kind, r.source_key), r.name, r.category, r.uscc)
+    return out
+
+
+def index_applied(conn: Connection, applied: Sequence[Source]) -> None:
+    """Bring the search entries of the subjects of ``applied`` (records just inserted or replaced,
+    in order) up to date.
+
+    An entry keeps the record it took its name from (the subject row when one is published, else
+    the newest record at the time) until that record goes; a newer version of it updates the entry.
+    """
+    by_subject: dict[str, list[Source]] = defaultdict(list)
+    for src in applied:
+        by_subject[src.subject_key].append(src)
+    existing = _load_entries(conn, list(by_subject))
+    plan: list[tuple[_Entry | None, Source]] = []
+    for subject_key, sources in by_subject.items():
+        current = existing.get(subject_key)
+        subject_rows = [src for src in sources if src.kind == "subject"]
+        if subject_rows:
+            chosen = subject_rows[-1]
+        elif current is None:
+            chosen = _best(sources)
+        elif current.source[0] == "subject":
+            continue
+        else:
+            same = [src for src in sources if src.ref == current.source]
+            if not same:
+                continue
+            chosen = same[-1]
+        plan.append((current, chosen))
+    _write(conn, plan)
+
+
+def refresh_subjects(conn: Connection, subject_keys: Iterable[str]) -> None:
+    """Recompute the search entries of subjects whose records were removed: drop the entry of a
+    subject with no record left, and take another record's name when the entry's source is gone."""
+    keys = sorted(set(subject_keys))
+    r = RECORD_TABLE.c
+    for chunk in _chunks(keys):
+        existing = _load_entries(conn, chunk)
+        remaining: dict[str, list[Source]] = defaultdict(list)
+        rows = conn.execute(
+            select(r.kind, r.key, r.version, r.subject_key, r.subject_name, r.subject_category, r.uscc).where(
+                r.subject_key.in_(chunk)
+            )
+        )
+        for row in rows:
+            remaining[row.subject_key].append(Source(*row))
+        plan: list[tuple[_Entry | None, Source]] = []
+        gone: list[_Entry] = []
+        for subject_key in chunk:
+            current = existing.get(subject_key)
+            sources = remaining.get(subject_key)
+            if not sources:
+                if current is not None:
+                    gone.append(current)
+                continue
+            keep = [src for src in sources if current is not None and src.ref == current.source]
+            has_subject_row = any(src.kind == "subject" for src in sources)
+            if keep and (keep[0].kind == "subject" or not has_subject_row):
+                plan.append((current, keep[0]))
+            else:
+                plan.append((current, _best(sources)))
+        _delete(conn, gone)
+        _write(conn, plan)
+
+
+def clear_index(conn: Connection) -> None:
+    """Remove every search entry (a snapshot that replaces all published tables)."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(table(FTS_TABLE, column(FTS_TABLE)).insert().values({FTS_TABLE: "delete-all"}))
+    conn.execute(delete(SEARCH_TABLE))
+
+
+def _values(src: Source) -> dict[str, Any]:
+    name_norm = normalise(src.name)
+    code_norm = normalise(src.uscc or "")
+    return {
+        "subject_key": src.subject_key,
+        "name": src.name,
+        "category": src.category,
+        "uscc": src.uscc,
+        "name_norm": name_norm,
+        "code_norm": code_norm,
+        "source_kind": src.kind,
+        "source_key": src.key,
+        "grams": subject_tokens(name_norm, code_norm),
+    }
+
+
+def _write(conn: Connection, plan: Sequence[tuple[_Entry | None, Source]]) -> None:
+    """Insert new entries and update changed ones, keeping the FTS5 index in step on SQLite (an
+    external-content FTS5 table must be told the old tokens before they change)."""
+    t = SEARCH_TABLE
+    inserts: list[dict[str, Any]] = []
+    retokened: list[dict[str, Any]] = []
+    relabelled: list[dict[str, Any]] = []
+    for current, src in plan:
+        if current is None:
+            inserts.append(_values(src))
+            continue
+        if current.source == src.ref and (current.name, current.category, current.uscc) == (
+            src.name,
+            src.category,
+            src.uscc,
+        ):
+            continue
+        values = _values(src) | {"entry_id": current.id}
+        if normalise(current.name) == values["name_norm"] and normalise(current.uscc or "") == values["code_norm"]:
+            del values["grams"]
+            relabelled.append(values)
+        else:
+            retokened.append(values)
+    sqlite = conn.dialect.name == "sqlite"
+    c = t.c
+    cols = ("name", "category", "uscc", "name_norm", "code_norm", "source_kind", "source_key")
+    if relabelled:
+        stmt = update(t).where(c.id == bindparam("entry_id")).values({k: bindparam(k) for k in cols})
+        conn.execute(stmt, relabelled)
+    if retokened:
+        ids = [v["entry_id"] for v in retokened]
+        if sqlite:
+            _fts_delete(conn, ids)
+        stmt = update(t).where(c.id == bindparam("entry_id")).values({k: bindparam(k) for k in (*cols, "grams")})
+        conn.execute(stmt, retokened)
+        if sqlite:
+            _fts_insert(conn, c.id, ids)
+    if inserts:
+        conn.execute(insert(t), inserts)
+        if sqlite:
+            _fts_insert(conn, c.subject_key, [v["subject_key"] for v in inserts])
+
+
+def _delete(conn: Connection, entries: Sequence[_Entry]) -> None:
+    if not entries:
+        return
+    ids = [e.id for e in entries]
+    if conn.dialect.name == "sqlite":
+        _fts_delete(conn, ids)
+    c = SEARCH_TABLE.c
+    for chunk in _chunks(ids):
+        conn.execute(delete(SEARCH_TABLE).where(c.id.in_(chunk)))
+
+
+def _fts_insert(conn: Connection, by: Any, values: Sequence[Any]) -> None:
+    s = SEARCH_TABLE
+    for chunk in _chunks(values):
+        sel = select(s.c.id, s.c.grams).where(by.in_(chunk))
+        conn.execute(table(FTS_TABLE, column("rowid"), column("grams")).insert().from_select(["rowid", "grams"], sel))
+
+
+def _fts_delete(conn: Connection, ids: Sequence[int]) -> None:
+    s = SEARCH_TABLE
+    fts = table(FTS_TABLE, column(FTS_TABLE), column("rowid"), column("grams"))
+    for chunk in _chunks(ids):
+        sel = select(literal_column("'delete'"), s.c.id, s.c.grams).where(s.c.id.in_(chunk))
+        conn.execute(fts.insert().from_select([FTS_TABLE, "rowid", "grams"], sel))
