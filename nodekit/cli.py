@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from keys.identity_store import Identity
 from nodekit.errors import ExitCode, NodeError
 from nodekit.home import HOME_ENV, resolve_home
 from nodekit.runtime import Node, NodeSpec
@@ -34,6 +35,7 @@ class CliState:
 
     json: bool = False
     debug: bool = False
+    emitted: bool = False  # a JSON document is already on stdout: an error adds no second one
 
 
 _STATE = CliState()
@@ -59,6 +61,20 @@ class NodeContext:
             self._node = Node.open(self.home, self.spec, check_schema=check_schema)
             _setup_file_logging(self._node)
         return self._node
+
+    def identity(self) -> Identity:
+        """The node's identity; its passphrase is asked for only when a protected key is opened."""
+        from nodekit import identity_ops
+
+        node = self.node()
+
+        def ask() -> str:
+            if not sys.stdin.isatty():
+                raise click.UsageError("no passphrase: give --passphrase-file or set CREDGAP_PASSPHRASE")
+            return str(click.prompt("Key passphrase", hide_input=True, err=True))
+
+        source = identity_ops.passphrase_source(cli_file=self.passphrase_file, config=node.config, prompt=ask)
+        return identity_ops.load_identity(node, source)
 
     def close(self) -> None:
         if self._node is not None:
@@ -106,6 +122,7 @@ def emit(data: Any, human: Callable[[], None] | str | None = None, *, as_json: b
     """Print ``data`` as JSON when asked, otherwise the human rendering."""
     if as_json:
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS, default=str).decode())
+        _STATE.emitted = True
     elif callable(human):
         human()
     elif human is not None:
@@ -170,10 +187,11 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
         ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
         ctx.call_on_close(ctx.obj.close)
 
-    from nodekit import cli_common, cli_keys
+    from nodekit import cli_common, cli_keys, cli_transfer
 
     cli_common.register(root, spec)
     cli_keys.register(root, spec)
+    cli_transfer.register(root)
     return root
 
 
@@ -220,7 +238,7 @@ def _report(name: str, exc: BaseException) -> int:
             message += " (run with --debug for the traceback)"
         exit_code = int(ExitCode.FAILURE)
         log.error("%s: %s", name, message, exc_info=exc)
-    if _STATE.json:
+    if _STATE.json and not _STATE.emitted:
         _json_error(str(reason), message)
     click.echo(f"{name}: error: {message}", err=True)
     if _STATE.debug:

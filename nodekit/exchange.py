@@ -175,22 +175,7 @@ class Exchange:
         return row
 
     def channel_state(self, s: Session, row: ChannelRow) -> ChannelState:
-        pkgs = s.execute(
-            select(ChannelPackageRow.seq, ChannelPackageRow.digest, ChannelPackageRow.status).where(
-                ChannelPackageRow.channel_id == row.id
-            )
-        ).all()
-        return ChannelState(
-            sender_node=row.sender_node,
-            recipient_node=row.recipient_node,
-            suite=row.suite,
-            last_seq=row.last_seq,
-            last_digest=row.last_digest,
-            last_created=row.last_created,
-            rebase_seq=row.rebase_seq,
-            applied={seq: d for seq, d, st in pkgs if st == "applied"},
-            pending={seq: d for seq, d, st in pkgs if st == "pending"},
-        )
+        return load_channel_state(s, row)
 
     def _store_state(self, s: Session, row: ChannelRow, state: ChannelState) -> None:
         row.suite = state.suite
@@ -724,6 +709,26 @@ class Exchange:
                         return None
                 return raw.signed.decode(errors="replace")
         return None
+
+
+def load_channel_state(s: Session, row: ChannelRow) -> ChannelState:
+    """The pure channel state of a stored channel: its chain position and every package's digest."""
+    pkgs = s.execute(
+        select(ChannelPackageRow.seq, ChannelPackageRow.digest, ChannelPackageRow.status).where(
+            ChannelPackageRow.channel_id == row.id
+        )
+    ).all()
+    return ChannelState(
+        sender_node=row.sender_node,
+        recipient_node=row.recipient_node,
+        suite=row.suite,
+        last_seq=row.last_seq,
+        last_digest=row.last_digest,
+        last_created=row.last_created,
+        rebase_seq=row.rebase_seq,
+        applied={seq: d for seq, d, st in pkgs if st == "applied"},
+        pending={seq: d for seq, d, st in pkgs if st == "pending"},
+    )
 
 
 # rejections an earlier package of the same batch can cure (a key succession it carries)
