@@ -147,11 +147,24 @@ class Finding:
         }
 
 
+# Unicode's format characters (category Cf: zero-width spaces, joiners, bidi controls, tags) as of
+# Unicode 14; a test checks this list still covers every Cf character the running Python knows.
+FORMAT_RANGES = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
+    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)  # fmt: skip
+_FORMAT = re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in FORMAT_RANGES) + "]")
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width digits and brackets become ASCII) without invisible format characters, so
     that neither full-width digits nor zero-width spaces hide a number or a marking."""
-    folded = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+    if text.isascii():
+        return text  # NFKC leaves ASCII alone, and ASCII has no format characters
+    return _FORMAT.sub("", unicodedata.normalize("NFKC", text))
 
 
 def _valid_date(year: int, month: int, day: int) -> bool:
@@ -206,7 +219,12 @@ def is_valid_uscc(value: str) -> bool:
     return code[17] == _USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+_SIX_DIGITS = re.compile(r"\d{6}")
+
+
 def _ids(text: str, *, legacy: bool) -> Iterator[Hit]:
+    if not _SIX_DIGITS.search(text):
+        return  # every form starts with the 6-digit region code
     for match in _ID18.finditer(text):
         number = "".join(match.groups())
         if id18_birth_date(number) is not None:
@@ -219,6 +237,8 @@ def _ids(text: str, *, legacy: bool) -> Iterator[Hit]:
 
 
 def _markings(text: str) -> Iterator[Hit]:
+    if "密" not in text and "部" not in text:
+        return  # every marking rule needs 密 (绝密, 机密, 秘密, 密级) or 部 (内部)
     # one hit per marking: a match overlapping one already reported (by an earlier rule) is the same one
     taken: list[tuple[int, int]] = []
     for name, pattern in MARKING_RULES:
