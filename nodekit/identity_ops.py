@@ -352,7 +352,8 @@ def apply_statement_file(
     statement = read_statement_file(path)
     try:
         with node.transaction() as s:
-            change = trust_store.apply_statement(s, statement, now, actor=actor)
+            change = trust_store.apply_statement(s, statement, now, actor=actor, strict=True)
+            assert change is not None  # strict: an unknown key raises
     except KeyStoreError as exc:
         raise exc.with_source(path) from None
     log.info("keys apply-statement: %s (%s)", path, type(statement).__name__)

@@ -191,13 +191,18 @@ def apply_succession(
 
 
 def apply_revocation(
-    session: Session, statement: RevocationStatement, now: datetime, *, actor: str | None = None
-) -> RevocationChange:
+    session: Session, statement: RevocationStatement, now: datetime, *, actor: str | None = None, strict: bool = True
+) -> RevocationChange | None:
     """Apply a peer's revocation statement: the key is never accepted again, whatever its dates.
 
-    Re-applying changes nothing (``already_applied``). Raises as ``keys.statements.check_revocation`` does.
+    Re-applying changes nothing (``already_applied``). Raises as ``keys.statements.check_revocation`` does,
+    except that with ``strict=False`` a revocation of a key this node never knew is ignored (returns
+    None): there is nothing to revoke, and no public key to check its signature with.
     """
-    change = check_revocation(statement, load_trust_state(session, for_update=True))
+    state = load_trust_state(session, for_update=True)
+    if not strict and statement.key_id not in state:
+        return None
+    change = check_revocation(statement, state)
     if change.already_applied:
         return change
     row = session.get(TrustedKeyRow, change.key.key_id)
@@ -223,12 +228,16 @@ def apply_revocation(
 
 
 def apply_statement(
-    session: Session, statement: Statement, now: datetime, *, actor: str | None = None
-) -> SuccessionChange | RevocationChange:
-    """Apply a succession or a revocation statement (what a key announcement in a package carries)."""
+    session: Session, statement: Statement, now: datetime, *, actor: str | None = None, strict: bool = False
+) -> SuccessionChange | RevocationChange | None:
+    """Apply a succession or a revocation statement (what a key announcement in a package carries).
+
+    Packages repeat every revocation the sender ever made; by default (``strict=False``) one naming a
+    key this node never knew is ignored (None). Operators applying a file get ``strict=True``.
+    """
     if isinstance(statement, SuccessionStatement):
         return apply_succession(session, statement, now, actor=actor)
-    return apply_revocation(session, statement, now, actor=actor)
+    return apply_revocation(session, statement, now, actor=actor, strict=strict)
 
 
 def distrust(session: Session, key_id: str, now: datetime, *, actor: str | None = None) -> tuple[TrustedKey, bool]:

@@ -280,3 +280,13 @@ def test_log_entries_hold_no_key_material(node: Node, peer: Identity) -> None:
         node_secret = Identity.load(node.config.keys_dir, passphrase=lambda: PASSPHRASE).current_secret()
     for part in (*peer.current_secret().private_bytes(), *node_secret.private_bytes()):
         assert part.hex() not in logged
+
+
+def test_revocation_of_a_key_never_known(node: Node, peer: Identity) -> None:
+    """An operator applying it is told; a package repeating it is not rejected for it (nothing to revoke)."""
+    st = make_revocation(peer.current_secret(), node_id=peer.node_id, role="internal", reason="retired", created=NOW)
+    refused(node, lambda s: trust_store.apply_revocation(s, st, NOW), TrustError, "untrusted-key")
+    before = snapshot(node)
+    with node.transaction() as s:
+        assert trust_store.apply_statement(s, st, NOW) is None
+    assert snapshot(node) == before
