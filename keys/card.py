@@ -18,7 +18,7 @@ from keys import canonical
 from keys.contexts import Purpose
 from keys.errors import CardError, EncodingError, KeyStoreError, SignatureError
 from keys.identity import PublicKeys, Role, SecretKeys, check_key_id
-from keys.schema import fields, hex_field, public_field, role_field, text_field
+from keys.schema import fields, hex_field, node_id_field, public_field, role_field, text_field
 from keys.times import format_time, parse_time, to_second
 
 CARD_TYPE = "credgap-identity-card"
@@ -93,7 +93,7 @@ def parse_card(data: bytes) -> IdentityCard:
             raise EncodingError(f"not an identity card (type {doc['type']!r:.40}, v {doc['v']!r:.10})")
         public = public_field(doc["public"])
         card = IdentityCard(
-            node_id=text_field(doc["node_id"], "node_id", 64),
+            node_id=node_id_field(doc["node_id"]),
             node_name=text_field(doc["node_name"], "node_name"),
             role=role_field(doc["role"]),
             public=public,

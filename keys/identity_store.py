@@ -37,7 +37,7 @@ from keys.keyfile import (
     read_key_file_info,
     write_key_file,
 )
-from keys.schema import fields, public_field, role_field, text_field
+from keys.schema import fields, node_id_field, public_field, role_field, text_field
 from keys.statements import (
     RevocationStatement,
     Statement,
@@ -139,7 +139,7 @@ class Identity:
         doc = fields(document, "identity", {"type", "v", "node_id", "name", "role", "keys", "statements"})
         if doc["type"] != IDENTITY_TYPE or doc["v"] != 1:
             raise EncodingError(f"not a credgap identity (type {doc['type']!r:.40})")
-        self.node_id = text_field(doc["node_id"], "node_id", 64)
+        self.node_id = node_id_field(doc["node_id"])
         self.name = text_field(doc["name"], "name")
         self.role: Role = role_field(doc["role"])
         if not isinstance(doc["keys"], list) or not isinstance(doc["statements"], list):
@@ -421,7 +421,7 @@ def create_identity(
         )
     text_field(name, "node name")
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    node_id = node_id or str(uuid.UUID(bytes=random(16), version=4))
+    node_id = node_id_field(node_id or str(uuid.UUID(bytes=random(16), version=4)))
     secrets: dict[str, SecretKeys] = {}
     key, _ = _new_key_files(
         keys_dir,

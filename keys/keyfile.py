@@ -33,7 +33,7 @@ from keys import canonical
 from keys.contexts import Purpose, signed_message
 from keys.errors import EncodingError, KeyFileError, KeySetupError, PassphraseError
 from keys.identity import PublicKeys, Role, SecretKeys, check_key_id
-from keys.schema import fields, hex_field, int_field, public_field, role_field, text_field
+from keys.schema import fields, hex_field, int_field, node_id_field, public_field, role_field
 from keys.times import format_time, parse_time
 
 FILE_TYPE = "credgap-private-key"
@@ -340,7 +340,7 @@ def _check_schema(doc: dict[str, Any]) -> None:
     )
     if doc["type"] != FILE_TYPE or doc["v"] != 1:
         raise EncodingError(f"type/v must be {FILE_TYPE}/1, found {doc['type']!r:.40}/{doc['v']!r:.10}")
-    text_field(doc["node_id"], "node_id", 64)
+    node_id_field(doc["node_id"])
     role_field(doc["role"])
     check_key_id(doc["key_id"])
     public = public_field(doc["public"])

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from keys.errors import EncodingError
 from keys.identity import ROLES, PublicKeys, Role
+
+NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")  # docs/FORMAT.md: it also names folders on the medium
+
+
+def node_id_field(value: object, name: str = "node_id") -> str:
+    """A node id: 3 to 63 of ``a-z 0-9 -``, not starting with ``-``."""
+    if not isinstance(value, str) or not NODE_ID.match(value):
+        raise EncodingError(f"{name} must match [a-z0-9][a-z0-9-]{{2,62}}, found {value!r:.70}")
+    return value
 
 
 def fields(doc: object, name: str, required: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from keys import canonical
 from keys.contexts import Purpose
 from keys.errors import EncodingError, SignatureError, StatementError, TrustError
 from keys.identity import PublicKeys, Role, SecretKeys, check_key_id
-from keys.schema import fields, hex_field, int_field, public_field, role_field, text_field
+from keys.schema import fields, hex_field, int_field, node_id_field, public_field, role_field
 from keys.times import format_time, parse_time, to_second
 from keys.trust import KeyStatus, TrustedKey, TrustState
 
@@ -224,11 +224,11 @@ def _parse_succession(envelope: dict[str, Any]) -> SuccessionStatement:
     if not isinstance(raw_seq, dict):
         raise EncodingError("last_seq must be an object of node id -> sequence number")
     last_seq = {
-        text_field(k, "last_seq node id", 64): int_field(v, f"last_seq[{k}]", 0, MAX_SEQ) for k, v in raw_seq.items()
+        node_id_field(k, "last_seq node id"): int_field(v, f"last_seq[{k}]", 0, MAX_SEQ) for k, v in raw_seq.items()
     }
     _check_last_seq(last_seq)
     statement = SuccessionStatement(
-        node_id=text_field(doc["node_id"], "node_id", 64),
+        node_id=node_id_field(doc["node_id"]),
         role=role_field(doc["role"]),
         old_key_id=check_key_id(doc["old_key_id"]),
         new_public=public_field(doc["new_public"], "new_public"),
@@ -256,7 +256,7 @@ def _parse_revocation(envelope: dict[str, Any]) -> RevocationStatement:
     if doc["reason"] not in REVOCATION_REASONS:
         raise EncodingError(f"reason must be one of {', '.join(REVOCATION_REASONS)}")
     return RevocationStatement(
-        node_id=text_field(doc["node_id"], "node_id", 64),
+        node_id=node_id_field(doc["node_id"]),
         role=role_field(doc["role"]),
         key_id=check_key_id(doc["key_id"]),
         reason=doc["reason"],

@@ -121,3 +121,14 @@ def test_read_card_names_the_file(tmp_path: Path, card: IdentityCard) -> None:
     with pytest.raises(CardError) as info2:
         read_card(tmp_path / "missing.card")
     assert str(tmp_path / "missing.card") in str(info2.value)
+
+
+@pytest.mark.parametrize("node_id", ["../evil", "A-upper", "x", "-lead", "a" * 64, "名字"])
+def test_node_ids_follow_the_format_grammar(secret: SecretKeys, node_id: str) -> None:
+    """Node ids also name channel folders on the medium: a signed card with a hostile one is refused."""
+    card = make_card(
+        secret, node_id=node_id, node_name="n", role="public", created=NOW, expires=NOW + timedelta(days=1)
+    )
+    with pytest.raises(CardError) as info:
+        parse_card(card.encode())
+    assert "node_id" in str(info.value)
