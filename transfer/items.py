@@ -128,11 +128,27 @@ def _record(item: Item) -> None:
 
 
 def _document(item: Item) -> None:
-    _members(item, "document", {"kind", "key", "version", "name", "media_type", "title", "subject_key", "data"})
+    if item.get("op") == "withdraw":
+        _members(item, "document", {"kind", "op", "key", "version", "reason"})
+        _hexfield(item, "key", "document", _KEY)
+        _posint(item, "version", "document")
+        if item["reason"] not in WITHDRAW_REASONS:
+            raise _bad("document", f"withdrawal reason {item['reason']!r} is not one of {sorted(WITHDRAW_REASONS)}")
+        return
+    _members(
+        item,
+        "document",
+        {"kind", "op", "key", "version", "name", "media_type", "title", "subject_key", "publish_until", "data"},
+    )
+    if item["op"] != "upsert":
+        raise _bad("document", "op must be upsert or withdraw")
     _hexfield(item, "key", "document", _KEY)
     _hexfield(item, "subject_key", "document", _KEY, nullable=True)
     _posint(item, "version", "document")
     _str(item, "title", "document")
+    pu = item["publish_until"]
+    if pu is not None and not (isinstance(pu, str) and _DATE.match(pu)):
+        raise _bad("document", "publish_until must be YYYY-MM-DD or null")
     name = item["name"]
     if (
         not isinstance(name, str)
@@ -175,14 +191,8 @@ def validate(item: Item) -> None:
         _members(item, kind, {"kind"})
     elif kind == "snapshot":
         _members(item, kind, {"kind", "tables", "records"})
-        tables = item["tables"]
-        if (
-            not isinstance(tables, list)
-            or not tables
-            or not set(tables) <= RECORD_TABLES
-            or len(set(tables)) != len(tables)
-        ):
-            raise _bad(kind, "tables must be a non-empty list of distinct record tables")
+        if item["tables"] != sorted(RECORD_TABLES):
+            raise _bad(kind, f"tables must list every record table, sorted: {sorted(RECORD_TABLES)}")
         rec = item["records"]
         if not isinstance(rec, int) or isinstance(rec, bool) or rec < 0:
             raise _bad(kind, "records must be an integer >= 0")

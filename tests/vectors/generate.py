@@ -25,7 +25,7 @@ import zstandard
 from keys import Purpose, SecretKeys, canonical
 from transfer.crypto import StreamEncryptor, mac_key, payload_key, wrap_file_key
 from transfer.header import ZERO_DIGEST, Header, signed_prefix
-from transfer.items import Item
+from transfer.items import RECORD_TABLES, Item
 from transfer.limits import CHUNK, DEFAULT_VALIDITY, SUITE_CG1, TAG_LEN
 from transfer.seal import Recipient, seal
 
@@ -369,7 +369,7 @@ def build() -> list[Vector]:
         )
     )
     snap = sealed(
-        [manifest(), record(1), {"kind": "snapshot", "tables": ["penalty"], "records": 1}],
+        [manifest(), record(1), {"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": 1}],
         seq=9,
         prev="f" * 64,
         package_type="snapshot",
@@ -505,8 +505,8 @@ def build() -> list[Vector]:
 def _document(size: int) -> Item:
     data = DeterministicRandom("document")(size - 8)
     return {
-        "kind": "document", "key": "d" * 32, "version": 1, "name": "notice.png", "media_type": "image/png",
-        "title": "行政处罚决定书", "subject_key": None,
+        "kind": "document", "op": "upsert", "key": "d" * 32, "version": 1, "name": "notice.png",
+        "media_type": "image/png", "title": "行政处罚决定书", "subject_key": None, "publish_until": None,
         "data": base64.b64encode(b"\x89PNG\r\n\x1a\n" + data).decode(),
     }  # fmt: skip
 

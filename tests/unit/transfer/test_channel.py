@@ -8,6 +8,7 @@ from tests.unit.transfer.conftest import NOW, Pair, manifest, record
 from transfer.channel import ChannelState, Equivocation, Verdict, after_apply, check
 from transfer.errors import PackageRejected
 from transfer.header import ZERO_DIGEST, Header
+from transfer.items import RECORD_TABLES
 
 D1, D2, D3, D9 = "1" * 64, "2" * 64, "3" * 64, "9" * 64
 
@@ -22,7 +23,7 @@ def header(
 ) -> Header:
     items = [manifest(), record(1)]
     if ptype == "snapshot":
-        items.append({"kind": "snapshot", "tables": ["penalty"], "records": 1})
+        items.append({"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": 1})
     return pair.seal(items, seq=seq, prev=prev, created=created, validity=validity, package_type=ptype)[1].header
 
 
