@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from internal_node import SPEC, cli_policy
+from internal_node import SPEC, cli_data, cli_policy
 from nodekit.cli import make_root, run
 
 cli = make_root(
@@ -13,6 +13,7 @@ cli = make_root(
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
 cli_policy.register(cli)
+cli_data.register(cli)
 
 
 def main() -> None:

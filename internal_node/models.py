@@ -99,6 +99,8 @@ class CommonColumns:
     source_unit_uscc: Mapped[opt_uscc18] = mapped_column(sort_order=10)
     disclosure: Mapped[str] = mapped_column(String(16), sort_order=10)
     record_status: Mapped[str] = mapped_column(String(16), sort_order=10)
+    # Set when the record must leave the public side for a reason other than deletion (repair, ...).
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(32), sort_order=10)
     remarks: Mapped[opt_text] = mapped_column(sort_order=10)
     version: Mapped[int] = mapped_column(Integer, sort_order=10)
     # Bumped from the change counter on every insert and every change of content (export reads it).
@@ -115,6 +117,10 @@ class CommonColumns:
         return (
             CheckConstraint(_in("disclosure", vocab.DISCLOSURE.codes), name="disclosure"),
             CheckConstraint(_in("record_status", vocab.RECORD_STATUS.codes), name="record_status"),
+            CheckConstraint(
+                "withdrawal_reason IS NULL OR " + _in("withdrawal_reason", vocab.WITHDRAWAL_REASON.codes),
+                name="withdrawal_reason",
+            ),
             CheckConstraint("version >= 1", name="version"),
         )
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Literal
 
 from internal_node.vocab import Vocabulary
@@ -53,6 +54,7 @@ def uscc_check_char(body: str) -> str:
     return USCC_ALPHABET[0 if c == 31 else c]
 
 
+@lru_cache(maxsize=8192)  # authorities and source units repeat on every row of a file
 def check_uscc(raw: str) -> str:
     """Return the USCC in canonical form (upper case) or raise :class:`InvalidValue`."""
     value = raw.strip().upper()
@@ -78,6 +80,7 @@ def org_code_check_char(body: str) -> str:
     return "X" if c == 10 else "0" if c == 11 else str(c)
 
 
+@lru_cache(maxsize=8192)
 def uscc_org_code_warning(uscc: str) -> str | None:
     """The GB 11714 check on positions 9–17 of a valid USCC: a warning, because real codes fail it."""
     body, check = uscc[8:16], uscc[16]
@@ -168,13 +171,26 @@ MIN_YEAR, MAX_YEAR = 1900, 2099
 def parse_date(value: object) -> date:
     """A date from text (``YYYY-MM-DD``, ``YYYY/M/D``, ``YYYYMMDD``, ``YYYY年M月D日``, with an optional
     midnight time), an XLSX cell (datetime) or an Excel serial number."""
+    if isinstance(value, str):
+        return _parse_date_text(value)
+    return _parse_date(value)
+
+
+@lru_cache(maxsize=8192)  # a file's dates span a few years: few distinct values
+def _parse_date_text(value: str) -> date:
+    return _parse_date(value)
+
+
+def _parse_date(value: object) -> date:
     if isinstance(value, datetime):
         return _in_range(value.date(), value)
     if isinstance(value, date):
         return _in_range(value, value)
     if isinstance(value, bool):
         raise InvalidValue(f"expected a date, got {value!r}")
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, int) and 19000101 <= value <= 20991231:
+        value = str(value)  # YYYYMMDD typed into a numeric cell or a JSON number
+    elif isinstance(value, int | float | Decimal):
         return _excel_serial(value)
     if not isinstance(value, str):
         raise InvalidValue(f"expected a date, got {type(value).__name__}")
@@ -287,17 +303,19 @@ def parse_enum_list(value: str, vocab: Vocabulary) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def parse_text(value: str, max_len: int, *, multiline: bool = False) -> str:
     """Text stripped of surrounding blanks, at most ``max_len`` characters, without control
-    characters (NUL breaks PostgreSQL, bidi overrides and escapes can disguise what is published)."""
+    characters (NUL breaks PostgreSQL, bidi overrides and escapes can disguise what is published;
+    line breaks and tabs only where ``multiline``)."""
     text = value.strip()
     if len(text) > max_len:
         raise InvalidValue(f"at most {max_len} characters, got {len(text)}")
-    if _CONTROL.search(text) or (not multiline and ("\n" in text or "\r" in text or "\t" in text)):
-        bad = next(ch for ch in text if _CONTROL.match(ch) or (not multiline and ch in "\n\r\t"))
-        raise InvalidValue(f"contains the control character U+{ord(bad):04X}")
+    bad = (_CONTROL if multiline else _CONTROL_ONE_LINE).search(text)
+    if bad is not None:
+        raise InvalidValue(f"contains the control character U+{ord(bad.group()):04X}")
     return text
 
 

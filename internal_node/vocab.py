@@ -52,7 +52,8 @@ class Vocabulary:
 
     def lookup(self, raw: str) -> str | None:
         """The code ``raw`` stands for, or None."""
-        return self._lookup.get(_norm(raw))
+        code = self._lookup.get(raw)  # the common case: the file spells it exactly as we do
+        return code if code is not None else self._lookup.get(_norm(raw))
 
     def describe(self) -> str:
         """The accepted values, for error messages: ``code (label)`` pairs."""
@@ -104,7 +105,18 @@ RECORD_STATUS = _v(
     [
         ("normal", "正常", ("新增",)),
         ("updated", "更新", ("修改", "变更")),
-        ("deleted", "删除", ("撤销",)),
+        ("deleted", "删除", ()),
+    ],
+)
+
+# Why a record is withdrawn from the public side although it is not deleted (the issue's 信用修复,
+# revocation, objection upheld); set by the credit office, or delivered in a file.
+WITHDRAWAL_REASON = _v(
+    "withdrawal_reason",
+    [
+        ("repaired", "信用修复", ("已修复",)),
+        ("revoked", "撤销", ("已撤销", "决定撤销")),
+        ("objection_upheld", "异议成立", ()),
     ],
 )
 

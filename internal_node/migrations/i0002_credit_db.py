@@ -87,6 +87,7 @@ def _common(table: str) -> list[SchemaItem]:
         _s("source_unit_uscc", 18),
         _s("disclosure", 16, nullable=False),
         _s("record_status", 16, nullable=False),
+        _s("withdrawal_reason", 32),
         sa.Column("remarks", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("change_seq", sa.BigInteger(), nullable=False),
@@ -98,6 +99,10 @@ def _common(table: str) -> list[SchemaItem]:
         sa.UniqueConstraint("change_seq", name=f"uq_{table}_change_seq"),
         _in(table, "disclosure", DISCLOSURE),
         _in(table, "record_status", RECORD_STATUS),
+        sa.CheckConstraint(
+            "withdrawal_reason IS NULL OR withdrawal_reason IN ('repaired', 'revoked', 'objection_upheld')",
+            name=f"ck_{table}_withdrawal_reason",
+        ),
         sa.CheckConstraint("version >= 1", name=f"ck_{table}_version"),
     ]
 

@@ -1,0 +1,138 @@
+"""The data commands of ``internal-node``: ``ingest`` (department files) and ``sample-data``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from internal_node.columns import KINDS
+from internal_node.ingest import IngestRejected, IngestReport, ingest_file
+from internal_node.readers import Format
+from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.errors import ExitCode
+from nodekit.text import printable
+
+PROBLEMS_SHOWN = 50
+WARNINGS_SHOWN = 5
+
+
+def _summary(report: IngestReport) -> str:
+    c = report.counts
+    lines = [
+        f"accepted {printable(report.file)} ({report.kind}, from {printable(report.source)}; {report.format}"
+        + (f", {report.encoding}" if report.encoding else "")
+        + f"): {c.rows} rows: {c.inserted} inserted, {c.updated} updated, {c.unchanged} unchanged, {c.rejected} rejected",
+    ]
+    if c.held:
+        lines.append(f"  {c.held} held for operator review (natural persons without an ID number)")
+    if report.kind != "subject" and (c.subjects_inserted or c.subjects_updated):
+        lines.append(f"  subjects: {c.subjects_inserted} new, {c.subjects_updated} updated")
+    if report.rejects_file:
+        lines.append(f"  rejected rows listed in {report.rejects_file}")
+    lines.extend(_listing(report, warnings=True))
+    return "\n".join(lines)
+
+
+def _listing(report: IngestReport, *, warnings: bool) -> list[str]:
+    if warnings:
+        shown = [f"warning: {p.render(report.file)}" for p in report.warnings[:WARNINGS_SHOWN]]
+        if report.warning_count > len(shown):
+            shown.append(f"… and {report.warning_count - len(shown)} more warnings (--json lists more)")
+        return shown
+    shown = [p.render(report.file) for p in report.problems[:PROBLEMS_SHOWN]]
+    if report.problem_count > len(shown):
+        where = f"all in {report.rejects_file}" if report.rejects_file else "--rejects FILE writes them all"
+        shown.append(f"… and {report.problem_count - len(shown)} more problems ({where})")
+    return shown
+
+
+def register(root: click.Group) -> None:
+    @root.command("ingest")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--kind", required=True, type=click.Choice(list(KINDS)), help="What the file holds.")
+    @click.option("--source", required=True, help="The data source unit (数据来源单位) delivering the file.")
+    @click.option("--source-uscc", default=None, help="The source unit's unified social credit code.")
+    @click.option("--encoding", default=None, help="Text encoding of a CSV/JSONL file (default: UTF-8, else GB18030).")
+    @click.option(
+        "--format", "fmt", type=click.Choice([f.value for f in Format]), default=None, help="Default: from the suffix."
+    )
+    @click.option(
+        "--skip-invalid", is_flag=True, help="Accept the valid rows; list the invalid ones in the rejects file."
+    )
+    @click.option(
+        "--rejects",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Where to write the rejected rows (default with --skip-invalid: FILE.rejects.csv).",
+    )
+    @json_option
+    @pass_node_context
+    @click.pass_context
+    def ingest_cmd(
+        ctx: click.Context,
+        nctx: NodeContext,
+        file: Path,
+        kind: str,
+        source: str,
+        source_uscc: str | None,
+        encoding: str | None,
+        fmt: str | None,
+        skip_invalid: bool,
+        rejects: Path | None,
+        as_json: bool,
+    ) -> None:
+        """Load a department's file of KIND into the credit database (all rows or none, unless --skip-invalid)."""
+        try:
+            report = ingest_file(
+                nctx.node(),
+                file,
+                kind=kind,
+                source=source,
+                source_uscc=source_uscc,
+                encoding=encoding,
+                fmt=fmt,
+                skip_invalid=skip_invalid,
+                rejects=rejects,
+                show_progress=True,
+            )
+        except IngestRejected as exc:
+            if as_json:
+                doc = exc.report.to_dict()
+                doc["error"] = {"reason": exc.reason, "message": exc.message}
+                emit(doc, as_json=True)
+                ctx.exit(int(ExitCode.REJECTED))
+            for line in _listing(exc.report, warnings=False):
+                click.echo(line, err=True)
+            raise
+        emit(report.to_dict(), lambda: click.echo(_summary(report)), as_json=as_json)
+
+    @root.command("sample-data")
+    @click.option("--subjects", type=click.IntRange(min=1), default=200, show_default=True, help="How many subjects.")
+    @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same files, byte for byte.")
+    @click.option(
+        "--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for the department files."
+    )
+    @click.option(
+        "--as-of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default="2026-11-01",
+        show_default=True,
+        help="The generated records' dates fall in the years before this date.",
+    )
+    @click.option("--load", is_flag=True, help="Also ingest the files into this node's database.")
+    @json_option
+    @pass_node_context
+    def sample_data_cmd(
+        nctx: NodeContext, subjects: int, seed: int, out: Path | None, as_of: object, load: bool, as_json: bool
+    ) -> None:
+        """Write realistic department files (several units, formats and encodings), deterministic by seed."""
+        from internal_node import sample_data
+
+        if out is None and not load:
+            raise click.UsageError("give --out DIR, or --load to ingest into the node home")
+        assert hasattr(as_of, "date")
+        day: date = as_of.date()
+        result = sample_data.run(subjects=subjects, seed=seed, out=out, as_of=day, node=nctx.node() if load else None)
+        emit(result, lambda: click.echo(sample_data.describe(result)), as_json=as_json)

@@ -1,0 +1,298 @@
+"""Department-file ingest (``internal-node ingest``): read, validate every row, write in batches in one
+transaction, and record the outcome in the transfer log. A file is accepted whole or not at all,
+unless the operator asks to skip invalid rows, which then go to a rejects file."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from internal_node.columns import KINDS
+from internal_node.readers import Format, IngestError, RawRow, RowReader, detect_format, inspect_file
+from internal_node.rows import FILE, RowValidator, ValidRow
+from internal_node.upsert import BatchWriter, Counts
+from internal_node.validate import InvalidValue, Problem, check_uscc, parse_text
+from nodekit.errors import ExitCode
+from nodekit.events import record_event
+from nodekit.runtime import Node
+from transfer.log import EventCode
+
+BATCH_ROWS = 1000
+PROBLEMS_KEPT = 200  # problems kept in memory for the report; the rejects file has them all
+REJECTS_SUFFIX = ".rejects.csv"
+
+
+class IngestUsageError(IngestError):
+    """A bad option of the ingest command (kind, source unit)."""
+
+    exit_code = ExitCode.USAGE
+    reason = "usage"
+
+
+class IngestRejected(IngestError):
+    """The file was refused; nothing was written. ``report`` lists the problems."""
+
+    reason = "invalid-rows"
+
+    def __init__(self, message: str, report: IngestReport, *, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.report = report
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the operator and for ``--json``."""
+
+    file: str
+    sha256: str
+    kind: str
+    source: str
+    format: str
+    encoding: str | None
+    accepted: bool = False
+    counts: Counts = field(default_factory=Counts)
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    warnings: list[Problem] = field(default_factory=list)
+    warning_count: int = 0
+    rejects_file: str | None = None
+
+    def add(self, problem: Problem) -> None:
+        if problem.severity == "warning":
+            self.warning_count += 1
+            if len(self.warnings) < PROBLEMS_KEPT:
+                self.warnings.append(problem)
+        else:
+            self.problem_count += 1
+            if len(self.problems) < PROBLEMS_KEPT:
+                self.problems.append(problem)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.accepted,
+            "file": self.file,
+            "sha256": self.sha256,
+            "kind": self.kind,
+            "source": self.source,
+            "format": self.format,
+            "encoding": self.encoding,
+            "counts": asdict(self.counts),
+            "problems": [p.render(self.file) for p in self.problems],
+            "problem_count": self.problem_count,
+            "warnings": [p.render(self.file) for p in self.warnings],
+            "warning_count": self.warning_count,
+            "rejects_file": self.rejects_file,
+        }
+
+    def event_subject(self) -> dict[str, str]:
+        return {"file": self.file, "sha256": self.sha256, "kind": self.kind, "source": self.source}
+
+    def event_counts(self) -> dict[str, int]:
+        c = self.counts
+        return {
+            "rows": c.rows,
+            "inserted": c.inserted,
+            "updated": c.updated,
+            "unchanged": c.unchanged,
+            "rejected": c.rejected,
+            "held": c.held,
+        }
+
+
+class _Refused(Exception):
+    """Unwinds the ingest transaction when the file is refused as a whole."""
+
+
+class _RejectsFile:
+    """The rejects file (CSV, UTF-8 with BOM so spreadsheets show Chinese): line, field, problem.
+    Written beside its final name and renamed into place when complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".part")
+        self._fh: IO[str] = self.tmp.open("w", encoding="utf-8-sig", newline="")
+        self._csv = csv.writer(self._fh)
+        self._csv.writerow(["line", "field", "problem"])
+
+    def write(self, problem: Problem) -> None:
+        self._csv.writerow([problem.line, problem.field, problem.message])
+
+    def commit(self) -> None:
+        self._fh.close()
+        self.tmp.replace(self.path)
+
+    def discard(self) -> None:
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def default_rejects_path(path: Path) -> Path:
+    return path.with_name(path.name + REJECTS_SUFFIX)
+
+
+def ingest_file(
+    node: Node,
+    path: Path,
+    *,
+    kind: str,
+    source: str,
+    source_uscc: str | None = None,
+    encoding: str | None = None,
+    fmt: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+    actor: str | None = None,
+    show_progress: bool = False,
+    batch_rows: int = BATCH_ROWS,
+) -> IngestReport:
+    """Ingest one department file of ``kind`` delivered by ``source``; return the report or raise
+    :class:`IngestRejected` (nothing written, the rejection recorded in the transfer log)."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise IngestUsageError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
+    try:
+        source = parse_text(source, 200)
+        source_uscc = check_uscc(source_uscc) if source_uscc else None
+    except InvalidValue as exc:
+        raise IngestUsageError(f"--source/--source-uscc: {exc}") from None
+    if not source:
+        raise IngestUsageError("--source: the data source unit (数据来源单位) is required")
+    file_format = detect_format(path, fmt)
+    facts = inspect_file(path, file_format, encoding)
+    report = IngestReport(path.name, facts.sha256, kind, source, file_format.value, facts.encoding)
+    reader = RowReader(path, file_format, facts.encoding)
+    validator = RowValidator(spec, source_unit=source, source_unit_uscc=source_uscc)
+    rejects_path = rejects or (default_rejects_path(path) if skip_invalid else None)
+    try:
+        sink = _RejectsFile(rejects_path) if rejects_path else None
+    except OSError as exc:
+        raise IngestUsageError(f"cannot write the rejects file {rejects_path}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            with node.transaction() as session:
+                writer = BatchWriter(session.connection(), spec, now=node.clock(), counts=report.counts)
+                _run(reader, validator, writer, report, sink, skip_invalid, show_progress, facts, batch_rows)
+                report.accepted = True
+                record_event(
+                    session,
+                    EventCode.INGEST_ACCEPTED,
+                    at=node.clock(),
+                    actor=actor,
+                    subject=report.event_subject(),
+                    counts=report.event_counts(),
+                )
+        except (_Refused, IngestError) as exc:
+            reason = exc.reason if isinstance(exc, IngestError) else "invalid-rows"
+            report.accepted = False
+            # the transaction rolled back: nothing of what the writer counted was kept
+            report.counts = Counts(rows=report.counts.rows, rejected=report.counts.rejected)
+            with node.transaction() as session:
+                record_event(
+                    session,
+                    EventCode.INGEST_REJECTED,
+                    at=node.clock(),
+                    actor=actor,
+                    result="rejected",
+                    reason=reason,
+                    subject=report.event_subject(),
+                    counts=report.event_counts(),
+                )
+            if isinstance(exc, IngestError):
+                raise
+            raise IngestRejected(_refusal(report), report, reason=reason) from None
+    except BaseException:
+        if sink is not None:
+            if report.problem_count and not report.accepted:
+                sink.commit()
+                report.rejects_file = str(sink.path)
+            else:
+                sink.discard()
+        raise
+    if sink is not None:
+        sink.commit()
+        report.rejects_file = str(sink.path)
+    return report
+
+
+def _refusal(report: IngestReport) -> str:
+    c = report.counts
+    first = report.problems[0].render(report.file) if report.problems else ""
+    what = f"{c.rejected} of {c.rows} rows invalid" if c.rejected else f"{report.problem_count} problems"
+    return f"{report.file}: rejected, nothing written: {what} (first: {first})"
+
+
+def _run(
+    reader: RowReader,
+    validator: RowValidator,
+    writer: BatchWriter,
+    report: IngestReport,
+    sink: _RejectsFile | None,
+    skip_invalid: bool,
+    show_progress: bool,
+    facts: Any,
+    batch_rows: int,
+) -> None:
+    counts = report.counts
+
+    def problem(p: Problem) -> None:
+        report.add(p)
+        if sink is not None and p.severity == "error":
+            sink.write(p)
+
+    def flush(batch: list[ValidRow]) -> None:
+        refused = writer.write(batch)
+        for p in refused:
+            problem(p)
+        counts.rejected += len({p.line for p in refused})
+
+    rows = iter(reader)
+    first = next(rows, None)  # reading the first row reads the header row
+    if reader.headers is not None:
+        header_problems = validator.bind_headers(reader.headers, reader.header_line)
+        for p in header_problems:
+            problem(p)
+        if any(p.severity == "error" for p in header_problems):
+            raise _Refused
+    batch: list[ValidRow] = []
+    with _progress(_chain(first, rows), reader.estimated_rows(facts), show_progress, report.file) as stream:
+        for raw in stream:
+            counts.rows += 1
+            valid, problems = validator.validate(raw)
+            for p in problems:
+                problem(p)
+            if valid is None:
+                counts.rejected += 1
+                continue
+            batch.append(valid)
+            if len(batch) >= batch_rows:
+                flush(batch)
+                batch = []
+        flush(batch)
+    if counts.rejected and not skip_invalid:
+        raise _Refused
+    if any(p.field == FILE and p.severity == "error" for p in report.problems):
+        raise _Refused
+
+
+def _chain(first: RawRow | None, rest: Iterator[RawRow]) -> Iterator[RawRow]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+@contextmanager
+def _progress(rows: Iterator[RawRow], length: int | None, show: bool, label: str) -> Iterator[Iterator[RawRow]]:
+    if not show:
+        yield rows
+        return
+    from nodekit.cli import progress
+
+    with progress(rows, length=length, label=f"ingest {label}") as bar:
+        yield iter(bar)
+
+
+__all__ = ["Format", "IngestError", "IngestRejected", "IngestReport", "IngestUsageError", "ingest_file"]

@@ -1,0 +1,216 @@
+"""Reading department files row by row, in bounded memory: CSV (UTF-8 with or without BOM, or
+GB18030/GBK), JSON Lines and XLSX; the file's digest and text encoding are found in one pass first."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from nodekit.errors import ExitCode, NodeError
+from nodekit.text import printable
+
+CHUNK = 1 << 20
+CSV_FIELD_LIMIT = 1 << 20  # characters in one cell; longer text is refused by validation anyway
+
+
+class IngestError(NodeError):
+    """Root of the ingest errors: the file cannot be read as a department file (exit 3)."""
+
+    exit_code = ExitCode.REJECTED
+    reason = "rejected"
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+    XLSX = "xlsx"
+
+
+_SUFFIXES = {".csv": Format.CSV, ".txt": Format.CSV, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL}
+_SUFFIXES[".xlsx"] = Format.XLSX
+
+
+def detect_format(path: Path, explicit: str | None = None) -> Format:
+    """The file's format: ``explicit`` if given, else from its suffix."""
+    if explicit:
+        return Format(explicit)
+    suffix = path.suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    if suffix in (".xls", ".et", ".wps"):
+        raise IngestError(
+            f"{path.name}: {suffix} workbooks (Excel 97-2003, WPS) are not read: save the sheet as .xlsx or CSV",
+            reason="format",
+        )
+    raise IngestError(
+        f"{path.name}: cannot tell the format from the suffix {suffix or '(none)'}: "
+        "expected .csv, .jsonl or .xlsx (or give --format)",
+        reason="format",
+    )
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What one pass over the bytes tells: digest, size, text encoding and an estimate of the rows."""
+
+    sha256: str
+    size: int
+    encoding: str | None  # None for XLSX
+    lines: int
+
+
+def inspect_file(path: Path, fmt: Format, encoding: str | None = None) -> FileFacts:
+    """Hash the file and, for text formats without an explicit ``encoding``, choose UTF-8 when every
+    byte decodes as UTF-8 (a BOM is allowed) and GB18030 otherwise (GBK is a subset of it)."""
+    digest = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    is_utf8 = fmt is not Format.XLSX and encoding is None
+    size = lines = 0
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+                if is_utf8:
+                    try:
+                        utf8.decode(chunk)
+                    except UnicodeDecodeError:
+                        is_utf8 = False
+            if is_utf8:
+                try:
+                    utf8.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read: {exc.strerror or exc}", reason="unreadable") from exc
+    if fmt is Format.XLSX:
+        chosen = None
+    elif encoding is not None:
+        try:
+            chosen = codecs.lookup(encoding).name
+        except LookupError:
+            raise IngestError(f"unknown encoding {encoding!r}", reason="encoding") from None
+    else:
+        chosen = "utf-8-sig" if is_utf8 else "gb18030"
+    if chosen == "utf-8":
+        chosen = "utf-8-sig"  # a BOM is never part of the first header
+    return FileFacts(sha256=digest.hexdigest(), size=size, encoding=chosen, lines=lines)
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One record as read: cells in column order (CSV, XLSX) or a mapping of keys (JSON Lines)."""
+
+    line: int
+    cells: list[Any] | None = None
+    mapping: dict[str, Any] | None = None
+    error: str | None = None  # the line could not be parsed at all
+
+
+class RowReader:
+    """Iterate over a department file's rows. ``headers`` is the header row (CSV, XLSX) or None."""
+
+    def __init__(self, path: Path, fmt: Format, encoding: str | None) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.encoding = encoding
+        self.headers: list[str] | None = None
+        self.header_line = 0
+
+    def __iter__(self) -> Iterator[RawRow]:
+        if self.fmt is Format.CSV:
+            return self._csv()
+        if self.fmt is Format.JSONL:
+            return self._jsonl()
+        return self._xlsx()
+
+    def _fail(self, line: int, message: str, reason: str) -> IngestError:
+        return IngestError(f"{self.path.name}:{line}: (file): {message}", reason=reason)
+
+    def _csv(self) -> Iterator[RawRow]:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+        line = 0
+        try:
+            with self.path.open(encoding=self.encoding, newline="") as fh:
+                first = fh.readline()
+                # Spreadsheets saved as "text" use tabs: tell by the header line alone
+                delimiter = "\t" if "\t" in first and "," not in first else ","
+                fh.seek(0)
+                reader = csv.reader(fh, delimiter=delimiter, strict=True)
+                for cells in reader:
+                    start, line = line + 1, reader.line_num
+                    if not any(c.strip() for c in cells):
+                        continue
+                    if self.headers is None:
+                        self.headers, self.header_line = cells, start
+                        continue
+                    yield RawRow(start, cells=cells)
+        except UnicodeDecodeError as exc:
+            raise self._fail(
+                line + 1,
+                f"not valid {self.encoding} text ({exc.reason}); give the file's encoding with --encoding",
+                "encoding",
+            ) from exc
+        except csv.Error as exc:
+            raise self._fail(line + 1, f"malformed CSV: {exc}", "malformed") from exc
+        if self.headers is None:
+            raise self._fail(1, "no header row: the file is empty", "empty")
+
+    def _jsonl(self) -> Iterator[RawRow]:
+        try:
+            with self.path.open(encoding=self.encoding, newline="") as fh:
+                for number, text in enumerate(fh, start=1):
+                    if not text.strip():
+                        continue
+                    try:
+                        # exact decimals: never let an amount pass through a binary float
+                        value = json.loads(text, parse_float=Decimal)
+                    except ValueError as exc:
+                        yield RawRow(number, error=f"not valid JSON: {printable(str(exc), limit=120)}")
+                        continue
+                    if not isinstance(value, dict):
+                        yield RawRow(number, error=f"expected a JSON object, got {type(value).__name__}")
+                        continue
+                    yield RawRow(number, mapping=value)
+        except UnicodeDecodeError as exc:
+            raise self._fail(0, f"not valid {self.encoding} text ({exc.reason})", "encoding") from exc
+
+    def _xlsx(self) -> Iterator[RawRow]:
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(self.path, read_only=True, data_only=True)
+        except Exception as exc:  # zip, XML and openpyxl's own errors: they share no base class
+            raise self._fail(0, f"not an XLSX workbook ({type(exc).__name__}: {exc})", "malformed") from exc
+        try:
+            if not wb.worksheets:
+                raise self._fail(0, "the workbook has no sheet", "empty")
+            sheet = wb.worksheets[0]
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                cells = list(values)
+                if not any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells):
+                    continue
+                if self.headers is None:
+                    self.headers = ["" if c is None else str(c) for c in cells]
+                    self.header_line = number
+                    continue
+                yield RawRow(number, cells=cells)
+        finally:
+            wb.close()
+        if self.headers is None:
+            raise self._fail(1, "no header row: the first sheet is empty", "empty")
+
+    def estimated_rows(self, facts: FileFacts) -> int | None:
+        """A row count for the progress bar (lines of text files; XLSX's declared dimension)."""
+        if self.fmt is Format.XLSX:
+            return None
+        return max(facts.lines - (1 if self.fmt is Format.CSV else 0), 0)
