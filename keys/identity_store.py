@@ -117,23 +117,13 @@ class Identity:
         cls, keys_dir: Path, *, passphrase: Passphrase | None = None, allow_insecure_test_kdf: bool | None = None
     ) -> Identity:
         """Read ``identity.json`` (no private key is touched until one is needed)."""
-        path = keys_dir / IDENTITY_FILE
-        try:
-            with path.open("rb") as fh:
-                data = fh.read(MAX_IDENTITY_BYTES + 1)
-        except FileNotFoundError:
-            raise KeySetupError(
-                f"{path}: missing; this node has no identity yet (run `keys init`)", reason="no-identity"
-            ) from None
-        except OSError as exc:
-            raise KeySetupError(f"{path}: cannot read: {exc.strerror}", reason="no-identity") from None
-        try:
-            if not data.endswith(b"\n"):
-                raise EncodingError("truncated (the file ends with a newline)")
-            document = canonical.decode(data[:-1])
-            return cls(keys_dir, document, passphrase=passphrase, allow_insecure_test_kdf=allow_insecure_test_kdf)
-        except (EncodingError, StatementError) as exc:
-            raise KeySetupError(f"{path}: damaged: {exc}", reason="corrupt-identity") from None
+        return cls(
+            keys_dir, _read_document(keys_dir), passphrase=passphrase, allow_insecure_test_kdf=allow_insecure_test_kdf
+        )
+
+    def reload(self) -> None:
+        """Read ``identity.json`` again (another process may have rotated); decrypted keys stay cached."""
+        self._set(_read_document(self.keys_dir))
 
     def _set(self, document: dict[str, Any]) -> None:
         doc = fields(document, "identity", {"type", "v", "node_id", "name", "role", "keys", "statements"})
@@ -482,6 +472,32 @@ def _new_key_files(
     atomic_write(keys_dir / f"{secret.key_id}.card", card.encode(), replace=True)
     cache[secret.key_id] = secret
     return OwnKey(secret.key_id, secret.public, created, expires, OwnKeyStatus.CURRENT), secret
+
+
+def _read_document(keys_dir: Path) -> dict[str, Any]:
+    path = keys_dir / IDENTITY_FILE
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_IDENTITY_BYTES + 1)
+    except FileNotFoundError:
+        raise KeySetupError(
+            f"{path}: missing; this node has no identity yet (run `keys init`)", reason="no-identity"
+        ) from None
+    except OSError as exc:
+        raise KeySetupError(f"{path}: cannot read: {exc.strerror}", reason="no-identity") from None
+    try:
+        if not data.endswith(b"\n"):
+            raise EncodingError("truncated (the file ends with a newline)")
+        document = canonical.decode(data[:-1])
+        _check_document(document)
+        return document
+    except (EncodingError, StatementError) as exc:
+        raise KeySetupError(f"{path}: damaged: {exc}", reason="corrupt-identity") from None
+
+
+def _check_document(document: dict[str, Any]) -> None:
+    """Validate an identity document by building the objects it describes (raises EncodingError)."""
+    Identity(Path(), document)
 
 
 def _document(node_id: str, name: str, role: Role, keys: list[OwnKey], statements: list[Statement]) -> dict[str, Any]:

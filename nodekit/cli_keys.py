@@ -74,6 +74,14 @@ def _expiry_note(expires: datetime, now: datetime) -> str:
     return ""
 
 
+def _write_public(path: Path, data: bytes) -> None:
+    """Write a card or statement (public data) atomically, e.g. onto the transfer medium."""
+    try:
+        atomic_write(path.absolute(), data, replace=True, mode=0o644)
+    except OSError as exc:
+        raise KeyStoreError(f"{path}: cannot write: {exc.strerror}", reason="write-failed", exit_code=1) from None
+
+
 def _key_id_arg(value: str) -> str:
     try:
         return parse_fingerprint(value)
@@ -185,7 +193,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             _warn(f"key {card.key_id} expired at {format_time(card.expires)}: a peer will refuse this card")
         fingerprint = format_fingerprint(card.key_id)
         if output is not None:
-            atomic_write(output.absolute(), card.encode(), replace=True, mode=0o644)
+            _write_public(output, card.encode())
         data: dict[str, Any] = {
             "ok": True,
             "file": None if output is None else str(output),
@@ -242,7 +250,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         _warn_test_kdf()
         statement = identity_ops.rotate_identity(node, identity, now=node.clock(), validity=validity)
         if output is not None:
-            atomic_write(output.absolute(), statement.encode(), replace=True, mode=0o644)
+            _write_public(output, statement.encode())
         data = {
             "ok": True,
             "node_id": identity.node_id,
@@ -294,7 +302,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             node, identity, now=node.clock(), key_id=target.key_id, reason=reason, validity=validity
         )
         if output is not None:
-            atomic_write(output.absolute(), statement.encode(), replace=True, mode=0o644)
+            _write_public(output, statement.encode())
         data = {
             "ok": True,
             "node_id": identity.node_id,

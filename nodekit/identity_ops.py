@@ -40,6 +40,7 @@ from keys.trust import KeyStatus, TrustedKey
 from nodekit import trust_store
 from nodekit.events import record_event
 from nodekit.home import NodeConfig
+from nodekit.locks import channel_lock
 from nodekit.models import ChannelRow
 from nodekit.runtime import Node, safe_url
 from transfer.log import EventCode
@@ -163,8 +164,8 @@ def init_identity(
     ``passphrase`` None stores the private key without one (recorded as ``key.unprotected``).
     """
     keys_dir = node.config.keys_dir
-    check_can_init(node)
-    with _undo_files(keys_dir):
+    with _keys_lock(node), _undo_files(keys_dir):
+        check_can_init(node)
         identity = create_identity(
             keys_dir,
             name=name,
@@ -220,11 +221,12 @@ def rotate_identity(
 
     ``last_seq`` (recipient node id -> last sequence the old key signs) defaults to :func:`next_send_seqs`.
     """
-    old_key_id = identity.current_key_id
-    if last_seq is None:
-        with node.sessions() as s:
-            last_seq = next_send_seqs(s, identity)
-    with _undo_files(node.config.keys_dir):
+    with _keys_lock(node), _undo_files(node.config.keys_dir):
+        identity.reload()
+        old_key_id = identity.current_key_id
+        if last_seq is None:
+            with node.sessions() as s:
+                last_seq = next_send_seqs(s, identity)
         statement = identity.rotate(now=now, last_seq=dict(last_seq), validity=validity, profile=profile, random=random)
         with node.transaction() as s:
             subject = {"direction": "issued", "node_id": identity.node_id, "old_key_id": old_key_id}
@@ -262,7 +264,8 @@ def revoke_identity(
 ) -> tuple[RevocationStatement, OwnKey | None]:
     """Revoke an own key (the current one by default); revoking the current key makes a replacement
     that every peer must enrol out of band (a new card, checked by fingerprint)."""
-    with _undo_files(node.config.keys_dir):
+    with _keys_lock(node), _undo_files(node.config.keys_dir):
+        identity.reload()
         statement, replacement = identity.revoke(
             key_id, now=now, reason=reason, validity=validity, profile=profile, random=random
         )
@@ -298,6 +301,13 @@ def revoke_identity(
                     record_event(s, EventCode.KEY_UNPROTECTED, at=now, actor=actor, subject=subject)
     log.info("keys revoke: node %s key %s (%s)", identity.node_id, statement.key_id, reason)
     return statement, replacement
+
+
+@contextmanager
+def _keys_lock(node: Node) -> Iterator[None]:
+    """One change to the own identity at a time (the home's lock file ``locks/keys.lock``)."""
+    with channel_lock(node.config.home, "keys"):
+        yield
 
 
 @contextmanager
