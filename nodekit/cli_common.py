@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
+from nodekit.exchange_status import exchange_status
 from nodekit.home import resolve_home
 from nodekit.runtime import Node, NodeSpec, init_home, safe_url
 
@@ -28,6 +29,8 @@ def node_status(node: Node) -> dict[str, Any]:
         },
         "medium": {"path": str(cfg.medium), "present": cfg.medium.is_dir()},
         "exchange_period_seconds": cfg.exchange_period,
+        "exchange": exchange_status(node) if current == heads else None,
+        **(node.spec.status_extra(node) if node.spec.status_extra is not None and current == heads else {}),
     }
 
 
@@ -79,6 +82,27 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             )
             med = data["medium"]
             click.echo(f"  medium    {med['path']} {'' if med['present'] else '(missing)'}".rstrip())
+            ex = data.get("exchange")
+            if ex:
+                click.echo(f"  freshness {ex['freshness']} (expected period {ex['expected_period_seconds']}s)")
+                click.echo(f"  quarantine {ex['quarantine']['count']} package(s)")
+                rows = [
+                    [c["direction"], c["sender"][:13], c["recipient"][:13], c["last_seq"], c["last_created"] or "-",
+                     ",".join(map(str, c.get("pending", []))) or "-", ",".join(map(str, c.get("missing", c.get("unwritten", [])))) or "-"]
+                    for c in ex["channels"]
+                ]  # fmt: skip
+                if rows:
+                    click.echo(
+                        table(
+                            rows,
+                            ["dir", "sender", "recipient", "last seq", "last created", "pending", "missing/unsent"],
+                        )
+                    )
+                for k in ex["trusted_keys"]:
+                    click.echo(f"  trusts {k['role']} node {k['node_name']} key {k['key_id']} ({k['status']})")
+            for key, value in data.items():
+                if key.startswith("records"):
+                    click.echo(f"  {key:<9} {value}")
 
         emit(data, human, as_json=as_json)
 

@@ -147,6 +147,7 @@ class Exchange:
         self.quarantine = Quarantine(home / "quarantine")
         self.staging = home / "staging"
         self._reported_odd: set[tuple[str, int]] = set()
+        self._stop: Callable[[], bool] = lambda: False
 
     # ------------------------------------------------------------------ state
 
@@ -385,9 +386,11 @@ class Exchange:
 
     # -------------------------------------------------------------- receiving
 
-    def receive(self, applier: Callable[[], DataApplier]) -> list[Outcome]:
+    def receive(self, applier: Callable[[], DataApplier], *, stop: Callable[[], bool] | None = None) -> list[Outcome]:
         """Process every package addressed to this node on the medium, and any pending package whose gap
-        has filled, in sequence order per channel."""
+        has filled, in sequence order per channel. ``stop`` is asked between packages (a service being
+        shut down finishes the package in hand, then returns)."""
+        self._stop = stop or (lambda: False)
         clear_staging(self.staging)
         files, odd = self.medium.scan(recipient=self.identity.node_id)
         self._report_odd(odd)
@@ -396,6 +399,8 @@ class Exchange:
             by_channel.setdefault((f.sender, f.recipient), []).append(f)
         outcomes: list[Outcome] = []
         for (sender, recipient), group in sorted(by_channel.items()):
+            if self._stop():
+                break
             with channel_lock(self.node.config.home, channel_dirname(sender, recipient)):
                 outcomes.extend(self._receive_channel(sender, group, applier))
         return outcomes
@@ -439,6 +444,9 @@ class Exchange:
                 candidates.append((_unverified_seq(staged.path) or f.seq_hint, staged))
         candidates.sort(key=lambda t: t[0])
         for _, staged in candidates:
+            if self._stop():
+                staged.path.unlink(missing_ok=True)  # still on the medium: taken up next time
+                continue
             with self.node.sessions() as s:
                 ctx = self._context(s)  # the trust store may have changed with the previous package
             try:
@@ -573,7 +581,7 @@ class Exchange:
         """Apply parked packages whose predecessors have now arrived, in order, from the pending folder."""
         out: list[Outcome] = []
         me = self.identity.node_id
-        while True:
+        while not self._stop():
             with self.node.sessions() as s:
                 row = s.scalars(
                     select(ChannelRow).where(ChannelRow.sender_node == sender, ChannelRow.recipient_node == me)
@@ -609,6 +617,7 @@ class Exchange:
                 self._forget_pending(channel_id, seq, result.reason)
             if result.result not in ("applied", "rebased"):
                 return out
+        return out
 
     def _forget_pending(self, channel_id: int, seq: int, why: str | None) -> None:
         with self.node.transaction() as s:

@@ -67,6 +67,12 @@ class NodeConfig:
     def pending_dir(self) -> Path:
         return self.home / "pending"
 
+    @property
+    def timezone(self) -> str:
+        """The zone in which publication dates are read (the day a record stops being shown)."""
+        tz = self.raw.get("node", {}).get("timezone", "Asia/Shanghai")
+        return tz if isinstance(tz, str) and tz else "Asia/Shanghai"
+
     def section(self, name: str) -> dict[str, Any]:
         """Return one ``[section]`` of node.toml (empty when absent)."""
         value = self.raw.get(name, {})
@@ -152,6 +158,8 @@ CONFIG_TEMPLATE = """\
 role = "{role}"
 # A human name for this node, shown on identity cards and in the transfer log.
 name = "{name}"
+# The time zone in which publication end dates are read (a record is shown through its last day).
+timezone = "Asia/Shanghai"
 
 [database]
 # SQLAlchemy URL of this node's own database. SQLite by default; for PostgreSQL use e.g.

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alembic.util import CommandError
 from sqlalchemy import Engine, inspect, select
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nodekit import migrate
 from nodekit.db import make_engine, make_sessionmaker, normalise_url
-from nodekit.errors import DatabaseError, HomeError
+from nodekit.errors import ConfigError, DatabaseError, HomeError
 from nodekit.home import CONFIG_NAME, NodeConfig, Role, load_config, with_article, write_config
 from nodekit.models import NodeMeta
 
@@ -34,6 +36,7 @@ class NodeSpec:
     migrations: Path
     # Called at the end of init_home, once the home and its database exist (e.g. to write a default file).
     on_init: Callable[[Node], None] | None = None
+    status_extra: Callable[[Node], dict[str, Any]] | None = None  # node-specific lines of `status`
 
     @property
     def program(self) -> str:
@@ -77,6 +80,14 @@ class Node:
         """One unit of work on the node database: commit on success, roll back on any exception."""
         with self.sessions() as session, session.begin():
             yield session
+
+    def today(self) -> date:
+        """Today's date where the node publishes (``[node] timezone``), by the node's clock."""
+        try:
+            zone = ZoneInfo(self.config.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"{self.config.config_path}: unknown time zone {self.config.timezone!r}") from exc
+        return self.clock().astimezone(zone).date()
 
     def close(self) -> None:
         if self._engine is not None:

@@ -4,7 +4,16 @@ Never imports ``internal_node``; the transfer medium is the only path between th
 """
 
 from pathlib import Path
+from typing import Any
 
-from nodekit.runtime import NodeSpec
+from nodekit.runtime import Node, NodeSpec
 
-SPEC = NodeSpec(role="public", migrations=Path(__file__).resolve().parent / "migrations")
+
+def _status(node: Node) -> dict[str, Any]:
+    from public_node.queries import record_counts
+
+    with node.sessions() as s:
+        return {"records": record_counts(s, today=node.today())}
+
+
+SPEC = NodeSpec(role="public", migrations=Path(__file__).resolve().parent / "migrations", status_extra=_status)

@@ -4,14 +4,73 @@ from __future__ import annotations
 
 import sys
 
-from nodekit.cli import make_root, run
+import click
+
+from nodekit import trust_store
+from nodekit.cli import NodeContext, emit, json_option, make_root, pass_node_context, run
+from nodekit.cli_exchange import echo_outcomes, finish, outcome_line, sent_dict, sent_line
+from nodekit.home import parse_duration
+from nodekit.node_exchange import open_exchange
+from nodekit.watch import MediumWatcher
 from public_node import SPEC
+from public_node.importer import import_packages
 
 cli = make_root(
     SPEC,
     "credgap public node: imports verified packages and serves the public credit platform.\n\n"
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
+
+
+@cli.command("import")
+@json_option
+@pass_node_context
+def import_cmd(nctx: NodeContext, as_json: bool) -> None:
+    """Verify and apply every package waiting on the medium, in sequence order, then exit.
+
+    Exit 0 when everything was applied, found duplicate or parked for a gap; 4 when a package was
+    rejected (it is quarantined with a reason, and the others are still processed)."""
+    node = nctx.node()
+    outcomes = import_packages(node, nctx.identity())
+    emit({"outcomes": [o.as_dict() for o in outcomes]}, lambda: echo_outcomes(outcomes), as_json=as_json)
+    finish(outcomes)
+
+
+@cli.command("watch")
+@click.option("--poll", is_flag=True, help="Poll the medium instead of using filesystem events.")
+@click.option("--rescan", default="30s", show_default=True, help="Rescan the medium at least this often.")
+@pass_node_context
+def watch_cmd(nctx: NodeContext, poll: bool, rescan: str) -> None:
+    """Run as a service: import each package within a second of its arrival, until SIGTERM/SIGINT."""
+    node = nctx.node()
+    identity = nctx.identity()
+    identity.current_secret()  # unlock the key now, not at the first package
+
+    def work(stop: object) -> None:
+        for o in import_packages(node, identity, stop=stop):  # type: ignore[arg-type]
+            click.echo(outcome_line(o))
+
+    watcher = MediumWatcher(node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll)
+    watcher.install_signal_handlers()
+    click.echo(f"watching {node.config.medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C", err=True)
+    stats = watcher.run()
+    click.echo(f"stopped after {stats.rounds} rounds ({stats.mode})", err=True)
+
+
+@cli.command("export")
+@json_option
+@pass_node_context
+def export_cmd(nctx: NodeContext, as_json: bool) -> None:
+    """Seal the return package for each trusted internal node (receipts, key announcements, or a
+    heartbeat) and write it to the medium."""
+    node = nctx.node()
+    exchange = open_exchange(node, nctx.identity())
+    with node.sessions() as s:
+        peers = trust_store.load_trust_state(s).peers("internal")
+    if not peers:
+        raise click.UsageError("no trusted internal node: trust its identity card first (keys trust)")
+    sent = [exchange.send(peer, lambda s, seq: []) for peer in peers]
+    emit({"sent": [sent_dict(p) for p in sent]}, "\n".join(sent_line(p) for p in sent), as_json=as_json)
 
 
 def main() -> None:

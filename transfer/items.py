@@ -34,8 +34,9 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 RECORD_TABLES = frozenset({"subject", "licence", "penalty", "list_entry", "commitment", "gov_credit"})
 WITHDRAW_REASONS = frozenset(
-    {"expired", "revoked", "repaired", "objection-upheld", "deleted", "policy", "minor", "not-public"}
-)
+    {"expired", "revoked", "repaired", "objection-upheld", "deleted", "removed", "not-public", "minor",
+     "needs-review", "held", "incomplete", "policy"}
+)  # fmt: skip
 MEDIA_TYPES = frozenset({"application/pdf", "application/ofd", "image/png", "image/jpeg"})
 MAX_STRING = 65536
 MAX_ROW_FIELDS = 200

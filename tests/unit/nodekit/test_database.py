@@ -25,6 +25,11 @@ def node_metadata(spec: NodeSpec) -> MetaData:
     md = MetaData()
     for table in ExchangeBase.metadata.tables.values():
         table.to_metadata(md)
+    import pkgutil
+
+    package = importlib.import_module(f"{spec.role}_node")
+    for info in pkgutil.walk_packages(package.__path__, f"{spec.role}_node."):
+        importlib.import_module(info.name)  # every module that declares a model registers it
     try:
         models = importlib.import_module(f"{spec.role}_node.models")
     except ModuleNotFoundError:

@@ -1,0 +1,19 @@
+"""Errors of the internal node's exchange side (ingest and policy errors live with their modules)."""
+
+from __future__ import annotations
+
+from nodekit.errors import ExitCode, NodeError
+
+
+class ExportError(NodeError):
+    """An export cannot be made as asked (no peer, an unknown peer, a guard that refused)."""
+
+    exit_code = ExitCode.FAILURE
+    reason = "export"
+
+
+class ContentChanged(NodeError):
+    """``export --expect DIGEST``: the content is no longer what was reviewed; nothing was sealed."""
+
+    exit_code = ExitCode.REJECTED
+    reason = "content-changed"

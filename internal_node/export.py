@@ -1,0 +1,204 @@
+"""Export: the publishable changes since the last export, sealed as the next package on the channel of
+each trusted public node (or a snapshot with ``full``), following the exchange's sending order."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from internal_node.errors import ContentChanged, ExportError
+from internal_node.leakguard import scan_row
+from internal_node.policy import DisclosurePolicy, load_policy
+from internal_node.publication import STATE_PUBLISH, RefreshReport, refresh
+from internal_node.pubmodels import PUBLICATION, PeerExport
+from keys import TrustedKey
+from keys.identity_store import Identity
+from nodekit import trust_store
+from nodekit.exchange import SentPackage
+from nodekit.node_exchange import open_exchange
+from nodekit.runtime import Node
+from transfer.items import RECORD_TABLES
+from transfer.seal import SealedPackage
+
+STREAM_BATCH = 5000
+
+
+@dataclass
+class PeerPlan:
+    """What one public node would get: the items after ``since`` up to ``upto``, and their digest."""
+
+    peer: TrustedKey
+    full: bool
+    since: int
+    upto: int
+    count: int = 0
+    digest: str = ""
+    items: list[dict[str, Any]] = field(default_factory=list)  # filled for --dry-run only
+
+
+@dataclass
+class ExportReport:
+    policy_digest: str
+    refresh: RefreshReport
+    plans: list[PeerPlan] = field(default_factory=list)
+    sent: list[SentPackage] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class ContentDigest:
+    """SHA-256 over the canonical bytes of every data item, in order: what ``--dry-run`` shows and
+    ``--expect`` checks (the same bytes the package carries)."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def update(self, item_bytes: bytes) -> None:
+        self._h.update(len(item_bytes).to_bytes(4, "big"))
+        self._h.update(item_bytes)
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+def _peers(session: Session, only: str | None) -> list[TrustedKey]:
+    peers = trust_store.load_trust_state(session).peers("public")
+    if only is not None:
+        peers = [p for p in peers if only in (p.node_id, p.node_name)]
+        if not peers:
+            raise ExportError(f"no trusted public node named {only!r} (see `keys list`)", reason="unknown-peer")
+    return peers
+
+
+def _sent(session: Session, peer: str) -> PeerExport | None:
+    return session.get(PeerExport, peer)
+
+
+def plan(session: Session, peer: TrustedKey, *, full: bool) -> PeerPlan:
+    """The range of publication items the next package to ``peer`` carries."""
+    p = PUBLICATION.c
+    upto = session.scalar(select(func.max(p.pub_seq))) or 0
+    state = _sent(session, peer.node_id)
+    since = 0 if full or state is None else state.sent_pub_seq
+    return PeerPlan(peer=peer, full=full, since=since, upto=upto)
+
+
+def stream_items(session: Session, pl: PeerPlan, digest: ContentDigest) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """The prepared items of a plan, in publication order, each checked by the leak guard again."""
+    p = PUBLICATION.c
+    stmt = select(p.item).where(p.item.is_not(None), p.pub_seq > pl.since, p.pub_seq <= pl.upto).order_by(p.pub_seq)
+    if pl.full:
+        stmt = stmt.where(p.state == STATE_PUBLISH)
+    result = session.connection().execution_options(yield_per=STREAM_BATCH).execute(stmt)
+    for (text,) in result:
+        raw = text.encode()
+        item = orjson.loads(raw)
+        if item["op"] == "upsert":
+            findings = scan_row(item["table"], item["key"], item["row"])
+            if findings:  # the publication was changed behind the projection's back: refuse to seal it
+                raise ExportError(
+                    f"leak guard: {item['table']} {item['key']}: {findings[0]} (refresh the publication)",
+                    reason="leak-guard",
+                )
+        digest.update(raw)
+        yield raw, item
+
+
+def export(
+    node: Node,
+    identity: Identity,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    expect: str | None = None,
+    heartbeat: bool = True,
+    peer: str | None = None,
+    policy: DisclosurePolicy | None = None,
+) -> ExportReport:
+    """Refresh the publication, then seal and deliver one package per trusted public node."""
+    policy = policy or load_policy(node.config.policy_file)
+    with node.transaction() as s:
+        refreshed = refresh(s, policy, today=node.today(), at=node.clock())
+    report = ExportReport(policy_digest=policy.digest, refresh=refreshed)
+    with node.sessions() as s:
+        peers = _peers(s, peer)
+    if not peers:
+        raise ExportError("no trusted public node: trust its identity card first (keys trust)", reason="no-peer")
+    if dry_run:
+        with node.sessions() as s:
+            for pk in peers:
+                pl = plan(s, pk, full=full)
+                d = ContentDigest()
+                pl.items = [item for _, item in stream_items(s, pl, d)]
+                pl.count, pl.digest = len(pl.items), d.hexdigest()
+                report.plans.append(pl)
+        return report
+    exchange = open_exchange(node, identity)
+    for pk in peers:
+        with node.sessions() as s:
+            probe = plan(s, pk, full=full)
+        if not full and not heartbeat and probe.upto <= probe.since:
+            report.skipped.append(pk.node_id)
+            continue
+        holder: dict[str, Any] = {}
+
+        def build(
+            session: Session, seq: int, pk: TrustedKey = pk, holder: dict[str, Any] = holder
+        ) -> Iterator[dict[str, Any]]:
+            pl = plan(session, pk, full=full)
+            holder["plan"] = pl
+            d = ContentDigest()
+            n = 0
+            for _, item in stream_items(session, pl, d):
+                n += 1
+                yield item
+            if full:
+                yield {"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": n}
+            pl.count, pl.digest = n, d.hexdigest()
+            if expect is not None and pl.digest != expect:
+                raise ContentChanged(
+                    f"the content for {pk.node_name} is {pl.digest}, not the reviewed {expect}: review it again "
+                    "with export --dry-run",
+                )
+
+        def after(
+            session: Session, sealed: SealedPackage, pk: TrustedKey = pk, holder: dict[str, Any] = holder
+        ) -> None:
+            pl: PeerPlan = holder["plan"]
+            row = session.get(PeerExport, pk.node_id)
+            if row is None:
+                row = PeerExport(
+                    peer_node=pk.node_id, sent_pub_seq=0, policy_digest="", last_seq=0, updated_at=node.clock()
+                )
+                session.add(row)
+            row.sent_pub_seq = pl.upto
+            row.policy_digest = policy.digest
+            row.last_seq = sealed.seq
+            row.updated_at = node.clock()
+            if full:
+                row.last_full_seq = sealed.seq
+
+        sent = exchange.send(
+            pk,
+            build,
+            manifest={"policy": policy.digest, "content": expect, "note": "snapshot" if full else ""},
+            package_type="snapshot" if full else "delta",
+            after_seal=after,
+        )
+        report.plans.append(holder["plan"])
+        report.sent.append(sent)
+    return report
+
+
+def resend(node: Node, identity: Identity, first: int, last: int, *, peer: str | None = None) -> list[SentPackage]:
+    """Copy sealed packages with their original bytes from the archive back to the medium."""
+    with node.sessions() as s:
+        peers = _peers(s, peer)
+    if len(peers) != 1:
+        raise ExportError("--resend needs --peer NODE when several public nodes are trusted", reason="ambiguous-peer")
+    return open_exchange(node, identity).resend(peers[0].node_id, first, last)

@@ -1,0 +1,304 @@
+"""The publication: the publishable projection of the credit database, kept up to date and already
+masked, checked by the leak guard and serialised, so that an export is a straight stream of prepared
+items.
+
+Every stored record has one ``publication`` row: its current outcome under the current policy
+(publish / withdraw / hold / block), and, for what crosses the gap, the exact item bytes. A row's
+``pub_seq`` is taken from one counter each time the item to send changes; it doubles as the item's
+version, so the public side always applies a newer state over an older one. Exports to each public
+node stream the rows whose ``pub_seq`` is above what that node has been sent.
+
+:func:`refresh` brings the publication up to date: records changed since the last refresh (and the
+records of a changed subject), everything when the policy's digest changed, and published rows whose
+publication period ended. Ingest calls it in its own transaction; export calls it before sealing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from internal_node.models import RECORD_MODELS, Subject
+from internal_node.policy import DisclosurePolicy
+from internal_node.projection import Block, Hold, Publish, Withdraw, project
+from internal_node.pubmodels import PUBLICATION, PUBLICATION_META, PublicationMeta
+from keys import canonical
+from nodekit.events import record_event
+from transfer.log import EventCode
+
+BATCH = 2000
+SUBJECT_FIELDS = (
+    "name", "category", "uscc", "id_type", "id_no", "legal_rep", "legal_rep_id_type", "legal_rep_id_no",
+    "registration_authority", "address", "phone", "birth_date",
+)  # fmt: skip
+STATE_PUBLISH, STATE_WITHDRAW, STATE_HOLD, STATE_BLOCK = "publish", "withdraw", "hold", "block"
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did (counts only) and the records the leak guard blocked (no record contents)."""
+
+    projected: int = 0
+    published: int = 0
+    withdrawn: int = 0
+    held: int = 0
+    blocked: list[dict[str, Any]] = field(default_factory=list)
+    expired: int = 0
+    policy_changed: bool = False
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "projected": self.projected,
+            "published": self.published,
+            "withdrawn": self.withdrawn,
+            "held": self.held,
+            "blocked": len(self.blocked),
+            "expired": self.expired,
+        }
+
+
+def pseudonym_key(session: Session) -> bytes:
+    """The internal node's secret for opaque record and subject keys (created once, kept in the database).
+
+    Losing it would give every record a new key on the public side, so it lives with the data it keys.
+    """
+    meta = session.get(PublicationMeta, "pseudonym_key")
+    if meta is None:
+        meta = PublicationMeta(key="pseudonym_key", value=secrets.token_hex(32))
+        session.add(meta)
+        session.flush()
+    return bytes.fromhex(meta.value)
+
+
+def allocate_pub_seqs(conn: Connection, count: int) -> int:
+    """Reserve ``count`` consecutive publication numbers in ``conn``'s transaction; return the first.
+
+    The row stays locked until commit (``FOR UPDATE``; on SQLite the write transaction), so concurrent
+    writers serialise and the numbers only grow."""
+    t = PUBLICATION_META
+    row = conn.execute(select(t.c.value).where(t.c.key == "pub_seq").with_for_update()).first()
+    current = int(row[0]) if row is not None else 0
+    if row is None:
+        conn.execute(insert(t).values(key="pub_seq", value=str(count)))
+    else:
+        conn.execute(update(t).where(t.c.key == "pub_seq").values(value=str(current + count)))
+    return current + 1
+
+
+def _meta(session: Session, key: str, default: str) -> str:
+    row = session.get(PublicationMeta, key)
+    return default if row is None else row.value
+
+
+def _set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(PublicationMeta, key)
+    if row is None:
+        session.add(PublicationMeta(key=key, value=value))
+    else:
+        row.value = value
+
+
+def refresh(
+    session: Session, policy: DisclosurePolicy, *, today: date, actor: str | None = None, at: Any = None
+) -> RefreshReport:
+    """Bring the publication up to date in ``session``'s transaction (the caller commits)."""
+    report = RefreshReport()
+    conn = session.connection()
+    key = pseudonym_key(session)
+    last_change = int(_meta(session, "projected_change_seq", "0"))
+    last_policy = _meta(session, "policy_digest", "")
+    full = last_policy != policy.digest
+    report.policy_changed = full and last_policy != ""
+    top = conn.execute(select(func.max(_max_change_seq()))).scalar() or 0
+    last_day = _meta(session, "refreshed_on", "")
+    if not full and top <= last_change and last_day == today.isoformat():
+        return report
+
+    existing = _Existing(conn, report)
+    changed_subjects = (
+        None if full else [r[0] for r in conn.execute(select(Subject.id).where(Subject.change_seq > last_change))]
+    )
+    for outcome in _outcomes(conn, policy, today, key, None if full else last_change, changed_subjects):
+        report.projected += 1
+        existing.apply(outcome)
+    existing.flush()
+    # records whose publication period ended since the last refresh (no change of their own)
+    if full or last_day != today.isoformat():
+        _expire(conn, existing, today, report)
+    _set_meta(session, "projected_change_seq", str(max(top, last_change)))
+    _set_meta(session, "policy_digest", policy.digest)
+    _set_meta(session, "refreshed_on", today.isoformat())
+    if report.policy_changed and at is not None:
+        record_event(
+            session, EventCode.POLICY_CHANGED, at=at, actor=actor,
+            subject={"from": last_policy, "to": policy.digest}, counts=report.counts(),
+        )  # fmt: skip
+    return report
+
+
+def _max_change_seq() -> Any:
+    from sqlalchemy import union_all
+
+    parts = [select(func.max(m.change_seq).label("m")) for m in (Subject, *RECORD_MODELS.values())]
+    return union_all(*parts).subquery().c.m
+
+
+def _outcomes(
+    conn: Connection,
+    policy: DisclosurePolicy,
+    today: date,
+    key: bytes,
+    since: int | None,
+    changed_subjects: Sequence[int] | None,
+) -> Iterator[Publish | Withdraw | Hold | Block]:
+    """Project subjects, then every record kind, reading in batches with SQLAlchemy Core."""
+    st = Subject.__table__
+    cond = None if since is None else st.c.change_seq > since
+    for row in _batches(conn, select(st).where(cond) if cond is not None else select(st)):
+        subject = dict(row)
+        yield project("subject", subject, None, policy, today=today, pseudonym_key=key)
+    for kind, model in RECORD_MODELS.items():
+        t = model.__table__
+        stmt = select(t, *(st.c[f].label(f"s__{f}") for f in SUBJECT_FIELDS)).select_from(
+            t.outerjoin(st, t.c.subject_id == st.c.id)
+        )
+        if since is not None:
+            conds = [t.c.change_seq > since]
+            if changed_subjects:
+                conds.append(t.c.subject_id.in_(changed_subjects))
+            stmt = stmt.where(or_(*conds))
+        for row in _batches(conn, stmt):
+            record = {k: v for k, v in row.items() if not k.startswith("s__")}
+            subj = None if row["subject_id"] is None else {f: row[f"s__{f}"] for f in SUBJECT_FIELDS}
+            yield project(kind, record, subj, policy, today=today, pseudonym_key=key)
+
+
+def _batches(conn: Connection, stmt: Any) -> Iterator[Mapping[str, Any]]:
+    result = conn.execution_options(yield_per=BATCH).execute(stmt)
+    for part in result.mappings().partitions(BATCH):
+        for row in part:
+            yield dict(row)
+
+
+class _Existing:
+    """Compares outcomes with the stored publication and writes what changed, in bulk."""
+
+    def __init__(self, conn: Connection, report: RefreshReport) -> None:
+        self.conn = conn
+        self.report = report
+        self.pending: list[Publish | Withdraw | Hold | Block] = []
+
+    def apply(self, outcome: Publish | Withdraw | Hold | Block) -> None:
+        self.pending.append(outcome)
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def _lookup(self, refs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str, str | None]]:
+        p = PUBLICATION.c
+        by_table: dict[str, list[str]] = {}
+        for t, k in refs:
+            by_table.setdefault(t, []).append(k)
+        out: dict[tuple[str, str], tuple[str, str, str | None]] = {}
+        for t, ks in by_table.items():
+            stmt = select(p.key, p.state, p.reason, p.row_digest).where(p.table_name == t, p.key.in_(ks))
+            for key, state, reason, digest in self.conn.execute(stmt):
+                out[(t, key)] = (state, reason, digest)
+        return out
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        known = self._lookup([(o.table, o.key) for o in batch])
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for outcome in batch:
+            ref = (outcome.table, outcome.key)
+            change = _change(outcome, known.get(ref), self.report)
+            if change is None:
+                continue
+            (updates if ref in known else inserts).append(change)
+            known[ref] = (change["state"], change["reason"], change.get("row_digest"))
+        sendable = [c for c in inserts + updates if c.get("item") is not None]
+        if sendable:
+            first = allocate_pub_seqs(self.conn, len(sendable))
+            for n, c in enumerate(sendable):
+                c["pub_seq"] = first + n
+                c["item"] = canonical.encode({**c["item"], "version": first + n}).decode()
+        if inserts:
+            self.conn.execute(insert(PUBLICATION), [{**_EMPTY, **c} for c in inserts])
+        p = PUBLICATION.c
+        for c in updates:  # few per refresh in steady state; a policy change rewrites many
+            values = {k: v for k, v in c.items() if k not in ("table_name", "key")}
+            self.conn.execute(
+                update(PUBLICATION).where(and_(p.table_name == c["table_name"], p.key == c["key"])).values(values)
+            )
+
+
+_EMPTY: dict[str, Any] = {"pub_seq": None, "item": None, "row_digest": None, "publish_until": None}
+
+
+def _change(
+    outcome: Publish | Withdraw | Hold | Block, old: tuple[str, str, str | None] | None, rep: RefreshReport
+) -> dict[str, Any] | None:
+    """The publication row for ``outcome`` given the stored one, or None when nothing changes. A row with
+    an ``item`` is something to send: it gets a new ``pub_seq``."""
+    base: dict[str, Any] = {"table_name": outcome.table, "key": outcome.key}
+    published = old is not None and old[0] == STATE_PUBLISH
+    if isinstance(outcome, Publish):
+        digest = hashlib.sha256(canonical.encode(outcome.row)).hexdigest()
+        if published and old is not None and old[2] == digest:
+            return None
+        rep.published += 1
+        until = outcome.row.get("publish_until")
+        item = {"kind": "record", "op": "upsert", "table": outcome.table, "key": outcome.key, "row": outcome.row}
+        return {**base, "state": STATE_PUBLISH, "reason": "", "row_digest": digest, "item": item,
+                "publish_until": date.fromisoformat(until) if isinstance(until, str) else None}  # fmt: skip
+    if isinstance(outcome, Block):
+        rep.blocked.append({"table": outcome.table, "key": outcome.key, "findings": [str(f) for f in outcome.findings]})
+        if published or (old is not None and old[0] == STATE_BLOCK):
+            return None  # a published version stays as it was: nothing new is sealed for this record
+        return {**base, "state": STATE_BLOCK, "reason": "blocked"}
+    state = STATE_WITHDRAW if isinstance(outcome, Withdraw) else STATE_HOLD
+    if state == STATE_HOLD:
+        rep.held += 1
+    if published:
+        rep.withdrawn += 1
+        item = {
+            "kind": "record",
+            "op": "withdraw",
+            "table": outcome.table,
+            "key": outcome.key,
+            "reason": outcome.reason,
+        }
+        return {
+            **base,
+            "state": state,
+            "reason": outcome.reason,
+            "row_digest": None,
+            "item": item,
+            "publish_until": None,
+        }
+    if old is not None and (old[0], old[1]) == (state, outcome.reason):
+        return None
+    return {**base, "state": state, "reason": outcome.reason}
+
+
+def _expire(conn: Connection, existing: _Existing, today: date, report: RefreshReport) -> None:
+    p = PUBLICATION.c
+    rows = conn.execute(
+        select(p.table_name, p.key).where(
+            p.state == STATE_PUBLISH, p.publish_until.is_not(None), p.publish_until < today
+        )
+    ).all()
+    for t, k in rows:
+        report.expired += 1
+        existing.apply(Withdraw(t, k, 1, "expired"))
+    existing.flush()

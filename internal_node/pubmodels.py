@@ -1,0 +1,59 @@
+"""Tables of the publication (see ``internal_node.publication``) and of each public node's export state."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from internal_node.models import Base
+from nodekit.models import utc_ts
+
+
+class Publication(Base):
+    """A record's current outcome under the current policy, and the exact item to send for it."""
+
+    __tablename__ = "publication"
+    __table_args__ = (
+        UniqueConstraint("table_name", "key", name="uq_publication_table_name_key"),
+        Index("ix_publication_state_until", "state", "publish_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # publish | withdraw | hold | block
+    reason: Mapped[str] = mapped_column(String(32))
+    pub_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)  # also the item's version
+    item: Mapped[str | None] = mapped_column(Text)  # canonical JSON of the item to seal
+    row_digest: Mapped[str | None] = mapped_column(String(64))
+    publish_until: Mapped[date | None] = mapped_column(Date)
+
+
+class PublicationMeta(Base):
+    """Where the publication stands: last projected change, policy digest, day of the last refresh, and
+    the pseudonym key of opaque record keys."""
+
+    __tablename__ = "publication_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class PeerExport(Base):
+    """What each public node has been sent: the publication position its channel has reached."""
+
+    __tablename__ = "peer_export"
+
+    peer_node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sent_pub_seq: Mapped[int] = mapped_column(BigInteger)
+    policy_digest: Mapped[str] = mapped_column(String(64))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_full_seq: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[utc_ts]
+
+
+PUBLICATION: Table = Publication.__table__  # type: ignore[assignment]
+PUBLICATION_META: Table = PublicationMeta.__table__  # type: ignore[assignment]
+PEER_EXPORT: Table = PeerExport.__table__  # type: ignore[assignment]

@@ -1,0 +1,34 @@
+"""The inbound side of the internal node: return packages from public nodes (receipts, key
+announcements, heartbeats; objections with their own workflow). No data kind may arrive this way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from keys.identity_store import Identity
+from nodekit.exchange import Outcome
+from nodekit.node_exchange import open_exchange
+from nodekit.runtime import Node
+from transfer.errors import PackageRejected
+from transfer.items import Item
+from transfer.opener import VerifiedHeader
+
+
+class ReturnApplier:
+    """Return packages carry only exchange-level kinds (handled by the exchange itself)."""
+
+    def begin(self, session: Session, vh: VerifiedHeader) -> None:
+        self.n = 0
+
+    def item(self, item: Item) -> None:  # the direction rules already refuse data kinds; belt and braces
+        raise PackageRejected(f"a return package may not carry {item['kind']} items", reason="kind-not-allowed")
+
+    def finish(self) -> dict[str, int]:
+        return {}
+
+
+def import_returns(node: Node, identity: Identity, *, stop: Callable[[], bool] | None = None) -> list[Outcome]:
+    """Verify and apply every return package waiting on the medium for this node."""
+    return open_exchange(node, identity).receive(ReturnApplier, stop=stop)

@@ -1,0 +1,68 @@
+"""What ``status`` reports about the exchange: channels, gaps, unsent packages, quarantine, keys, freshness."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from nodekit import trust_store
+from nodekit.models import ChannelPackageRow, ChannelRow
+from nodekit.runtime import Node
+from transfer.medium import Quarantine
+
+
+def exchange_status(node: Node) -> dict[str, Any]:
+    now = node.clock()
+    period = node.config.exchange_period
+    channels: list[dict[str, Any]] = []
+    overdue = False
+    with node.sessions() as s:
+        for row in s.scalars(select(ChannelRow).order_by(ChannelRow.id)):
+            pkgs = s.execute(
+                select(ChannelPackageRow.seq, ChannelPackageRow.status).where(ChannelPackageRow.channel_id == row.id)
+            ).all()
+            pending = sorted(q for q, st in pkgs if st == "pending")
+            last_at = (
+                datetime.fromtimestamp(row.last_created, UTC).isoformat(timespec="seconds")
+                if row.last_created
+                else None
+            )
+            age = int(now.timestamp()) - row.last_created if row.last_created else None
+            entry: dict[str, Any] = {
+                "direction": "out" if row.outbound else "in",
+                "sender": row.sender_node,
+                "recipient": row.recipient_node,
+                "last_seq": row.last_seq,
+                "last_created": last_at,
+                "suite": row.suite,
+            }
+            if row.outbound:
+                entry["unwritten"] = sorted(q for q, st in pkgs if st == "sealed")
+            else:
+                entry["pending"] = pending
+                if pending:
+                    entry["missing"] = [q for q in range(row.last_seq + 1, max(pending)) if q not in pending]
+                entry["freshness"] = "overdue" if age is None or age > period else "ok"
+                overdue = overdue or entry["freshness"] == "overdue"
+            channels.append(entry)
+        applied = s.scalar(
+            select(func.count()).select_from(ChannelPackageRow).where(ChannelPackageRow.status == "applied")
+        )
+        keys = trust_store.trusted_rows(s)
+        trusted = [
+            {"key_id": k.key_id, "node_id": k.node_id, "node_name": k.node_name, "role": k.role, "status": k.status}
+            for k in keys
+        ]
+    q = Quarantine(node.config.quarantine_dir).entries()
+    return {
+        "channels": channels,
+        "packages_applied": applied or 0,
+        "quarantine": {"count": len(q), "latest": q[-1] if q else None},
+        "trusted_keys": trusted,
+        "freshness": "overdue"
+        if overdue
+        else ("ok" if any(c["direction"] == "in" for c in channels) else "no-inbound-channel"),
+        "expected_period_seconds": period,
+    }

@@ -1,0 +1,131 @@
+"""A long-running watcher of the transfer medium: reacts to filesystem events within a second (watchdog),
+rescans periodically (events are unreliable on removable and network mounts), falls back to polling
+where native events are unavailable, and stops cleanly on SIGTERM/SIGINT after the package in hand."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+log = logging.getLogger("credgap.watch")
+
+
+class _Trigger(FileSystemEventHandler):
+    def __init__(self, wake: threading.Event) -> None:
+        self.wake = wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        name = Path(str(event.dest_path or event.src_path)).name
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if name.startswith("."):  # a writer's temporary file: its rename will wake us
+            return
+        self.wake.set()
+
+
+@dataclass
+class WatchStats:
+    rounds: int = 0
+    events: int = 0
+    last_round: float = 0.0
+    mode: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+class MediumWatcher:
+    """Calls ``work(stop)`` whenever the medium changes, at least every ``rescan`` seconds, until stopped."""
+
+    def __init__(
+        self,
+        root: Path,
+        work: Callable[[Callable[[], bool]], Any],
+        *,
+        rescan: float = 30.0,
+        poll: bool = False,
+        poll_interval: float = 1.0,
+        debounce: float = 0.05,
+        on_idle: Callable[[], Any] | None = None,
+    ) -> None:
+        self.root = root
+        self.work = work
+        self.rescan = rescan
+        self.poll = poll
+        self.poll_interval = poll_interval
+        self.debounce = debounce
+        self.on_idle = on_idle
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.stats = WatchStats()
+
+    def _observer(self) -> BaseObserver:
+        if not self.poll:
+            try:
+                obs: BaseObserver = Observer()
+                obs.schedule(_Trigger(self.wake), str(self.root), recursive=True)
+                obs.start()
+                self.stats.mode = f"events ({type(obs).__name__})"
+                return obs
+            except OSError as exc:  # e.g. inotify limits, or a filesystem without events
+                log.warning("native filesystem events unavailable (%s); polling every %.1fs", exc, self.poll_interval)
+        obs = PollingObserver(timeout=self.poll_interval)
+        obs.schedule(_Trigger(self.wake), str(self.root), recursive=True)
+        obs.start()
+        self.stats.mode = f"polling every {self.poll_interval}s"
+        return obs
+
+    def stop(self, *_: object) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: finishing the package in hand, then stopping", signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self) -> WatchStats:
+        observer = self._observer()
+        try:
+            self._round()  # whatever is already waiting
+            while not self.stopping.is_set():
+                woke = self.wake.wait(self.rescan)
+                if self.stopping.is_set():
+                    break
+                if woke:
+                    self.stats.events += 1
+                    time.sleep(self.debounce)  # let a burst of events settle into one round
+                self.wake.clear()
+                self._round()
+        finally:
+            observer.stop()
+            observer.join(timeout=5)
+        return self.stats
+
+    def _round(self) -> None:
+        try:
+            self.work(self.stopping.is_set)
+        except Exception as exc:  # a bad round must not stop the service; the next one retries
+            log.error("import round failed: %s", exc, exc_info=exc)
+            self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+            del self.stats.errors[:-20]
+        self.stats.rounds += 1
+        self.stats.last_round = time.time()
+        if self.on_idle is not None:
+            try:
+                self.on_idle()
+            except Exception as exc:
+                log.error("idle task failed: %s", exc, exc_info=exc)

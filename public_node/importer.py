@@ -1,0 +1,92 @@
+"""Applying verified packages to the published database: the public node's half of the exchange."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete
+from sqlalchemy.orm import Session
+
+from keys.identity_store import Identity
+from nodekit.exchange import Outcome
+from nodekit.node_exchange import open_exchange
+from nodekit.runtime import Node
+from public_node.documents import store_document, withdraw_document
+from public_node.errors import PublicNodeError
+from public_node.models import DOCUMENT_TABLE
+from public_node.store import ApplyResult, apply_changes, replace_tables
+from public_node.views import KINDS
+from transfer.errors import PackageRejected
+from transfer.items import Item
+from transfer.opener import VerifiedHeader
+
+BATCH = 5000
+
+
+class PublishedApplier:
+    """Applies one package's records and documents in the package's transaction, in bulk batches."""
+
+    def __init__(self, today: Callable[[], date]) -> None:
+        self._today = today
+
+    def begin(self, session: Session, vh: VerifiedHeader) -> None:
+        self.s = session
+        self.today = self._today()
+        self.buf: list[Item] = []
+        self.result = ApplyResult()
+        self.counts: Counter[str] = Counter()
+        if vh.header.type == "snapshot":
+            # a snapshot is the complete published state: start from nothing, in this same transaction
+            for kind, n in self._guard(lambda: replace_tables(session, KINDS)).items():
+                self.counts[f"replaced.{kind}"] += n
+            docs = cast(CursorResult[Any], session.execute(delete(DOCUMENT_TABLE))).rowcount
+            if docs:
+                self.counts["replaced.document"] += docs
+
+    def item(self, item: Item) -> None:
+        kind = item["kind"]
+        if kind == "record":
+            self.buf.append(item)
+            if len(self.buf) >= BATCH:
+                self._flush()
+        elif kind == "document":
+            self._flush()  # keep the package's order
+            if item["op"] == "withdraw":
+                if self._guard(lambda: withdraw_document(self.s, item["key"], item["version"])):
+                    self.counts["withdrawn.document"] += 1
+            else:
+                doc = {**item, "data": base64.b64decode(item["data"])}
+                if self._guard(lambda: store_document(self.s, doc)):
+                    self.counts["upserted.document"] += 1
+
+    def finish(self) -> dict[str, int]:
+        self._flush()
+        out = dict(self.counts)
+        out.update(self.result.counts())
+        return out
+
+    def _flush(self) -> None:
+        if not self.buf:
+            return
+        batch, self.buf = self.buf, []
+        part = self._guard(lambda: apply_changes(self.s, batch, today=self.today))
+        for name in ("upserted", "unchanged", "withdrawn", "expired", "not_held", "reasons"):
+            getattr(self.result, name).update(getattr(part, name))
+
+    @staticmethod
+    def _guard(fn: Callable[[], Any]) -> Any:
+        """The read model's refusals are the package's fault: reject (and quarantine) the whole package."""
+        try:
+            return fn()
+        except PublicNodeError as exc:
+            raise PackageRejected(str(exc), reason=exc.reason) from exc
+
+
+def import_packages(node: Node, identity: Identity, *, stop: Callable[[], bool] | None = None) -> list[Outcome]:
+    """Process every package waiting on the medium for this node, in sequence order, then return."""
+    exchange = open_exchange(node, identity)
+    return exchange.receive(lambda: PublishedApplier(node.today), stop=stop)
