@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from keys import Role, SecretKeys, TrustedKey, TrustState
 from keys.errors import KeyStoreError
+from nodekit.crash import crashpoint
 from nodekit.events import record_event
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow
@@ -244,6 +245,7 @@ class Exchange:
                     )
                 final = self.archive.path(me, peer.node_id, package_name(seq, sealed.digest))
                 durable_move(provisional, final)
+                crashpoint("after-archive")
                 s.add(
                     ChannelPackageRow(
                         channel_id=row.id,
@@ -269,6 +271,7 @@ class Exchange:
                     subject={"channel": name, "seq": seq, "digest": sealed.digest, "type": package_type},
                     counts=dict(sealed.header.counts),
                 )
+            crashpoint("after-seal-commit")
             written = self._deliver(row.id, peer.node_id, seq, final)
         return SentPackage(seq, sealed.digest, sealed.size, name, final, written, dict(sealed.header.counts))
 
@@ -306,6 +309,7 @@ class Exchange:
         except TransferError as exc:
             log.warning("package %s stays in the archive: %s", archived.name, exc)
             return None
+        crashpoint("after-medium-write")
         with self.node.transaction() as s:
             pkg = s.scalars(
                 select(ChannelPackageRow).where(
@@ -430,6 +434,7 @@ class Exchange:
                 outcomes.append(self._reject(None, f.path, exc, size=f.size, digest="0" * 64))
                 self.medium.remove(f.path)
                 continue
+            crashpoint("after-staging")
             try:
                 vh = self._verify_staged(staged, ctx)
                 highest = max(highest, vh.header.seq)  # only verified headers count as "known"
@@ -456,7 +461,9 @@ class Exchange:
                 self.medium.remove(staged.source)
                 continue
             outcomes.append(self._process(staged, vh, applier, highest_known=highest))
+            crashpoint("before-medium-remove")
             self.medium.remove(staged.source)
+            crashpoint("after-medium-remove")
         outcomes.extend(self._drain_pending(sender, applier))
         return outcomes
 
@@ -518,6 +525,8 @@ class Exchange:
                 )  # fmt: skip
                 # archive before the commit: after it, the medium copy is the only thing removed
                 self.archive.put(staged.path, h.sender_node, h.recipient_node, package_name(h.seq, staged.digest))
+                crashpoint("before-commit")
+            crashpoint("after-commit")
             base.result = "rebased" if verdict is Verdict.REBASE else "applied"
             base.counts, base.manifest = counts, manifest
             return base
@@ -560,6 +569,7 @@ class Exchange:
         data = applier()
         data.begin(s, opener.header())
         manifest: dict[str, Any] | None = None
+        applied = 0
         for item in opener.items():
             kind = item["kind"]
             if kind in EXCHANGE_KINDS:
@@ -573,6 +583,9 @@ class Exchange:
                     self.hooks.checkpoint(s, vh, item)
             else:
                 data.item(item)
+                applied += 1
+                if applied == 2:
+                    crashpoint("mid-apply")
         counts = data.finish()
         s.flush()
         return counts, manifest
