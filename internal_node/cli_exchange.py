@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
 
+from internal_node.documents import queue_document, withdraw_document
 from internal_node.errors import ExportError
 from internal_node.export import ExportReport, export, resend
 from internal_node.returns import import_returns
@@ -118,6 +120,60 @@ def register(root: click.Group) -> None:
             node, identity, full=full, dry_run=dry_run, expect=expect, heartbeat=not no_heartbeat, peer=peer
         )
         emit(_report_dict(report, dry_run), lambda: _human(report, dry_run), as_json=as_json)
+
+    @root.command("publish")
+    @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--title", help="Title shown on the public platform (e.g. 行政处罚决定书).")
+    @click.option("--approved-by", metavar="NAME", help="The operator approving publication (recorded in the log).")
+    @click.option("--publish-until", type=click.DateTime(["%Y-%m-%d"]), help="Last day the document is shown.")
+    @click.option("--subject-uscc", metavar="USCC", help="Attach the document to this subject's page.")
+    @click.option("--withdraw", "withdraw_key", metavar="KEY", help="Withdraw a published document instead.")
+    @click.option("--reason", default="revoked", show_default=True, help="Reason of a withdrawal.")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @json_option
+    @pass_node_context
+    def publish_cmd(
+        nctx: NodeContext, file: Path | None, title: str | None, approved_by: str | None, publish_until: Any,
+        subject_uscc: str | None, withdraw_key: str | None, reason: str, yes: bool, as_json: bool,
+    ) -> None:  # fmt: skip
+        """Queue a document (PDF, OFD, PNG, JPEG) for the next export, with an operator's approval.
+
+        The leak guard cannot read inside documents, so publishing one needs --approved-by NAME and a
+        confirmation; the approval is recorded in the transfer log with the file's SHA-256."""
+        node = nctx.node()
+        if not approved_by:
+            raise click.UsageError(
+                "--approved-by NAME is required: documents are published only with an operator's approval"
+            )
+        if withdraw_key is not None:
+            with node.transaction() as s:
+                withdraw_document(s, withdraw_key, reason=reason, approved_by=approved_by, at=node.clock())
+            emit(
+                {"withdrawn": withdraw_key},
+                f"document {withdraw_key} will be withdrawn at the next export",
+                as_json=as_json,
+            )
+            return
+        if file is None or not title:
+            raise click.UsageError("give FILE and --title (or --withdraw KEY)")
+        if not yes and not click.confirm(
+            f"{approved_by}: publish {file.name} ({file.stat().st_size} bytes) as {title!r}? Its content is not "
+            "checked by the leak guard",
+            err=True,
+        ):
+            raise click.Abort()
+        with node.transaction() as s:
+            subject_key = None
+            if subject_uscc:
+                from internal_node.projection import subject_key as make_subject_key
+                from internal_node.publication import pseudonym_key
+
+                subject_key = make_subject_key(pseudonym_key(s), {"uscc": subject_uscc})
+            q = queue_document(
+                s, file, title=title, approved_by=approved_by, at=node.clock(),
+                publish_until=publish_until.date() if publish_until else None, subject_key=subject_key,
+            )  # fmt: skip
+        emit(q.__dict__, f"queued {q.name} ({q.media_type}, {q.size} bytes) as document {q.key}", as_json=as_json)
 
     @root.command("import")
     @json_option

@@ -17,3 +17,10 @@ class ContentChanged(NodeError):
 
     exit_code = ExitCode.REJECTED
     reason = "content-changed"
+
+
+class DocumentError(NodeError):
+    """A document cannot be queued for publication (unreadable, unknown type, no approval)."""
+
+    exit_code = ExitCode.REJECTED
+    reason = "bad-document"

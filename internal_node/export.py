@@ -94,11 +94,11 @@ def stream_items(session: Session, pl: PeerPlan, digest: ContentDigest) -> Itera
     stmt = select(p.item).where(p.item.is_not(None), p.pub_seq > pl.since, p.pub_seq <= pl.upto).order_by(p.pub_seq)
     if pl.full:
         stmt = stmt.where(p.state == STATE_PUBLISH)
-    result = session.connection().execution_options(yield_per=STREAM_BATCH).execute(stmt)
+    result = session.connection().execute(stmt.execution_options(yield_per=STREAM_BATCH))
     for (text,) in result:
         raw = text.encode()
         item = orjson.loads(raw)
-        if item["op"] == "upsert":
+        if item["kind"] == "record" and item["op"] == "upsert":
             findings = scan_row(item["table"], item["key"], item["row"])
             if findings:  # the publication was changed behind the projection's back: refuse to seal it
                 raise ExportError(
@@ -155,7 +155,7 @@ def export(
             d = ContentDigest()
             n = 0
             for _, item in stream_items(session, pl, d):
-                n += 1
+                n += item["kind"] == "record"
                 yield item
             if full:
                 yield {"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": n}

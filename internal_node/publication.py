@@ -41,6 +41,21 @@ SUBJECT_FIELDS = (
 STATE_PUBLISH, STATE_WITHDRAW, STATE_HOLD, STATE_BLOCK = "publish", "withdraw", "hold", "block"
 
 
+DOCUMENT = "document"  # the publication's table name for published documents
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    """A document an operator approved for publication (``item`` set) or withdrew (``item`` None)."""
+
+    key: str
+    item: dict[str, Any] | None
+    digest: str | None
+    publish_until: date | None
+    reason: str = ""
+    table: str = DOCUMENT
+
+
 @dataclass
 class RefreshReport:
     """What a refresh did (counts only) and the records the leak guard blocked (no record contents)."""
@@ -181,7 +196,7 @@ def _outcomes(
 
 
 def _batches(conn: Connection, stmt: Any) -> Iterator[Mapping[str, Any]]:
-    result = conn.execution_options(yield_per=BATCH).execute(stmt)
+    result = conn.execute(stmt.execution_options(yield_per=BATCH))
     for part in result.mappings().partitions(BATCH):
         for row in part:
             yield dict(row)
@@ -193,9 +208,9 @@ class _Existing:
     def __init__(self, conn: Connection, report: RefreshReport) -> None:
         self.conn = conn
         self.report = report
-        self.pending: list[Publish | Withdraw | Hold | Block] = []
+        self.pending: list[Publish | Withdraw | Hold | Block | DocumentOutcome] = []
 
-    def apply(self, outcome: Publish | Withdraw | Hold | Block) -> None:
+    def apply(self, outcome: Publish | Withdraw | Hold | Block | DocumentOutcome) -> None:
         self.pending.append(outcome)
         if len(self.pending) >= BATCH:
             self.flush()
@@ -246,20 +261,31 @@ _EMPTY: dict[str, Any] = {"pub_seq": None, "item": None, "row_digest": None, "pu
 
 
 def _change(
-    outcome: Publish | Withdraw | Hold | Block, old: tuple[str, str, str | None] | None, rep: RefreshReport
+    outcome: Publish | Withdraw | Hold | Block | DocumentOutcome,
+    old: tuple[str, str, str | None] | None,
+    rep: RefreshReport,
 ) -> dict[str, Any] | None:
     """The publication row for ``outcome`` given the stored one, or None when nothing changes. A row with
     an ``item`` is something to send: it gets a new ``pub_seq``."""
     base: dict[str, Any] = {"table_name": outcome.table, "key": outcome.key}
     published = old is not None and old[0] == STATE_PUBLISH
+    if isinstance(outcome, DocumentOutcome):
+        if outcome.item is None:
+            outcome = Withdraw(DOCUMENT, outcome.key, 1, outcome.reason)
+        else:
+            if published and old is not None and old[2] == outcome.digest:
+                return None
+            rep.published += 1
+            return {**base, "state": STATE_PUBLISH, "reason": "", "row_digest": outcome.digest,
+                    "item": outcome.item, "publish_until": outcome.publish_until}  # fmt: skip
     if isinstance(outcome, Publish):
         digest = hashlib.sha256(canonical.encode(outcome.row)).hexdigest()
         if published and old is not None and old[2] == digest:
             return None
         rep.published += 1
         until = outcome.row.get("publish_until")
-        item = {"kind": "record", "op": "upsert", "table": outcome.table, "key": outcome.key, "row": outcome.row}
-        return {**base, "state": STATE_PUBLISH, "reason": "", "row_digest": digest, "item": item,
+        upsert = {"kind": "record", "op": "upsert", "table": outcome.table, "key": outcome.key, "row": outcome.row}
+        return {**base, "state": STATE_PUBLISH, "reason": "", "row_digest": digest, "item": upsert,
                 "publish_until": date.fromisoformat(until) if isinstance(until, str) else None}  # fmt: skip
     if isinstance(outcome, Block):
         rep.blocked.append({"table": outcome.table, "key": outcome.key, "findings": [str(f) for f in outcome.findings]})
@@ -271,13 +297,16 @@ def _change(
         rep.held += 1
     if published:
         rep.withdrawn += 1
-        item = {
-            "kind": "record",
-            "op": "withdraw",
-            "table": outcome.table,
-            "key": outcome.key,
-            "reason": outcome.reason,
-        }
+        if outcome.table == DOCUMENT:
+            item: dict[str, Any] = {"kind": "document", "op": "withdraw", "key": outcome.key, "reason": outcome.reason}
+        else:
+            item = {
+                "kind": "record",
+                "op": "withdraw",
+                "table": outcome.table,
+                "key": outcome.key,
+                "reason": outcome.reason,
+            }
         return {
             **base,
             "state": state,
@@ -289,6 +318,16 @@ def _change(
     if old is not None and (old[0], old[1]) == (state, outcome.reason):
         return None
     return {**base, "state": state, "reason": outcome.reason}
+
+
+def publish_items(session: Session, outcomes: list[DocumentOutcome]) -> RefreshReport:
+    """Put operator-approved documents (or their withdrawal) into the publication."""
+    report = RefreshReport()
+    existing = _Existing(session.connection(), report)
+    for o in outcomes:
+        existing.apply(o)
+    existing.flush()
+    return report
 
 
 def _expire(conn: Connection, existing: _Existing, today: date, report: RefreshReport) -> None:
