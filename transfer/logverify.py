@@ -1,0 +1,304 @@
+"""The pure verifier of a transfer log: entries, their hash chain, the signed checkpoints over them, and
+consistency with a checkpoint held by the peer (docs/FORMAT.md §13).
+
+Input is what a node stored (or an evidence bundle holds): the entries in index order with, when
+known, the leaf hash recorded beside each; the checkpoints; and the public keys the auditor trusts.
+Output is a :class:`VerifiedLog`, or a :class:`~transfer.errors.LogVerificationError` whose ``index``
+names the first bad entry and whose ``reason`` says what happened to it (``edited``, ``deleted``,
+``inserted``, ``reordered``, ``truncated``, ``bad-checkpoint``, ``inconsistent``).
+
+What a node's own log can prove is limited: entries cut off the tail after the last checkpoint the
+node still holds leave no trace in it. :func:`verify_against` closes that gap with a checkpoint the
+peer holds, through an RFC 6962 consistency proof.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from keys.identity import PublicKeys
+from transfer import merkle
+from transfer.checkpoint import Checkpoint
+from transfer.errors import LogVerificationError
+from transfer.log import GENESIS, LogEntry
+
+_H = merkle.HASH_LEN
+_NONE = bytes(_H)  # "no recorded hash" in the packed array
+
+
+@dataclass(frozen=True)
+class VerifiedLog:
+    """A log that verified: its size, tree hash, and the checkpoints that vouch for it."""
+
+    node: str | None
+    size: int
+    root: str
+    checkpoints: list[Checkpoint]
+    leaves: bytes = field(repr=False)  # the packed leaf hashes, for consistency proofs
+
+    @property
+    def covered(self) -> int:
+        """Entries covered by a signed checkpoint (the rest is the unsigned tail)."""
+        return max((c.size for c in self.checkpoints), default=0)
+
+    def leaf_list(self) -> list[bytes]:
+        return [self.leaves[i : i + _H] for i in range(0, len(self.leaves), _H)]
+
+
+@dataclass
+class _Packed:
+    """The log reduced to fixed-size arrays (about 100 bytes an entry), so a long log fits in memory."""
+
+    index: array[int] = field(default_factory=lambda: array("q"))
+    leaf: bytearray = field(default_factory=bytearray)
+    recorded: bytearray = field(default_factory=bytearray)
+    prev: bytearray = field(default_factory=bytearray)
+    # leaf hashes recomputed as if each entry had index i-1 / i+1: how renumbering is recognised
+    shifted_down: bytearray = field(default_factory=bytearray)
+    shifted_up: bytearray = field(default_factory=bytearray)
+
+    def at(self, buf: bytearray, pos: int) -> bytes:
+        return bytes(buf[pos * _H : (pos + 1) * _H])
+
+    def find(self, buf: bytearray, h: bytes) -> int | None:
+        start = 0
+        while True:
+            i = buf.find(h, start)
+            if i < 0:
+                return None
+            if i % _H == 0:
+                return i // _H
+            start = i + 1
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def verify_log(
+    rows: Iterable[tuple[LogEntry, str | None]],
+    checkpoints: Sequence[Checkpoint],
+    keys: Mapping[str, PublicKeys],
+    *,
+    node: str | None = None,
+) -> VerifiedLog:
+    """Verify a whole log: every leaf hash, the ``prev`` chain, contiguous indices from 0, every
+    checkpoint's tree hash and signature (with ``keys``: key id → public keys the auditor trusts).
+
+    ``rows`` gives each entry in index order with the leaf hash recorded beside it (or None).
+    Raises :class:`LogVerificationError` naming the first bad entry.
+    """
+    by_size = _checkpoints_by_size(checkpoints)
+    packed = _Packed()
+    frontier = merkle.Frontier()
+    roots: dict[int, bytes] = {}
+    if 0 in by_size:
+        roots[0] = merkle.EMPTY_ROOT
+    for pos, (entry, recorded) in enumerate(rows):
+        h = bytes.fromhex(entry.leaf_hash)
+        packed.index.append(entry.index)
+        packed.leaf += h
+        packed.recorded += bytes.fromhex(recorded) if recorded else _NONE
+        packed.prev += _hex32(entry.prev)
+        packed.shifted_down += bytes.fromhex(_with_index(entry, pos - 1).leaf_hash) if pos else _NONE
+        packed.shifted_up += bytes.fromhex(_with_index(entry, pos + 1).leaf_hash)
+        frontier.append(h)
+        if frontier.size in by_size:
+            roots[frontier.size] = frontier.root()
+    # a broken entry explains the checkpoints that no longer match it: name the entry first
+    problems = _entry_problems(packed)
+    problems += sorted(_checkpoint_problems(by_size, roots, len(packed), keys, node), key=lambda p: p[0])
+    if problems:
+        pos, reason, message = problems[0]
+        more = f" ({len(problems) - 1} more problem(s) after it)" if len(problems) > 1 else ""
+        err = LogVerificationError(message + more, index=pos, reason=reason)
+        err.problems = problems  # type: ignore[attr-defined]
+        raise err
+    return VerifiedLog(
+        node=node,
+        size=len(packed),
+        root=frontier.root().hex(),
+        checkpoints=[by_size[s] for s in sorted(by_size)],
+        leaves=bytes(packed.leaf),
+    )
+
+
+def verify_entries(
+    entries: Iterable[LogEntry],
+    checkpoints: Sequence[Checkpoint],
+    keys: Mapping[str, PublicKeys],
+    *,
+    node: str | None = None,
+) -> VerifiedLog:
+    """:func:`verify_log` for entries without recorded hashes (an evidence bundle's ``entries.jsonl``)."""
+    return verify_log(((e, None) for e in entries), checkpoints, keys, node=node)
+
+
+def verify_against(log: VerifiedLog, held: Checkpoint, keys: Mapping[str, PublicKeys]) -> list[bytes]:
+    """Prove that ``log`` still extends ``held``, a checkpoint of this log that the peer holds.
+
+    Verifies ``held``'s signature, then an RFC 6962 consistency proof from ``held.size`` to the
+    whole log, and returns that proof. Raises ``truncated`` when the log is shorter than ``held``
+    and ``inconsistent`` when an entry before ``held.size`` differs from what was signed.
+    """
+    _signature(held, keys, None if log.node is None else log.node)
+    n = log.size
+    if held.size > n:
+        raise LogVerificationError(
+            f"the peer holds a checkpoint of {held.size} entries signed {held.at:%Y-%m-%dT%H:%M:%SZ}, but the "
+            f"log has only {n}: entries {n}..{held.size - 1} were cut off the tail (truncated)",
+            index=n,
+            reason="truncated",
+        )
+    leaves = log.leaf_list()
+    proof = merkle.consistency_proof(held.size, leaves)
+    try:
+        merkle.verify_consistency(held.size, n, proof, bytes.fromhex(held.root), bytes.fromhex(log.root))
+    except LogVerificationError:
+        raise LogVerificationError(
+            f"the log does not extend the checkpoint of {held.size} entries the peer holds (signed "
+            f"{held.at:%Y-%m-%dT%H:%M:%SZ}): entries before {held.size} were edited, deleted, inserted or "
+            "reordered since, and the chain and checkpoints after them rewritten",
+            reason="inconsistent",
+        ) from None
+    return proof
+
+
+# ----------------------------------------------------------------------------------------- entries
+
+
+def _entry_problems(p: _Packed) -> list[tuple[int, str, str]]:
+    expected_prev = bytes.fromhex(GENESIS)
+    for pos in range(len(p)):
+        problem = _diagnose(p, pos, expected_prev)
+        if problem is not None:
+            return [problem]  # later entries cannot be judged once the chain is broken
+        expected_prev = p.at(p.leaf, pos)
+    return []
+
+
+def _diagnose(p: _Packed, pos: int, expected_prev: bytes) -> tuple[int, str, str] | None:
+    index = p.index[pos]
+    if index != pos:
+        if index > pos:
+            gap = f"entry {pos}" if index == pos + 1 else f"entries {pos}..{index - 1}"
+            return pos, "deleted", f"{gap} missing: the log goes from entry {pos - 1} to entry {index} (deleted)"
+        return pos, "reordered", f"entry {pos} is out of order: found index {index} at position {pos}"
+    leaf, recorded, prev = p.at(p.leaf, pos), p.at(p.recorded, pos), p.at(p.prev, pos)
+    if prev != expected_prev:
+        if pos and prev == bytes.fromhex(GENESIS):
+            return pos, "reordered", f"entry {pos} is out of order: it claims to be the first entry of the log"
+        other = p.find(p.leaf, prev)
+        if other is None:
+            other = p.find(p.recorded, prev)
+        if other is not None and other != pos - 1:
+            if other == pos - 2 and recorded != _NONE and recorded == p.at(p.shifted_down, pos):
+                return (
+                    pos - 1,
+                    "inserted",
+                    f"entry {pos - 1} was inserted: entry {pos} was renumbered from {pos - 1} and still chains "
+                    f"to entry {pos - 2}",
+                )
+            return pos, "reordered", f"entry {pos} is out of order: it chains to entry {other}, not to entry {pos - 1}"
+    if recorded != _NONE and recorded != leaf:
+        if pos and recorded == p.at(p.shifted_down, pos):
+            return pos, "inserted", f"entry {pos} was renumbered from {pos - 1}: an entry was inserted before it"
+        if recorded == p.at(p.shifted_up, pos):
+            return pos, "deleted", f"entry {pos} was renumbered from {pos + 1}: the entry before it was deleted"
+        return pos, "edited", f"entry {pos} was edited: its content no longer matches its recorded hash"
+    if prev != expected_prev:
+        if pos == 0:
+            return 0, "edited", "entry 0 was edited: its prev is not the genesis value"
+        return (
+            pos - 1,
+            "edited",
+            f"entry {pos - 1} was changed: entry {pos} records another hash for it (or entries between them were "
+            "deleted or inserted)",
+        )
+    return None
+
+
+def _with_index(entry: LogEntry, index: int) -> LogEntry:
+    return replace(entry, index=index)
+
+
+def _hex32(value: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    return raw if len(raw) == _H else b"\xff" * _H  # a malformed prev matches nothing
+
+
+# ------------------------------------------------------------------------------------- checkpoints
+
+
+def _checkpoints_by_size(checkpoints: Sequence[Checkpoint]) -> dict[int, Checkpoint]:
+    by_size: dict[int, Checkpoint] = {}
+    for cp in checkpoints:
+        seen = by_size.get(cp.size)
+        if seen is not None and seen.root != cp.root:
+            raise LogVerificationError(
+                f"two checkpoints of size {cp.size} with different roots: the log was rewritten after it was signed",
+                index=max(cp.size - 1, 0),
+                reason="inconsistent",
+            )
+        by_size[cp.size] = cp
+    return by_size
+
+
+def _checkpoint_problems(
+    by_size: Mapping[int, Checkpoint],
+    roots: Mapping[int, bytes],
+    n: int,
+    keys: Mapping[str, PublicKeys],
+    node: str | None,
+) -> list[tuple[int, str, str]]:
+    problems: list[tuple[int, str, str]] = []
+    good = 0
+    for size in sorted(by_size):
+        cp = by_size[size]
+        pos = max(size - 1, 0)
+        try:
+            _signature(cp, keys, node)
+        except LogVerificationError as exc:
+            problems.append((pos, exc.reason, str(exc)))
+            continue
+        if size > n:
+            problems.append(
+                (
+                    n,
+                    "truncated",
+                    f"the log has {n} entries but a checkpoint signed {cp.at:%Y-%m-%dT%H:%M:%SZ} covers {size}: "
+                    f"entries {n}..{size - 1} were cut off the tail (truncated)",
+                )
+            )
+            break
+        if roots.get(size) != bytes.fromhex(cp.root):
+            problems.append(
+                (
+                    good,
+                    "inconsistent",
+                    f"entries {good}..{size - 1} no longer hash to the root signed at size {size}: an entry "
+                    f"in that range was changed and the chain after it rewritten",
+                )
+            )
+            break
+        good = size
+    return problems
+
+
+def _signature(cp: Checkpoint, keys: Mapping[str, PublicKeys], node: str | None) -> None:
+    if node is not None and cp.node != node:
+        raise LogVerificationError(
+            f"checkpoint of size {cp.size} is of node {cp.node}, not of node {node}", reason="bad-checkpoint"
+        )
+    public = keys.get(cp.key)
+    if public is None:
+        raise LogVerificationError(
+            f"checkpoint of size {cp.size} is signed by key {cp.key}, which is not among the trusted keys "
+            f"({', '.join(sorted(keys)) or 'none'})",
+            reason="bad-checkpoint",
+        )
+    cp.verify(public)
