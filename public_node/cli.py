@@ -12,7 +12,7 @@ from nodekit.cli_exchange import echo_outcomes, finish, outcome_line, sent_dict,
 from nodekit.home import parse_duration
 from nodekit.node_exchange import open_exchange
 from nodekit.watch import MediumWatcher
-from public_node import SPEC
+from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 
 cli = make_root(
@@ -71,6 +71,9 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
         raise click.UsageError("no trusted internal node: trust its identity card first (keys trust)")
     sent = [exchange.send(peer, lambda s, seq: []) for peer in peers]
     emit({"sent": [sent_dict(p) for p in sent]}, "\n".join(sent_line(p) for p in sent), as_json=as_json)
+
+
+cli_query.register(cli)
 
 
 def main() -> None:

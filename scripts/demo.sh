@@ -5,18 +5,103 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO=${CREDGAP_DEMO_DIR:-demo-run}
 rm -rf "$DEMO"
-mkdir -p "$DEMO/medium"
-MEDIUM=$(cd "$DEMO/medium" && pwd)
+mkdir -p "$DEMO/medium" "$DEMO/secrets" "$DEMO/dept"
+DEMO=$(cd "$DEMO" && pwd)
+MEDIUM="$DEMO/medium"
 INT="$DEMO/internal"
 PUB="$DEMO/public"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+note() { printf '   %s\n' "$*"; }
 
-step "1. create the two node homes (each with its own database; the medium is the only shared path)"
-internal-node --home "$INT" init --name "kunming-credit-internal" --medium "$MEDIUM"
-public-node --home "$PUB" init --name "kunming-credit-public" --medium "$MEDIUM"
+# Each node unlocks its private key with its own passphrase, read from a file the way a systemd
+# credential or a secrets mount provides it. (Real Argon2id: each unlock takes a moment.)
+head -c 24 /dev/urandom | base64 > "$DEMO/secrets/internal.pass"
+head -c 24 /dev/urandom | base64 > "$DEMO/secrets/public.pass"
+chmod 600 "$DEMO/secrets/"*.pass
+inode() { internal-node --home "$INT" --passphrase-file "$DEMO/secrets/internal.pass" "$@"; }
+pnode() { public-node --home "$PUB" --passphrase-file "$DEMO/secrets/public.pass" "$@"; }
 
-step "2. status of both nodes"
-internal-node --home "$INT" status
-public-node --home "$PUB" status
+step "1. two node homes: each its own database and keys; the transfer folder is the only shared path"
+inode init --name "昆明市信用信息基础数据库" --medium "$MEDIUM"
+pnode init --name "信用昆明公共网络平台" --medium "$MEDIUM"
 
-step "done: the homes are in $DEMO"
+step "2. identities: key pairs encrypted at rest, identity cards exchanged and checked by fingerprint"
+inode keys init
+pnode keys init
+inode keys export-card -o "$DEMO/internal.card" >/dev/null
+pnode keys export-card -o "$DEMO/public.card" >/dev/null
+FP_INT=$(inode keys show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key_id"])')
+FP_PUB=$(pnode keys show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key_id"])')
+note "(the operators read the fingerprints to each other out of band)"
+pnode keys trust "$DEMO/internal.card" --fingerprint "$FP_INT"
+inode keys trust "$DEMO/public.card" --fingerprint "$FP_PUB"
+note "a card whose fingerprint does not match is refused:"
+pnode keys trust "$DEMO/internal.card" --fingerprint "0000 0000 0000 0000 0000 0000 0000 0000" 2>&1 | sed 's/^/   /' || true
+
+step "3. department data: files from several units, in UTF-8, GB18030, JSON Lines and XLSX"
+inode sample-data --subjects 300 --seed 7 --out "$DEMO/dept" | tail -n 4
+python3 - "$DEMO/dept" <<'PY' > "$DEMO/dept/files.txt"
+import json, sys, pathlib
+for f in json.loads((pathlib.Path(sys.argv[1]) / "manifest.json").read_text()):
+    print(f["file"], f["kind"], f["source"], f["source_uscc"] or "")
+PY
+while read -r file kind source uscc; do
+  inode ingest "$DEMO/dept/$file" --kind "$kind" --source "$source" ${uscc:+--source-uscc "$uscc"} | tail -n 1
+done < "$DEMO/dept/files.txt"
+note "a malformed department file is rejected whole, each bad row named:"
+printf '行政相对人名称,行政相对人类别,统一社会信用代码,行政处罚决定书文号,违法行为类型,违法事实,处罚依据,处罚类别,处罚内容,处罚决定日期,处罚机关,处罚机关统一社会信用代码,严重程度\n昆明错误示例有限公司,法人及非法人组织,91530100MA6K5XXX99,昆市监罚〔2026〕999号,虚假宣传,事实,依据,罚款,罚款,2026-13-45,昆明市市场监督管理局,11530100015235021M,严重\n' > "$DEMO/dept/bad.csv"
+inode ingest "$DEMO/dept/bad.csv" --kind penalty --source "昆明市市场监督管理局" 2>&1 | sed 's/^/   /' || note "(exit code $? : input rejected, nothing written)"
+
+step "4. the disclosure policy, and exactly what would be published (masked, with a digest)"
+inode policy check
+DIGEST=$(inode export --dry-run --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["peers"][0]["digest"])')
+inode export --dry-run | sed -n '1,12p'
+note "... reviewed content digest: $DIGEST"
+
+step "5. the public node watches the medium (filesystem events + periodic rescan)"
+pnode watch > "$DEMO/watch.log" 2>&1 &
+WATCH=$!
+trap 'kill $WATCH 2>/dev/null || true' EXIT
+sleep 2
+
+step "6. export exactly the reviewed content: signed, encrypted, written atomically to the medium"
+inode export --expect "$DIGEST"
+for _ in $(seq 1 60); do
+  grep -q "applied" "$DEMO/watch.log" && break
+  sleep 0.5
+done
+note "watcher: $(grep -m1 applied "$DEMO/watch.log" || echo 'not yet applied')"
+
+step "7. the watcher stops cleanly on SIGTERM"
+kill -TERM $WATCH; wait $WATCH || true
+trap - EXIT
+tail -n 1 "$DEMO/watch.log" | sed 's/^/   /'
+
+step "8. a tampered package is quarantined with a reason and changes nothing; the resent original applies"
+inode export | tail -n 1
+PKG=$(find "$MEDIUM" -name 'p000000000002-*.cgp' | head -n 1)
+python3 - "$PKG" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read()); b[-40] ^= 1; open(p, "wb").write(bytes(b))
+PY
+pnode import || note "(exit code $?: a package was rejected)"
+ls "$PUB/quarantine" | sed 's/^/   quarantine: /'
+note "the lost package is sent again with its original bytes from the internal archive:"
+inode export --resend 2 | sed 's/^/   /'
+pnode import
+
+step "9. the public platform answers queries (fail-safe expiry applied)"
+pnode query search 昆明 --limit 5
+NAME=$(pnode query list dishonest --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["items"][0]["subject_key"] if d["items"] else "")')
+[ -n "$NAME" ] && pnode query subject "$NAME"
+
+step "10. the return channel: the public node's package goes back and is verified"
+pnode export
+inode import
+
+step "11. status of both nodes"
+inode status
+pnode status
+
+step "done: everything is under $DEMO"
