@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -79,13 +79,27 @@ class DataApplier(Protocol):
 
 
 class ExchangeHooks(Protocol):
-    """Exchange-level items handled on behalf of both nodes (trust-store changes, receipts, checkpoints)."""
+    """Exchange-level items handled on behalf of both nodes (trust-store changes, receipts, checkpoints),
+    and the transfer log's part of sending and receiving; each call runs in the package's transaction."""
 
     def key_announcement(self, session: Session, vh: VerifiedHeader, statement: dict[str, Any]) -> None: ...
 
     def receipt(self, session: Session, vh: VerifiedHeader, item: Item) -> None: ...
 
     def checkpoint(self, session: Session, vh: VerifiedHeader, item: Item) -> None: ...
+
+    def outgoing(self, session: Session, peer_node: str, seq: int) -> Iterable[Item]:
+        """Exchange items for package ``seq`` to ``peer_node`` (the checkpoint, pending receipts)."""
+        ...
+
+    def sealed(self, session: Session, peer_node: str, seq: int, digest: str) -> None:
+        """After the package's ``package.sealed`` entry."""
+        ...
+
+    def on_outcome(self, session: Session, outcome: Outcome, sender: str | None) -> None:
+        """After the entries that record what became of a received package (``sender`` unverified when
+        the header did not verify)."""
+        ...
 
 
 @dataclass
@@ -271,6 +285,8 @@ class Exchange:
                     subject={"channel": name, "seq": seq, "digest": sealed.digest, "type": package_type},
                     counts=dict(sealed.header.counts),
                 )
+                if self.hooks is not None:
+                    self.hooks.sealed(s, peer.node_id, seq, sealed.digest)
             crashpoint("after-seal-commit")
             written = self._deliver(row.id, peer.node_id, seq, final)
         return SentPackage(seq, sealed.digest, sealed.size, name, final, written, dict(sealed.header.counts))
@@ -287,6 +303,8 @@ class Exchange:
         yield {"kind": "manifest", "policy": None, "content": None, "note": "", **manifest}
         for statement in self.identity.announcements_for(peer_node, seq):
             yield {"kind": "key-announcement", "statement": statement}
+        if self.hooks is not None:  # the checkpoint as of just before this package's "sealed" entry, receipts
+            yield from self.hooks.outgoing(s, peer_node, seq)
         data = iter(build(s, seq))
         first = next(data, None)
         if first is None:
@@ -490,6 +508,7 @@ class Exchange:
                     self._event(s, EventCode.PACKAGE_DUPLICATE, result="duplicate", subject=subject)
                     staged.path.unlink(missing_ok=True)
                     base.result = "duplicate"
+                    self._outcome(s, base, h.sender_node)
                     return base
                 if verdict is Verdict.GAP:
                     target = self.pending.put(
@@ -502,6 +521,7 @@ class Exchange:
                         counts={"missing": len(missing)},
                     )  # fmt: skip
                     base.result, base.message = "pending", f"waiting for {_ranges(missing)}"
+                    self._outcome(s, base, h.sender_node)
                     return base
                 counts, manifest = self._apply(s, vh, staged, applier)
                 new_state = after_apply(state, h, staged.digest, verdict)
@@ -523,6 +543,9 @@ class Exchange:
                     s, EventCode.PACKAGE_APPLIED, result="rebased" if verdict is Verdict.REBASE else "applied",
                     subject={**subject, "type": h.type}, counts=counts,
                 )  # fmt: skip
+                self._outcome(
+                    s, replace(base, result="rebased" if verdict is Verdict.REBASE else "applied"), h.sender_node
+                )
                 # archive before the commit: after it, the medium copy is the only thing removed
                 self.archive.put(staged.path, h.sender_node, h.recipient_node, package_name(h.seq, staged.digest))
                 crashpoint("before-commit")
@@ -709,15 +732,21 @@ class Exchange:
             )  # fmt: skip
             if alarm is not None:
                 self._event(s, alarm, result="alarm", reason=reason, subject=subject)
+            outcome = Outcome(
+                file=source.name,
+                result="rejected",
+                seq=header.header.seq if header is not None else None,
+                digest=digest,
+                reason=reason,
+                message=message,
+            )
+            self._outcome(s, outcome, _claimed_sender(header, header_doc))
         log.warning("rejected %s: %s: %s", source.name, reason, message)
-        return Outcome(
-            file=source.name,
-            result="rejected",
-            seq=header.header.seq if header is not None else None,
-            digest=digest,
-            reason=reason,
-            message=message,
-        )
+        return outcome
+
+    def _outcome(self, s: Session, outcome: Outcome, sender: str | None) -> None:
+        if self.hooks is not None:
+            self.hooks.on_outcome(s, outcome, sender)
 
     def _known_header(self, vh: VerifiedHeader, digest: str) -> str | None:
         h = vh.header
@@ -755,6 +784,14 @@ def load_channel_state(s: Session, row: ChannelRow) -> ChannelState:
 
 # rejections an earlier package of the same batch can cure (a key succession it carries)
 _TRUST_MAY_CHANGE = frozenset({"unknown-signer", "superseded-signer"})
+
+
+def _claimed_sender(header: VerifiedHeader | None, doc: dict[str, Any] | None) -> str | None:
+    if header is not None:
+        return header.header.sender_node
+    sender = doc.get("sender") if doc else None
+    node = sender.get("node") if isinstance(sender, dict) else None
+    return node if isinstance(node, str) else None
 
 
 def _unverified_seq(path: Path) -> int | None:

@@ -153,3 +153,59 @@ class TrustedKeyRow(ExchangeBase):
     changed_at: Mapped[utc_ts]
     source: Mapped[str] = mapped_column(Text)  # the card or succession statement that introduced it
     change: Mapped[str | None] = mapped_column(Text, nullable=True)  # the statement that last changed it
+
+
+class LogCheckpointRow(ExchangeBase):
+    """A signed checkpoint (tree head) of this node's own transfer log (``transfer.checkpoint``)."""
+
+    __tablename__ = "log_checkpoint"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[utc_ts]
+    sig: Mapped[str] = mapped_column(String(128))  # hex
+    # the perfect-subtree roots of the first ``size`` leaves (canonical JSON list of hex), so the next
+    # checkpoint extends this one without reading the whole log; never trusted by the verifier
+    frontier: Mapped[str] = mapped_column(Text)
+
+
+class ReceiptRow(ExchangeBase):
+    """A signed receipt: received from a peer about a package this node sent (``in``), or issued by this
+    node about a package it received (``out``, waiting in the outbox until ``carrier_seq`` is set)."""
+
+    __tablename__ = "receipt"
+    __table_args__ = (Index("ix_receipt_outbox", "direction", "peer_node", "carrier_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8))  # in | out
+    peer_node: Mapped[str] = mapped_column(String(64))  # the issuer (in) or the addressee (out)
+    channel: Mapped[str] = mapped_column(String(200))  # channel of the package the receipt is about
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[utc_ts]
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON of the signed receipt document
+    sig: Mapped[str] = mapped_column(String(128))  # hex
+    carrier_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # package that carried it
+    recorded_at: Mapped[utc_ts]
+
+
+class PeerCheckpointRow(ExchangeBase):
+    """A verified checkpoint of a peer's transfer log, from a package's ``checkpoint`` item or a receipt."""
+
+    __tablename__ = "peer_checkpoint"
+    __table_args__ = (Index("ix_peer_checkpoint_peer_size", "peer_node", "size"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    peer_node: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[utc_ts]
+    sig: Mapped[str] = mapped_column(String(128))  # hex
+    source: Mapped[str] = mapped_column(String(16))  # package | receipt
+    package_seq: Mapped[int] = mapped_column(BigInteger)  # the package it arrived in
+    package_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[utc_ts]

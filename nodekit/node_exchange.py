@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -10,8 +12,9 @@ from keys import Role, SecretKeys
 from keys.errors import TrustError
 from keys.identity_store import Identity
 from keys.statements import statement_from_object
-from nodekit import trust_store
-from nodekit.exchange import Exchange
+from nodekit import alarms, receipts, trust_store
+from nodekit.auditlog import own_public_keys, sign_log_checkpoint
+from nodekit.exchange import Exchange, Outcome
 from nodekit.runtime import Node
 from transfer.items import Item
 from transfer.limits import Limits
@@ -49,10 +52,13 @@ class ExchangeIdentity:
 
 
 class TrustHooks:
-    """Exchange-level items: key announcements change the trust store in the package's transaction."""
+    """Exchange-level items: key announcements change the trust store in the package's transaction;
+    receipts and checkpoints are verified with the sender's trusted key and recorded; this node's own
+    checkpoints and receipts are signed with its current key (``nodekit.receipts``)."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, identity: Identity) -> None:
         self.node = node
+        self.identity = identity
 
     def key_announcement(self, session: Session, vh: VerifiedHeader, statement: dict[str, Any]) -> None:
         st = statement_from_object(statement)
@@ -64,10 +70,53 @@ class TrustHooks:
         trust_store.apply_statement(session, st, self.node.clock(), actor=f"package:{vh.header.seq}")
 
     def receipt(self, session: Session, vh: VerifiedHeader, item: Item) -> None:
-        """Receipts are recorded by the transfer log (see nodekit.receipts once it exists)."""
+        """Verify a receipt from the package's sender and record it (a bad one rejects the package)."""
+        receipts.record_receipt(
+            session, trust_store.load_trust_state(session), own_public_keys(self.identity), item,
+            me=self.identity.node_id, sender=vh.header.sender_node, package_seq=vh.header.seq, at=self.node.clock(),
+        )  # fmt: skip
 
     def checkpoint(self, session: Session, vh: VerifiedHeader, item: Item) -> None:
-        """Checkpoints are recorded by the transfer log (see nodekit.receipts once it exists)."""
+        """Verify the sender's log checkpoint and record it (a bad one rejects the package)."""
+        receipts.record_peer_checkpoint(
+            session, trust_store.load_trust_state(session), item,
+            sender=vh.header.sender_node, package_seq=vh.header.seq, at=self.node.clock(),
+        )  # fmt: skip
+
+    def outgoing(self, session: Session, peer_node: str, seq: int) -> Iterator[Item]:
+        yield from receipts.outgoing_items(
+            session, self.identity.current_secret(), self.identity.node_id, peer_node, seq, self.node.clock()
+        )
+
+    def sealed(self, session: Session, peer_node: str, seq: int, digest: str) -> None:
+        """Overdue receipts from this peer raise an alarm; a checkpoint then covers the sealed entry."""
+        alarms.check_receipts(session, self.node, peer_node)
+        sign_log_checkpoint(session, self.identity.current_secret(), self.identity.node_id, self.node.clock())
+
+    def on_outcome(self, session: Session, outcome: Outcome, sender: str | None) -> None:
+        """Sign a checkpoint over the outcome's entries and, for a package from a trusted peer, queue a
+        signed receipt for the next package to it."""
+        secret, me, at = self.identity.current_secret(), self.identity.node_id, self.node.clock()
+        kind = _RECEIPT_OUTCOMES.get(outcome.result)
+        if kind is None or sender is None or not outcome.digest or outcome.digest == "0" * 64:
+            sign_log_checkpoint(session, secret, me, at)
+            return
+        peers = {k.node_id for k in trust_store.load_trust_state(session) if k.role != self.identity.role}
+        if sender not in peers:  # a header naming a node we do not exchange with: nobody to tell
+            sign_log_checkpoint(session, secret, me, at)
+            return
+        receipts.issue_receipt(
+            session, secret, me=me, sender=sender, seq=outcome.seq, digest=outcome.digest,
+            outcome=kind, reason=_reason_code(outcome.reason) if kind == "rejected" else "", at=at,
+        )  # fmt: skip
+
+
+_RECEIPT_OUTCOMES = {r: r for r in ("applied", "rebased", "duplicate", "pending", "rejected")}
+
+
+def _reason_code(reason: str) -> str:
+    """A reason code as a receipt may carry it (``[a-z0-9-]``, at most 64), whatever an applier raised."""
+    return re.sub(r"[^a-z0-9-]", "-", reason.lower())[:64] or "rejected"
 
 
 def open_exchange(
@@ -81,7 +130,7 @@ def open_exchange(
         node,
         ExchangeIdentity(identity),
         trust_store.load_trust_state,
-        hooks=TrustHooks(node),
+        hooks=TrustHooks(node, identity),
         limits=limits,
         **kwargs,
     )

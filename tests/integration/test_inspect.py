@@ -49,7 +49,7 @@ def test_inspect_verifies_without_applying(sent: Any) -> None:
     assert r.code == 0, r.err
     rep = r.json()
     assert rep["verified"] is True and rep["header_verified"] is True
-    assert rep["payload"] == {"verified": True, "counts": {"manifest": 1, "record": 1}}
+    assert rep["payload"] == {"verified": True, "counts": {"manifest": 1, "checkpoint": 1, "record": 1}}
     assert rep["channel"]["verdict"] == "accept"
     assert path.exists(), "inspect never touches the medium"
     with b.node.sessions() as s:

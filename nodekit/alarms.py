@@ -1,0 +1,201 @@
+"""Freshness alarms: no package from a peer within the expected exchange period, or packages sent to a
+peer whose receipts are overdue. Each alarm is logged once per period in the transfer log, and also
+goes to the system log (syslog/journald through ``/dev/log``) so existing monitoring sees it.
+
+``[alarms] syslog`` in ``node.toml`` names the syslog socket (default ``/dev/log``; empty disables
+it). Where the socket does not exist (containers, macOS) the alarm still reaches the transfer log
+and the node's file log.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from nodekit import trust_store
+from nodekit.events import record_event
+from nodekit.models import ChannelPackageRow, ChannelRow, ReceiptRow, TransferLogRow, TrustedKeyRow
+from nodekit.runtime import Node
+from transfer.log import EventCode
+from transfer.medium import channel_dirname
+
+alarm_log = logging.getLogger("credgap.alarm")
+DEFAULT_SYSLOG = "/dev/log"
+_syslog_handlers: dict[str, logging.Handler] = {}
+
+
+def syslog_address(node: Node) -> str:
+    value = node.config.section("alarms").get("syslog", DEFAULT_SYSLOG)
+    return value if isinstance(value, str) else DEFAULT_SYSLOG
+
+
+def ensure_syslog(address: str) -> logging.Handler | None:
+    """Attach one syslog handler for ``address`` (a Unix socket path) to the alarm logger, if it exists."""
+    if not address:
+        return None
+    if address in _syslog_handlers:
+        return _syslog_handlers[address]
+    if not Path(address).exists():
+        return None
+    try:
+        handler = logging.handlers.SysLogHandler(
+            address=address, facility=logging.handlers.SysLogHandler.LOG_AUTHPRIV, socktype=socket.SOCK_DGRAM
+        )
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("credgap[%(process)d]: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    alarm_log.addHandler(handler)
+    alarm_log.setLevel(logging.INFO)
+    _syslog_handlers[address] = handler
+    return handler
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """One overdue condition: ``kind`` is ``no-package`` (inbound) or ``no-receipt`` (outbound)."""
+
+    kind: str
+    peer: str
+    channel: str
+    since: datetime  # the last arrival, or the oldest unacknowledged package
+    age: int  # seconds
+    count: int = 0  # packages waiting for a receipt
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "alarm": self.kind,
+            "peer": self.peer,
+            "channel": self.channel,
+            "since": self.since.isoformat(timespec="seconds"),
+            "age_seconds": self.age,
+            "count": self.count,
+        }
+
+    def message(self) -> str:
+        if self.kind == "no-package":
+            return f"ALARM overdue: no package from {self.peer} on {self.channel} since {self.since:%Y-%m-%d %H:%M:%S}Z ({self.age}s)"
+        return (
+            f"ALARM overdue: {self.count} package(s) on {self.channel} without a receipt from {self.peer}, "
+            f"the oldest sealed {self.since:%Y-%m-%d %H:%M:%S}Z ({self.age}s ago)"
+        )
+
+
+def _peers(s: Session, role: str) -> dict[str, datetime]:
+    """Trusted peer nodes of ``role`` and when they were first trusted."""
+    return {
+        node: at
+        for node, at in s.execute(
+            select(TrustedKeyRow.node_id, func.min(TrustedKeyRow.trusted_at))
+            .where(TrustedKeyRow.role == role, TrustedKeyRow.status.in_(("trusted", "superseded")))
+            .group_by(TrustedKeyRow.node_id)
+        )
+    }
+
+
+def inbound_overdue(s: Session, node: Node, now: datetime) -> list[Overdue]:
+    """Peers from which no package arrived within the expected period (counted from when the peer was
+    trusted, if nothing ever arrived)."""
+    me, period = trust_store.own_node_id(s) or "", node.config.exchange_period
+    peer_role = "internal" if node.config.role == "public" else "public"
+    out: list[Overdue] = []
+    for peer, trusted_at in sorted(_peers(s, peer_role).items()):
+        ch = s.scalars(
+            select(ChannelRow).where(ChannelRow.sender_node == peer, ChannelRow.recipient_node == me)
+        ).first()
+        last = None
+        if ch is not None:
+            last = s.scalar(
+                select(func.max(ChannelPackageRow.recorded_at)).where(ChannelPackageRow.channel_id == ch.id)
+            )
+        since = last or trusted_at
+        age = int((now - since).total_seconds())
+        if age > period:
+            out.append(Overdue("no-package", peer, channel_dirname(peer, me), since, age))
+    return out
+
+
+def receipts_overdue(s: Session, node: Node, now: datetime, *, peer: str | None = None) -> list[Overdue]:
+    """Channels on which a package older than the expected period has no receipt from the peer yet."""
+    period = node.config.exchange_period
+    me = trust_store.own_node_id(s) or ""
+    acked = select(ReceiptRow.digest).where(ReceiptRow.direction == "in")
+    out: list[Overdue] = []
+    stmt = select(ChannelRow).where(ChannelRow.outbound.is_(True), ChannelRow.sender_node == me)
+    if peer is not None:
+        stmt = stmt.where(ChannelRow.recipient_node == peer)
+    for ch in s.scalars(stmt.order_by(ChannelRow.id)):
+        waiting = s.execute(
+            select(func.count(), func.min(ChannelPackageRow.recorded_at)).where(
+                ChannelPackageRow.channel_id == ch.id, ChannelPackageRow.digest.not_in(acked)
+            )
+        ).one()
+        count, oldest = int(waiting[0]), waiting[1]
+        if count and oldest is not None:
+            age = int((now - oldest).total_seconds())
+            if age > period:
+                out.append(
+                    Overdue("no-receipt", ch.recipient_node, channel_dirname(me, ch.recipient_node), oldest, age, count)
+                )
+    return out
+
+
+def raise_alarms(s: Session, node: Node, found: list[Overdue], now: datetime) -> list[Overdue]:
+    """Log each overdue condition once per period (transfer log + system log); returns those newly raised."""
+    period = node.config.exchange_period
+    raised: list[Overdue] = []
+    for o in found:
+        if _raised_recently(s, o, now, period):
+            continue
+        record_event(
+            s, EventCode.ALARM_OVERDUE, at=now, result="alarm", reason=o.kind,
+            subject={"peer": o.peer, "channel": o.channel, "since": o.since.isoformat(timespec="seconds")},
+            counts={"age_seconds": o.age, "packages": o.count},
+        )  # fmt: skip
+        raised.append(o)
+    if raised:
+        ensure_syslog(syslog_address(node))
+        for o in raised:
+            alarm_log.warning("%s: %s", node.config.name, o.message())
+    return raised
+
+
+def _raised_recently(s: Session, o: Overdue, now: datetime, period: int) -> bool:
+    rows = s.execute(
+        select(TransferLogRow.at, TransferLogRow.reason, TransferLogRow.subject)
+        .where(TransferLogRow.event == EventCode.ALARM_OVERDUE.value)
+        .order_by(TransferLogRow.index.desc())
+        .limit(200)
+    ).all()
+    for at, reason, subject in rows:
+        if reason != o.kind:
+            continue
+        try:
+            channel = orjson.loads(subject).get("channel")
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        if channel == o.channel:
+            return (now - at).total_seconds() < period
+    return False
+
+
+def check_inbound(node: Node) -> list[Overdue]:
+    """The watcher's idle check: raise ``no-package`` alarms (once per period each)."""
+    now = node.clock()
+    with node.transaction() as s:
+        return raise_alarms(s, node, inbound_overdue(s, node, now), now)
+
+
+def check_receipts(s: Session, node: Node, peer: str | None = None) -> list[Overdue]:
+    """The sender's check at each package sealed: raise ``no-receipt`` alarms (once per period each)."""
+    now = node.clock()
+    return raise_alarms(s, node, receipts_overdue(s, node, now, peer=peer), now)

@@ -1,0 +1,206 @@
+"""The node's own transfer log as an auditor sees it: signing checkpoints over it, reading it back,
+verifying it (chain, checkpoints, a peer-held checkpoint) and the keys that vouch for it.
+
+The pure checks are in ``transfer.logverify``; this module only moves rows in and out of the
+database and picks the keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from keys import PublicKeys, SecretKeys
+from keys.identity import parse_fingerprint
+from keys.identity_store import Identity
+from nodekit.errors import ExitCode, NodeError
+from nodekit.events import row_to_entry
+from nodekit.models import LogCheckpointRow, ReceiptRow, TransferLogRow
+from transfer import merkle
+from transfer.checkpoint import Checkpoint, read_checkpoint, sign_checkpoint
+from transfer.errors import LogVerificationError
+from transfer.log import LogEntry
+from transfer.logverify import VerifiedLog, verify_against, verify_log
+from transfer.receipt import parse_receipt
+
+_PG_LOCK_KEY = 0x63726564  # the transfer log's append lock (nodekit.events): no entry lands mid-checkpoint
+_BATCH = 5000
+
+
+class AuditError(NodeError):
+    """An audit command cannot run as asked (a missing checkpoint, a bad fingerprint)."""
+
+    exit_code = ExitCode.USAGE
+    reason = "audit"
+
+
+def row_to_checkpoint(row: LogCheckpointRow, node: str) -> Checkpoint:
+    return Checkpoint(node=node, key=row.key_id, size=row.size, root=row.root, at=row.at, sig=bytes.fromhex(row.sig))
+
+
+def latest_checkpoint(session: Session, node: str) -> Checkpoint | None:
+    row = session.scalars(select(LogCheckpointRow).order_by(LogCheckpointRow.size.desc()).limit(1)).first()
+    return None if row is None else row_to_checkpoint(row, node)
+
+
+def sign_log_checkpoint(session: Session, secret: SecretKeys, node: str, at: datetime) -> Checkpoint:
+    """Sign a checkpoint over every entry of the log so far, in ``session``'s transaction.
+
+    Extends the frontier stored with the previous checkpoint by the entries appended since, so the
+    cost is the new entries only. Returns the previous checkpoint when nothing was appended.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    session.flush()
+    last = session.scalars(select(LogCheckpointRow).order_by(LogCheckpointRow.size.desc()).limit(1)).first()
+    frontier = _frontier_of(session, last)
+    new = session.scalars(
+        select(TransferLogRow.leaf_hash).where(TransferLogRow.index >= frontier.size).order_by(TransferLogRow.index)
+    ).all()
+    if last is not None and not new:
+        return row_to_checkpoint(last, node)
+    for h in new:
+        frontier.append(bytes.fromhex(h))
+    cp = sign_checkpoint(secret, node=node, size=frontier.size, root=frontier.root().hex(), at=at)
+    session.add(
+        LogCheckpointRow(
+            size=cp.size,
+            root=cp.root,
+            key_id=cp.key,
+            at=cp.at,
+            sig=cp.sig.hex(),
+            frontier=orjson.dumps(frontier.to_hex()).decode(),
+        )
+    )
+    session.flush()
+    return cp
+
+
+def _frontier_of(session: Session, last: LogCheckpointRow | None) -> merkle.Frontier:
+    if last is not None:
+        try:
+            f = merkle.Frontier.from_hex(last.size, orjson.loads(last.frontier))
+            if f.root().hex() == last.root:
+                return f
+        except (ValueError, TypeError, orjson.JSONDecodeError):
+            pass
+    # no usable frontier (first checkpoint, or a damaged row): start from the first entry
+    return merkle.Frontier()
+
+
+def log_rows(session: Session) -> Iterator[tuple[LogEntry, str | None]]:
+    """Every entry in index order with its recorded leaf hash, streamed."""
+    stmt = select(TransferLogRow).order_by(TransferLogRow.index).execution_options(yield_per=_BATCH)
+    for row in session.scalars(stmt):
+        yield row_to_entry(row), row.leaf_hash
+
+
+def own_checkpoints(session: Session, node: str) -> list[Checkpoint]:
+    return [
+        row_to_checkpoint(r, node) for r in session.scalars(select(LogCheckpointRow).order_by(LogCheckpointRow.size))
+    ]
+
+
+def own_public_keys(identity: Identity) -> dict[str, PublicKeys]:
+    """Every key this node ever held (current, retired, revoked), as listed with its identity."""
+    return {k.key_id: k.public for k in identity.own_keys()}
+
+
+def pinned_keys(keys: Mapping[str, PublicKeys], fingerprints: Iterable[str]) -> dict[str, PublicKeys]:
+    """Only the keys whose fingerprints the auditor gave, each checked against its public keys."""
+    out: dict[str, PublicKeys] = {}
+    for fp in fingerprints:
+        try:
+            key_id = parse_fingerprint(fp)
+        except Exception as exc:
+            raise AuditError(f"--key-fingerprint {fp!r}: {exc}", reason="bad-fingerprint") from None
+        public = keys.get(key_id)
+        if public is None:
+            raise AuditError(
+                f"--key-fingerprint {fp}: this node's identity lists no key {key_id}; the checkpoints cannot be "
+                "checked against it",
+                reason="unknown-key",
+            )
+        if public.key_id != key_id:  # the identity file was altered: its keys no longer match their ids
+            raise AuditError(f"the public keys stored for {key_id} do not have that fingerprint", reason="bad-key")
+        out[key_id] = public
+    return out
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """What ``audit verify`` reports when the log verified."""
+
+    log: VerifiedLog
+    keys: list[str]
+    against: Checkpoint | None = None
+    proof: list[str] | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "ok": True,
+            "node": self.log.node,
+            "entries": self.log.size,
+            "root": self.log.root,
+            "checkpoints": len(self.log.checkpoints),
+            "covered": self.log.covered,
+            "unsigned_tail": self.log.size - self.log.covered,
+            "keys": self.keys,
+        }
+        if self.against is not None:
+            out["against"] = {"size": self.against.size, "root": self.against.root, "at": self.against.at.isoformat()}
+            out["consistency_proof"] = self.proof
+        return out
+
+
+def verify_node_log(
+    session: Session,
+    node: str,
+    keys: Mapping[str, PublicKeys],
+    *,
+    against: Checkpoint | None = None,
+) -> AuditResult:
+    """Verify this node's whole log (and, given ``against``, that it extends a peer-held checkpoint)."""
+    log = verify_log(log_rows(session), own_checkpoints(session, node), keys, node=node)
+    proof = None
+    if against is not None:
+        if against.node != node:
+            raise LogVerificationError(
+                f"the checkpoint given is of node {against.node}, not of this node ({node})", reason="bad-checkpoint"
+            )
+        proof = [p.hex() for p in verify_against(log, against, keys)]
+    return AuditResult(log=log, keys=sorted(keys), against=against, proof=proof)
+
+
+def load_against(session: Session, node: str, spec: str) -> Checkpoint:
+    """The checkpoint ``--against`` names: a checkpoint file, or ``latest-peer``: the largest checkpoint
+    of this log that a peer acknowledged in a signed receipt."""
+    if spec != "latest-peer":
+        from pathlib import Path
+
+        path = Path(spec)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise AuditError(f"{path}: cannot read: {exc.strerror}", reason="unreadable") from None
+        try:
+            return read_checkpoint(data)
+        except LogVerificationError as exc:
+            raise LogVerificationError(f"{path}: {exc}", reason=exc.reason) from None
+    best: Checkpoint | None = None
+    for doc, sig in session.execute(select(ReceiptRow.document, ReceiptRow.sig).where(ReceiptRow.direction == "in")):
+        ack = parse_receipt(orjson.loads(doc), sig).acknowledges
+        if ack is not None and ack.node == node and (best is None or ack.size > best.size):
+            best = ack
+    if best is None:
+        raise AuditError(
+            "no peer has acknowledged a checkpoint of this log yet (no receipt carries one): pass a checkpoint "
+            "file exported from the peer instead",
+            reason="no-peer-checkpoint",
+        )
+    return best
