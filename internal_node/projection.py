@@ -98,15 +98,6 @@ PARTY_TO_SUBJECT = {party: subj for subj, party in SUBJECT_FROM_PARTY.items()}
 RENAMED = {("subject", "id_no"): "id_masked"}
 """Row names that differ from the stored field's (docs/DATA.md: subjects publish ``id_masked``)."""
 
-COMMON_ROW_FIELDS = (
-    "subject_key",
-    "subject_name",
-    "subject_category",
-    "uscc",
-    "doc_no",
-    "publish_until",
-    "source_unit",
-)
 
 
 # --- outcomes ------------------------------------------------------------------------------------

@@ -29,15 +29,12 @@ from internal_node.models import RECORD_MODELS, Subject
 from internal_node.policy import DisclosurePolicy
 from internal_node.projection import Block, Hold, Publish, Withdraw, project
 from internal_node.pubmodels import PUBLICATION, PUBLICATION_META, PublicationMeta
+from internal_node.rows import SUBJECT_FIELDS
 from keys import canonical
 from nodekit.events import record_event
 from transfer.log import EventCode
 
 BATCH = 2000
-SUBJECT_FIELDS = (
-    "name", "category", "uscc", "id_type", "id_no", "legal_rep", "legal_rep_id_type", "legal_rep_id_no",
-    "registration_authority", "address", "phone", "birth_date",
-)  # fmt: skip
 STATE_PUBLISH, STATE_WITHDRAW, STATE_HOLD, STATE_BLOCK = "publish", "withdraw", "hold", "block"
 
 
