@@ -174,7 +174,13 @@ def ingest_file(
     try:
         try:
             with node.transaction() as session:
-                writer = BatchWriter(session.connection(), spec, now=node.clock(), counts=report.counts)
+                conn = session.connection()
+                if conn.dialect.name == "postgresql":
+                    # Every lookup here is by key; the tables grow inside this very transaction, where
+                    # no statistics can see them, and PostgreSQL then plans each batch's key lookup
+                    # as a sequential scan: quadratic in the file's size. Index scans it must be.
+                    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                writer = BatchWriter(conn, spec, now=node.clock(), counts=report.counts)
                 _run(reader, validator, writer, report, sink, skip_invalid, show_progress, facts, batch_rows)
                 report.accepted = True
                 record_event(

@@ -134,7 +134,7 @@ class BatchWriter:
                 change_seq=next(seqs), content_digest=content_digest([item[f] for f in fields]), updated_at=self.now
             )
         if inserts:
-            self.conn.execute(insert(s), inserts)
+            insert_rows(self.conn, s, inserts)
         if updates:
             self.conn.execute(update(s).where(s.c.id == bindparam("b_id")).values(version=s.c.version + 1), updates)
         self.counts.subjects_inserted += len(inserts)
@@ -218,12 +218,33 @@ class BatchWriter:
         for item in (*inserts, *updates):
             item["change_seq"] = next(seqs)
         if inserts:
-            self.conn.execute(insert(t), inserts)
+            insert_rows(self.conn, t, inserts)
         if updates:
             self.conn.execute(update(t).where(t.c.id == bindparam("b_id")).values(version=t.c.version + 1), updates)
         self.counts.inserted += len(inserts)
         self.counts.updated += len(updates)
         return problems
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) in the caller's transaction.
+
+    On PostgreSQL through COPY FROM STDIN: an executemany INSERT runs one statement per row there and
+    is about eight times slower. Values go through the columns' own bind processing first (UTC
+    timestamps become naive UTC as they do for any other write).
+    """
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    raw: Any = conn.connection.dbapi_connection
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        for item in rows:
+            values = [item[n] for n in names]
+            copy.write_row([v if p is None or v is None else p(v) for v, p in zip(values, processors, strict=True)])
 
 
 def _subject_values(subject: SubjectData, row: ValidRow, meta: bool) -> dict[str, Any]:

@@ -281,7 +281,7 @@ def parse_enum(value: str, vocab: Vocabulary) -> str:
     """The stored code of ``value`` (code, Chinese label or alias) in ``vocab``."""
     code = vocab.lookup(value)
     if code is None:
-        raise InvalidValue(f"{_shown(value.strip())} is not one of {vocab.describe()}")
+        raise InvalidValue(f"'{_shown(value.strip())}' is not one of {vocab.describe()}")
     return code
 
 
