@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from internal_node import SPEC, cli_data, cli_exchange, cli_policy
+from internal_node import SPEC, cli_audit, cli_data, cli_exchange, cli_policy
 from nodekit.cli import make_root, run
 
 cli = make_root(
@@ -15,6 +15,7 @@ cli = make_root(
 cli_policy.register(cli)
 cli_data.register(cli)
 cli_exchange.register(cli)
+cli_audit.register(cli)
 
 
 def main() -> None:

@@ -60,6 +60,14 @@ def ensure_syslog(address: str) -> logging.Handler | None:
     return handler
 
 
+def close_syslog(address: str) -> None:
+    """Detach and close the syslog handler of ``address`` (tests; a service keeps it for its lifetime)."""
+    handler = _syslog_handlers.pop(address, None)
+    if handler is not None:
+        alarm_log.removeHandler(handler)
+        handler.close()
+
+
 @dataclass(frozen=True)
 class Overdue:
     """One overdue condition: ``kind`` is ``no-package`` (inbound) or ``no-receipt`` (outbound)."""

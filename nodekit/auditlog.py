@@ -204,3 +204,36 @@ def load_against(session: Session, node: str, spec: str) -> Checkpoint:
             reason="no-peer-checkpoint",
         )
     return best
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What ``audit show`` selects: a time window, event codes (or prefixes such as ``package.``), a
+    package sequence number, a result."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    events: tuple[str, ...] = ()
+    seq: int | None = None
+    result: str | None = None
+
+    def matches_event(self, event: str) -> bool:
+        return not self.events or any(event == e or (e.endswith(".") and event.startswith(e)) for e in self.events)
+
+
+def select_entries(session: Session, f: LogFilter) -> Iterator[tuple[LogEntry, str]]:
+    """The entries ``f`` selects, in index order, with their recorded leaf hashes."""
+    stmt = select(TransferLogRow).order_by(TransferLogRow.index)
+    if f.since is not None:
+        stmt = stmt.where(TransferLogRow.at >= f.since)
+    if f.until is not None:
+        stmt = stmt.where(TransferLogRow.at < f.until)
+    if f.result is not None:
+        stmt = stmt.where(TransferLogRow.result == f.result)
+    for row in session.scalars(stmt.execution_options(yield_per=_BATCH)):
+        if not f.matches_event(row.event):
+            continue
+        entry = row_to_entry(row)
+        if f.seq is not None and entry.subject.get("seq") != f.seq:
+            continue
+        yield entry, row.leaf_hash

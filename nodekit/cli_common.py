@@ -85,6 +85,8 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             ex = data.get("exchange")
             if ex:
                 click.echo(f"  freshness {ex['freshness']} (expected period {ex['expected_period_seconds']}s)")
+                for alarm in ex.get("alarms", []):
+                    click.echo(f"  ALARM     {alarm['alarm']} on {alarm['channel']} since {alarm['since']}")
                 click.echo(f"  quarantine {ex['quarantine']['count']} package(s)")
                 rows = [
                     [c["direction"], c["sender"][:13], c["recipient"][:13], c["last_seq"], c["last_created"] or "-",

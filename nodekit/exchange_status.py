@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from nodekit import trust_store
-from nodekit.models import ChannelPackageRow, ChannelRow
+from nodekit import alarms, trust_store
+from nodekit.models import ChannelPackageRow, ChannelRow, LogCheckpointRow, ReceiptRow, TransferLogRow
 from nodekit.runtime import Node
 from transfer.medium import Quarantine
 
@@ -51,6 +52,10 @@ def exchange_status(node: Node) -> dict[str, Any]:
             select(func.count()).select_from(ChannelPackageRow).where(ChannelPackageRow.status == "applied")
         )
         keys = trust_store.trusted_rows(s)
+        overdue_now = [
+            o.as_dict() for o in alarms.inbound_overdue(s, node, now) + alarms.receipts_overdue(s, node, now)
+        ]
+        log_info = _log_status(s)
         trusted = [
             {"key_id": k.key_id, "node_id": k.node_id, "node_name": k.node_name, "role": k.role, "status": k.status}
             for k in keys
@@ -62,7 +67,30 @@ def exchange_status(node: Node) -> dict[str, Any]:
         "quarantine": {"count": len(q), "latest": q[-1] if q else None},
         "trusted_keys": trusted,
         "freshness": "overdue"
-        if overdue
+        if overdue or overdue_now
         else ("ok" if any(c["direction"] == "in" for c in channels) else "no-inbound-channel"),
         "expected_period_seconds": period,
+        "alarms": overdue_now,
+        "log": log_info,
+    }
+
+
+def _log_status(s: Session) -> dict[str, Any]:
+    """The transfer log's size, its last checkpoint, and the receipts waiting or received."""
+    entries = s.scalar(select(func.count()).select_from(TransferLogRow)) or 0
+    last = s.scalars(select(LogCheckpointRow).order_by(LogCheckpointRow.size.desc()).limit(1)).first()
+    outbox = s.scalar(
+        select(func.count())
+        .select_from(ReceiptRow)
+        .where(ReceiptRow.direction == "out", ReceiptRow.carrier_seq.is_(None))
+    )
+    received = s.scalar(select(func.count()).select_from(ReceiptRow).where(ReceiptRow.direction == "in"))
+    return {
+        "entries": entries,
+        "last_checkpoint": None
+        if last is None
+        else {"size": last.size, "root": last.root, "at": last.at.isoformat(timespec="seconds")},
+        "unsigned_tail": entries - (last.size if last is not None else 0),
+        "receipts_to_send": outbox or 0,
+        "receipts_received": received or 0,
     }

@@ -7,6 +7,7 @@ import sys
 import click
 
 from nodekit import trust_store
+from nodekit.alarms import check_inbound
 from nodekit.cli import NodeContext, emit, json_option, make_root, pass_node_context, run
 from nodekit.cli_exchange import echo_outcomes, finish, outcome_line, sent_dict, sent_line
 from nodekit.home import parse_duration
@@ -50,7 +51,11 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str) -> None:
         for o in import_packages(node, identity, stop=stop):  # type: ignore[arg-type]
             click.echo(outcome_line(o))
 
-    watcher = MediumWatcher(node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll)
+    def idle() -> None:  # no package within the expected period: ALARM_OVERDUE, once per period
+        for alarm in check_inbound(node):
+            click.echo(alarm.message(), err=True)
+
+    watcher = MediumWatcher(node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll, on_idle=idle)
     watcher.install_signal_handlers()
     click.echo(f"watching {node.config.medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C", err=True)
     stats = watcher.run()

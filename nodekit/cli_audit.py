@@ -1,0 +1,200 @@
+"""The ``audit`` commands both node programs have: ``verify``, ``show``, ``export`` and ``checkpoint``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from nodekit.auditlog import (
+    AuditError,
+    LogFilter,
+    load_against,
+    own_public_keys,
+    pinned_keys,
+    select_entries,
+    sign_log_checkpoint,
+    verify_node_log,
+)
+from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
+from nodekit.evidence import export_bundle
+from nodekit.text import printable
+from transfer.errors import LogVerificationError
+from transfer.log import LogEntry
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            "expected a date or time such as 2026-11-26 or 2026-11-26T08:00Z", param_hint=option
+        ) from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _subject(entry: LogEntry) -> str:
+    parts = [f"{k}={v}" for k, v in entry.subject.items() if k not in ("digest", "root", "known_root")]
+    if "digest" in entry.subject:
+        parts.append(f"digest={str(entry.subject['digest'])[:16]}")
+    parts += [f"{k}:{v}" for k, v in entry.counts.items()]
+    return " ".join(parts)
+
+
+def register(root: click.Group) -> None:
+    @root.group("audit")
+    def audit() -> None:
+        """The tamper-evident transfer log: verify it, show it, export evidence, sign a checkpoint."""
+
+    @audit.command("verify")
+    @click.option(
+        "--against",
+        metavar="FILE|latest-peer",
+        help="Also prove the log still extends this checkpoint of it held by the peer (a file from the peer's "
+        "`audit export`, or latest-peer: the newest one a peer acknowledged in a signed receipt).",
+    )
+    @click.option(
+        "--key-fingerprint",
+        "fingerprints",
+        multiple=True,
+        metavar="FP",
+        help="Trust only this key fingerprint (repeatable) instead of the keys stored with the node.",
+    )
+    @json_option
+    @pass_node_context
+    def verify_cmd(nctx: NodeContext, against: str | None, fingerprints: tuple[str, ...], as_json: bool) -> None:
+        """Verify the whole log: every entry's hash and link, and every checkpoint's tree hash and signature.
+
+        Exit 4 naming the first bad entry (edited, deleted, inserted, reordered, truncated)."""
+        node = nctx.node()
+        identity = nctx.identity()
+        keys = own_public_keys(identity)
+        if fingerprints:
+            keys = pinned_keys(keys, fingerprints)
+        with node.sessions() as s:
+            held = load_against(s, identity.node_id, against) if against else None
+            try:
+                result = verify_node_log(s, identity.node_id, keys, against=held)
+            except LogVerificationError as exc:
+                emit(
+                    {"ok": False, "index": exc.index, "reason": exc.reason, "message": str(exc)},
+                    None,
+                    as_json=as_json,
+                )
+                raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
+        data = result.as_dict()
+
+        def human() -> None:
+            click.echo(
+                f"transfer log VERIFIED: {data['entries']} entries, {data['checkpoints']} checkpoints "
+                f"(the last covers {data['covered']}; {data['unsigned_tail']} entries after it), root {data['root']}"
+            )
+            click.echo(
+                f"  keys {', '.join(result.keys)}" + (" (pinned)" if fingerprints else " (stored with the node)")
+            )
+            if result.against is not None:
+                click.echo(
+                    f"  extends the peer-held checkpoint of {result.against.size} entries signed "
+                    f"{result.against.at:%Y-%m-%dT%H:%M:%SZ} (consistency proof of {len(result.proof or [])} hashes)"
+                )
+
+        emit(data, human, as_json=as_json)
+
+    @audit.command("show")
+    @click.option("--since", help="Entries at or after this time (ISO 8601; UTC unless a zone is given).")
+    @click.option("--until", help="Entries before this time.")
+    @click.option("--event", "events", multiple=True, help="Event code, or a prefix ending in '.' (repeatable).")
+    @click.option("--seq", type=int, help="Entries about this package sequence number.")
+    @click.option("--result", help="Entries with this result (ok, applied, rejected, alarm, …).")
+    @click.option("--limit", type=int, help="Only the last N matching entries.")
+    @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+    @json_option
+    @pass_node_context
+    def show_cmd(
+        nctx: NodeContext, since: str | None, until: str | None, events: tuple[str, ...], seq: int | None,
+        result: str | None, limit: int | None, as_csv: bool, as_json: bool,
+    ) -> None:  # fmt: skip
+        """Show transfer-log entries (table, --json or --csv)."""
+        f = LogFilter(_when(since, "--since"), _when(until, "--until"), events, seq, result)
+        node = nctx.node()
+        with node.sessions() as s:
+            found = list(select_entries(s, f))
+        if limit is not None:
+            found = found[-limit:] if limit > 0 else []
+        if as_csv and not as_json:
+            click.echo(_csv(found), nl=False)
+            return
+        docs = [{**e.document(), "leaf_hash": h} for e, h in found]
+        rows = [
+            [e.index, e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor[:30], e.event.value, e.result, e.reason[:30],
+             printable(_subject(e), 80)]
+            for e, _ in found
+        ]  # fmt: skip
+        emit(
+            {"entries": docs},
+            lambda: click.echo(table(rows, ["#", "at (UTC)", "actor", "event", "result", "reason", "subject"])),
+            as_json=as_json,
+        )
+
+    @audit.command("export")
+    @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="A new folder.")
+    @json_option
+    @pass_node_context
+    def export_cmd(nctx: NodeContext, out: Path, as_json: bool) -> None:
+        """Write a self-contained evidence bundle: entries, checkpoints, public keys, receipts, peer
+        checkpoints and a standalone verifier (Python + cryptography only)."""
+        node = nctx.node()
+        identity = nctx.identity()
+        with node.sessions() as s:
+            info = export_bundle(s, identity, out, now=node.clock(), role=node.config.role)
+        emit(
+            info,
+            f"evidence bundle {out}: {info['entries']} entries, {info['checkpoints']} checkpoints\n"
+            f"  verify anywhere with: {info['verify']} --key-fingerprint FP",
+            as_json=as_json,
+        )
+
+    @audit.command("checkpoint")
+    @json_option
+    @pass_node_context
+    def checkpoint_cmd(nctx: NodeContext, as_json: bool) -> None:
+        """Sign a checkpoint over the whole log now (the next package carries it to the peer)."""
+        node = nctx.node()
+        identity = nctx.identity()
+        with node.transaction() as s:
+            cp = sign_log_checkpoint(s, identity.current_secret(), identity.node_id, node.clock())
+        data: dict[str, Any] = {"size": cp.size, "root": cp.root, "key": cp.key, "at": cp.at.isoformat()}
+        emit(data, f"checkpoint at {cp.size} entries, root {cp.root}, key {cp.key}", as_json=as_json)
+
+
+def _csv(found: list[tuple[LogEntry, str]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["index", "at", "actor", "event", "result", "reason", "subject", "counts", "prev", "leaf_hash"])
+    for e, h in found:
+        d = e.document()
+        w.writerow(
+            [_cell(v) for v in (
+                d["index"], d["at"], d["actor"], d["event"], d["result"], d["reason"],
+                orjson.dumps(d["subject"], option=orjson.OPT_SORT_KEYS).decode(),
+                orjson.dumps(d["counts"], option=orjson.OPT_SORT_KEYS).decode(), d["prev"], h,
+            )]
+        )  # fmt: skip
+    return buf.getvalue()
+
+
+def _cell(value: object) -> object:
+    # subjects hold names read from the medium: never let a spreadsheet run one as a formula
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+__all__ = ["AuditError", "register"]
