@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from internal_node import leak_table
 from internal_node.masking import mask_id_number
 
 USCC_FIELDS = frozenset(
@@ -272,8 +273,56 @@ def scan_value(field: str, value: object) -> list[Hit]:
     return scan_text(text, legacy_ids=field not in REGISTRATION_FIELDS)
 
 
+# a maximal run of ASCII digits, spaces and hyphens ending in a digit or X: every ID number the
+# guard can find (6+8+4 or 6+6+3 digits, optional single separators) lies inside one such run
+_PRECHECK_TABLE = leak_table.TABLE
+
+
+def _char_class(codes: Iterable[int]) -> re.Pattern[str]:
+    """A character class of the BMP ``codes`` plus every astral character: one range for the astral
+    planes keeps the class a fast bitmap, and astral text is rare enough to take the slow path."""
+    ranges: list[tuple[int, int]] = [(0x10000, 0x10FFFF)]
+    for c in sorted(c for c in codes if c < 0x10000):
+        if len(ranges) > 1 and c == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]")
+
+
+_PRECHECK_CHARS = _char_class(_PRECHECK_TABLE)
+_DIGIT_RUN = re.compile(r"[0-9][0-9 \-]{13,}[0-9Xx]")
+
+
+def text_may_leak(text: str) -> bool:
+    """A fast pre-check over a whole serialised item: False only if :func:`scan_row` finds nothing in
+    any of its values.
+
+    It runs the guard's own patterns once over the text instead of once per field, without the
+    per-field exemptions (a hit only means "run the full guard"). Sound because every finding needs,
+    after normalisation, ``密`` or ``部`` (markings) or an ``_ID18``/``_ID15`` match of ASCII digits
+    (``id18_birth_date`` refuses others), which lies inside one run of ``_DIGIT_RUN`` with the same
+    neighbours; JSON punctuation between values is neither a digit nor an ID separator, and JSON
+    escapes only ever break a run of digits. A property test holds it to that.
+    """
+    if not text.isascii() and _PRECHECK_CHARS.search(text) is not None:
+        # only what NFKC turns into digits, separators, X, 密 or 部 matters here, and format
+        # characters go: a precomputed table does that without normalising everything
+        text = text.translate(_PRECHECK_TABLE)
+    if "密" in text or "部" in text:
+        return True
+    for run in _DIGIT_RUN.finditer(text):
+        chunk = run.group(0)  # the ID patterns are slow over long text, fast over a short run
+        if _ID18.search(chunk) is not None or _ID15.search(chunk) is not None:
+            return True
+    return False
+
+
 def scan_row(kind: str, key: str, row: Mapping[str, object]) -> list[Finding]:
     """Every finding in ``row`` (empty when the row may be sealed)."""
+    joined = "|".join(str(v) for v in row.values() if v is not None and not isinstance(v, bool))
+    if not text_may_leak(joined):
+        return []  # the common case, decided once for the whole row
     return [
         Finding(kind=kind, key=key, field=field, rule=hit.rule, description=hit.description)
         for field, value in row.items()
