@@ -41,4 +41,4 @@ def test_precheck_is_a_superset_of_the_full_guard(row: dict[str, object]) -> Non
 
 
 def test_precheck_table_matches_this_pythons_unicode_database() -> None:
-    assert TABLE == generate(), "regenerate with: python -m internal_node.leak_table"
+    assert generate() == TABLE, "regenerate with: python -m internal_node.leak_table"
