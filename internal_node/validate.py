@@ -122,13 +122,14 @@ def resident_id_check_char(body: str) -> str:
     return _ID_CHECK[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
 
 
-def _birth(text: str, raw: str) -> date:
+def _birth(text: str) -> date:
+    # messages about an ID number never repeat the number: it is personal data
     try:
         born = date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:
-        raise InvalidValue(f"resident ID {_shown(raw)}: birth date {text} is not a calendar date") from None
+        raise InvalidValue(f"resident ID: birth date {text} is not a calendar date") from None
     if born.year < 1900:
-        raise InvalidValue(f"resident ID {_shown(raw)}: birth year {born.year} is before 1900")
+        raise InvalidValue(f"resident ID: birth year {born.year} is before 1900")
     return born
 
 
@@ -138,15 +139,15 @@ def check_resident_id(raw: str) -> str:
     value = raw.strip().upper()
     if len(value) == 15:
         if not _ID15.fullmatch(value):
-            raise InvalidValue(f"15-character resident ID must be digits only, got {_shown(raw)}")
-        _birth("19" + value[6:12], raw)
+            raise InvalidValue("15-character resident ID must be digits only")
+        _birth("19" + value[6:12])
         body = value[:6] + "19" + value[6:]
         return body + resident_id_check_char(body)
     if len(value) != 18:
         raise InvalidValue(f"resident ID must be 18 characters (or 15 in the old form), got {len(value)}")
     if not _ID18.fullmatch(value):
         raise InvalidValue("resident ID must be 17 digits and a check character 0-9 or X")
-    _birth(value[6:14], raw)
+    _birth(value[6:14])
     expected = resident_id_check_char(value[:17])
     if value[17] != expected:
         # the number is personal data: say what is wrong without echoing it
