@@ -23,6 +23,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Dialect,
     Integer,
     Select,
     Text,
@@ -33,7 +34,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal_column,
     or_,
     select,
@@ -43,8 +43,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
+from public_node import bulk
 from public_node.errors import BadQuery
-from public_node.models import FTS_TABLE, RECORD_TABLE, SEARCH_TABLE
+from public_node.models import FTS_TABLE, RECORD_TABLE, SEARCH_TABLE, SearchTokens
 from public_node.views import Page, SubjectSummary, check_page, record_is_live
 
 MAX_QUERY_CHARS = 64  # a credit code is 18, long company names about 40
@@ -182,6 +183,7 @@ class _Entry:
     name: str
     category: str
     uscc: str | None
+    grams: tuple[str, ...] | None  # loaded on SQLite only, where FTS5 must be told the old tokens
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -196,15 +198,13 @@ def _best(sources: Iterable[Source]) -> Source:
 
 def _load_entries(conn: Connection, subject_keys: Sequence[str]) -> dict[str, _Entry]:
     s = SEARCH_TABLE.c
+    sqlite = conn.dialect.name == "sqlite"
+    cols = [s.id, s.subject_key, s.source_kind, s.source_key, s.name, s.category, s.uscc]
     out: dict[str, _Entry] = {}
     for chunk in _chunks(subject_keys):
-        rows = conn.execute(
-            select(s.id, s.subject_key, s.source_kind, s.source_key, s.name, s.category, s.uscc).where(
-                s.subject_key.in_(chunk)
-            )
-        )
-        for r in rows:
-            out[r.subject_key] = _Entry(r.id, (r.source_kind, r.source_key), r.name, r.category, r.uscc)
+        for r in conn.execute(select(*cols, *([s.grams] if sqlite else [])).where(s.subject_key.in_(chunk))):
+            grams = r.grams if sqlite else None
+            out[r.subject_key] = _Entry(r.id, (r.source_kind, r.source_key), r.name, r.category, r.uscc, grams)
     return out
 
 
@@ -295,16 +295,39 @@ def _values(src: Source) -> dict[str, Any]:
     }
 
 
+_INSERT_COLUMNS = (
+    "subject_key",
+    "name",
+    "category",
+    "uscc",
+    "name_norm",
+    "code_norm",
+    "source_kind",
+    "source_key",
+    "grams",
+)
+
+
+def _insert_row(src: Source, dialect: Dialect) -> tuple[Any, ...]:
+    """A new entry as a bulk row: the tokens rendered by the column type for this engine."""
+    values = _values(src)
+    values["grams"] = _GRAMS.process_bind_param(values["grams"], dialect)
+    return tuple(values[c] for c in _INSERT_COLUMNS)
+
+
+_GRAMS = SearchTokens()
+
+
 def _write(conn: Connection, plan: Sequence[tuple[_Entry | None, Source]]) -> None:
     """Insert new entries and update changed ones, keeping the FTS5 index in step on SQLite (an
-    external-content FTS5 table must be told the old tokens before they change)."""
+    external-content FTS5 table must be told the old tokens of a row before they change)."""
     t = SEARCH_TABLE
-    inserts: list[dict[str, Any]] = []
-    retokened: list[dict[str, Any]] = []
+    inserts: list[Source] = []
+    retokened: list[tuple[_Entry, dict[str, Any]]] = []
     relabelled: list[dict[str, Any]] = []
     for current, src in plan:
         if current is None:
-            inserts.append(_values(src))
+            inserts.append(src)
             continue
         if current.source == src.ref and (current.name, current.category, current.uscc) == (
             src.name,
@@ -317,7 +340,7 @@ def _write(conn: Connection, plan: Sequence[tuple[_Entry | None, Source]]) -> No
             del values["grams"]
             relabelled.append(values)
         else:
-            retokened.append(values)
+            retokened.append((current, values))
     sqlite = conn.dialect.name == "sqlite"
     c = t.c
     cols = ("name", "category", "uscc", "name_norm", "code_norm", "source_kind", "source_key")
@@ -325,40 +348,37 @@ def _write(conn: Connection, plan: Sequence[tuple[_Entry | None, Source]]) -> No
         stmt = update(t).where(c.id == bindparam("entry_id")).values({k: bindparam(k) for k in cols})
         conn.execute(stmt, relabelled)
     if retokened:
-        ids = [v["entry_id"] for v in retokened]
         if sqlite:
-            _fts_delete(conn, ids)
+            _fts_delete(conn, [old for old, _ in retokened])
         stmt = update(t).where(c.id == bindparam("entry_id")).values({k: bindparam(k) for k in (*cols, "grams")})
-        conn.execute(stmt, retokened)
+        conn.execute(stmt, [values for _, values in retokened])
         if sqlite:
-            _fts_insert(conn, c.id, ids)
+            fts = [{"rowid": v["entry_id"], "grams": " ".join(v["grams"])} for _, v in retokened]
+            conn.execute(_FTS.insert().values(rowid=bindparam("rowid"), grams=bindparam("grams")), fts)
     if inserts:
-        conn.execute(insert(t), inserts)
+        # SQLite gives new rows ids above the current maximum, so one INSERT ... SELECT indexes
+        # exactly the new entries (measured: about 3x faster than one statement per chunk of keys).
+        floor = conn.execute(select(func.coalesce(func.max(c.id), 0))).scalar_one() if sqlite else 0
+        bulk.insert_rows(conn, t, _INSERT_COLUMNS, (_insert_row(src, conn.dialect) for src in inserts))
         if sqlite:
-            _fts_insert(conn, c.subject_key, [v["subject_key"] for v in inserts])
+            conn.execute(_FTS.insert().from_select(["rowid", "grams"], select(c.id, c.grams).where(c.id > floor)))
+
+
+_FTS = table(FTS_TABLE, column(FTS_TABLE), column("rowid"), column("grams"))
 
 
 def _delete(conn: Connection, entries: Sequence[_Entry]) -> None:
     if not entries:
         return
-    ids = [e.id for e in entries]
     if conn.dialect.name == "sqlite":
-        _fts_delete(conn, ids)
+        _fts_delete(conn, entries)
     c = SEARCH_TABLE.c
-    for chunk in _chunks(ids):
+    for chunk in _chunks([e.id for e in entries]):
         conn.execute(delete(SEARCH_TABLE).where(c.id.in_(chunk)))
 
 
-def _fts_insert(conn: Connection, by: Any, values: Sequence[Any]) -> None:
-    s = SEARCH_TABLE
-    for chunk in _chunks(values):
-        sel = select(s.c.id, s.c.grams).where(by.in_(chunk))
-        conn.execute(table(FTS_TABLE, column("rowid"), column("grams")).insert().from_select(["rowid", "grams"], sel))
-
-
-def _fts_delete(conn: Connection, ids: Sequence[int]) -> None:
-    s = SEARCH_TABLE
-    fts = table(FTS_TABLE, column(FTS_TABLE), column("rowid"), column("grams"))
-    for chunk in _chunks(ids):
-        sel = select(literal_column("'delete'"), s.c.id, s.c.grams).where(s.c.id.in_(chunk))
-        conn.execute(fts.insert().from_select([FTS_TABLE, "rowid", "grams"], sel))
+def _fts_delete(conn: Connection, entries: Sequence[_Entry]) -> None:
+    """Remove entries' old tokens from the FTS5 index (FTS5's 'delete' command, old values given)."""
+    params = [{"cmd": "delete", "rowid": e.id, "grams": " ".join(e.grams or ())} for e in entries]
+    stmt = _FTS.insert().values({FTS_TABLE: bindparam("cmd"), "rowid": bindparam("rowid"), "grams": bindparam("grams")})
+    conn.execute(stmt, params)
