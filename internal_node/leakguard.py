@@ -295,32 +295,40 @@ _DIGIT_RUN = re.compile(r"[0-9][0-9 \-]{13,}[0-9Xx]")
 
 
 def text_may_leak(text: str) -> bool:
-    """A fast pre-check over a whole serialised item: False only if :func:`scan_row` finds nothing in
-    any of its values.
+    """A fast pre-check over a row's values joined by newlines: False only if :func:`scan_row` finds
+    nothing in any of them.
 
-    It runs the guard's own patterns once over the text instead of once per field, without the
-    per-field exemptions (a hit only means "run the full guard"). Sound because every finding needs,
-    after normalisation, ``密`` or ``部`` (markings) or an ``_ID18``/``_ID15`` match of ASCII digits
-    (``id18_birth_date`` refuses others), which lies inside one run of ``_DIGIT_RUN`` with the same
-    neighbours; JSON punctuation between values is neither a digit nor an ID separator, and JSON
-    escapes only ever break a run of digits. A property test holds it to that.
+    It runs the guard's own rules once over the joined text instead of once per field, without the
+    per-field exemptions (a hit only means "run the full guard"). ID numbers: every finding is an
+    ``_ID18``/``_ID15`` match of ASCII digits (``id18_birth_date`` refuses others) with a valid date and
+    check character, and lies inside one run of ``_DIGIT_RUN`` with the same neighbours; only the
+    characters whose NFKC form is a digit, separator or X need normalising for that (a generated
+    table). Markings need ``密`` or ``部``; when one is there, the text is normalised in full and the
+    marking rules run on it — a newline between values keeps their ``^``/``$`` and look-behind
+    conditions as they are for a single value. A property test holds the pre-check to never hiding
+    a finding of the full guard.
     """
+    ids_text = text
     if not text.isascii() and _PRECHECK_CHARS.search(text) is not None:
-        # only what NFKC turns into digits, separators, X, 密 or 部 matters here, and format
-        # characters go: a precomputed table does that without normalising everything
-        text = text.translate(_PRECHECK_TABLE)
-    if "密" in text or "部" in text:
-        return True
-    for run in _DIGIT_RUN.finditer(text):
-        chunk = run.group(0)  # the ID patterns are slow over long text, fast over a short run
-        if _ID18.search(chunk) is not None or _ID15.search(chunk) is not None:
+        ids_text = text.translate(_PRECHECK_TABLE)
+    if "密" in ids_text or "部" in ids_text:
+        normal = normalise(text)
+        if any(pattern.search(normal) is not None for _, pattern in MARKING_RULES):
             return True
+    for run in _DIGIT_RUN.finditer(ids_text):
+        chunk = run.group(0)  # the ID patterns are slow over long text, fast over a short run
+        for match in _ID18.finditer(chunk):
+            if id18_birth_date("".join(match.groups())) is not None:
+                return True
+        for match in _ID15.finditer(chunk):
+            if id15_birth_date("".join(match.groups())) is not None:
+                return True
     return False
 
 
 def scan_row(kind: str, key: str, row: Mapping[str, object]) -> list[Finding]:
     """Every finding in ``row`` (empty when the row may be sealed)."""
-    joined = "|".join(str(v) for v in row.values() if v is not None and not isinstance(v, bool))
+    joined = "\n".join(str(v) for v in row.values() if v is not None and not isinstance(v, bool))
     if not text_may_leak(joined):
         return []  # the common case, decided once for the whole row
     return [
