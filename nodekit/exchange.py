@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -458,6 +459,11 @@ class Exchange:
                 highest = max(highest, vh.header.seq)  # only verified headers count as "known"
                 candidates.append((vh.header.seq, staged))
             except PackageRejected as exc:
+                if exc.reason == "truncated" and _recently_modified(f.path, WRITE_SETTLE):
+                    # a writer that does not use a temporary name may still be busy: look again later
+                    staged.path.unlink(missing_ok=True)
+                    outcomes.append(_still_written(f, exc))
+                    continue
                 if exc.reason not in _TRUST_MAY_CHANGE:
                     outcomes.append(self._reject(staged, f.path, exc))
                     self.medium.remove(f.path)
@@ -784,6 +790,29 @@ def load_channel_state(s: Session, row: ChannelRow) -> ChannelState:
 
 # rejections an earlier package of the same batch can cure (a key succession it carries)
 _TRUST_MAY_CHANGE = frozenset({"unknown-signer", "superseded-signer"})
+
+# a truncated package file modified less than this many seconds ago is left on the medium for a later
+# round rather than quarantined: a device that writes under the final name may still be writing it
+WRITE_SETTLE = 30.0
+
+
+def _recently_modified(path: Path, seconds: float) -> bool:
+    try:
+        age = time.time() - path.stat().st_mtime  # the file's clock, not the node's
+    except OSError:
+        return False
+    return abs(age) < seconds
+
+
+def _still_written(f: MediumFile, exc: PackageRejected) -> Outcome:
+    log.info("%s is incomplete and was modified just now: left on the medium for a later round", f.path.name)
+    return Outcome(
+        file=f.path.name,
+        result="skipped",
+        channel=channel_dirname(f.sender, f.recipient),
+        reason="incomplete",
+        message=f"still being written? {exc}",
+    )
 
 
 def _claimed_sender(header: VerifiedHeader | None, doc: dict[str, Any] | None) -> str | None:
