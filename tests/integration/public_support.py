@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -239,3 +241,19 @@ def log_events(node: Node, event: str) -> list[dict[str, Any]]:
 def package_files(folder: Path) -> list[Path]:
     """Finished package files under a medium, archive or pending folder (temporary names excluded)."""
     return sorted(p for p in folder.rglob("p*.cgp") if not p.name.startswith("."))
+
+
+# --------------------------------------------------------------------------- the node programs
+
+BIN = Path(sys.executable).parent  # the venv's console scripts: internal-node, public-node
+
+
+def program_env(crash: str | None = None) -> dict[str, str]:
+    """The environment of a node program run as a subprocess: the test key profile, unbuffered output
+    (so a test can follow a running watcher), and optionally a crash point (``nodekit.crash``)."""
+    out = {k: v for k, v in os.environ.items() if k not in ("CREDGAP_HOME", "CREDGAP_CRASH_AT")}
+    out["CREDGAP_INSECURE_TEST_KDF"] = "1"  # the homes' identities use keys.keyfile.TEST_PROFILE
+    out["PYTHONUNBUFFERED"] = "1"
+    if crash is not None:
+        out["CREDGAP_CRASH_AT"] = crash
+    return out

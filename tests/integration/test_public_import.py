@@ -6,6 +6,8 @@ shows exactly what the internal policy allows. Also fail-safe expiry, snapshots 
 from __future__ import annotations
 
 import base64
+import os
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -455,3 +457,22 @@ def test_a_document_whose_bytes_are_not_its_media_type_is_refused_with_its_packa
     assert net.import_() == [(4, "rebased")]
     assert_in_step(net.internal.node, net.public.node)
     assert package_files(net.public.node.config.pending_dir) == []
+
+
+def test_an_incomplete_file_is_left_on_the_medium_until_it_is_too_old_to_be_still_written(net: Net) -> None:
+    pkg = net.export()[net.public.id]
+    assert pkg.medium is not None
+    whole = pkg.medium.read_bytes()
+    pkg.medium.write_bytes(whole[: len(whole) // 2])  # a device writing under the final name, half done
+    out = net.outcomes(net.public)
+    assert [(o.file, o.result, o.reason) for o in out] == [(pkg.medium.name, "skipped", "incomplete")]
+    assert pkg.medium.is_file() and net.public_quarantine() == [] and published(net.public.node) == {}
+    # nothing more was ever written: once the file is old, it is what it is
+    old = time.time() - 3600
+    os.utime(pkg.medium, (old, old))
+    out = net.outcomes(net.public)
+    assert [(o.seq, o.result, o.reason) for o in out] == [(None, "rejected", "truncated")]
+    assert not pkg.medium.exists() and [e["reason"] for e in net.public_quarantine()] == ["truncated"]
+    resend(net.internal.node, net.internal.identity, 1, 1)
+    assert net.import_() == [(1, "applied")]
+    assert_in_step(net.internal.node, net.public.node)
