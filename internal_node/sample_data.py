@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import csv
 import random
-import re
-import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -23,11 +20,10 @@ import orjson
 
 from internal_node import sample_words as w
 from internal_node.columns import KINDS
+from internal_node.sample_xlsx import SheetWriter
 from internal_node.validate import USCC_ALPHABET, org_code_check_char, resident_id_check_char, uscc_check_char
 from nodekit.runtime import Node
 
-FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
-_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 LONG_TERM = date(2099, 12, 31)
 
 
@@ -139,15 +135,9 @@ class _Writer:
         self.rows = 0
         self._fh: IO[str] | None = None
         self._csv: Any = None
-        self._wb: Any = None
-        self._ws: Any = None
+        self._ws: SheetWriter | None = None
         if spec.fmt == "xlsx":
-            from openpyxl import Workbook
-
-            self._wb = Workbook(write_only=True)
-            self._wb.properties.creator = DEPARTMENTS[spec.dept].name
-            self._wb.properties.created = self._wb.properties.modified = datetime(2020, 1, 1)
-            self._ws = self._wb.create_sheet("数据")
+            self._ws = SheetWriter(self.path, sheet="数据", creator=DEPARTMENTS[spec.dept].name)
             self._ws.append(self.labels)
         else:
             self._fh = self.path.open("w", encoding=spec.encoding, newline="")
@@ -178,9 +168,8 @@ class _Writer:
             self._fh.write(orjson.dumps(doc).decode() + "\n")
 
     def close(self) -> None:
-        if self._wb is not None:
-            self._wb.save(self.path)
-            _fix_zip_times(self.path)
+        if self._ws is not None:
+            self._ws.close()
         elif self._fh is not None:
             self._fh.close()
 
@@ -192,24 +181,6 @@ def _json_value(value: Any) -> Any:
         # a JSON number, exact: amounts have at most 15 significant digits
         return float(value)
     return value
-
-
-def _fix_zip_times(path: Path) -> None:
-    """openpyxl stamps every zip member with the current time: rewrite them with a fixed one so the
-    same seed gives the same bytes."""
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, FIXED_ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" to the time of saving
-                core = _MODIFIED.sub(rb"\g<1>2020-01-01T00:00:00Z\g<2>", src.read(info))
-                dst.writestr(fixed, core)
-                continue
-            with src.open(info) as fin, dst.open(fixed, "w") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 20)
-    tmp.replace(path)
 
 
 # --- the generator ------------------------------------------------------------------------------
