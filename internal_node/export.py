@@ -13,9 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from internal_node.errors import ContentChanged, ExportError
-from internal_node.leakguard import scan_row
 from internal_node.policy import DisclosurePolicy, load_policy
-from internal_node.publication import STATE_PUBLISH, RefreshReport, refresh
+from internal_node.publication import DOCUMENT, STATE_PUBLISH, GuardSeal, RefreshReport, pseudonym_key, refresh
 from internal_node.pubmodels import PUBLICATION, PeerExport
 from keys import TrustedKey
 from keys.identity_store import Identity
@@ -23,7 +22,7 @@ from nodekit import trust_store
 from nodekit.exchange import SentPackage
 from nodekit.node_exchange import open_exchange
 from nodekit.runtime import Node
-from transfer.items import RECORD_TABLES
+from transfer.items import RECORD_TABLES, PreparedItem
 from transfer.seal import SealedPackage
 
 STREAM_BATCH = 5000
@@ -88,25 +87,29 @@ def plan(session: Session, peer: TrustedKey, *, full: bool) -> PeerPlan:
     return PeerPlan(peer=peer, full=full, since=since, upto=upto)
 
 
-def stream_items(session: Session, pl: PeerPlan, digest: ContentDigest) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    """The prepared items of a plan, in publication order, each checked by the leak guard again."""
+def stream_items(session: Session, pl: PeerPlan, digest: ContentDigest) -> Iterator[PreparedItem]:
+    """The prepared items of a plan, in publication order, as they were checked: an item whose bytes
+    no longer carry the guard seal made when policy, masking and the leak guard passed is refused."""
     p = PUBLICATION.c
-    stmt = select(p.item).where(p.item.is_not(None), p.pub_seq > pl.since, p.pub_seq <= pl.upto).order_by(p.pub_seq)
+    guard = GuardSeal(pseudonym_key(session))
+    stmt = (
+        select(p.table_name, p.key, p.item, p.guard_mac)
+        .where(p.item.is_not(None), p.pub_seq > pl.since, p.pub_seq <= pl.upto)
+        .order_by(p.pub_seq)
+    )
     if pl.full:
         stmt = stmt.where(p.state == STATE_PUBLISH)
     result = session.connection().execute(stmt.execution_options(yield_per=STREAM_BATCH))
-    for (text,) in result:
-        raw = text.encode()
-        item = orjson.loads(raw)
-        if item["kind"] == "record" and item["op"] == "upsert":
-            findings = scan_row(item["table"], item["key"], item["row"])
-            if findings:  # the publication was changed behind the projection's back: refuse to seal it
-                raise ExportError(
-                    f"leak guard: {item['table']} {item['key']}: {findings[0]} (refresh the publication)",
-                    reason="leak-guard",
-                )
-        digest.update(raw)
-        yield raw, item
+    for table_name, key, text, mac in result:
+        body = text.encode()
+        if not guard.check(body, mac):
+            raise ExportError(
+                f"publication {table_name} {key}: its item was changed after policy, masking and the leak guard "
+                "checked it; refusing to seal it (investigate, then re-project with a policy check)",
+                reason="leak-guard",
+            )
+        digest.update(body)
+        yield PreparedItem("document" if table_name == DOCUMENT else "record", body)
 
 
 def export(
@@ -134,7 +137,7 @@ def export(
             for pk in peers:
                 pl = plan(s, pk, full=full)
                 d = ContentDigest()
-                pl.items = [item for _, item in stream_items(s, pl, d)]
+                pl.items = [orjson.loads(p.body) for p in stream_items(s, pl, d)]
                 pl.count, pl.digest = len(pl.items), d.hexdigest()
                 report.plans.append(pl)
         return report
@@ -149,14 +152,14 @@ def export(
 
         def build(
             session: Session, seq: int, pk: TrustedKey = pk, holder: dict[str, Any] = holder
-        ) -> Iterator[dict[str, Any]]:
+        ) -> Iterator[dict[str, Any] | PreparedItem]:
             pl = plan(session, pk, full=full)
             holder["plan"] = pl
             d = ContentDigest()
             n = 0
-            for _, item in stream_items(session, pl, d):
-                n += item["kind"] == "record"
-                yield item
+            for prepared in stream_items(session, pl, d):
+                n += prepared.kind == "record"
+                yield prepared
             if full:
                 yield {"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": n}
             pl.count, pl.digest = n, d.hexdigest()

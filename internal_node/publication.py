@@ -16,6 +16,7 @@ publication period ended. Ingest calls it in its own transaction; export calls i
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from internal_node.pubmodels import PUBLICATION, PUBLICATION_META, PublicationMe
 from internal_node.rows import SUBJECT_FIELDS
 from keys import canonical
 from nodekit.events import record_event
+from transfer.items import validate as validate_item
 from transfer.log import EventCode
 
 BATCH = 2000
@@ -74,6 +76,22 @@ class RefreshReport:
             "blocked": len(self.blocked),
             "expired": self.expired,
         }
+
+
+class GuardSeal:
+    """Binds each prepared item to the checks it passed: a keyed BLAKE2b over the exact item bytes,
+    made when policy, masking, the leak guard and schema validation have passed. Export seals an
+    item only if its bytes still carry a valid seal, so what is sealed is exactly what was checked,
+    even though the checks are not repeated on every export."""
+
+    def __init__(self, pseudonym: bytes) -> None:
+        self._key = hashlib.sha256(b"credgap/v1 publication guard seal\x00" + pseudonym).digest()
+
+    def mac(self, body: bytes) -> str:
+        return hashlib.blake2b(body, key=self._key, digest_size=16).hexdigest()
+
+    def check(self, body: bytes, mac: str | None) -> bool:
+        return mac is not None and hmac.compare_digest(self.mac(body), mac)
 
 
 def pseudonym_key(session: Session) -> bytes:
@@ -133,7 +151,7 @@ def refresh(
     if not full and top <= last_change and last_day == today.isoformat():
         return report
 
-    existing = _Existing(conn, report)
+    existing = _Existing(conn, report, GuardSeal(key))
     changed_subjects = (
         None if full else [r[0] for r in conn.execute(select(Subject.id).where(Subject.change_seq > last_change))]
     )
@@ -202,9 +220,10 @@ def _batches(conn: Connection, stmt: Any) -> Iterator[Mapping[str, Any]]:
 class _Existing:
     """Compares outcomes with the stored publication and writes what changed, in bulk."""
 
-    def __init__(self, conn: Connection, report: RefreshReport) -> None:
+    def __init__(self, conn: Connection, report: RefreshReport, guard: GuardSeal) -> None:
         self.conn = conn
         self.report = report
+        self.guard = guard
         self.pending: list[Publish | Withdraw | Hold | Block | DocumentOutcome] = []
 
     def apply(self, outcome: Publish | Withdraw | Hold | Block | DocumentOutcome) -> None:
@@ -242,8 +261,12 @@ class _Existing:
         if sendable:
             first = allocate_pub_seqs(self.conn, len(sendable))
             for n, c in enumerate(sendable):
+                item = {**c["item"], "version": first + n}
+                validate_item(item)  # what crosses the gap is checked against its schema here, once
+                body = canonical.encode(item)
                 c["pub_seq"] = first + n
-                c["item"] = canonical.encode({**c["item"], "version": first + n}).decode()
+                c["item"] = body.decode()
+                c["guard_mac"] = self.guard.mac(body)
         if inserts:
             self.conn.execute(insert(PUBLICATION), [{**_EMPTY, **c} for c in inserts])
         p = PUBLICATION.c
@@ -254,7 +277,7 @@ class _Existing:
             )
 
 
-_EMPTY: dict[str, Any] = {"pub_seq": None, "item": None, "row_digest": None, "publish_until": None}
+_EMPTY: dict[str, Any] = {"pub_seq": None, "item": None, "row_digest": None, "publish_until": None, "guard_mac": None}
 
 
 def _change(
@@ -320,7 +343,7 @@ def _change(
 def publish_items(session: Session, outcomes: list[DocumentOutcome]) -> RefreshReport:
     """Put operator-approved documents (or their withdrawal) into the publication."""
     report = RefreshReport()
-    existing = _Existing(session.connection(), report)
+    existing = _Existing(session.connection(), report, GuardSeal(pseudonym_key(session)))
     for o in outcomes:
         existing.apply(o)
     existing.flush()

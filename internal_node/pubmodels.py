@@ -28,6 +28,7 @@ class Publication(Base):
     pub_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)  # also the item's version
     item: Mapped[str | None] = mapped_column(Text)  # canonical JSON of the item to seal
     row_digest: Mapped[str | None] = mapped_column(String(64))
+    guard_mac: Mapped[str | None] = mapped_column(String(32))  # see publication.GuardSeal
     publish_until: Mapped[date | None] = mapped_column(Date)
 
 

@@ -32,7 +32,7 @@ from transfer.channel import ChannelState, Equivocation, Verdict, after_apply, c
 from transfer.errors import PackageRejected, TransferError
 from transfer.files import atomic_writer, durable_move, file_digest, read_chunks
 from transfer.header import ZERO_DIGEST, parse_prefix
-from transfer.items import Item
+from transfer.items import Item, PreparedItem
 from transfer.limits import DEFAULT_VALIDITY, Limits
 from transfer.log import EventCode
 from transfer.medium import (
@@ -220,7 +220,7 @@ class Exchange:
     def send(
         self,
         peer: TrustedKey,
-        build: Callable[[Session, int], Iterable[Item]],
+        build: Callable[[Session, int], Iterable[Item | PreparedItem]],
         *,
         manifest: dict[str, Any] | None = None,
         package_type: str = "delta",
@@ -297,10 +297,10 @@ class Exchange:
         s: Session,
         peer_node: str,
         seq: int,
-        build: Callable[[Session, int], Iterable[Item]],
+        build: Callable[[Session, int], Iterable[Item | PreparedItem]],
         manifest: dict[str, Any],
         package_type: str,
-    ) -> Iterator[Item]:
+    ) -> Iterator[Item | PreparedItem]:
         yield {"kind": "manifest", "policy": None, "content": None, "note": "", **manifest}
         for statement in self.identity.announcements_for(peer_node, seq):
             yield {"kind": "key-announcement", "statement": statement}

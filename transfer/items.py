@@ -8,7 +8,7 @@ import binascii
 import hmac
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -211,8 +211,18 @@ def validate(item: Item) -> None:
         raise PackageRejected(f"unknown item kind {kind!r}", reason="unknown-kind")
 
 
+class PreparedItem(NamedTuple):
+    """An item already validated and encoded canonically by its producer (e.g. the internal node's
+    publication, which validates every item when it prepares it): framed as is, without a second
+    encoding. ``body`` MUST be the canonical encoding of a valid item of ``kind``."""
+
+    kind: str
+    body: bytes
+
+
 class ItemWriter:
-    """Frames items into the item stream and computes its MAC trailer, counting items per kind."""
+    """Frames items into the item stream, counting them per kind; the MAC is taken over each batch of
+    framed bytes (:meth:`take`), which is the same as over the whole stream."""
 
     def __init__(self, key: bytes, allowed: frozenset[str]) -> None:
         self._mac = new_mac(key)
@@ -220,22 +230,29 @@ class ItemWriter:
         self.counts: dict[str, int] = {}
         self.size = 0
 
-    def frame(self, item: Item) -> bytes:
-        kind = item.get("kind")
+    def frame(self, item: Item | PreparedItem) -> bytes:
+        """Validate and encode ``item`` (a prepared one is taken as it is) and return it framed."""
+        if isinstance(item, PreparedItem):
+            kind, body = item
+        else:
+            kind = str(item.get("kind"))
+            if kind in self._allowed:
+                validate(item)
+            try:
+                body = canonical.encode(item)
+            except EncodingError as exc:
+                raise _bad(str(kind), str(exc)) from exc
         if kind not in self._allowed:
             raise PackageRejected(f"item kind {kind!r} may not be sent in this direction", reason="kind-not-allowed")
-        validate(item)
-        try:
-            body = canonical.encode(item)
-        except EncodingError as exc:
-            raise _bad(str(kind), str(exc)) from exc
         if len(body) > MAX_ITEM:
             raise _bad(str(kind), f"item of {len(body)} bytes exceeds {MAX_ITEM}")
-        framed = len(body).to_bytes(_LEN, "big") + body
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        return len(body).to_bytes(_LEN, "big") + body
+
+    def take(self, framed: bytes) -> None:
+        """Account for framed bytes about to be compressed (MAC and size)."""
         self._mac.update(framed)
-        self.counts[str(kind)] = self.counts.get(str(kind), 0) + 1
         self.size += len(framed)
-        return framed
 
     def trailer(self) -> bytes:
         end = (0).to_bytes(_LEN, "big")

@@ -29,7 +29,7 @@ from transfer.crypto import (
 )
 from transfer.errors import TransferError
 from transfer.header import ZERO_DIGEST, Header, check_node_id, signed_prefix
-from transfer.items import ALLOWED, Item, ItemWriter, direction
+from transfer.items import ALLOWED, Item, ItemWriter, PreparedItem, direction
 from transfer.limits import CHUNK, DEFAULT_VALIDITY, MAX_NOT_AFTER_SPAN, SUITE_CG1, payload_size
 
 ZSTD_LEVEL = 3
@@ -57,7 +57,7 @@ class SealedPackage:
 
 
 def seal(
-    items: Iterable[Item],
+    items: Iterable[Item | PreparedItem],
     *,
     sender_node: str,
     sender_role: str,
@@ -107,8 +107,11 @@ def seal(
     for item in items:
         batch += writer.frame(item)
         if len(batch) >= _BATCH:
-            push(cobj.compress(bytes(batch)))
+            data = bytes(batch)
+            writer.take(data)
+            push(cobj.compress(data))
             batch.clear()
+    writer.take(bytes(batch))
     batch += writer.trailer()
     push(cobj.compress(bytes(batch)))
     push(cobj.flush())

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("pub_seq", sa.BigInteger(), nullable=True),
         sa.Column("item", sa.Text(), nullable=True),
         sa.Column("row_digest", sa.String(64), nullable=True),
+        sa.Column("guard_mac", sa.String(32), nullable=True),
         sa.Column("publish_until", sa.Date(), nullable=True),
         sa.UniqueConstraint("table_name", "key", name="uq_publication_table_name_key"),
         sa.UniqueConstraint("pub_seq", name="uq_publication_pub_seq"),
