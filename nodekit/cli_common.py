@@ -100,8 +100,12 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                             ["dir", "sender", "recipient", "last seq", "last created", "pending", "missing/unsent"],
                         )
                     )
+                own = ex.get("own_key") or {}
+                if own.get("expires_soon"):
+                    click.echo(f"  WARNING own key {own['key_id']} expires {own['expires']}: rotate it (keys rotate)")
                 for k in ex["trusted_keys"]:
-                    click.echo(f"  trusts {k['role']} node {k['node_name']} key {k['key_id']} ({k['status']})")
+                    soon = f"; WARNING: expires {k['expires']}" if k.get("expires_soon") else ""
+                    click.echo(f"  trusts {k['role']} node {k['node_name']} key {k['key_id']} ({k['status']}{soon})")
             for key, value in data.items():
                 if key.startswith("records"):
                     click.echo(f"  {key:<9} {value}")
