@@ -426,7 +426,24 @@ class Exchange:
                 break
             with channel_lock(self.node.config.home, channel_dirname(sender, recipient)):
                 outcomes.extend(self._receive_channel(sender, group, applier))
+        # parked packages whose gap an earlier run filled but did not take up (it was stopped or died)
+        for sender in self._senders_with_pending():
+            if self._stop():
+                break
+            if (sender, self.identity.node_id) not in by_channel:
+                with channel_lock(self.node.config.home, channel_dirname(sender, self.identity.node_id)):
+                    outcomes.extend(self._drain_pending(sender, applier))
         return outcomes
+
+    def _senders_with_pending(self) -> list[str]:
+        with self.node.sessions() as s:
+            senders = s.scalars(
+                select(ChannelRow.sender_node)
+                .join(ChannelPackageRow, ChannelPackageRow.channel_id == ChannelRow.id)
+                .where(ChannelRow.recipient_node == self.identity.node_id, ChannelPackageRow.status == "pending")
+                .distinct()
+            )
+            return sorted(senders)
 
     def _report_odd(self, odd: list[Any]) -> None:
         fresh = [u for u in odd if (str(u.path), 0) not in self._reported_odd]
@@ -642,6 +659,10 @@ class Exchange:
                 ctx = self._context(s)
                 path = self.pending.path(sender, me, nxt.file)
                 seq, channel_id = nxt.seq, row.id
+            archived = self.archive.path(sender, me, nxt.file)
+            if not path.is_file() and archived.is_file():
+                # a run died after moving it to the archive and before its commit: it was never applied
+                self.pending.put(archived, sender, me, nxt.file)
             if not path.is_file():
                 self._forget_pending(channel_id, seq, "the pending file is missing")
                 continue

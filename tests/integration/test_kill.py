@@ -108,20 +108,22 @@ def pair(tmp_path: Path, database_factory: Any) -> Iterator[Pair]:
 def three_packages(p: Pair) -> list[SentPackage]:
     """Three exports, each with at least two data items (``mid-apply`` dies at the second)."""
     decided = p.internal.node.today() - timedelta(days=20)
-    folder = p.tmp / "department-files"
-    sent = []
-    for rows in (
-        [penalty(1, decided), penalty(2, decided, uscc=1)],
-        [penalty(1, decided, fine="3"), penalty(2, decided, uscc=1, status="deleted")],
-        [penalty(3, decided), penalty(1, decided, status="deleted")],
-    ):
-        assert ingest_rows(p.internal.node, "penalty", rows, folder).accepted
-        report = export(p.internal.node, p.internal.identity)
-        [pkg] = report.sent
-        assert pkg.counts.get("record", 0) >= 2 and pkg.medium is not None
-        sent.append(pkg)
-    assert [s.seq for s in sent] == [1, 2, 3]
-    return sent
+    return [
+        seal(p, rows)
+        for rows in (
+            [penalty(1, decided), penalty(2, decided, uscc=1)],
+            [penalty(1, decided, fine="3"), penalty(2, decided, uscc=1, status="deleted")],
+            [penalty(3, decided), penalty(1, decided, status="deleted")],
+        )
+    ]
+
+
+def seal(p: Pair, rows: list[dict[str, Any]]) -> SentPackage:
+    """Ingest ``rows``, then export: the next package on the channel, delivered to the medium."""
+    assert ingest_rows(p.internal.node, "penalty", rows, p.tmp / "department-files").accepted
+    [pkg] = export(p.internal.node, p.internal.identity).sent
+    assert pkg.counts.get("record", 0) >= 2 and pkg.medium is not None
+    return pkg
 
 
 def channel(p: Pair) -> list[tuple[int, str]]:
@@ -158,8 +160,9 @@ def crash_state(p: Pair, point: str, sent: list[SentPackage]) -> None:
 def assert_consistent(p: Pair, sent: list[SentPackage]) -> None:
     """Every package applied exactly once; medium, archive, staging, pending and quarantine agree."""
     cfg = p.public.node.config
-    assert channel(p) == [(1, "applied"), (2, "applied"), (3, "applied")]
-    assert [e["seq"] for e in log_events(p.public.node, "package.applied")] == [1, 2, 3]
+    seqs = [s.seq for s in sent]
+    assert channel(p) == [(seq, "applied") for seq in seqs]
+    assert [e["seq"] for e in log_events(p.public.node, "package.applied")] == seqs
     assert package_files(p.medium) == [], "no applied package is left on the medium"
     assert [f.name for f in package_files(cfg.archive_dir)] == [s.archive.name for s in sent]
     assert [f.read_bytes() for f in package_files(cfg.archive_dir)] == [s.archive.read_bytes() for s in sent]
@@ -194,6 +197,49 @@ def test_watch_killed_then_restarted(pair: Pair, point: str) -> None:
         watcher.send_signal(signal.SIGTERM)
         code = watcher.wait(timeout=TIMEOUT)
     assert code == 0
+    assert_consistent(pair, sent)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("point", RECEIVING)
+def test_import_killed_while_later_packages_wait_for_an_earlier_one(pair: Pair, point: str) -> None:
+    sent = three_packages(pair)
+    shelf = pair.tmp / "shelf"
+    shelf.mkdir()
+    first = sent[0].medium
+    assert first is not None
+    first.rename(shelf / first.name)
+    parked = pair.run("public-node", pair.public, "import")
+    assert parked.returncode == 0, parked.stderr
+    assert channel(pair) == [(2, "pending"), (3, "pending")] and package_files(pair.medium) == []
+    (shelf / first.name).rename(first)
+    killed = pair.run("public-node", pair.public, "import", crash=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    again = pair.run("public-node", pair.public, "import")
+    assert again.returncode == 0, again.stderr
+    assert_consistent(pair, sent)
+
+
+@pytest.mark.db
+def test_import_killed_while_applying_a_parked_package(pair: Pair) -> None:
+    sent = three_packages(pair)
+    shelf = pair.tmp / "shelf"
+    shelf.mkdir()
+    first = sent[0].medium
+    assert first is not None
+    first.rename(shelf / first.name)
+    assert pair.run("public-node", pair.public, "import").returncode == 0
+    (shelf / first.name).rename(first)
+    # package 1 is applied and gone from the medium; the run dies before it takes up the parked ones
+    assert pair.run("public-node", pair.public, "import", crash="after-medium-remove").returncode == -signal.SIGKILL
+    assert channel(pair) == [(1, "applied"), (2, "pending"), (3, "pending")]
+    # a new package arrives; the run that parks it dies while applying parked package 2
+    decided = pair.internal.node.today() - timedelta(days=20)
+    sent.append(seal(pair, [penalty(4, decided), penalty(5, decided)]))
+    assert pair.run("public-node", pair.public, "import", crash="before-commit").returncode == -signal.SIGKILL
+    assert channel(pair) == [(1, "applied"), (2, "pending"), (3, "pending"), (4, "pending")]
+    again = pair.run("public-node", pair.public, "import")
+    assert again.returncode == 0, again.stderr
     assert_consistent(pair, sent)
 
 
