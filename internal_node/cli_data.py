@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -125,7 +125,7 @@ def register(root: click.Group) -> None:
     @json_option
     @pass_node_context
     def sample_data_cmd(
-        nctx: NodeContext, subjects: int, seed: int, out: Path | None, as_of: object, load: bool, as_json: bool
+        nctx: NodeContext, subjects: int, seed: int, out: Path | None, as_of: datetime, load: bool, as_json: bool
     ) -> None:
         """Write realistic department files (several units, formats and encodings), deterministic by seed."""
         from internal_node import sample_data

@@ -102,6 +102,15 @@ class RowValidator:
             seen[name] = header.strip()
             self.columns.append(self.spec.by_name[name])
         self._plan = [(i, spec.name) for i, spec in enumerate(self.columns) if spec is not None]
+        if not seen:
+            return [
+                Problem(
+                    line,
+                    FILE,
+                    f"the header row names no {self.spec.kind} field: is there a title row above the header, "
+                    "or is --kind wrong?",
+                )
+            ]
         for spec in self.spec.fields:
             if spec.required and spec.name not in seen:
                 problems.append(

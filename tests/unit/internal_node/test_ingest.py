@@ -355,6 +355,17 @@ def test_missing_required_column_refuses_the_file_even_with_skip_invalid(node: N
     assert table_rows(node, "penalty") == []
 
 
+def test_a_title_row_above_the_header_is_explained(node: Node, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "p.csv", "penalty", [row("penalty")])
+    path.write_text("昆明市行政处罚信息（2025年）\r\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(IngestRejected) as exc:
+        ingest(node, path, "penalty")
+    assert [p.render("p.csv") for p in exc.value.report.problems] == [
+        "p.csv:1: (file): the header row names no penalty field: is there a title row above the header, "
+        "or is --kind wrong?"
+    ]
+
+
 def test_a_column_given_twice_refuses_the_file(node: Node, tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     r = row("penalty")
