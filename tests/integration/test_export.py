@@ -107,7 +107,8 @@ def test_incremental_heartbeat_snapshot_and_resend(homes: Any) -> None:
     [p3] = export(a.node, a.identity).sent
     got = items_of(p3.archive, b)
     assert kinds(got) == {"manifest": 1, "upsert.penalty": 1}
-    assert [i for i in got if i["kind"] == "record"][0]["row"]["violation_facts"].startswith("在其网站及微信")
+    [changed] = [i for i in got if i["kind"] == "record"]
+    assert changed["row"]["violation_facts"].startswith("在其网站及微信")
     assert got[0]["policy"] == r1.policy_digest, "every package carries the digest of the policy that produced it"
 
     # a snapshot of everything, then a resend of an already-sealed package with its original bytes
