@@ -132,7 +132,6 @@ def register(root: click.Group) -> None:
 
         if out is None and not load:
             raise click.UsageError("give --out DIR, or --load to ingest into the node home")
-        assert hasattr(as_of, "date")
-        day: date = as_of.date()
+        day = as_of.date()
         result = sample_data.run(subjects=subjects, seed=seed, out=out, as_of=day, node=nctx.node() if load else None)
         emit(result, lambda: click.echo(sample_data.describe(result)), as_json=as_json)
