@@ -112,4 +112,3 @@ def test_sample_data_cli_writes_the_folder(tmp_path: Path) -> None:
     assert result.code == 0, result.err
     assert "samr-penalties.gb18030.csv" in result.out
     assert (tmp_path / "out" / "manifest.json").is_file()
-
