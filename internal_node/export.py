@@ -146,6 +146,7 @@ def export(
         with node.sessions() as s:
             probe = plan(s, pk, full=full)
         if not full and not heartbeat and probe.upto <= probe.since:
+            exchange.deliver_unwritten(pk.node_id)  # what a killed export sealed but did not write
             report.skipped.append(pk.node_id)
             continue
         holder: dict[str, Any] = {}

@@ -349,6 +349,12 @@ class Exchange:
             )
         return target
 
+    def deliver_unwritten(self, peer_node: str) -> None:
+        """Only the crash recovery of :meth:`send`: deliver sealed packages a killed run did not write to the
+        medium (for a sender that has nothing new to seal)."""
+        with channel_lock(self.node.config.home, channel_dirname(self.identity.node_id, peer_node)):
+            self._recover_outbound(peer_node)
+
     def _recover_outbound(self, peer_node: str) -> None:
         """After a crash: deliver committed-but-unwritten packages; drop archive files never committed."""
         me = self.identity.node_id

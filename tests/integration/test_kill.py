@@ -291,3 +291,22 @@ def test_export_killed_then_rerun(pair: Pair, point: str) -> None:
     out = import_packages(pair.public.node, pair.public.identity)
     assert [(o.seq, o.result) for o in out] == [(seq, "applied") for seq, _ in rows]
     assert_in_step(pair.internal.node, pair.public.node)
+
+
+@pytest.mark.db
+def test_an_export_with_nothing_new_still_delivers_a_package_sealed_before_a_kill(pair: Pair) -> None:
+    decided = pair.internal.node.today() - timedelta(days=20)
+    assert ingest_rows(pair.internal.node, "penalty", [penalty(1, decided)], pair.tmp / "department-files")
+    killed = pair.run("internal-node", pair.internal, "export", crash="after-seal-commit")
+    assert killed.returncode == -signal.SIGKILL
+    assert outbound(pair) == [(1, "sealed")] and package_files(pair.medium) == []
+    # a cron job that exports only when something changed: the content already went into package 1
+    quiet = pair.run("internal-node", pair.internal, "export", "--no-heartbeat", "--json")
+    assert quiet.returncode == 0, quiet.stderr
+    assert outbound(pair) == [(1, "written")]
+    assert [f.name for f in package_files(pair.medium)] == [
+        f.name for f in package_files(pair.internal.node.config.archive_dir)
+    ]
+    pair.catch_up()
+    assert [(o.seq, o.result) for o in import_packages(pair.public.node, pair.public.identity)] == [(1, "applied")]
+    assert_in_step(pair.internal.node, pair.public.node)
