@@ -5,6 +5,7 @@ unless the operator asks to skip invalid rows, which then go to a rejects file."
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from internal_node.columns import KINDS
-from internal_node.readers import Format, IngestError, RawRow, RowReader, detect_format, inspect_file
+from internal_node.readers import FileFacts, Format, IngestError, RawRow, RowReader, detect_format, inspect_file
 from internal_node.rows import FILE, RowValidator, ValidRow
 from internal_node.upsert import BatchWriter, Counts
 from internal_node.validate import InvalidValue, Problem, check_uscc, parse_text
@@ -91,6 +92,10 @@ class IngestReport:
     def event_subject(self) -> dict[str, str]:
         return {"file": self.file, "sha256": self.sha256, "kind": self.kind, "source": self.source}
 
+    @staticmethod
+    def zero_counts() -> dict[str, int]:
+        return dict.fromkeys(("rows", "inserted", "updated", "unchanged", "rejected", "held"), 0)
+
     def event_counts(self) -> dict[str, int]:
         c = self.counts
         return {
@@ -161,8 +166,24 @@ def ingest_file(
         raise IngestUsageError(f"--source/--source-uscc: {exc}") from None
     if not source:
         raise IngestUsageError("--source: the data source unit (数据来源单位) is required")
-    file_format = detect_format(path, fmt)
-    facts = inspect_file(path, file_format, encoding)
+    try:
+        file_format = detect_format(path, fmt)
+        facts = inspect_file(path, file_format, encoding)
+    except IngestError as exc:
+        # refused before a row was read (unknown format, unreadable, unknown encoding): recorded too
+        subject = {"file": path.name, "sha256": _sha256_or_empty(path), "kind": kind, "source": source}
+        with node.transaction() as session:
+            record_event(
+                session,
+                EventCode.INGEST_REJECTED,
+                at=node.clock(),
+                actor=actor,
+                result="rejected",
+                reason=exc.reason,
+                subject=subject,
+                counts=IngestReport.zero_counts(),
+            )
+        raise
     report = IngestReport(path.name, facts.sha256, kind, source, file_format.value, facts.encoding)
     reader = RowReader(path, file_format, facts.encoding)
     validator = RowValidator(spec, source_unit=source, source_unit_uscc=source_uscc)
@@ -224,6 +245,17 @@ def ingest_file(
     return report
 
 
+def _sha256_or_empty(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
 def _refusal(report: IngestReport) -> str:
     c = report.counts
     first = report.problems[0].render(report.file) if report.problems else ""
@@ -239,7 +271,7 @@ def _run(
     sink: _RejectsFile | None,
     skip_invalid: bool,
     show_progress: bool,
-    facts: Any,
+    facts: FileFacts,
     batch_rows: int,
 ) -> None:
     counts = report.counts

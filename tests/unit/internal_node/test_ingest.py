@@ -447,6 +447,9 @@ def test_malformed_and_unsupported_files(node: Node, tmp_path: Path) -> None:
     xls.write_bytes(b"\xd0\xcf\x11\xe0")
     with pytest.raises(IngestError, match=r"save the sheet as \.xlsx or CSV"):
         ingest(node, xls, "penalty")
+    refused = events(node)[-1]
+    assert (refused.event, refused.reason) == ("ingest.rejected", "format")
+    assert orjson.loads(refused.subject)["file"] == "old.xls"
     fake = tmp_path / "fake.xlsx"
     fake.write_bytes(b"not a zip")
     with pytest.raises(IngestError, match="not an XLSX workbook"):
