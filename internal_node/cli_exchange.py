@@ -14,7 +14,7 @@ from internal_node.documents import queue_document, withdraw_document
 from internal_node.errors import ExportError
 from internal_node.export import ExportReport, export, resend
 from internal_node.returns import import_returns
-from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.cli import NodeContext, ProgressBars, emit, json_option, pass_node_context
 from nodekit.cli_exchange import echo_outcomes, finish, sent_dict, sent_line
 from nodekit.home import parse_duration
 from nodekit.text import printable
@@ -116,9 +116,11 @@ def register(root: click.Group) -> None:
                 raise click.UsageError("--every cannot be combined with --dry-run or --expect")
             _loop(nctx, parse_duration(every), full=full, heartbeat=not no_heartbeat, peer=peer)
             return
-        report = export(
-            node, identity, full=full, dry_run=dry_run, expect=expect, heartbeat=not no_heartbeat, peer=peer
-        )
+        with ProgressBars() as bars:
+            report = export(
+                node, identity, full=full, dry_run=dry_run, expect=expect, heartbeat=not no_heartbeat, peer=peer,
+                progress=None if as_json else bars.update,
+            )  # fmt: skip
         emit(_report_dict(report, dry_run), lambda: _human(report, dry_run), as_json=as_json)
 
     @root.command("publish")

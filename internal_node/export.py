@@ -4,7 +4,7 @@ each trusted public node (or a snapshot with ``full``), following the exchange's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from transfer.items import RECORD_TABLES, PreparedItem
 from transfer.seal import SealedPackage
 
 STREAM_BATCH = 5000
+PROGRESS_EVERY = 5000
 
 
 @dataclass
@@ -87,6 +88,15 @@ def plan(session: Session, peer: TrustedKey, *, full: bool) -> PeerPlan:
     return PeerPlan(peer=peer, full=full, since=since, upto=upto)
 
 
+def plan_size(session: Session, pl: PeerPlan) -> int:
+    """How many items the plan holds (for a progress bar)."""
+    p = PUBLICATION.c
+    stmt = select(func.count()).where(p.item.is_not(None), p.pub_seq > pl.since, p.pub_seq <= pl.upto)
+    if pl.full:
+        stmt = stmt.where(p.state == STATE_PUBLISH)
+    return int(session.scalar(stmt) or 0)
+
+
 def stream_items(session: Session, pl: PeerPlan, digest: ContentDigest) -> Iterator[PreparedItem]:
     """The prepared items of a plan, in publication order, as they were checked: an item whose bytes
     no longer carry the guard seal made when policy, masking and the leak guard passed is refused."""
@@ -122,8 +132,11 @@ def export(
     heartbeat: bool = True,
     peer: str | None = None,
     policy: DisclosurePolicy | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ExportReport:
-    """Refresh the publication, then seal and deliver one package per trusted public node."""
+    """Refresh the publication, then seal and deliver one package per trusted public node.
+
+    ``progress(peer name, items done, items in the package)`` is called every few thousand items."""
     policy = policy or load_policy(node.config.policy_file)
     with node.transaction() as s:
         refreshed = refresh(s, policy, today=node.today(), at=node.clock())
@@ -158,9 +171,14 @@ def export(
             holder["plan"] = pl
             d = ContentDigest()
             n = 0
-            for prepared in stream_items(session, pl, d):
+            total = plan_size(session, pl) if progress is not None else 0
+            for i, prepared in enumerate(stream_items(session, pl, d), 1):
                 n += prepared.kind == "record"
                 yield prepared
+                if progress is not None and i % PROGRESS_EVERY == 0:
+                    progress(pk.node_name, i, total)
+            if progress is not None:
+                progress(pk.node_name, total, total)
             if full:
                 yield {"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": n}
             pl.count, pl.digest = n, d.hexdigest()

@@ -154,6 +154,34 @@ def progress(iterable: Iterable[T], *, length: int | None = None, label: str = "
         yield bar
 
 
+class ProgressBars:
+    """Progress bars on stderr keyed by a label, for work that reports ``(label, done, total)``;
+    shown only on a terminal and never in ``--json`` mode."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, Any] = {}
+        self._shown: dict[str, int] = {}
+        self._on = sys.stderr.isatty() and not _STATE.json
+
+    def update(self, label: str, done: int, total: int) -> None:
+        if not self._on or total <= 0:
+            return
+        bar = self._bars.get(label)
+        if bar is None:
+            bar = click.progressbar(length=total, label=printable(label, 40), file=sys.stderr)
+            bar.__enter__()
+            self._bars[label], self._shown[label] = bar, 0
+        bar.update(done - self._shown[label])
+        self._shown[label] = done
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for bar in self._bars.values():
+            bar.__exit__(None, None, None)
+
+
 class NodeGroup(click.Group):
     """A click group whose subcommands are listed in the order they were added."""
 

@@ -37,7 +37,9 @@ class Home:
         return self.identity.node_id
 
 
-def make_home(root: Path, spec: NodeSpec, name: str, medium: Path, clock: Clock, database_url: str | None = None) -> Home:
+def make_home(
+    root: Path, spec: NodeSpec, name: str, medium: Path, clock: Clock, database_url: str | None = None
+) -> Home:
     node = init_home(root / name, spec, name=name, medium=str(medium), database_url=database_url, clock=clock)
     identity = init_identity(node, name=name, passphrase=None, now=clock(), profile=TEST_PROFILE)
     return Home(node, identity)
