@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
+from keys.identity_store import Identity
 from nodekit import trust_store
 from nodekit.alarms import check_inbound
 from nodekit.cli import NodeContext, emit, json_option, make_root, pass_node_context, run
 from nodekit.cli_exchange import echo_outcomes, finish, outcome_line, sent_dict, sent_line
+from nodekit.exchange import SentPackage
 from nodekit.home import parse_duration
 from nodekit.node_exchange import open_exchange
+from nodekit.runtime import Node
 from nodekit.watch import MediumWatcher
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
@@ -40,16 +44,28 @@ def import_cmd(nctx: NodeContext, as_json: bool) -> None:
 @cli.command("watch")
 @click.option("--poll", is_flag=True, help="Poll the medium instead of using filesystem events.")
 @click.option("--rescan", default="30s", show_default=True, help="Rescan the medium at least this often.")
+@click.option(
+    "--receipts-every", default="1m", show_default=True,
+    help="After packages were processed, send the return package (receipts) at most this often; 0s: never.",
+)  # fmt: skip
 @pass_node_context
-def watch_cmd(nctx: NodeContext, poll: bool, rescan: str) -> None:
-    """Run as a service: import each package within a second of its arrival, until SIGTERM/SIGINT."""
+def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -> None:
+    """Run as a service: import each package within a second of its arrival, until SIGTERM/SIGINT,
+    and send the receipts back in a return package after the packages that arrived."""
     node = nctx.node()
     identity = nctx.identity()
     identity.current_secret()  # unlock the key now, not at the first package
+    interval = parse_duration(receipts_every) if receipts_every not in ("0", "0s") else None
+    owed = {"receipts": False, "last": 0.0}
 
     def work(stop: object) -> None:
         for o in import_packages(node, identity, stop=stop):  # type: ignore[arg-type]
             click.echo(outcome_line(o))
+            owed["receipts"] = True
+        if interval is not None and owed["receipts"] and time.monotonic() - owed["last"] >= interval:
+            for p in send_returns(node, identity):
+                click.echo(sent_line(p))
+            owed["receipts"], owed["last"] = False, time.monotonic()
 
     def idle() -> None:  # no package within the expected period: ALARM_OVERDUE, once per period
         for alarm in check_inbound(node):
@@ -68,17 +84,22 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str) -> None:
 def export_cmd(nctx: NodeContext, as_json: bool) -> None:
     """Seal the return package for each trusted internal node (receipts, key announcements, or a
     heartbeat) and write it to the medium."""
-    node = nctx.node()
-    exchange = open_exchange(node, nctx.identity())
-    with node.sessions() as s:
-        peers = trust_store.load_trust_state(s).peers("internal")
-    if not peers:
+    sent = send_returns(nctx.node(), nctx.identity())
+    if not sent:
         raise click.UsageError("no trusted internal node: trust its identity card first (keys trust)")
-    sent = [exchange.send(peer, lambda s, seq: []) for peer in peers]
     emit({"sent": [sent_dict(p) for p in sent]}, "\n".join(sent_line(p) for p in sent), as_json=as_json)
 
 
 cli_query.register(cli)
+
+
+def send_returns(node: Node, identity: Identity) -> list[SentPackage]:
+    """One return package to each trusted internal node: receipts and checkpoints, key announcements,
+    or a heartbeat."""
+    exchange = open_exchange(node, identity)
+    with node.sessions() as s:
+        peers = trust_store.load_trust_state(s).peers("internal")
+    return [exchange.send(peer, lambda s, seq: []) for peer in peers]
 
 
 def main() -> None:

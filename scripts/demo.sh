@@ -96,11 +96,19 @@ pnode query search 昆明 --limit 5
 NAME=$(pnode query list dishonest --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["items"][0]["subject_key"] if d["items"] else "")')
 [ -n "$NAME" ] && pnode query subject "$NAME"
 
-step "10. the return channel: the public node's package goes back and is verified"
+step "10. the return channel: signed receipts go back; every exported package reconciles"
 pnode export
 inode import
+inode audit reconcile
 
-step "11. status of both nodes"
+step "11. security staff verify both transfer logs (hash chain, Merkle checkpoints, signatures)"
+inode audit verify
+pnode audit verify --against latest-peer
+
+pnode audit show --event package.rejected | tail -n 3
+pnode audit export -o "$DEMO/evidence" | tail -n 1
+
+step "12. status of both nodes"
 inode status
 pnode status
 
