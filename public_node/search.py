@@ -1,12 +1,13 @@
 """Name and credit-code search over published subjects: text normalisation, the bigram tokens, the
 maintenance of the search entries and their full-text index, and the search query itself.
 
-Design (docs/adr/0002-cjk-search-index.md): a subject's normalised name and credit code are turned
-into overlapping character bigrams plus the last character alone; the full-text index of each
-engine holds them as tokens with positions (SQLite: FTS5 ``ascii`` tokenizer over space-separated
-bigrams; PostgreSQL: a ``tsvector`` literal under a GIN index). A query of n >= 2 characters is the
-phrase of its n-1 bigrams, which matches exactly the texts that contain it; a 1-character query is a
-prefix query over the same tokens. Both engines answer from the index and return the same rows.
+Design (docs/adr/0002-cjk-search-index.md): a subject's normalised name is turned into overlapping
+character bigrams plus its last character alone, followed by its whole normalised credit code as
+one token; the full-text index of each engine holds them as tokens with positions (SQLite: FTS5
+``ascii`` tokenizer over space-separated tokens; PostgreSQL: a ``tsvector`` literal under a GIN
+index). A query of n >= 2 characters is the phrase of its n-1 bigrams, which matches exactly the
+names that contain it, or a prefix query, which matches the codes that start with it; a 1-character
+query is a prefix query over all tokens. Both engines answer from the index with the same rows.
 """
 
 from __future__ import annotations
@@ -58,8 +59,17 @@ def normalise(value: str) -> str:
     """The searchable form of a text: NFKC with case folding (full-width and half-width forms, upper
     and lower case compare equal), keeping letters and digits only (punctuation, spaces, brackets and
     masking asterisks are dropped, so "(中国)" and "（中国）" and "中国" compare equal)."""
+    if value.isascii():  # NFKC leaves ASCII as it is, and casefold is lower there
+        return _NOT_WORD.sub("", value.lower())
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
     return _NOT_WORD.sub("", folded)
+
+
+def search_code(uscc: str | None) -> str:
+    """The form a credit code is searched in: normalised, and only if it is ASCII letters and digits
+    as every real code is ('' otherwise, and for no code)."""
+    code = normalise(uscc or "")
+    return code if code.isascii() else ""
 
 
 def normalise_code(value: str | None) -> str | None:
@@ -71,11 +81,11 @@ def normalise_code(value: str | None) -> str | None:
 
 
 def text_tokens(norm: str) -> list[str]:
-    """Overlapping bigrams of a normalised text, then its last character alone.
+    """Overlapping bigrams of a normalised name, then its last character alone.
 
     The trailing single character lets a 1-character query (a prefix query) find a character that
-    only ends a text, and it separates one text's bigrams from the next text's in the same token
-    sequence: no bigram phrase can match across it.
+    only ends a name, and it ends the name's bigrams: no bigram phrase can match across it into the
+    credit code that follows.
     """
     if not norm:
         return []
@@ -83,29 +93,37 @@ def text_tokens(norm: str) -> list[str]:
 
 
 def subject_tokens(name_norm: str, code_norm: str) -> tuple[str, ...]:
-    return (*text_tokens(name_norm), *text_tokens(code_norm))
+    """The tokens of a subject: its name's bigrams, then its whole credit code as one token (a code
+    is searched from its start, by a prefix query, so one token serves where 18 bigrams would)."""
+    return (*text_tokens(name_norm), code_norm) if code_norm else tuple(text_tokens(name_norm))
 
 
 def sqlite_match(norm: str) -> str:
-    """FTS5 query for a normalised search text (tokens hold letters and digits only, never a quote)."""
+    """FTS5 query for a normalised search text: the phrase of its bigrams (names containing it), or,
+    for ASCII text, a prefix query on the whole text (codes starting with it; a Chinese query cannot
+    start a code and would only blur the planner's estimate); for one character, a prefix query over
+    all tokens. Tokens hold letters and digits only, never a quote."""
     if len(norm) == 1:
         return f'"{norm}"*'
-    return '"' + " ".join(text_tokens(norm)[:-1]) + '"'
+    phrase = '"' + " ".join(text_tokens(norm)[:-1]) + '"'
+    return f'{phrase} OR "{norm}"*' if norm.isascii() else phrase
 
 
 def pg_tsquery(norm: str) -> str:
-    """tsquery literal for a normalised search text, read by the tsquery input function (no parser)."""
+    """tsquery literal for a normalised search text, the same query as :func:`sqlite_match`; read
+    by the tsquery input function (no text-search parser, no locale)."""
     if len(norm) == 1:
         return f"'{norm}':*"
-    return " <-> ".join(f"'{tok}'" for tok in text_tokens(norm)[:-1])
+    phrase = " <-> ".join(f"'{tok}'" for tok in text_tokens(norm)[:-1])
+    return f"({phrase}) | '{norm}':*" if norm.isascii() else phrase
 
 
 # --------------------------------------------------------------------------- queries
 
 
 def search(session: Session, query: str, *, today: date, limit: int = 20, offset: int = 0) -> Page[SubjectSummary]:
-    """Subjects whose name or credit code contains ``query`` (after normalisation) and which have at
-    least one record still published on ``today``.
+    """Subjects whose name contains ``query``, or whose credit code starts with it (after
+    normalisation), and which have at least one record still published on ``today``.
 
     Order: exact name or code first, then names or codes that start with the query, then the rest;
     within each group shorter names first, then by name (code point order) and subject key, so that
@@ -183,7 +201,6 @@ class _Entry:
     name: str
     category: str
     uscc: str | None
-    grams: tuple[str, ...] | None  # loaded on SQLite only, where FTS5 must be told the old tokens
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -198,13 +215,11 @@ def _best(sources: Iterable[Source]) -> Source:
 
 def _load_entries(conn: Connection, subject_keys: Sequence[str]) -> dict[str, _Entry]:
     s = SEARCH_TABLE.c
-    sqlite = conn.dialect.name == "sqlite"
-    cols = [s.id, s.subject_key, s.source_kind, s.source_key, s.name, s.category, s.uscc]
+    cols = (s.id, s.subject_key, s.source_kind, s.source_key, s.name, s.category, s.uscc)
     out: dict[str, _Entry] = {}
     for chunk in _chunks(subject_keys):
-        for r in conn.execute(select(*cols, *([s.grams] if sqlite else [])).where(s.subject_key.in_(chunk))):
-            grams = r.grams if sqlite else None
-            out[r.subject_key] = _Entry(r.id, (r.source_kind, r.source_key), r.name, r.category, r.uscc, grams)
+        for r in conn.execute(select(*cols).where(s.subject_key.in_(chunk))).all():
+            out[r.subject_key] = _Entry(r.id, (r.source_kind, r.source_key), r.name, r.category, r.uscc)
     return out
 
 
@@ -281,7 +296,7 @@ def clear_index(conn: Connection) -> None:
 
 def _values(src: Source) -> dict[str, Any]:
     name_norm = normalise(src.name)
-    code_norm = normalise(src.uscc or "")
+    code_norm = search_code(src.uscc)
     return {
         "subject_key": src.subject_key,
         "name": src.name,
@@ -336,7 +351,7 @@ def _write(conn: Connection, plan: Sequence[tuple[_Entry | None, Source]]) -> No
         ):
             continue
         values = _values(src) | {"entry_id": current.id}
-        if normalise(current.name) == values["name_norm"] and normalise(current.uscc or "") == values["code_norm"]:
+        if normalise(current.name) == values["name_norm"] and search_code(current.uscc) == values["code_norm"]:
             del values["grams"]
             relabelled.append(values)
         else:
@@ -378,7 +393,9 @@ def _delete(conn: Connection, entries: Sequence[_Entry]) -> None:
 
 
 def _fts_delete(conn: Connection, entries: Sequence[_Entry]) -> None:
-    """Remove entries' old tokens from the FTS5 index (FTS5's 'delete' command, old values given)."""
-    params = [{"cmd": "delete", "rowid": e.id, "grams": " ".join(e.grams or ())} for e in entries]
-    stmt = _FTS.insert().values({FTS_TABLE: bindparam("cmd"), "rowid": bindparam("rowid"), "grams": bindparam("grams")})
-    conn.execute(stmt, params)
+    """Remove entries' current tokens from the FTS5 index (its 'delete' command wants the old values,
+    read here from the content table before it changes)."""
+    c = SEARCH_TABLE.c
+    for chunk in _chunks([e.id for e in entries]):
+        sel = select(literal_column("'delete'"), c.id, c.grams).where(c.id.in_(chunk))
+        conn.execute(_FTS.insert().from_select([FTS_TABLE, "rowid", "grams"], sel))

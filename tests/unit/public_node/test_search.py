@@ -13,7 +13,7 @@ import pytest
 from nodekit.runtime import Node
 from public_node import store
 from public_node.errors import BadQuery
-from public_node.search import normalise, pg_tsquery, sqlite_match, text_tokens
+from public_node.search import normalise, pg_tsquery, search_code, sqlite_match, subject_tokens, text_tokens
 from tests.unit.public_node.data import key, row, subject, upsert
 
 pytestmark = pytest.mark.db
@@ -116,7 +116,9 @@ def searchable(node: Node, today: date) -> Node:
         ("91530100ma6k3xq51a", ["昆明华兴科技有限公司"]),
         ("９１５３０１００ＭＡ６Ｋ３ＸＱ５１Ａ", ["昆明华兴科技有限公司"]),
         ("91530100", ["昆明华兴科技有限公司", "ＡＢＣ（昆明）科技有限公司", "昆明兴华建筑工程有限公司"]),
-        ("0108", ["北京字节跳动科技有限公司"]),
+        ("9111", ["北京字节跳动科技有限公司"]),
+        ("0108", []),  # a code is searched from its start
+        ("3xq51a", []),
         # nothing searchable
         ("", []),
         ("（ ）*", []),
@@ -158,21 +160,25 @@ def test_over_long_queries_are_refused(searchable: Node, today: date) -> None:
 def test_query_syntax_of_each_engine() -> None:
     assert normalise("ＡＢＣ（昆明）Co., Ltd.") == "abc昆明coltd"
     assert text_tokens("华兴科技") == ["华兴", "兴科", "科技", "技"]
+    assert subject_tokens("华兴", "91530100") == ("华兴", "兴", "91530100")
     assert sqlite_match("华兴科技") == '"华兴 兴科 科技"'
+    assert sqlite_match("9153ab") == '"91 15 53 3a ab" OR "9153ab"*'
     assert sqlite_match("华") == '"华"*'
     assert pg_tsquery("华兴科技") == "'华兴' <-> '兴科' <-> '科技'"
+    assert pg_tsquery("9153ab") == "('91' <-> '15' <-> '53' <-> '3a' <-> 'ab') | '9153ab':*"
     assert pg_tsquery("华") == "'华':*"
 
 
 def _reference(rows: list[tuple[str, str, str | None]], query: str) -> list[str]:
-    """What search must return, computed in Python: containment in the normalised name or code."""
+    """What search must return, computed in Python: the normalised name contains the query, or the
+    normalised code starts with it."""
     q = normalise(query)
     if not q:
         return []
     hits = []
     for subject_key, name, code in rows:
-        n, c = normalise(name), normalise(code or "")
-        if q in n or q in c:
+        n, c = normalise(name), search_code(code)
+        if q in n or (c and c.startswith(q)):
             rank = 0 if q in (n, c) else 1 if n.startswith(q) or c.startswith(q) else 2
             hits.append(((rank, len(n), n, subject_key), name))
     return [name for _, name in sorted(hits)]
@@ -180,7 +186,8 @@ def _reference(rows: list[tuple[str, str, str | None]], query: str) -> list[str]
 
 def test_search_agrees_with_a_reference_on_random_names(node: Node, today: date) -> None:
     """Many overlapping names over a small alphabet, queries of 1 to 5 characters: the index answers
-    exactly what a containment test over every name answers, in the same order."""
+    exactly what a containment test over every name (and a prefix test over every code) answers,
+    in the same order."""
     rnd = random.Random(20261126)
     alphabet = "华兴昆明云南科技商贸有限公司中国ＡBｃ1２"
     rows = []
@@ -194,7 +201,7 @@ def test_search_agrees_with_a_reference_on_random_names(node: Node, today: date)
         store.apply_changes(s, items, today=today)
     queries = [rnd.choice(alphabet) for _ in range(10)]
     queries += ["".join(rnd.choice(alphabet) for _ in range(n)) for n in (2, 2, 2, 3, 3, 3, 4, 4, 5) for _ in range(4)]
-    queries += [name[1:4] for _, name, _ in rows[:20]] + ["1", "00000", "153000"]
+    queries += [name[1:4] for _, name, _ in rows[:20]] + ["1", "9", "91", "9153000", "00000", "153000"]
     with node.transaction() as s:
         for query in queries:
             expected = _reference(rows, query)
