@@ -59,7 +59,8 @@ inode export --dry-run | sed -n '1,12p'
 note "... reviewed content digest: $DIGEST"
 
 step "5. the public node watches the medium (filesystem events + periodic rescan)"
-pnode watch > "$DEMO/watch.log" 2>&1 &
+# exec: $! is then the watcher itself, which SIGTERM stops cleanly (not a shell around it)
+(exec public-node --home "$PUB" --passphrase-file "$DEMO/secrets/public.pass" watch > "$DEMO/watch.log" 2>&1) &
 WATCH=$!
 trap 'kill $WATCH 2>/dev/null || true' EXIT
 sleep 2
@@ -73,9 +74,9 @@ done
 note "watcher: $(grep -m1 applied "$DEMO/watch.log" || echo 'not yet applied')"
 
 step "7. the watcher stops cleanly on SIGTERM"
-kill -TERM $WATCH; wait $WATCH || true
+kill -TERM $WATCH; wait $WATCH && note "watcher exit code 0"
 trap - EXIT
-tail -n 1 "$DEMO/watch.log" | sed 's/^/   /'
+grep -E "^stopped" "$DEMO/watch.log" | sed 's/^/   /'
 
 step "8. a tampered package is quarantined with a reason and changes nothing; the resent original applies"
 inode export | tail -n 1
@@ -100,9 +101,13 @@ step "10. the return channel: signed receipts go back; every exported package re
 pnode export
 inode import
 inode audit reconcile
+note "the internal node acknowledges the return packages in its next package:"
+inode export | tail -n 1
+pnode import
 
-step "11. security staff verify both transfer logs (hash chain, Merkle checkpoints, signatures)"
-inode audit verify
+step "11. security staff verify both transfer logs (hash chain, Merkle checkpoints, signatures),"
+note "each against the checkpoint the other node acknowledged (a log cut back is caught)"
+inode audit verify --against latest-peer
 pnode audit verify --against latest-peer
 
 pnode audit show --event package.rejected | tail -n 3
