@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from keys.errors import KeyStoreError
+from keys.identity_store import Identity
 from nodekit import alarms, trust_store
 from nodekit.models import ChannelPackageRow, ChannelRow, LogCheckpointRow, ReceiptRow, TransferLogRow
 from nodekit.runtime import Node
 from transfer.medium import Quarantine
+
+KEY_WARNING = timedelta(days=30)  # warn this long before a key expires
 
 
 def exchange_status(node: Node) -> dict[str, Any]:
@@ -57,14 +61,30 @@ def exchange_status(node: Node) -> dict[str, Any]:
         ]
         log_info = _log_status(s)
         trusted = [
-            {"key_id": k.key_id, "node_id": k.node_id, "node_name": k.node_name, "role": k.role, "status": k.status}
+            {
+                "key_id": k.key_id, "node_id": k.node_id, "node_name": k.node_name, "role": k.role,
+                "status": k.status, "expires": k.expires.isoformat(timespec="seconds"),
+                "expires_soon": k.status == "trusted" and k.expires - now < KEY_WARNING,
+            }
             for k in keys
-        ]
+        ]  # fmt: skip
+    own: dict[str, Any] | None = None
+    if Identity.exists(node.config.keys_dir):
+        try:
+            current = Identity.load(node.config.keys_dir).current  # public part only: no passphrase
+            own = {
+                "key_id": current.key_id,
+                "expires": current.expires.isoformat(timespec="seconds"),
+                "expires_soon": current.expires - now < KEY_WARNING,
+            }
+        except KeyStoreError as exc:
+            own = {"error": str(exc)}
     q = Quarantine(node.config.quarantine_dir).entries()
     return {
         "channels": channels,
         "packages_applied": applied or 0,
         "quarantine": {"count": len(q), "latest": q[-1] if q else None},
+        "own_key": own,
         "trusted_keys": trusted,
         "freshness": "overdue"
         if overdue or overdue_now
