@@ -99,7 +99,6 @@ RENAMED = {("subject", "id_no"): "id_masked"}
 """Row names that differ from the stored field's (docs/DATA.md: subjects publish ``id_masked``)."""
 
 
-
 # --- outcomes ------------------------------------------------------------------------------------
 
 
