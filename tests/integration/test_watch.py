@@ -34,7 +34,7 @@ from tests.integration.public_support import (
     program_env,
 )
 from tests.nodes import Clock, Home, make_home, trust_each_other
-from transfer.medium import Quarantine
+from transfer.medium import Quarantine, channel_dirname
 
 pytestmark = pytest.mark.slow
 
@@ -91,6 +91,11 @@ class Watched:
         tmp.rename(target)
         return target
 
+    def inbound(self, root: Path) -> list[Path]:
+        """The package files of the internal-to-public channel under ``root`` (the medium or a node's
+        archive); the public node's own return packages live in the other channel's folder."""
+        return package_files(root / channel_dirname(self.internal.id, self.public.id))
+
     def applied(self) -> list[int]:
         return [
             seq
@@ -145,7 +150,7 @@ def test_a_package_written_to_the_medium_is_applied(watched: Watched, mode: str)
     # the first round is over: only an event (or a poll) can bring package 2 in within the hour
     watched.carry(second)
     wait_for(lambda: watched.applied() == [1, 2], "package 2 is applied", watched)
-    wait_for(lambda: package_files(watched.medium) == [], "the medium copies are removed", watched)
+    wait_for(lambda: watched.inbound(watched.medium) == [], "the medium copies are removed", watched)
     assert watched.stop(signal.SIGTERM if mode == "events" else signal.SIGINT) == 0
     stopped = watched.output()
     assert ("polling every" if mode == "poll" else "events (InotifyObserver)") in stopped
@@ -172,7 +177,7 @@ def test_a_file_still_being_written_is_left_until_it_is_complete(watched: Watche
         out.write(data[len(data) // 2 :])
     wait_for(lambda: watched.applied() == [1], "the completed package is applied", watched)
     assert watched.stop() == 0
-    assert watched.quarantined() == [] and package_files(watched.medium) == []
+    assert watched.quarantined() == [] and watched.inbound(watched.medium) == []
     assert_in_step(watched.internal.node, watched.public.node)
 
 
@@ -197,4 +202,25 @@ def test_the_watcher_keeps_working_after_a_tampered_package(watched: Watched) ->
     wait_for(lambda: watched.applied() == [1, 2, 3], "packages 2 and 3 are applied", watched)
     assert watched.stop() == 0
     assert "rejected" in watched.output() and len(watched.quarantined()) == 1
+    assert_in_step(watched.internal.node, watched.public.node)
+
+
+def test_sigterm_during_a_batch_stops_between_packages_and_a_restart_takes_the_rest(watched: Watched) -> None:
+    sent = [watched.seal([penalty(n, decided()), penalty(n + 10, decided(), uscc=1)]) for n in range(1, 9)]
+    for pkg in sent:
+        watched.carry(pkg)
+    watched.start()
+    wait_for(lambda: bool(watched.applied()), "the batch is under way", watched)
+    assert watched.stop() == 0  # the signal lands somewhere in the batch (or just after it)
+    done = watched.applied()
+    assert done == list(range(1, len(done) + 1)), "a prefix of the batch, each package whole"
+    left = [f.name for f in watched.inbound(watched.medium)]
+    assert left == [p.archive.name for p in sent[len(done) :]], "the others wait on the medium"
+    cfg = watched.public.node.config
+    assert [f.name for f in watched.inbound(cfg.archive_dir)] == [p.archive.name for p in sent[: len(done)]]
+    assert list(cfg.staging_dir.iterdir()) == []
+    watched.start()
+    wait_for(lambda: watched.applied() == [p.seq for p in sent], "the rest is applied", watched)
+    assert watched.stop() == 0
+    assert watched.inbound(watched.medium) == [] and watched.quarantined() == []
     assert_in_step(watched.internal.node, watched.public.node)
