@@ -1,0 +1,126 @@
+"""Running one measured step: a child process (a node command, a peer pipeline, a bench helper) timed by
+wall clock, with its CPU time and peak RSS as the OS reports them for it and its descendants (``wait4``
+rusage: for a shell pipeline that is the largest process of the pipeline)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class StepFailed(RuntimeError):
+    """A measured command exited with an error: the bench stops rather than report a wrong figure."""
+
+
+@dataclass
+class Step:
+    """One measured step: what ran, on how many records and bytes, and what it cost."""
+
+    name: str
+    group: str  # export | import | ingest | ceiling | latency
+    tool: str  # credgap | peer name
+    records: int = 0
+    bytes: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    stdout: str = field(default="", repr=False)
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.wall_s if self.wall_s > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        del d["stdout"]
+        d["records_per_s"] = round(self.records_per_s, 1)
+        d["mb_per_s"] = round(self.mb_per_s, 2)
+        return d
+
+
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def run(
+    cmd: Sequence[str] | str,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = True,
+) -> Run:
+    """Run ``cmd`` (an argv, or a shell pipeline as one string) to completion and measure it."""
+    shell = isinstance(cmd, str)
+    full_env = {**os.environ, **(env or {})}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            ["/bin/bash", "-o", "pipefail", "-c", cmd] if shell else list(cmd),
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            cwd=cwd,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if check and proc.returncode != 0:
+        shown = cmd if shell else " ".join(cmd)
+        raise StepFailed(f"exit {proc.returncode}: {shown}\n{stderr[-2000:]}{stdout[-1000:]}")
+    return Run(
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+def step(name: str, group: str, tool: str, cmd: Sequence[str] | str, **kw: Any) -> Step:
+    """Run ``cmd`` and return it as a :class:`Step` (records and bytes filled in by the caller)."""
+    env = kw.pop("env", None)
+    cwd = kw.pop("cwd", None)
+    r = run(cmd, env=env, cwd=cwd)
+    s = Step(name, group, tool, wall_s=r.wall_s, cpu_s=r.cpu_s, peak_rss_mb=r.peak_rss_mb, **kw)
+    s.stdout = r.stdout
+    return s
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def wait_for_quiet(limit: float, max_wait: float, *, say: Any = print) -> float:
+    """Wait (up to ``max_wait`` s) until the 1-minute load average is under ``limit``; return it."""
+    deadline = time.monotonic() + max_wait
+    load = load_average()
+    if load < limit or max_wait <= 0:
+        return load
+    say(f"  load {load:.2f} >= {limit}: waiting up to {max_wait:.0f} s for a quieter machine")
+    while time.monotonic() < deadline:
+        time.sleep(10)
+        load = load_average()
+        if load < limit:
+            break
+    return load
