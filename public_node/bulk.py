@@ -8,10 +8,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import BigInteger, ColumnElement, Connection, Table, Text, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert
 
+# Keys per lookup statement: IN (...) lists on SQLite (well under its parameter limit); one array
+# parameter on PostgreSQL, where long IN lists cost more to send and parse than to answer.
+CHUNK = {"sqlite": 500, "postgresql": 5000}
+
 _COMPILED: dict[tuple[int, str], str] = {}
+
+
+def member_of(column: ColumnElement[Any], values: Sequence[Any], dialect: str) -> ColumnElement[bool]:
+    """``column IN values``: an IN list on SQLite, ``= ANY(array)`` on PostgreSQL."""
+    if dialect == "postgresql":
+        item = BigInteger() if values and isinstance(values[0], int) else Text()
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item)))
+    return column.in_(list(values))
+
+
+def chunks(values: Sequence[Any], dialect: str) -> Iterable[Sequence[Any]]:
+    size = CHUNK.get(dialect, 500)
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:

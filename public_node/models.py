@@ -12,6 +12,7 @@ migration ``p0002`` and named in :data:`ENGINE_SPECIFIC_OBJECTS`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -43,10 +44,7 @@ class SearchTokens(TypeDecorator[tuple[str, ...]]):
     def process_bind_param(self, value: tuple[str, ...] | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        if dialect.name == "postgresql":
-            # Tokens hold letters and digits only (see search.normalise), never a quote or backslash.
-            return " ".join(f"'{tok}':{pos}" for pos, tok in enumerate(value, 1))
-        return " ".join(value)
+        return tsvector_literal(value) if dialect.name == "postgresql" else " ".join(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> tuple[str, ...] | None:
         if value is None:
@@ -59,6 +57,13 @@ class SearchTokens(TypeDecorator[tuple[str, ...]]):
 
 
 _TSV_LEXEME = re.compile(r"'((?:[^']|'')*)':([\d,]+)")
+_LEXEME = "'{}':{}".format
+
+
+def tsvector_literal(tokens: Sequence[str]) -> str:
+    """Tokens as a tsvector literal with positions 1, 2, ... (tokens hold letters and digits only,
+    see ``search.normalise``: never a quote or a backslash to escape)."""
+    return " ".join(map(_LEXEME, tokens, range(1, len(tokens) + 1)))
 
 
 class Base(DeclarativeBase):

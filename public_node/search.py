@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,7 +24,6 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
-    Dialect,
     Integer,
     Select,
     Text,
@@ -46,11 +45,10 @@ from sqlalchemy.orm import Session
 
 from public_node import bulk
 from public_node.errors import BadQuery
-from public_node.models import FTS_TABLE, RECORD_TABLE, SEARCH_TABLE, SearchTokens
+from public_node.models import FTS_TABLE, RECORD_TABLE, SEARCH_TABLE, tsvector_literal
 from public_node.views import Page, SubjectSummary, check_page, record_is_live
 
 MAX_QUERY_CHARS = 64  # a credit code is 18, long company names about 40
-CHUNK = 500  # keys per IN (...) list: well under every engine's parameter limit
 
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -203,11 +201,6 @@ class _Entry:
     uscc: str | None
 
 
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def _best(sources: Iterable[Source]) -> Source:
     """The record a new entry is taken from: the subject row if there is one, else the newest record."""
     return max(sources, key=lambda s: (s.kind == "subject", s.version, s.kind, s.key))
@@ -217,8 +210,9 @@ def _load_entries(conn: Connection, subject_keys: Sequence[str]) -> dict[str, _E
     s = SEARCH_TABLE.c
     cols = (s.id, s.subject_key, s.source_kind, s.source_key, s.name, s.category, s.uscc)
     out: dict[str, _Entry] = {}
-    for chunk in _chunks(subject_keys):
-        for r in conn.execute(select(*cols).where(s.subject_key.in_(chunk))).all():
+    dialect = conn.dialect.name
+    for chunk in bulk.chunks(subject_keys, dialect):
+        for r in conn.execute(select(*cols).where(bulk.member_of(s.subject_key, chunk, dialect))).all():
             out[r.subject_key] = _Entry(r.id, (r.source_kind, r.source_key), r.name, r.category, r.uscc)
     return out
 
@@ -258,12 +252,13 @@ def refresh_subjects(conn: Connection, subject_keys: Iterable[str]) -> None:
     subject with no record left, and take another record's name when the entry's source is gone."""
     keys = sorted(set(subject_keys))
     r = RECORD_TABLE.c
-    for chunk in _chunks(keys):
+    dialect = conn.dialect.name
+    for chunk in bulk.chunks(keys, dialect):
         existing = _load_entries(conn, chunk)
         remaining: dict[str, list[Source]] = defaultdict(list)
         rows = conn.execute(
             select(r.kind, r.key, r.version, r.subject_key, r.subject_name, r.subject_category, r.uscc).where(
-                r.subject_key.in_(chunk)
+                bulk.member_of(r.subject_key, chunk, dialect)
             )
         )
         for row in rows:
@@ -323,14 +318,13 @@ _INSERT_COLUMNS = (
 )
 
 
-def _insert_row(src: Source, dialect: Dialect) -> tuple[Any, ...]:
-    """A new entry as a bulk row: the tokens rendered by the column type for this engine."""
-    values = _values(src)
-    values["grams"] = _GRAMS.process_bind_param(values["grams"], dialect)
-    return tuple(values[c] for c in _INSERT_COLUMNS)
-
-
-_GRAMS = SearchTokens()
+def _insert_row(src: Source, postgresql: bool) -> tuple[Any, ...]:
+    """A new entry as a bulk row in ``_INSERT_COLUMNS`` order, its tokens in the engine's form."""
+    name_norm = normalise(src.name)
+    code_norm = search_code(src.uscc)
+    tokens = subject_tokens(name_norm, code_norm)
+    grams = tsvector_literal(tokens) if postgresql else " ".join(tokens)
+    return (src.subject_key, src.name, src.category, src.uscc, name_norm, code_norm, src.kind, src.key, grams)
 
 
 def _write(conn: Connection, plan: Sequence[tuple[_Entry | None, Source]]) -> None:
@@ -374,7 +368,8 @@ def _write(conn: Connection, plan: Sequence[tuple[_Entry | None, Source]]) -> No
         # SQLite gives new rows ids above the current maximum, so one INSERT ... SELECT indexes
         # exactly the new entries (measured: about 3x faster than one statement per chunk of keys).
         floor = conn.execute(select(func.coalesce(func.max(c.id), 0))).scalar_one() if sqlite else 0
-        bulk.insert_rows(conn, t, _INSERT_COLUMNS, (_insert_row(src, conn.dialect) for src in inserts))
+        pg = conn.dialect.name == "postgresql"
+        bulk.insert_rows(conn, t, _INSERT_COLUMNS, (_insert_row(src, pg) for src in inserts))
         if sqlite:
             conn.execute(_FTS.insert().from_select(["rowid", "grams"], select(c.id, c.grams).where(c.id > floor)))
 
@@ -388,14 +383,14 @@ def _delete(conn: Connection, entries: Sequence[_Entry]) -> None:
     if conn.dialect.name == "sqlite":
         _fts_delete(conn, entries)
     c = SEARCH_TABLE.c
-    for chunk in _chunks([e.id for e in entries]):
-        conn.execute(delete(SEARCH_TABLE).where(c.id.in_(chunk)))
+    for chunk in bulk.chunks([e.id for e in entries], conn.dialect.name):
+        conn.execute(delete(SEARCH_TABLE).where(bulk.member_of(c.id, chunk, conn.dialect.name)))
 
 
 def _fts_delete(conn: Connection, entries: Sequence[_Entry]) -> None:
     """Remove entries' current tokens from the FTS5 index (its 'delete' command wants the old values,
     read here from the content table before it changes)."""
     c = SEARCH_TABLE.c
-    for chunk in _chunks([e.id for e in entries]):
+    for chunk in bulk.chunks([e.id for e in entries], "sqlite"):
         sel = select(literal_column("'delete'"), c.id, c.grams).where(c.id.in_(chunk))
         conn.execute(_FTS.insert().from_select([FTS_TABLE, "rowid", "grams"], sel))

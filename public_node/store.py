@@ -177,11 +177,13 @@ def _stored(conn: Connection, refs: Sequence[tuple[str, str]]) -> dict[tuple[str
     for kind, key in refs:
         by_kind[kind].append(key)
     out: dict[tuple[str, str], tuple[int, str]] = {}
+    dialect = conn.dialect.name
     for kind, keys in by_kind.items():
-        for i in range(0, len(keys), _search.CHUNK):
-            chunk = keys[i : i + _search.CHUNK]
+        for chunk in bulk.chunks(keys, dialect):
             for key, version, subject_key in conn.execute(
-                select(_R.key, _R.version, _R.subject_key).where(_R.kind == kind, _R.key.in_(chunk))
+                select(_R.key, _R.version, _R.subject_key).where(
+                    _R.kind == kind, bulk.member_of(_R.key, chunk, dialect)
+                )
             ):
                 out[(kind, key)] = (version, subject_key)
     return out
