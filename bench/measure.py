@@ -5,7 +5,9 @@ rusage: for a shell pipeline that is the largest process of the pipeline)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -97,14 +99,48 @@ def run(
     )
 
 
+PROFILE: Path | None = None
+"""With ``--profile``: every credgap step runs under cProfile, its statistics saved here (the figures of
+such a run are inflated by the profiler; it shows where the time goes, not how much there is)."""
+
+
+def profiled(name: str, cmd: Sequence[str]) -> list[str]:
+    """``cmd`` (a node program or ``python -m ...``) under cProfile, writing ``PROFILE/<name>.prof``."""
+    assert PROFILE is not None
+    out = PROFILE / (re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") + ".prof")
+    wrap = [sys.executable, "-m", "cProfile", "-o", str(out)]
+    if cmd[0] == sys.executable and cmd[1] == "-m":
+        return [*wrap, *cmd[1:]]
+    return [*wrap, *cmd]
+
+
 def step(name: str, group: str, tool: str, cmd: Sequence[str] | str, **kw: Any) -> Step:
     """Run ``cmd`` and return it as a :class:`Step` (records and bytes filled in by the caller)."""
     env = kw.pop("env", None)
     cwd = kw.pop("cwd", None)
+    if PROFILE is not None and tool == "credgap" and not isinstance(cmd, str):
+        cmd = profiled(name, cmd)
     r = run(cmd, env=env, cwd=cwd)
     s = Step(name, group, tool, wall_s=r.wall_s, cpu_s=r.cpu_s, peak_rss_mb=r.peak_rss_mb, **kw)
     s.stdout = r.stdout
     return s
+
+
+def profile_summary(path: Path, top: int = 14) -> str:
+    """The functions a saved profile spent the most own time in, with their share of the total."""
+    import io
+    import pstats
+
+    stats = pstats.Stats(str(path), stream=io.StringIO())
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
+    lines = [f"{path.stem}: {total:.2f} s profiled"]
+    for (file, line, func), (_cc, calls, tt, ct, _callers) in rows:
+        where = f"{Path(file).parent.name}/{Path(file).name}:{line}" if line else file
+        lines.append(
+            f"  {tt / total * 100:5.1f}% own {tt:7.2f} s  cum {ct:7.2f} s  {calls:>9,d} calls  {func} ({where})"
+        )
+    return "\n".join(lines)
 
 
 def load_average() -> float:

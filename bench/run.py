@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import data, latency, peers, report
+from bench import data, latency, measure, peers, report
 from bench.homes import BIN, ENV, Homes, clone_public, homes, libpq_url
 from bench.measure import Step, StepFailed, load_average, run, step, wait_for_quiet
 from transfer.header import parse_prefix
@@ -318,6 +318,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--keep", action="store_true", help="keep the work folders")
     p.add_argument("--quiet-load", type=float, default=1.0, help="wait for a 1-minute load under this first")
     p.add_argument("--wait-quiet", type=float, default=0.0, help="at most this many seconds (0: do not wait)")
+    p.add_argument(
+        "--profile", action="store_true", help="run each credgap step under cProfile and print where the time goes"
+    )
     a = p.parse_args(argv)
     sizes = a.n or ([1_000_000, 5_000_000] if a.full else [100_000])
     engines = [e.strip() for e in a.engines.split(",") if e.strip()]
@@ -327,6 +330,10 @@ def main(argv: list[str] | None = None) -> None:
         say(f"PostgreSQL: no server answers at {a.pg_url}: the PostgreSQL runs are skipped")
         engines.remove("postgresql")
     started = time.time()
+    if a.profile:
+        measure.PROFILE = report.RESULTS / f"profile-{time.strftime('%Y%m%dT%H%M%S')}"
+        measure.PROFILE.mkdir(parents=True)
+        say(f"profiling every credgap step into {measure.PROFILE} (times below include the profiler's overhead)")
     load_before = wait_for_quiet(a.quiet_load, a.wait_quiet, say=say)
     say(f"machine: {report.machine()}; load average before: {load_before:.2f}")
     bench = Bench(a, missing)
@@ -345,6 +352,10 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
     }
     path = report.write(doc)
+    if measure.PROFILE is not None:
+        for prof in sorted(measure.PROFILE.glob("*.prof"), key=lambda p: p.stat().st_mtime):
+            say(measure.profile_summary(prof))
+            say("")
     say(f"results written to {path}")
 
 
