@@ -38,7 +38,7 @@ from tests.integration.public_support import (
 from tests.nodes import Clock, Home, make_home, trust_each_other
 from transfer.medium import Quarantine, channel_dirname
 
-# the watcher's restart path does not depend on the engine: its variants run on SQLite only
+# the cases marked db run on PostgreSQL too; the watcher's restart path does not depend on the engine
 pytestmark = pytest.mark.slow
 
 RECEIVING = (
@@ -64,7 +64,6 @@ class Pair:
     internal: Home
     public: Home
     clock: Clock
-    sent: list[SentPackage]
 
     def run(self, program: str, home: Home, *args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -76,13 +75,13 @@ class Pair:
         )
 
     def start(self, program: str, home: Home, *args: str, crash: str | None = None) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"{program}-{time.monotonic_ns()}.log").open("wb")
-        return subprocess.Popen(
-            [str(BIN / program), "--home", str(home.node.config.home), *args],
-            env=program_env(crash),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.tmp / f"{program}-{time.monotonic_ns()}.log").open("wb") as log:
+            return subprocess.Popen(
+                [str(BIN / program), "--home", str(home.node.config.home), *args],
+                env=program_env(crash),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def inbound(self, root: Path) -> list[Path]:
         """The package files of the internal-to-public channel under ``root`` (the medium or a node's
@@ -104,7 +103,7 @@ def pair(tmp_path: Path, database_factory: Any) -> Iterator[Pair]:
     public = make_home(tmp_path, PUBLIC, "pub", medium, clock, database_factory("pub"))
     trust_each_other(internal, public, clock)
     sample_data.run(subjects=8, seed=11, out=None, as_of=internal.node.today(), node=internal.node)
-    p = Pair(tmp_path, medium, internal, public, clock, [])
+    p = Pair(tmp_path, medium, internal, public, clock)
     yield p
     internal.node.close()
     public.node.close()

@@ -53,12 +53,21 @@ class Watched:
 
     def start(self, *args: str) -> None:
         """Start the watcher; rescans are an hour apart, so only events (or polling) can wake it."""
-        self.proc = subprocess.Popen(
-            [str(BIN / "public-node"), "--home", str(self.public.node.config.home), "watch", "--rescan", "1h", *args],
-            env=program_env(),
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    str(BIN / "public-node"),
+                    "--home",
+                    str(self.public.node.config.home),
+                    "watch",
+                    "--rescan",
+                    "1h",
+                    *args,
+                ],
+                env=program_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for(lambda: "watching" in self.output(), "the watcher has started", self)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
