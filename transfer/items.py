@@ -65,7 +65,11 @@ def _bad(kind: str, what: str) -> PackageRejected:
     return PackageRejected(f"{kind} item: {what}", reason="bad-schema")
 
 
-def _members(item: Item, kind: str, required: set[str], optional: frozenset[str] = frozenset()) -> None:
+def _members(
+    item: Item, kind: str, required: set[str] | frozenset[str], optional: frozenset[str] = frozenset()
+) -> None:
+    if not optional and item.keys() == required:
+        return
     keys = set(item)
     if not required <= keys or not keys <= required | optional:
         raise _bad(kind, f"members {sorted(keys)}; expected {sorted(required)} (+ optional {sorted(optional)})")
@@ -93,15 +97,29 @@ def _posint(item: Item, key: str, kind: str) -> None:
         raise _bad(kind, f"{key} must be an integer >= 1")
 
 
+_FIELD_NAMES: set[str] = set()  # row member names already matched against _FIELD (a policy has few)
+_FIELD_NAMES_MAX = 10_000
+
+
 def _check_row(row: object) -> None:
     if not isinstance(row, dict) or len(row) > MAX_ROW_FIELDS:
         raise _bad("record", f"row must be an object of at most {MAX_ROW_FIELDS} members")
+    names = _FIELD_NAMES
     for k, v in row.items():
-        if not _FIELD.match(k):
-            raise _bad("record", f"row member {k!r} is not a field name")
-        if isinstance(v, bool) or (v is not None and not isinstance(v, (str, int))):
+        if k not in names:
+            if not _FIELD.match(k):
+                raise _bad("record", f"row member {k!r} is not a field name")
+            if len(names) < _FIELD_NAMES_MAX:
+                names.add(k)
+        t = type(v)
+        if t is str:
+            if len(v) > MAX_STRING:
+                raise _bad("record", f"row.{k} is longer than {MAX_STRING} characters")
+        elif v is None or t is int:
+            continue
+        elif isinstance(v, bool) or not isinstance(v, (str, int)):
             raise _bad("record", f"row.{k} must be a string, an integer or null")
-        if isinstance(v, str) and len(v) > MAX_STRING:
+        elif isinstance(v, str) and len(v) > MAX_STRING:
             raise _bad("record", f"row.{k} is longer than {MAX_STRING} characters")
     for k in COMMON_ROW_FIELDS:
         if k not in row:
@@ -111,13 +129,17 @@ def _check_row(row: object) -> None:
         raise _bad("record", "row.publish_until must be YYYY-MM-DD or null")
 
 
+_UPSERT_MEMBERS = frozenset({"kind", "op", "table", "key", "version", "row"})
+_WITHDRAW_MEMBERS = frozenset({"kind", "op", "table", "key", "version", "reason"})
+
+
 def _record(item: Item) -> None:
     op = item.get("op")
     if op == "upsert":
-        _members(item, "record", {"kind", "op", "table", "key", "version", "row"})
+        _members(item, "record", _UPSERT_MEMBERS)
         _check_row(item["row"])
     elif op == "withdraw":
-        _members(item, "record", {"kind", "op", "table", "key", "version", "reason"})
+        _members(item, "record", _WITHDRAW_MEMBERS)
         if item["reason"] not in WITHDRAW_REASONS:
             raise _bad("record", f"withdrawal reason {item['reason']!r} is not one of {sorted(WITHDRAW_REASONS)}")
     else:
