@@ -200,6 +200,28 @@ def pragmas(conn: Any) -> None:
         conn.exec_driver_sql(f"PRAGMA cache_size = -{CACHE_MB * 1024}")
 
 
+def bench_peer(url: str | None, n: int, subjects: int) -> None:
+    """The database's own floor for the same rows: prepared tuples (parsing done beforehand, not
+    timed) written by the driver alone, executemany on SQLite and COPY on PostgreSQL, same schema."""
+    from public_node.changes import Upsert, parse_change
+
+    rows = [parse_change(item, TODAY) for item in penalty_items(n, subjects)]
+    with scratch_node(url) as node, node.transaction() as s:
+        conn = s.connection()
+        pragmas(conn)
+        cols = ", ".join(f'"{c}"' for c in Upsert._fields)
+        if conn.dialect.name == "sqlite":
+            sql = f"INSERT INTO published_record ({cols}) VALUES ({', '.join('?' for _ in Upsert._fields)})"
+            timed(
+                "peer: driver executemany of prepared rows, no Python work", n, lambda: conn.exec_driver_sql(sql, rows)
+            )
+        else:
+            from public_node import bulk
+
+            copy = f"COPY published_record ({cols}) FROM STDIN"
+            timed("peer: COPY of prepared rows, no Python work", n, lambda: bulk.copy_rows(conn, copy, rows))
+
+
 def query_latency(node: Node) -> None:
     names = company_names(2000, seed=1)
     rnd = random.Random(5)
@@ -307,6 +329,7 @@ def main() -> None:
         bench_index_fill(args.url, args.n)
     if args.only in (None, "apply"):
         bench_apply(args.url, args.n, args.subjects)
+        bench_peer(args.url, args.n, args.subjects)
 
 
 if __name__ == "__main__":
