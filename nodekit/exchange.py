@@ -50,6 +50,7 @@ from transfer.seal import Recipient, SealedPackage, seal
 
 log = logging.getLogger("credgap.exchange")
 
+RECEIVER_WAIT = 600.0  # seconds an import waits for another receiver of the same node to finish
 EXCHANGE_KINDS = frozenset({"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint"})
 
 
@@ -420,6 +421,12 @@ class Exchange:
         has filled, in sequence order per channel. ``stop`` is asked between packages (a service being
         shut down finishes the package in hand, then returns)."""
         self._stop = stop or (lambda: False)
+        # one receiver per node at a time (an operator's `import` while `watch` runs): staging is
+        # emptied below, which must never pull a file from under another receiver
+        with channel_lock(self.node.config.home, "receive", wait=RECEIVER_WAIT):
+            return self._receive(applier)
+
+    def _receive(self, applier: Callable[[], DataApplier]) -> list[Outcome]:
         clear_staging(self.staging)
         files, odd = self.medium.scan(recipient=self.identity.node_id)
         self._report_odd(odd)

@@ -97,7 +97,22 @@ class MediumWatcher:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
+    def _wait_for_medium(self) -> bool:
+        """A removable device may be mounted after the service starts: wait for it (saying so once)."""
+        if self.root.is_dir():
+            return True
+        log.warning("transfer medium %s not found; waiting for it to be mounted", self.root)
+        self.stats.errors.append(f"medium {self.root} not found")
+        while not self.stopping.is_set():
+            if self.root.is_dir():
+                log.info("transfer medium %s is there", self.root)
+                return True
+            self.stopping.wait(min(self.rescan, self.poll_interval * 5))
+        return False
+
     def run(self) -> WatchStats:
+        if not self._wait_for_medium():
+            return self.stats
         observer = self._observer()
         try:
             self._round()  # whatever is already waiting

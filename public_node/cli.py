@@ -61,7 +61,8 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
     def work(stop: object) -> None:
         for o in import_packages(node, identity, stop=stop):  # type: ignore[arg-type]
             click.echo(outcome_line(o))
-            owed["receipts"] = True
+            if o.result != "skipped":  # a half-written file gets no receipt (yet)
+                owed["receipts"] = True
         if interval is not None and owed["receipts"] and time.monotonic() - owed["last"] >= interval:
             for p in send_returns(node, identity):
                 click.echo(sent_line(p))

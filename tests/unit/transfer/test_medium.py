@@ -151,3 +151,15 @@ def test_package_store_and_clear_staging(tmp_path: Path) -> None:
     (tmp_path / "staging").mkdir()
     (tmp_path / "staging" / "x").write_bytes(b"1")
     assert clear_staging(tmp_path / "staging") == 1
+
+
+def test_quarantine_keeps_the_same_bytes_once(tmp_path: Path) -> None:
+    """A crash after quarantining but before the medium copy was removed brings the same file back."""
+    q = Quarantine(tmp_path / "q")
+    for _ in range(2):
+        staged = tmp_path / "s.cgp"
+        staged.write_bytes(b"same bytes")
+        q.put(staged, digest="ab" * 32, size=10, reason="bad-signature", message="m", at="2026-11-26T08:00:00",
+              source="p1.cgp", header={"seq": 1}, keep_bytes=True)  # fmt: skip
+        assert not staged.exists()
+    assert len(q.entries()) == 1
