@@ -227,6 +227,7 @@ def _upsert(session: Session, upserts: Sequence[Upsert]) -> set[tuple[str, str]]
     # written (the usual case); if not, the group is redone under a savepoint with the stored
     # versions read first, so that the counts and the search entries follow exactly what changed.
     savepoint = session.begin_nested()
+    session.connection()  # the session emits SAVEPOINT when its connection is next asked for
     try:
         changed = bulk.execute_compiled_many(conn, _SQLITE_UPSERT, Upsert._fields, list(upserts))
     except BaseException:

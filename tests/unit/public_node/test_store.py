@@ -59,6 +59,37 @@ def test_upsert_replaces_only_with_a_newer_version(node: Node, today: date) -> N
     assert rec is not None and rec.version == 3 and rec.row["violation_facts"] == "v3"
 
 
+def test_a_stale_upsert_in_a_bulk_group_changes_nothing(node: Node, today: date) -> None:
+    """One group mixing new, newer and stale upserts: only the stale one is left out, in the counts
+    and in the search entries (a stale row carrying another name must not rename its subject)."""
+    apply(
+        node, [upsert("penalty", "p", 5, row("s", "现名称公司")), upsert("licence", "l", 1, row("t", "乙公司"))], today
+    )
+    res = apply(
+        node,
+        [
+            upsert("penalty", "new1", 1, row("u", "丙公司")),
+            upsert("penalty", "p", 4, row("s", "旧名称公司")),  # stale
+            upsert("licence", "l", 2, row("t", "乙公司更名")),  # newer
+            upsert("penalty", "new2", 1, row("v", "丁公司")),
+        ],
+        today,
+    )
+    assert res.upserted == {"penalty": 2, "licence": 1} and res.unchanged == {"penalty": 1}
+    assert versions(node) == {
+        ("penalty", key("p")): 5,
+        ("licence", key("l")): 2,
+        ("penalty", key("new1")): 1,
+        ("penalty", key("new2")): 1,
+    }
+    assert {sk: n for sk, (n, _) in entries(node).items()} == {
+        key("s"): "现名称公司",
+        key("t"): "乙公司更名",
+        key("u"): "丙公司",
+        key("v"): "丁公司",
+    }
+
+
 def test_withdrawal_removes_unless_the_stored_version_is_newer(node: Node, today: date) -> None:
     apply(node, [upsert("penalty", "p", 3, row("s", "甲公司")), upsert("licence", "l", 1, row("s", "甲公司"))], today)
     res = apply(node, [withdraw("penalty", "p", 2), withdraw("licence", "nope", 5)], today)
