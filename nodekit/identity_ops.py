@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from keys.card import IdentityCard, read_card
 from keys.errors import KeySetupError, KeyStoreError
-from keys.identity import Role, format_fingerprint
+from keys.identity import format_fingerprint
 from keys.identity_store import IDENTITY_FILE, Identity, OwnKey, create_identity
 from keys.keyfile import KdfProfile, Random, atomic_write
 from keys.statements import (
@@ -39,7 +39,7 @@ from keys.times import DEFAULT_VALIDITY, format_time
 from keys.trust import KeyStatus, TrustedKey
 from nodekit import trust_store
 from nodekit.events import record_event
-from nodekit.home import NodeConfig
+from nodekit.home import NodeConfig, with_article
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelRow
 from nodekit.runtime import Node, safe_url
@@ -123,8 +123,8 @@ def load_identity(
     )
     if identity.role != node.config.role:
         raise KeySetupError(
-            f"{node.config.keys_dir / IDENTITY_FILE}: the identity of {_a(identity.role)} node, in the home of "
-            f"{_a(node.config.role)} node",
+            f"{node.config.keys_dir / IDENTITY_FILE}: the identity of {with_article(identity.role)} node, in the home of "
+            f"{with_article(node.config.role)} node",
             reason="corrupt-identity",
         )
     return identity
@@ -441,7 +441,3 @@ def key_report(node: Node, now: datetime) -> KeyReport:
     with node.sessions() as s:
         trusted = trusted_report(s, now)
     return KeyReport(own=own, trusted=trusted)
-
-
-def _a(role: Role | str) -> str:
-    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
