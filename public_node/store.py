@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, column, delete, func, select, table
+from sqlalchemy import ColumnElement, Connection, bindparam, column, delete, func, select, table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -120,9 +120,7 @@ def purge_expired(session: Session, today: date) -> dict[str, int]:
     """Delete the records and documents whose ``publish_until`` is before ``today`` (housekeeping:
     the queries already hide them) and return how many per kind (``"document"`` for documents)."""
     conn = session.connection()
-    rows = conn.execute(delete(RECORD_TABLE).where(_R.publish_until < today).returning(_R.kind, _R.subject_key)).all()
-    counts = Counter(row.kind for row in rows)
-    _search.refresh_subjects(conn, {row.subject_key for row in rows})
+    counts = _delete_where(conn, _R.publish_until < today)
     d = DOCUMENT_TABLE.c
     docs = conn.execute(delete(DOCUMENT_TABLE).where(d.publish_until < today).returning(d.key)).all()
     if docs:
@@ -142,9 +140,21 @@ def replace_tables(session: Session, tables: Sequence[str]) -> dict[str, int]:
         conn.execute(delete(RECORD_TABLE))
         _search.clear_index(conn)
         return counts
-    rows = conn.execute(delete(RECORD_TABLE).where(_R.kind.in_(list(tables))).returning(_R.kind, _R.subject_key)).all()
-    _search.refresh_subjects(conn, {row.subject_key for row in rows})
-    return dict(Counter(row.kind for row in rows))
+    return dict(_delete_where(conn, _R.kind.in_(list(tables))))
+
+
+def _delete_where(conn: Connection, condition: ColumnElement[bool]) -> Counter[str]:
+    """Delete the records matching ``condition`` a bulk group at a time (memory stays bounded
+    whatever their number), keeping their subjects' search entries in step; counts per kind."""
+    counts: Counter[str] = Counter()
+    while True:
+        rows = conn.execute(select(_R.kind, _R.key, _R.subject_key).where(condition).limit(BATCH)).all()
+        if not rows:
+            return counts
+        stmt = delete(RECORD_TABLE).where(_R.kind == bindparam("b_kind"), _R.key == bindparam("b_key"))
+        conn.execute(stmt, [{"b_kind": r.kind, "b_key": r.key} for r in rows])
+        counts.update(r.kind for r in rows)
+        _search.refresh_subjects(conn, {r.subject_key for r in rows})
 
 
 # --------------------------------------------------------------------------- one bulk group

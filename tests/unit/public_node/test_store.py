@@ -169,6 +169,21 @@ def test_fail_safe_expiry_hides_records_without_a_withdrawal(node: Node) -> None
     assert entries(node) == {key("k"): ("长期公司", None)}
 
 
+def test_purge_goes_through_any_number_of_records_a_group_at_a_time(
+    node: Node, today: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "BATCH", 2)
+    items = [
+        upsert("penalty", f"p{i}", 1, row(f"s{i % 3}", f"公司{i % 3}", publish_until="2026-06-30")) for i in range(7)
+    ]
+    items.append(upsert("penalty", "live", 1, row("s0", "公司0")))
+    apply(node, items, date(2026, 1, 1))
+    with node.transaction() as s:
+        assert store.purge_expired(s, today) == {"penalty": 7}
+    assert set(versions(node)) == {("penalty", key("live"))}
+    assert entries(node) == {key("s0"): ("公司0", None)}
+
+
 def test_upsert_arriving_after_its_publication_end_is_not_stored(node: Node, today: date) -> None:
     r = row("s", "某公司", doc_no="罚9")
     apply(node, [upsert("penalty", "p", 1, r)], today - timedelta(days=400))
