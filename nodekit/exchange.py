@@ -32,7 +32,7 @@ from transfer.channel import ChannelState, Equivocation, Verdict, after_apply, c
 from transfer.errors import PackageRejected, TransferError
 from transfer.files import atomic_writer, durable_move, file_digest, read_chunks
 from transfer.header import ZERO_DIGEST, parse_prefix
-from transfer.items import Item, PreparedItem
+from transfer.items import Item, Sealable
 from transfer.limits import DEFAULT_VALIDITY, Limits
 from transfer.log import EventCode
 from transfer.medium import (
@@ -221,7 +221,7 @@ class Exchange:
     def send(
         self,
         peer: TrustedKey,
-        build: Callable[[Session, int], Iterable[Item | PreparedItem]],
+        build: Callable[[Session, int], Iterable[Sealable]],
         *,
         manifest: dict[str, Any] | None = None,
         package_type: str = "delta",
@@ -298,10 +298,10 @@ class Exchange:
         s: Session,
         peer_node: str,
         seq: int,
-        build: Callable[[Session, int], Iterable[Item | PreparedItem]],
+        build: Callable[[Session, int], Iterable[Sealable]],
         manifest: dict[str, Any],
         package_type: str,
-    ) -> Iterator[Item | PreparedItem]:
+    ) -> Iterator[Sealable]:
         yield {"kind": "manifest", "policy": None, "content": None, "note": "", **manifest}
         for statement in self.identity.announcements_for(peer_node, seq):
             yield {"kind": "key-announcement", "statement": statement}

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -29,11 +31,13 @@ from transfer.crypto import (
 )
 from transfer.errors import TransferError
 from transfer.header import ZERO_DIGEST, Header, check_node_id, signed_prefix
-from transfer.items import ALLOWED, Item, ItemWriter, PreparedItem, direction
+from transfer.items import ALLOWED, ItemWriter, Sealable, direction
 from transfer.limits import CHUNK, DEFAULT_VALIDITY, MAX_NOT_AFTER_SPAN, SUITE_CG1, payload_size
 
 ZSTD_LEVEL = 3
 _BATCH = 1 << 20
+_QUEUED = 4  # framed batches waiting for the worker: bounds the memory pass 1 holds
+_LAST = object()
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class SealedPackage:
 
 
 def seal(
-    items: Iterable[Item | PreparedItem],
+    items: Iterable[Sealable],
     *,
     sender_node: str,
     sender_role: str,
@@ -87,37 +91,22 @@ def seal(
     file_key = rng(FILE_KEY_LEN)
     nonce = rng(NONCE_LEN)
 
-    # pass 1: frame, MAC and compress the items into the spool, counting everything the header states
+    # pass 1: frame the items here; MAC, compress and spool them in a worker thread
     spool_key = os.urandom(32)  # never from ``rng``: the spool is local scratch, not part of the format
-    spool_enc = StreamEncryptor(spool_key)
     writer = ItemWriter(mac_key(file_key, nonce), allowed)
     cobj = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=zstd_threads).compressobj()
-    compressed = 0
-    spooled = 0
-    batch = bytearray()
-
-    def push(data: bytes) -> None:
-        nonlocal compressed, spooled
-        if data:
-            compressed += len(data)
-            for chunk in spool_enc.update(data):
-                spool.write(chunk)
-                spooled += len(chunk)
-
-    for item in items:
-        batch += writer.frame(item)
-        if len(batch) >= _BATCH:
-            data = bytes(batch)
-            writer.take(data)
-            push(cobj.compress(data))
-            batch.clear()
-    writer.take(bytes(batch))
-    batch += writer.trailer()
-    push(cobj.compress(bytes(batch)))
-    push(cobj.flush())
-    last = spool_enc.finish()
-    spool.write(last)
-    spooled += len(last)
+    worker = _Spooler(writer, cobj, StreamEncryptor(spool_key), spool)
+    try:
+        batch = bytearray()
+        for item in items:
+            batch += writer.frame(item)
+            if len(batch) >= _BATCH:
+                worker.put(bytes(batch))
+                batch.clear()
+        worker.finish(bytes(batch))
+    finally:
+        worker.close()
+    compressed, spooled = worker.compressed, worker.spooled
 
     # the header, now that sizes and counts are known
     share, body = wrap_file_key(file_key, recipient.enc_pub, rng)
@@ -160,3 +149,74 @@ def seal(
     emit(enc.finish())
     size = len(signed) + len(signature) + payload_size(compressed)
     return SealedPackage(header=header, digest=digest.hexdigest(), size=size)
+
+
+class _Spooler:
+    """Pass 1's second half, in a worker thread: the MAC over the framed bytes, zstd, and the spool's
+    throwaway encryption. hashlib, zstd and file writes release the GIL, so this runs on the other
+    core while the caller's thread reads and frames the next items; the queue keeps memory bounded.
+    The worker makes exactly the calls a single thread would, in the same order (same bytes out)."""
+
+    def __init__(self, writer: ItemWriter, cobj: Any, spool_enc: StreamEncryptor, spool: BinaryIO) -> None:
+        self._writer = writer
+        self._cobj = cobj
+        self._enc = spool_enc
+        self._spool = spool
+        self._queue: queue.Queue[tuple[object, bytes] | None] = queue.Queue(maxsize=_QUEUED)
+        self._error: BaseException | None = None
+        self._done = False
+        self.compressed = 0
+        self.spooled = 0
+        self._thread = threading.Thread(target=self._run, name="seal-spool", daemon=True)
+        self._thread.start()
+
+    def put(self, data: bytes) -> None:
+        self._raise()
+        self._queue.put((None, data))
+
+    def finish(self, last: bytes) -> None:
+        """Hand over the last framed bytes; return when the spool is complete (or raise its error)."""
+        self._raise()
+        self._queue.put((_LAST, last))
+        self._thread.join()
+        self._done = True
+        self._raise()
+
+    def close(self) -> None:
+        """After an error in the caller's thread: stop the worker (what it spooled is discarded)."""
+        if not self._done:
+            self._done = True
+            self._queue.put(None)
+            self._thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _push(self, data: bytes) -> None:
+        if data:
+            self.compressed += len(data)
+            for chunk in self._enc.update(data):
+                self._spool.write(chunk)
+                self.spooled += len(chunk)
+
+    def _run(self) -> None:
+        failed = False
+        while (job := self._queue.get()) is not None:
+            tag, data = job
+            if not failed:  # after a failure: keep taking what is queued, so the caller never blocks
+                try:
+                    self._writer.take(data)
+                    if tag is _LAST:
+                        self._push(self._cobj.compress(data + self._writer.trailer()))
+                        self._push(self._cobj.flush())
+                        last = self._enc.finish()
+                        self._spool.write(last)
+                        self.spooled += len(last)
+                    else:
+                        self._push(self._cobj.compress(data))
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self._error = exc
+                    failed = True
+            if tag is _LAST:
+                return
