@@ -19,6 +19,7 @@ from nodekit.runtime import Node
 from nodekit.watch import MediumWatcher
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
+from public_node.store import purge_expired
 
 cli = make_root(
     SPEC,
@@ -68,9 +69,18 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
                 click.echo(sent_line(p))
             owed["receipts"], owed["last"] = False, time.monotonic()
 
+    purged_on: list[object] = [None]
+
     def idle() -> None:  # no package within the expected period: ALARM_OVERDUE, once per period
         for alarm in check_inbound(node):
             click.echo(alarm.message(), err=True)
+        today = node.today()
+        if purged_on[0] != today:  # housekeeping once a day: queries already hide expired records
+            with node.transaction() as s:
+                counts = purge_expired(s, today)
+            if counts:
+                click.echo(f"purged expired records: {counts}")
+            purged_on[0] = today
 
     watcher = MediumWatcher(node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll, on_idle=idle)
     watcher.install_signal_handlers()
