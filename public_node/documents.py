@@ -4,9 +4,7 @@ version, withdrawing, and fetching them for the web platform."""
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import zipfile
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -20,9 +18,10 @@ from nodekit.text import printable
 from public_node.errors import DocumentRejected
 from public_node.models import DOCUMENT_TABLE
 from public_node.views import DocumentInfo
+from transfer import media
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # docs/FORMAT.md §11
-ALLOWED_MEDIA_TYPES = ("application/pdf", "application/ofd", "image/png", "image/jpeg")
+ALLOWED_MEDIA_TYPES = media.MEDIA_TYPES
 
 _KEY = re.compile(r"[0-9a-f]{32}")
 _D = DOCUMENT_TABLE.c
@@ -40,31 +39,14 @@ _INFO_COLUMNS = (
 
 
 def check_document_bytes(media_type: str, data: bytes, *, where: str = "document") -> None:
-    """Raise :class:`DocumentRejected` unless ``data`` is, by its magic bytes, of ``media_type``."""
+    """Raise :class:`DocumentRejected` unless ``data`` is, by its magic bytes, of ``media_type``
+    (the one recogniser in ``transfer.media``)."""
     if media_type not in ALLOWED_MEDIA_TYPES:
         raise DocumentRejected(
             f"{where}: media type expected one of {', '.join(ALLOWED_MEDIA_TYPES)}, got {printable(media_type)}"
         )
-    if media_type == "application/pdf":
-        # A PDF starts with its header and ends with %%EOF (a few bytes of trailing junk are common).
-        ok = data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]
-    elif media_type == "image/png":
-        ok = data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR"
-    elif media_type == "image/jpeg":
-        ok = data.startswith(b"\xff\xd8\xff")
-    else:  # application/ofd, GB/T 33190: a ZIP container whose root holds OFD.xml
-        ok = data.startswith(b"PK\x03\x04") and _zip_has_root_entry(data, "OFD.xml")
-    if not ok:
+    if not media.matches(media_type, data):
         raise DocumentRejected(f"{where}: content does not match media type {media_type} (checked by its magic bytes)")
-
-
-def _zip_has_root_entry(data: bytes, name: str) -> bool:
-    # Reads the central directory only; nothing is decompressed.
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return name in archive.namelist()
-    except (zipfile.BadZipFile, ValueError, EOFError):
-        return False
 
 
 def _check_name(name: Any, where: str) -> str:

@@ -26,8 +26,9 @@ def matches(media_type: str, data: bytes) -> bool:
 
 
 def _zip_has_root_entry(data: bytes, name: str) -> bool:
+    # reads the central directory only; nothing is decompressed
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return any(info.filename == name for info in zf.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError):
+            return name in zf.namelist()
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError):
         return False
