@@ -28,5 +28,5 @@ def test_peak_rss_does_not_grow_with_package_size(tmp_path: Path) -> None:
     assert large["package_bytes"] > 9 * small["package_bytes"], "the large package really is ten times larger"
     assert large["items"] > 9 * small["items"]
     # the whole process stays far below 150 MB, and ten times the data adds (almost) nothing
-    assert large["peak_rss_mb"] < 150
+    assert large["peak_rss_mb"] < 150, (small, large)
     assert large["peak_rss_mb"] - small["peak_rss_mb"] < 15, (small, large)
