@@ -1,6 +1,11 @@
 """Running one measured step: a child process (a node command, a peer pipeline, a bench helper) timed by
-wall clock, with its CPU time and peak RSS as the OS reports them for it and its descendants (``wait4``
-rusage: for a shell pipeline that is the largest process of the pipeline)."""
+wall clock, with its CPU time and peak RSS as the OS reports them for it and its descendants: for a
+shell pipeline, the peak RSS is that of its largest process.
+
+The step runs under GNU ``/usr/bin/time``: on Linux a process's ``ru_maxrss`` keeps the high-water
+mark of the image it was forked from, so a child forked straight from this (larger) Python process
+would report at least this process's size; ``time`` is small, and what it forks reports its own peak.
+Without ``/usr/bin/time`` the ``wait4`` rusage is used, and small tools show this process's size."""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+TIME = Path("/usr/bin/time")
 
 
 class StepFailed(RuntimeError):
@@ -71,32 +78,26 @@ def run(
     """Run ``cmd`` (an argv, or a shell pipeline as one string) to completion and measure it."""
     shell = isinstance(cmd, str)
     full_env = {**os.environ, **(env or {})}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    argv = ["/bin/bash", "-o", "pipefail", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as usage_file:
+        if TIME.exists():
+            argv = [str(TIME), "-f", "%U %S %M", "-o", usage_file.name, *argv]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            ["/bin/bash", "-o", "pipefail", "-c", cmd] if shell else list(cmd),
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            env=full_env,
-            cwd=cwd,
-        )
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        cpu, rss_kb = usage.ru_utime + usage.ru_stime, float(usage.ru_maxrss)
+        reported = Path(usage_file.name).read_text().split()
+        if TIME.exists() and len(reported) >= 3:
+            cpu, rss_kb = float(reported[-3]) + float(reported[-2]), float(reported[-1])
     if check and proc.returncode != 0:
         shown = cmd if shell else " ".join(cmd)
         raise StepFailed(f"exit {proc.returncode}: {shown}\n{stderr[-2000:]}{stdout[-1000:]}")
-    return Run(
-        wall_s=wall,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,
-        stdout=stdout,
-        stderr=stderr,
-    )
+    return Run(wall_s=wall, cpu_s=cpu, peak_rss_mb=rss_kb / 1024, stdout=stdout, stderr=stderr)
 
 
 PROFILE: Path | None = None
