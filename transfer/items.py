@@ -326,8 +326,7 @@ class ItemReader:
         self._declared = counts
         self._plain = plain
         self._type = package_type
-        self._buf = bytearray()
-        self._pos = 0
+        self._pending = bytearray()
         self._seen = 0
         self._done = False
         self.counts: dict[str, int] = {}
@@ -345,36 +344,56 @@ class ItemReader:
             raise PackageRejected(
                 f"decompressed payload exceeds the declared {self._plain} bytes", reason="decompression-bomb"
             )
-        self._buf += data
-        while not self._done:
-            avail = len(self._buf) - self._pos
+        if self._pending:
+            # an item (or its length) began in an earlier piece: gather until it is complete, so a large
+            # item costs one copy, not one per piece
+            self._pending += data
+            if len(self._pending) < self._needed(self._pending):
+                return
+            buf = bytes(self._pending)
+            self._pending.clear()
+        else:
+            buf = bytes(data)
+        # The MAC is taken over the bytes each call consumes, in one update (the same as item by item).
+        pos = done = 0
+        size = len(buf)
+        view = memoryview(buf)
+        while True:
+            avail = size - pos
             if avail < _LEN:
                 break
-            n = int.from_bytes(self._buf[self._pos : self._pos + _LEN], "big")
+            n = int.from_bytes(buf[pos : pos + _LEN], "big")
             if n == 0:
                 if avail < _LEN + 32:
                     break
-                self._mac.update(self._buf[self._pos : self._pos + _LEN])
-                tag = bytes(self._buf[self._pos + _LEN : self._pos + _LEN + 32])
+                self._mac.update(view[done : pos + _LEN])
+                tag = buf[pos + _LEN : pos + _LEN + 32]
                 if not hmac.compare_digest(tag, self._mac.digest()):
                     raise PackageRejected("item stream trailer MAC does not verify", reason="bad-payload")
-                self._pos += _LEN + 32
                 self._done = True
-                if self._pos != len(self._buf):
+                if pos + _LEN + 32 != size:
                     raise PackageRejected("bytes after the item stream trailer", reason="bad-payload")
-                break
+                return
             if n > MAX_ITEM:
                 raise PackageRejected(f"item length {n} exceeds {MAX_ITEM}", reason="bad-payload")
             if avail < _LEN + n:
                 break
-            start = self._pos
-            self._pos += _LEN + n
-            framed = self._buf[start : self._pos]
-            self._mac.update(framed)
-            yield self._item(bytes(framed[_LEN:]))
-        if self._pos > 1 << 20 or self._pos == len(self._buf):
-            del self._buf[: self._pos]
-            self._pos = 0
+            body = buf[pos + _LEN : pos + _LEN + n]
+            pos += _LEN + n
+            yield self._item(body)
+        self._mac.update(view[done:pos])
+        if pos < size:
+            self._pending += view[pos:]
+            self._needed(self._pending)  # an oversized length is refused as soon as it is seen
+
+    def _needed(self, pending: bytearray) -> int:
+        """How many bytes the item (or trailer) at the start of ``pending`` takes, once its length is known."""
+        if len(pending) < _LEN:
+            return _LEN
+        n = int.from_bytes(pending[:_LEN], "big")
+        if n > MAX_ITEM:
+            raise PackageRejected(f"item length {n} exceeds {MAX_ITEM}", reason="bad-payload")
+        return _LEN + (32 if n == 0 else n)
 
     def _item(self, body: bytes) -> Item:
         try:
