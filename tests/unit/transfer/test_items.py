@@ -59,3 +59,60 @@ def test_members_exactly() -> None:
     del item["version"]
     with pytest.raises(PackageRejected, match="members"):
         validate(item)
+
+
+def stream(items: list[dict[str, Any]], key: bytes = b"k" * 32) -> tuple[bytes, dict[str, int]]:
+    from transfer.items import ALLOWED, INTERNAL_TO_PUBLIC, ItemWriter
+
+    w = ItemWriter(key, ALLOWED[INTERNAL_TO_PUBLIC])
+    framed = b"".join(w.frame(i) for i in items)
+    w.take(framed)
+    return framed + w.trailer(), w.counts
+
+
+def read(data: bytes, counts: dict[str, int], pieces: list[int], key: bytes = b"k" * 32) -> list[dict[str, Any]]:
+    from transfer.items import ALLOWED, INTERNAL_TO_PUBLIC, ItemReader
+
+    r = ItemReader(key, ALLOWED[INTERNAL_TO_PUBLIC], counts=counts, plain=len(data), package_type="delta")
+    out: list[dict[str, Any]] = []
+    pos = 0
+    sizes = iter(pieces)
+    while pos < len(data):
+        n = next(sizes, 65536)
+        out.extend(r.feed(data[pos : pos + n]))
+        pos += n
+    r.finish()
+    return out
+
+
+MANIFEST = {"kind": "manifest", "policy": None, "content": None, "note": ""}
+
+
+@pytest.mark.parametrize("piece", [1, 3, 4, 5, 36, 1000, 65536])
+def test_the_reader_takes_the_stream_in_pieces_of_any_size(piece: int) -> None:
+    big = with_row(note="长" * 30_000)  # one item spanning many pieces
+    items = [MANIFEST, record(1), big, *(record(i) for i in range(2, 40))]
+    data, counts = stream(items)
+    assert read(data, counts, [piece] * (len(data) // piece + 1)) == items
+
+
+def test_the_reader_checks_the_mac_over_every_byte() -> None:
+    items = [MANIFEST, *(record(i) for i in range(50))]
+    data, counts = stream(items)
+    with pytest.raises(PackageRejected, match="MAC"):
+        read(data, counts, [777] * 1000, key=b"x" * 32)
+    # a changed byte inside an item's string: still valid JSON of the same length, so only the MAC sees it
+    at = data.index("昆明".encode()) + 1
+    tampered = data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
+    with pytest.raises(PackageRejected):
+        read(tampered, counts, [500] * 1000)
+
+
+def test_the_reader_refuses_an_oversized_length_as_soon_as_it_is_seen() -> None:
+    from transfer.items import ALLOWED, INTERNAL_TO_PUBLIC, MAX_ITEM, ItemReader
+
+    r = ItemReader(b"k" * 32, ALLOWED[INTERNAL_TO_PUBLIC], counts={}, plain=10**9, package_type="delta")
+    length = (MAX_ITEM + 1).to_bytes(4, "big")
+    assert list(r.feed(length[:2])) == []  # half a length: wait for the rest
+    with pytest.raises(PackageRejected, match="exceeds"):
+        list(r.feed(length[2:]))
