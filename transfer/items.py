@@ -93,8 +93,8 @@ def _hexfield(item: Item, key: str, kind: str, pattern: re.Pattern[str], *, null
 
 def _posint(item: Item, key: str, kind: str) -> None:
     v = item[key]
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise _bad(kind, f"{key} must be an integer >= 1")
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= canonical.MAX_SAFE_INT:
+        raise _bad(kind, f"{key} must be an integer from 1 to 2^53-1")
 
 
 _FIELD_NAMES: set[str] = set()  # row member names already matched against _FIELD (a policy has few)
@@ -115,8 +115,11 @@ def _check_row(row: object) -> None:
         if t is str:
             if len(v) > MAX_STRING:
                 raise _bad("record", f"row.{k} is longer than {MAX_STRING} characters")
-        elif v is None or t is int:
+        elif v is None:
             continue
+        elif t is int:
+            if not -canonical.MAX_SAFE_INT <= v <= canonical.MAX_SAFE_INT:
+                raise _bad("record", f"row.{k} is an integer outside ±(2^53-1)")
         elif isinstance(v, bool) or not isinstance(v, (str, int)):
             raise _bad("record", f"row.{k} must be a string, an integer or null")
         elif isinstance(v, str) and len(v) > MAX_STRING:
@@ -201,6 +204,8 @@ def _signed(item: Item, kind: str, field: str) -> None:
 def validate(item: Item) -> None:
     """Raise ``bad-schema`` unless ``item`` matches the schema of its kind (``unknown-kind`` for others)."""
     kind = item.get("kind")
+    if not isinstance(kind, str):
+        raise PackageRejected(f"item kind {kind!r} is not a string", reason="unknown-kind")
     if kind == "record":
         _record(item)
     elif kind == "manifest":
@@ -403,16 +408,24 @@ class ItemReader:
         if not isinstance(item, dict):
             raise PackageRejected(f"item {self._index} is not an object", reason="bad-schema")
         kind = item.get("kind")
-        if kind not in KINDS:
-            raise PackageRejected(f"unknown item kind {kind!r}", reason="unknown-kind")
+        if not isinstance(kind, str) or kind not in KINDS:  # (a list or an object is not hashable)
+            raise PackageRejected(f"unknown item kind {repr(kind)[:60]}", reason="unknown-kind")
         if kind not in self._allowed:
             raise PackageRejected(f"item kind {kind!r} is not allowed in this direction", reason="kind-not-allowed")
-        try:
-            if canonical.encode(item) != body:
+        if kind == "record":
+            # A record's schema admits only values of the canonical subset (ASCII field names, strings,
+            # integers within ±(2^53-1), null, one nested object), so once it holds, equal bytes on
+            # re-encoding prove the canonical form: the subset walk would find nothing more.
+            validate(item)
+            if orjson.dumps(item, option=orjson.OPT_SORT_KEYS) != body:
                 raise PackageRejected(f"item {self._index} is not in canonical form", reason="bad-schema")
-        except EncodingError as exc:
-            raise PackageRejected(f"item {self._index}: {exc}", reason="bad-schema") from exc
-        validate(item)
+        else:
+            try:
+                if canonical.encode(item) != body:
+                    raise PackageRejected(f"item {self._index} is not in canonical form", reason="bad-schema")
+            except EncodingError as exc:
+                raise PackageRejected(f"item {self._index}: {exc}", reason="bad-schema") from exc
+            validate(item)
         self._structure(kind)
         if kind == "snapshot":
             self._snapshot_records = item["records"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.unit.transfer.conftest import record
@@ -116,3 +117,15 @@ def test_the_reader_refuses_an_oversized_length_as_soon_as_it_is_seen() -> None:
     assert list(r.feed(length[:2])) == []  # half a length: wait for the rest
     with pytest.raises(PackageRejected, match="exceeds"):
         list(r.feed(length[2:]))
+
+
+@pytest.mark.parametrize("kind", [[], {}, 1, None])
+def test_a_kind_that_is_not_a_string_is_refused_not_a_crash(kind: Any) -> None:
+    with pytest.raises(PackageRejected) as err:
+        validate({"kind": kind})
+    assert err.value.reason == "unknown-kind"
+    body = orjson.dumps({"kind": kind})
+    data = len(body).to_bytes(4, "big") + body
+    with pytest.raises(PackageRejected) as err:
+        read(data, {}, [len(data)])
+    assert err.value.reason == "unknown-kind"
