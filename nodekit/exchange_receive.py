@@ -1,0 +1,490 @@
+"""Receiving packages: stage each file off the medium, verify it, apply it in one transaction with the
+channel state and its log entries, archive it, and only then remove it from the medium; park gaps,
+report duplicates, quarantine what fails with a reason, raise alarms."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nodekit.crash import crashpoint
+from nodekit.exchange_core import (
+    EXCHANGE_KINDS,
+    RECEIVER_WAIT,
+    DataApplier,
+    ExchangeCore,
+    Outcome,
+    is_package_fault,
+    log,
+)  # fmt: skip
+from nodekit.locks import channel_lock
+from nodekit.models import ChannelPackageRow, ChannelRow
+from transfer.channel import Equivocation, Verdict, after_apply, check
+from transfer.errors import PackageRejected
+from transfer.files import file_digest, read_chunks
+from transfer.header import parse_prefix
+from transfer.log import EventCode
+from transfer.medium import (
+    MediumFile,
+    StagedFile,
+    channel_dirname,
+    clear_staging,
+    package_name,
+)
+from transfer.opener import OpenContext, PackageOpener, VerifiedHeader
+
+
+class Receiving(ExchangeCore):
+    """The receiving half of :class:`nodekit.exchange.Exchange`."""
+
+    def receive(self, applier: Callable[[], DataApplier], *, stop: Callable[[], bool] | None = None) -> list[Outcome]:
+        """Process every package addressed to this node on the medium, and any pending package whose gap
+        has filled, in sequence order per channel. ``stop`` is asked between packages (a service being
+        shut down finishes the package in hand, then returns)."""
+        self._stop = stop or (lambda: False)
+        # one receiver per node at a time (an operator's `import` while `watch` runs): staging is
+        # emptied below, which must never pull a file from under another receiver
+        with channel_lock(self.node.config.home, "receive", wait=RECEIVER_WAIT):
+            return self._receive(applier)
+
+    def _receive(self, applier: Callable[[], DataApplier]) -> list[Outcome]:
+        clear_staging(self.staging)
+        files, odd = self.medium.scan(recipient=self.identity.node_id)
+        self._report_odd(odd)
+        by_channel: dict[tuple[str, str], list[MediumFile]] = {}
+        for f in files:
+            by_channel.setdefault((f.sender, f.recipient), []).append(f)
+        outcomes: list[Outcome] = []
+        for (sender, recipient), group in sorted(by_channel.items()):
+            if self._stop():
+                break
+            with channel_lock(self.node.config.home, channel_dirname(sender, recipient)):
+                outcomes.extend(self._receive_channel(sender, group, applier))
+        # parked packages whose gap an earlier run filled but did not take up (it was stopped or died)
+        for sender in self._senders_with_pending():
+            if self._stop():
+                break
+            if (sender, self.identity.node_id) not in by_channel:
+                with channel_lock(self.node.config.home, channel_dirname(sender, self.identity.node_id)):
+                    outcomes.extend(self._drain_pending(sender, applier))
+        return outcomes
+
+    def _senders_with_pending(self) -> list[str]:
+        with self.node.sessions() as s:
+            senders = s.scalars(
+                select(ChannelRow.sender_node)
+                .join(ChannelPackageRow, ChannelPackageRow.channel_id == ChannelRow.id)
+                .where(ChannelRow.recipient_node == self.identity.node_id, ChannelPackageRow.status == "pending")
+                .distinct()
+            )
+            return sorted(senders)
+
+    def _report_odd(self, odd: list[Any]) -> None:
+        fresh = [u for u in odd if (str(u.path), 0) not in self._reported_odd]
+        if not fresh:
+            return
+        with self.node.transaction() as s:
+            for u in fresh[:20]:  # rate-limited: at most 20 per scan, each reported once per process
+                self._reported_odd.add((str(u.path), 0))
+                self._event(s, EventCode.ALARM_JUNK, result="alarm", reason=u.what, subject={"file": u.path.name[:200]})
+        log.warning("%d unexpected files on the medium (first: %s)", len(fresh), fresh[0].path)
+
+    def _receive_channel(
+        self, sender: str, group: list[MediumFile], applier: Callable[[], DataApplier]
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        candidates: list[tuple[int, StagedFile]] = []
+        highest = 0
+        with self.node.sessions() as s:
+            ctx = self._context(s)
+        for f in group:
+            try:
+                staged = self.medium.stage(f, self.staging, max_size=self.limits.max_file)
+            except PackageRejected as exc:
+                outcomes.append(self._reject(None, f.path, exc, size=f.size, digest="0" * 64))
+                self.medium.remove(f.path)
+                continue
+            crashpoint("after-staging")
+            try:
+                vh = self._verify_staged(staged, ctx)
+                highest = max(highest, vh.header.seq)  # only verified headers count as "known"
+                candidates.append((vh.header.seq, staged))
+            except PackageRejected as exc:
+                if exc.reason == "truncated" and _recently_modified(f.path, WRITE_SETTLE):
+                    # a writer that does not use a temporary name may still be busy: look again later
+                    staged.path.unlink(missing_ok=True)
+                    outcomes.append(_still_written(f, exc))
+                    continue
+                if exc.reason not in _TRUST_MAY_CHANGE:
+                    outcomes.append(self._reject(staged, f.path, exc))
+                    self.medium.remove(f.path)
+                    continue
+                # signed by a key an earlier package of this batch may announce: order it by its
+                # (unverified) position and verify it again when its turn comes
+                candidates.append((_unverified_seq(staged.path) or f.seq_hint, staged))
+        candidates.sort(key=lambda t: t[0])
+        for _, staged in candidates:
+            if self._stop():
+                staged.path.unlink(missing_ok=True)  # still on the medium: taken up next time
+                continue
+            with self.node.sessions() as s:
+                ctx = self._context(s)  # the trust store may have changed with the previous package
+            try:
+                vh = self._verify_staged(staged, ctx)
+            except PackageRejected as exc:
+                outcomes.append(self._reject(staged, staged.source, exc))
+                self.medium.remove(staged.source)
+                continue
+            outcomes.append(self._process(staged, vh, applier, highest_known=highest))
+            crashpoint("before-medium-remove")
+            self.medium.remove(staged.source)
+            crashpoint("after-medium-remove")
+        outcomes.extend(self._drain_pending(sender, applier))
+        return outcomes
+
+    def _verify_staged(self, staged: StagedFile, ctx: OpenContext) -> VerifiedHeader:
+        opener = PackageOpener(read_chunks(staged.path), ctx, file_size=staged.size)
+        return opener.header()
+
+    def _process(
+        self, staged: StagedFile, vh: VerifiedHeader, applier: Callable[[], DataApplier], *, highest_known: int
+    ) -> Outcome:
+        h = vh.header
+        name = channel_dirname(h.sender_node, h.recipient_node)
+        base = Outcome(file=staged.source.name, result="", seq=h.seq, digest=staged.digest, channel=name)
+        try:
+            with self.node.transaction() as s:
+                row = self._channel_row(s, h.sender_node, h.recipient_node, outbound=False)
+                state = self.channel_state(s, row)
+                verdict = check(
+                    h, staged.digest, state, now=self.now(), skew=self.limits.skew,
+                    pending_quota=self.limits.pending_quota, highest_known=highest_known,
+                )  # fmt: skip
+                subject = {"channel": name, "seq": h.seq, "digest": staged.digest}
+                if verdict is Verdict.DUPLICATE:
+                    self._event(s, EventCode.PACKAGE_DUPLICATE, result="duplicate", subject=subject)
+                    staged.path.unlink(missing_ok=True)
+                    base.result = "duplicate"
+                    self._outcome(s, base, h.sender_node)
+                    return base
+                if verdict is Verdict.GAP:
+                    target = self.pending.put(
+                        staged.path, h.sender_node, h.recipient_node, package_name(h.seq, staged.digest)
+                    )
+                    self._add_package(s, row, vh, staged.digest, "pending", target.name)
+                    missing = [q for q in range(state.last_seq + 1, h.seq) if q not in state.pending]
+                    self._event(
+                        s, EventCode.PACKAGE_PENDING_GAP, result="pending", subject=subject,
+                        counts={"missing": len(missing)},
+                    )  # fmt: skip
+                    base.result, base.message = "pending", f"waiting for {_ranges(missing)}"
+                    self._outcome(s, base, h.sender_node)
+                    return base
+                counts, manifest = self._apply(s, vh, staged, applier)
+                new_state = after_apply(state, h, staged.digest, verdict)
+                if verdict is Verdict.REBASE:
+                    for p in s.scalars(
+                        select(ChannelPackageRow).where(
+                            ChannelPackageRow.channel_id == row.id,
+                            ChannelPackageRow.status == "pending",
+                            ChannelPackageRow.seq <= h.seq,
+                        )
+                    ):
+                        self.pending.path(h.sender_node, h.recipient_node, p.file).unlink(missing_ok=True)
+                        s.delete(p)
+                self._store_state(s, row, new_state)
+                self._add_package(s, row, vh, staged.digest, "applied", package_name(h.seq, staged.digest))
+                self._event(s, EventCode.PACKAGE_RECEIVED, subject={**subject, "file": staged.source.name[:200]})
+                self._event(s, EventCode.PACKAGE_VERIFIED, subject=subject)
+                self._event(
+                    s, EventCode.PACKAGE_APPLIED, result="rebased" if verdict is Verdict.REBASE else "applied",
+                    subject={**subject, "type": h.type}, counts=counts,
+                )  # fmt: skip
+                self._outcome(
+                    s, replace(base, result="rebased" if verdict is Verdict.REBASE else "applied"), h.sender_node
+                )
+                # archive before the commit: after it, the medium copy is the only thing removed
+                self.archive.put(staged.path, h.sender_node, h.recipient_node, package_name(h.seq, staged.digest))
+                crashpoint("before-commit")
+            crashpoint("after-commit")
+            base.result = "rebased" if verdict is Verdict.REBASE else "applied"
+            base.counts, base.manifest = counts, manifest
+            return base
+        except Exception as exc:
+            if not is_package_fault(exc):
+                raise
+            return self._reject(staged, staged.source, exc, header=vh)
+
+    def _add_package(
+        self, s: Session, row: ChannelRow, vh: VerifiedHeader, digest: str, status: str, file: str
+    ) -> None:
+        existing = s.scalars(
+            select(ChannelPackageRow).where(
+                ChannelPackageRow.channel_id == row.id, ChannelPackageRow.seq == vh.header.seq
+            )
+        ).first()
+        if existing is not None:  # a pending package now applied
+            existing.status, existing.file, existing.recorded_at = status, file, self.node.clock()
+            return
+        s.add(
+            ChannelPackageRow(
+                channel_id=row.id,
+                seq=vh.header.seq,
+                digest=digest,
+                type=vh.header.type,
+                status=status,
+                created=vh.header.created,
+                size=vh.size,
+                counts=orjson.dumps(vh.header.counts, option=orjson.OPT_SORT_KEYS).decode(),
+                file=file,
+                recorded_at=self.node.clock(),
+            )
+        )
+
+    def _apply(
+        self, s: Session, vh: VerifiedHeader, staged: StagedFile, applier: Callable[[], DataApplier]
+    ) -> tuple[dict[str, int], dict[str, Any] | None]:
+        ctx = self._context(s)
+        opener = PackageOpener(read_chunks(staged.path), ctx, file_size=staged.size, expected_digest=staged.digest)
+        data = applier()
+        data.begin(s, opener.header())
+        manifest: dict[str, Any] | None = None
+        applied = 0
+        for item in opener.items():
+            kind = item["kind"]
+            if kind in EXCHANGE_KINDS:
+                if kind == "manifest":
+                    manifest = {k: v for k, v in item.items() if k != "kind"}
+                elif kind == "key-announcement" and self.hooks is not None:
+                    self.hooks.key_announcement(s, vh, item["statement"])
+                elif kind == "receipt" and self.hooks is not None:
+                    self.hooks.receipt(s, vh, item)
+                elif kind == "checkpoint" and self.hooks is not None:
+                    self.hooks.checkpoint(s, vh, item)
+            else:
+                data.item(item)
+                applied += 1
+                if applied == 2:
+                    crashpoint("mid-apply")
+        counts = data.finish()
+        s.flush()
+        return counts, manifest
+
+    def _drain_pending(self, sender: str, applier: Callable[[], DataApplier]) -> list[Outcome]:
+        """Apply parked packages whose predecessors have now arrived, in order, from the pending folder."""
+        out: list[Outcome] = []
+        me = self.identity.node_id
+        while not self._stop():
+            with self.node.sessions() as s:
+                row = s.scalars(
+                    select(ChannelRow).where(ChannelRow.sender_node == sender, ChannelRow.recipient_node == me)
+                ).first()
+                if row is None:
+                    return out
+                nxt = s.scalars(
+                    select(ChannelPackageRow).where(
+                        ChannelPackageRow.channel_id == row.id,
+                        ChannelPackageRow.status == "pending",
+                        ChannelPackageRow.seq == row.last_seq + 1,
+                    )
+                ).first()
+                if nxt is None:
+                    return out
+                ctx = self._context(s)
+                path = self.pending.path(sender, me, nxt.file)
+                seq, channel_id = nxt.seq, row.id
+            archived = self.archive.path(sender, me, nxt.file)
+            if not path.is_file() and archived.is_file():
+                # a run died after moving it to the archive and before its commit: it was never applied
+                self.pending.put(archived, sender, me, nxt.file)
+            if not path.is_file():
+                self._forget_pending(channel_id, seq, "the pending file is missing")
+                continue
+            size, digest = file_digest(path)
+            staged = StagedFile(path, size, digest, path)
+            try:
+                vh = self._verify_staged(staged, ctx)
+            except PackageRejected as exc:
+                out.append(self._reject(staged, path, exc))
+                self._forget_pending(channel_id, seq, str(exc))
+                continue
+            result = self._process(staged, vh, applier, highest_known=0)
+            out.append(result)
+            if result.result == "rejected":
+                self._forget_pending(channel_id, seq, result.reason)
+            if result.result not in ("applied", "rebased"):
+                return out
+        return out
+
+    def _forget_pending(self, channel_id: int, seq: int, why: str | None) -> None:
+        with self.node.transaction() as s:
+            p = s.scalars(
+                select(ChannelPackageRow).where(
+                    ChannelPackageRow.channel_id == channel_id,
+                    ChannelPackageRow.seq == seq,
+                    ChannelPackageRow.status == "pending",
+                )
+            ).first()
+            if p is not None:
+                s.delete(p)
+        if why:
+            log.warning("dropping pending package %s: %s", seq, why)
+
+    def _reject(
+        self,
+        staged: StagedFile | None,
+        source: Path,
+        exc: BaseException,
+        *,
+        header: VerifiedHeader | None = None,
+        size: int | None = None,
+        digest: str | None = None,
+    ) -> Outcome:
+        reason = str(getattr(exc, "reason", "rejected"))
+        message = str(exc)
+        size = staged.size if staged is not None else (size or 0)
+        digest = staged.digest if staged is not None else (digest or "0" * 64)
+        header_doc: dict[str, Any] | None = None
+        if header is not None:
+            header_doc = header.raw.document
+        elif staged is not None:
+            header_doc = _try_header(staged.path)
+        evidence: dict[str, Any] | None = None
+        alarm: EventCode | None = None
+        if isinstance(exc, Equivocation) and header is not None:
+            alarm = EventCode.ALARM_EQUIVOCATION
+            evidence = {
+                "seq": exc.seq,
+                "known_digest": exc.known_digest,
+                "known_header": self._known_header(header, exc.known_digest),
+                "new_digest": exc.new_digest,
+                "new_header": header.header_json,
+                "new_signature": header.raw.signature.hex(),
+            }
+        elif reason in ("replay", "superseded"):
+            alarm = EventCode.ALARM_REPLAY
+        elif reason == "fork":
+            alarm = EventCode.ALARM_FORK
+        at = self.node.clock().isoformat(timespec="seconds")
+        junk = header_doc is None
+        folder = self.quarantine.put(
+            staged.path if staged is not None else None,
+            digest=digest,
+            size=size,
+            reason=reason,
+            message=message,
+            at=at,
+            source=source.name[:200],
+            header=header_doc,
+            keep_bytes=not junk,
+            evidence=evidence,
+        )
+        subject: dict[str, Any] = {"file": source.name[:200], "digest": digest, "size": size}
+        if header is not None:
+            subject.update(
+                channel=channel_dirname(header.header.sender_node, header.header.recipient_node), seq=header.header.seq
+            )
+        with self.node.transaction() as s:
+            self._event(s, EventCode.PACKAGE_RECEIVED, subject=subject)
+            self._event(s, EventCode.PACKAGE_REJECTED, result="rejected", reason=reason, subject=subject)
+            self._event(
+                s, EventCode.PACKAGE_QUARANTINED, result="quarantined", reason=reason,
+                subject={**subject, "quarantine": folder.name if folder else "(cap reached: not kept)"},
+            )  # fmt: skip
+            if alarm is not None:
+                self._event(s, alarm, result="alarm", reason=reason, subject=subject)
+            outcome = Outcome(
+                file=source.name,
+                result="rejected",
+                seq=header.header.seq if header is not None else None,
+                digest=digest,
+                reason=reason,
+                message=message,
+            )
+            self._outcome(s, outcome, _claimed_sender(header, header_doc))
+        log.warning("rejected %s: %s: %s", source.name, reason, message)
+        return outcome
+
+    def _known_header(self, vh: VerifiedHeader, digest: str) -> str | None:
+        h = vh.header
+        for store in (self.archive, self.pending):
+            p = store.path(h.sender_node, h.recipient_node, package_name(h.seq, digest))
+            if p.is_file():
+                with p.open("rb") as fh:
+                    try:
+                        raw = parse_prefix(fh.read(70_000))
+                    except PackageRejected:
+                        return None
+                return raw.signed.decode(errors="replace")
+        return None
+
+
+# rejections an earlier package of the same batch can cure (a key succession it carries)
+_TRUST_MAY_CHANGE = frozenset({"unknown-signer", "superseded-signer"})
+
+# a truncated package file modified less than this many seconds ago is left on the medium for a later
+# round rather than quarantined: a device that writes under the final name may still be writing it
+WRITE_SETTLE = 30.0
+
+
+def _recently_modified(path: Path, seconds: float) -> bool:
+    try:
+        age = time.time() - path.stat().st_mtime  # the file's clock, not the node's
+    except OSError:
+        return False
+    return abs(age) < seconds
+
+
+def _still_written(f: MediumFile, exc: PackageRejected) -> Outcome:
+    log.info("%s is incomplete and was modified just now: left on the medium for a later round", f.path.name)
+    return Outcome(
+        file=f.path.name,
+        result="skipped",
+        channel=channel_dirname(f.sender, f.recipient),
+        reason="incomplete",
+        message=f"still being written? {exc}",
+    )
+
+
+def _claimed_sender(header: VerifiedHeader | None, doc: dict[str, Any] | None) -> str | None:
+    if header is not None:
+        return header.header.sender_node
+    sender = doc.get("sender") if doc else None
+    node = sender.get("node") if isinstance(sender, dict) else None
+    return node if isinstance(node, str) else None
+
+
+def _unverified_seq(path: Path) -> int | None:
+    doc = _try_header(path)
+    seq = doc.get("seq") if doc else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+def _try_header(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as fh:
+            return parse_prefix(fh.read(70_000)).document
+    except (PackageRejected, OSError):
+        return None
+
+
+def _ranges(seqs: list[int]) -> str:
+    if not seqs:
+        return "nothing"
+    parts: list[str] = []
+    start = prev = seqs[0]
+    for q in [*seqs[1:], None]:
+        if q is not None and q == prev + 1:
+            prev = q
+            continue
+        parts.append(str(start) if start == prev else f"{start}..{prev}")
+        if q is not None:
+            start = prev = q
+    return ", ".join(parts)

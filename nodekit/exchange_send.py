@@ -1,0 +1,227 @@
+"""Sending packages in the safe order: seal into the node's archive and fsync, commit the channel state
+and the log entry, only then copy to the medium; after a crash, deliver what was sealed but not
+written; resend archived packages with their original bytes."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keys import TrustedKey
+from nodekit.crash import crashpoint
+from nodekit.exchange_core import ExchangeCore, SentPackage, log
+from nodekit.locks import channel_lock
+from nodekit.models import ChannelPackageRow, ChannelRow
+from transfer.errors import TransferError
+from transfer.files import atomic_writer, durable_move, file_digest
+from transfer.items import Sealable
+from transfer.log import EventCode
+from transfer.medium import (
+    channel_dirname,
+    package_name,
+)
+from transfer.seal import Recipient, SealedPackage, seal
+
+
+class Sending(ExchangeCore):
+    """The sending half of :class:`nodekit.exchange.Exchange`."""
+
+    def send(
+        self,
+        peer: TrustedKey,
+        build: Callable[[Session, int], Iterable[Sealable]],
+        *,
+        manifest: dict[str, Any] | None = None,
+        package_type: str = "delta",
+        after_seal: Callable[[Session, SealedPackage], None] | None = None,
+    ) -> SentPackage:
+        """Seal the next package for ``peer`` and deliver it: archive + fsync, commit state and log, then medium.
+
+        The package holds the manifest, this node's key announcements for that channel position, then
+        the node's data items from ``build(session, seq)``; a delta with no data item gets a heartbeat.
+        """
+        me = self.identity.node_id
+        name = channel_dirname(me, peer.node_id)
+        with channel_lock(self.node.config.home, name):
+            self._recover_outbound(peer.node_id)
+            with self.node.transaction() as s:
+                row = self._channel_row(s, me, peer.node_id, outbound=True)
+                seq, prev = row.last_seq + 1, row.last_digest
+                provisional = self.archive.new_file(me, peer.node_id, f"p{seq:012d}-sealing.cgp")
+                with (
+                    atomic_writer(provisional) as out,
+                    tempfile.TemporaryFile(dir=self._staging()) as spool,
+                ):
+                    items = self._items(s, peer.node_id, seq, build, manifest or {}, package_type)
+                    sealed = seal(
+                        items,
+                        sender_node=me,
+                        sender_role=self.identity.role,
+                        signer=self.identity.signer_for(peer.node_id, seq),
+                        recipient=Recipient(peer.node_id, peer.key_id, peer.public.enc),
+                        seq=seq,
+                        prev=prev,
+                        created=self.now(),
+                        out=out,
+                        spool=spool,
+                        package_type=package_type,
+                        validity=self.validity,
+                    )
+                final = self.archive.path(me, peer.node_id, package_name(seq, sealed.digest))
+                durable_move(provisional, final)
+                crashpoint("after-archive")
+                s.add(
+                    ChannelPackageRow(
+                        channel_id=row.id,
+                        seq=seq,
+                        digest=sealed.digest,
+                        type=package_type,
+                        status="sealed",
+                        created=sealed.header.created,
+                        size=sealed.size,
+                        counts=orjson.dumps(sealed.header.counts, option=orjson.OPT_SORT_KEYS).decode(),
+                        file=final.name,
+                        recorded_at=self.node.clock(),
+                    )
+                )
+                row.last_seq, row.last_digest, row.last_created = seq, sealed.digest, sealed.header.created
+                row.suite = sealed.header.suite
+                row.updated_at = self.node.clock()
+                if after_seal is not None:
+                    after_seal(s, sealed)
+                self._event(
+                    s,
+                    EventCode.PACKAGE_SEALED,
+                    subject={"channel": name, "seq": seq, "digest": sealed.digest, "type": package_type},
+                    counts=dict(sealed.header.counts),
+                )
+                if self.hooks is not None:
+                    self.hooks.sealed(s, peer.node_id, seq, sealed.digest)
+            crashpoint("after-seal-commit")
+            written = self._deliver(row.id, peer.node_id, seq, final)
+        return SentPackage(seq, sealed.digest, sealed.size, name, final, written, dict(sealed.header.counts))
+
+    def _items(
+        self,
+        s: Session,
+        peer_node: str,
+        seq: int,
+        build: Callable[[Session, int], Iterable[Sealable]],
+        manifest: dict[str, Any],
+        package_type: str,
+    ) -> Iterator[Sealable]:
+        yield {"kind": "manifest", "policy": None, "content": None, "note": "", **manifest}
+        for statement in self.identity.announcements_for(peer_node, seq):
+            yield {"kind": "key-announcement", "statement": statement}
+        if self.hooks is not None:  # the checkpoint as of just before this package's "sealed" entry, receipts
+            yield from self.hooks.outgoing(s, peer_node, seq)
+        data = iter(build(s, seq))
+        first = next(data, None)
+        if first is None:
+            if package_type == "delta":
+                yield {"kind": "heartbeat"}
+            return
+        yield first
+        yield from data
+
+    def _deliver(
+        self, channel_id: int, peer_node: str, seq: int, archived: Path, *, resend: bool = False
+    ) -> Path | None:
+        me = self.identity.node_id
+        try:
+            target = self.medium.publish(archived, me, peer_node, archived.name)
+        except TransferError as exc:
+            log.warning("package %s stays in the archive: %s", archived.name, exc)
+            return None
+        crashpoint("after-medium-write")
+        with self.node.transaction() as s:
+            pkg = s.scalars(
+                select(ChannelPackageRow).where(
+                    ChannelPackageRow.channel_id == channel_id, ChannelPackageRow.seq == seq
+                )
+            ).one()
+            pkg.status = "written"
+            self._event(
+                s,
+                EventCode.PACKAGE_WRITTEN,
+                result="resent" if resend else "ok",
+                subject={
+                    "channel": channel_dirname(me, peer_node),
+                    "seq": seq,
+                    "digest": pkg.digest,
+                    "file": target.name,
+                },
+            )
+        return target
+
+    def deliver_unwritten(self, peer_node: str) -> None:
+        """Only the crash recovery of :meth:`send`: deliver sealed packages a killed run did not write to the
+        medium (for a sender that has nothing new to seal)."""
+        with channel_lock(self.node.config.home, channel_dirname(self.identity.node_id, peer_node)):
+            self._recover_outbound(peer_node)
+
+    def _recover_outbound(self, peer_node: str) -> None:
+        """After a crash: deliver committed-but-unwritten packages; drop archive files never committed."""
+        me = self.identity.node_id
+        with self.node.sessions() as s:
+            row = s.scalars(
+                select(ChannelRow).where(ChannelRow.sender_node == me, ChannelRow.recipient_node == peer_node)
+            ).first()
+            if row is None:
+                return
+            unwritten = s.scalars(
+                select(ChannelPackageRow)
+                .where(ChannelPackageRow.channel_id == row.id, ChannelPackageRow.status == "sealed")
+                .order_by(ChannelPackageRow.seq)
+            ).all()
+            committed = {
+                p.file for p in s.scalars(select(ChannelPackageRow).where(ChannelPackageRow.channel_id == row.id))
+            }
+            channel_id = row.id
+        for f in list(self.archive.files(me, peer_node)):
+            if f.name not in committed:
+                log.warning("removing archive file %s that was never committed (crash while sealing)", f.name)
+                f.unlink(missing_ok=True)
+        folder = self.archive.root / channel_dirname(me, peer_node)
+        for f in folder.glob("p*-sealing.cgp") if folder.is_dir() else []:
+            f.unlink(missing_ok=True)
+        for pkg in unwritten:
+            self._deliver(channel_id, peer_node, pkg.seq, self.archive.path(me, peer_node, pkg.file))
+
+    def resend(self, peer_node: str, first: int, last: int) -> list[SentPackage]:
+        """Copy already-sealed packages, with their original bytes, from the archive back to the medium."""
+        me = self.identity.node_id
+        name = channel_dirname(me, peer_node)
+        out: list[SentPackage] = []
+        with channel_lock(self.node.config.home, name):
+            with self.node.sessions() as s:
+                row = s.scalars(
+                    select(ChannelRow).where(ChannelRow.sender_node == me, ChannelRow.recipient_node == peer_node)
+                ).first()
+                if row is None:
+                    raise TransferError(f"nothing was ever sent on channel {name}")
+                pkgs = s.scalars(
+                    select(ChannelPackageRow)
+                    .where(ChannelPackageRow.channel_id == row.id, ChannelPackageRow.seq.between(first, last))
+                    .order_by(ChannelPackageRow.seq)
+                ).all()
+                channel_id = row.id
+            missing = sorted(set(range(first, last + 1)) - {p.seq for p in pkgs})
+            if missing:
+                raise TransferError(f"channel {name} has no sealed packages {missing[:10]}")
+            for p in pkgs:
+                archived = self.archive.path(me, peer_node, p.file)
+                size, digest = file_digest(archived)
+                if digest != p.digest:
+                    raise TransferError(f"archive copy of package {p.seq} does not match its recorded digest")
+                target = self._deliver(channel_id, peer_node, p.seq, archived, resend=True)
+                out.append(SentPackage(p.seq, p.digest, size, name, archived, target, orjson.loads(p.counts)))
+        return out
+
+    # -------------------------------------------------------------- receiving
