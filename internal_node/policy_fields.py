@@ -25,7 +25,7 @@ PARTY_FIELDS = (
     "party_id_type",
     "party_id_no",
 )
-_OWN_FIELDS: dict[str, tuple[str, ...]] = {
+OWN_FIELDS: dict[str, tuple[str, ...]] = {
     "subject": (
         "name",
         "category",
@@ -117,7 +117,7 @@ _OWN_FIELDS: dict[str, tuple[str, ...]] = {
 PARTY_KINDS = frozenset({"licence", "penalty", "list_entry", "commitment"})
 
 FIELDS: dict[str, tuple[str, ...]] = {
-    kind: own + (PARTY_FIELDS if kind in PARTY_KINDS else ()) + COMMON_FIELDS for kind, own in _OWN_FIELDS.items()
+    kind: own + (PARTY_FIELDS if kind in PARTY_KINDS else ()) + COMMON_FIELDS for kind, own in OWN_FIELDS.items()
 }
 """Every field a policy may name, per kind (docs/DATA.md). No other field of a record ever reaches a
 published row, whatever the policy says."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from internal_node import validate as v
 from internal_node.columns import LONGTEXT_MAX, FieldSpec, FieldType, KindSpec
+from internal_node.policy_fields import OWN_FIELDS
 from internal_node.readers import RawRow
 from internal_node.validate import InvalidValue, Problem
 
@@ -28,20 +29,7 @@ DATE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "gov_credit": (("due_date", "occurred_date"), ("resolved_date", "occurred_date")),
 }
 
-SUBJECT_FIELDS = (
-    "name",
-    "category",
-    "uscc",
-    "id_type",
-    "id_no",
-    "legal_rep",
-    "legal_rep_id_type",
-    "legal_rep_id_no",
-    "registration_authority",
-    "address",
-    "phone",
-    "birth_date",
-)
+SUBJECT_FIELDS = OWN_FIELDS["subject"]
 
 
 @dataclass
