@@ -39,6 +39,7 @@ from transfer.medium import (
     package_name,
 )
 from transfer.opener import OpenContext, PackageOpener, VerifiedHeader
+from transfer.pipeline import prefetch
 
 
 class Receiving(ExchangeCore):
@@ -257,7 +258,9 @@ class Receiving(ExchangeCore):
         data.begin(s, opener.header())
         manifest: dict[str, Any] | None = None
         applied = 0
-        for item in opener.items():
+        # the package is opened (decrypted, decompressed, validated) a few hundred items ahead, in a
+        # worker thread, while this thread applies the items before them
+        for item in prefetch(opener.items()):
             kind = item["kind"]
             if kind in EXCHANGE_KINDS:
                 if kind == "manifest":
