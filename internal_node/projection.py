@@ -13,6 +13,7 @@ import hmac
 import math
 import re
 import unicodedata
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from internal_node.leakguard import Finding, resident_id_birth_date, scan_row
-from internal_node.masking import RULES
+from internal_node.masking import RULES, MaskRule
 from internal_node.policy import (
     CATEGORIES,
     FIELDS,
@@ -298,13 +299,6 @@ def _subject_view(kind: str, record: Mapping[str, Any], subject: Mapping[str, An
     return view
 
 
-def _field_value(kind: str, field: str, record: Mapping[str, Any], view: Mapping[str, Any]) -> object:
-    value = record.get(field)
-    if value is None and kind in PARTY_KINDS and field in PARTY_TO_SUBJECT:
-        value = view.get(PARTY_TO_SUBJECT[field])
-    return value
-
-
 def eighteenth_birthday(born: date) -> date:
     """The day a person born on ``born`` turns 18 (29 February births: 1 March in a common year)."""
     try:
@@ -468,15 +462,64 @@ def build_row(
         "publish_until": publish_until.isoformat() if publish_until else None,
         "source_unit": apply(policy.action(kind, "source_unit", category), "source_unit", record.get("source_unit")),
     }
+    for step in field_plan(policy, kind, category):
+        value = record.get(step.field)
+        if value is None and step.fallback is not None:
+            value = view.get(step.fallback)
+        converted = value if step.plain and type(value) is str else row_value(step.field, value)
+        row[step.name] = converted if step.mask is None else step.mask(converted)
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class FieldStep:
+    """One published field of a kind's row under one policy and subject category, decided once."""
+
+    name: str  # in the row
+    field: str  # as stored
+    mask: MaskRule | None  # None: published as converted by :func:`row_value`
+    plain: bool  # a ``str`` value is its own row value (neither a date field nor penalty types)
+    fallback: str | None  # the subject field a party field takes when the record leaves it empty
+
+
+# plans per policy object (a policy is immutable; its digest is costly to compute per record)
+_PLANS: dict[int, tuple[weakref.ref[DisclosurePolicy], dict[tuple[str, str], tuple[FieldStep, ...]]]] = {}
+_COMMON_NAMES = ("subject_key", "subject_name", "subject_category", "uscc", "doc_no", "publish_until", "source_unit")
+
+
+def field_plan(policy: DisclosurePolicy, kind: str, category: str) -> tuple[FieldStep, ...]:
+    """The fields :func:`build_row` writes after the common ones, with their actions resolved: the same
+    for every record of ``kind`` about a subject of ``category``, so worked out once per policy object. Dropped fields are not in the plan; the order is the kind's."""
+    held = _PLANS.get(id(policy))
+    if held is None or held[0]() is not policy:
+        if len(_PLANS) > 64:  # policies come and go in a long-running process; plans are cheap to redo
+            _PLANS.clear()
+        held = _PLANS[id(policy)] = (weakref.ref(policy), {})
+    plans = held[1]
+    plan = plans.get((kind, category))
+    if plan is not None:
+        return plan
+    steps: list[FieldStep] = []
+    seen = set(_COMMON_NAMES)  # uscc and source_unit are common fields, set by the same action
     for field in FIELDS[kind]:
         name = RENAMED.get((kind, field), field)
-        if name in row:
-            continue  # uscc and source_unit are common fields, already set by the same action
+        if name in seen:
+            continue
+        seen.add(name)
         action = policy.action(kind, field, category)
         if action.op == "drop":
             continue
-        row[name] = apply(action, field, _field_value(kind, field, record, view))
-    return row
+        steps.append(
+            FieldStep(
+                name=name,
+                field=field,
+                mask=RULES[action.rule] if action.op == "mask" else None,
+                plain=field not in DATE_FIELDS and field != "penalty_types",
+                fallback=PARTY_TO_SUBJECT.get(field) if kind in PARTY_KINDS else None,
+            )
+        )
+    plan = plans[(kind, category)] = tuple(steps)
+    return plan
 
 
 # --- the digest of what would be sealed ----------------------------------------------------------
