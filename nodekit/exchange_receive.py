@@ -39,7 +39,6 @@ from transfer.medium import (
     package_name,
 )
 from transfer.opener import OpenContext, PackageOpener, VerifiedHeader
-from transfer.pipeline import prefetch
 
 
 class Receiving(ExchangeCore):
@@ -258,9 +257,7 @@ class Receiving(ExchangeCore):
         data.begin(s, opener.header())
         manifest: dict[str, Any] | None = None
         applied = 0
-        # the package is opened (decrypted, decompressed, validated) a few hundred items ahead, in a
-        # worker thread, while this thread applies the items before them
-        for item in prefetch(opener.items()):
+        for item in opener.items():
             kind = item["kind"]
             if kind in EXCHANGE_KINDS:
                 if kind == "manifest":
