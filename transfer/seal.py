@@ -97,13 +97,17 @@ def seal(
     cobj = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=zstd_threads).compressobj()
     worker = _Spooler(writer, cobj, StreamEncryptor(spool_key), spool)
     try:
-        batch = bytearray()
+        pieces: list[bytes] = []  # framed items, joined once per batch (a PreparedBatch is one piece)
+        size = 0
         for item in items:
-            batch += writer.frame(item)
-            if len(batch) >= _BATCH:
-                worker.put(bytes(batch))
-                batch.clear()
-        worker.finish(bytes(batch))
+            framed = writer.frame(item)
+            pieces.append(framed)
+            size += len(framed)
+            if size >= _BATCH:
+                worker.put(b"".join(pieces))
+                pieces.clear()
+                size = 0
+        worker.finish(b"".join(pieces))
     finally:
         worker.close()
     compressed, spooled = worker.compressed, worker.spooled
