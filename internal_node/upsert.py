@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from internal_node.columns import KindSpec
 from internal_node.models import RECORD_MODELS, Subject, allocate_change_seqs
@@ -233,13 +233,25 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     is about eight times slower. Values go through the columns' own bind processing first (UTC
     timestamps become naive UTC as they do for any other write).
     """
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), rows)
-        return
     names = list(rows[0])
-    processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
+    processors = [table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for name in names]
     quote = conn.dialect.identifier_preparer.quote
-    sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    columns = ", ".join(quote(n) for n in names)
+    converted = [i for i, p in enumerate(processors) if p is not None]
+    if conn.dialect.name != "postgresql":
+        # One prepared INSERT over plain tuples, the values through the columns' own bind processing
+        # (what Core's executemany does, without its per-row parameter dictionaries).
+        params = []
+        for item in rows:
+            values = [item[n] for n in names]
+            for i in converted:
+                if values[i] is not None:
+                    values[i] = processors[i](values[i])  # type: ignore[misc]
+            params.append(tuple(values))
+        marks = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})", params)  # noqa: S608
+        return
+    sql = f"COPY {quote(table.name)} ({columns}) FROM STDIN"
     raw: Any = conn.connection.dbapi_connection
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
         for item in rows:
