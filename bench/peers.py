@@ -136,7 +136,8 @@ def open_age(keys: PeerKeys, package: Path) -> str:
 
 
 # What the public node derives from each item, in SQL: the same columns, with the same choice of the
-# search entry's record (the subject row, else the newest record) and the same tokens. Normalisation is
+# search entry's record (the subject row, else the newest record) and the same tokens (the name's
+# bigrams and its last character, then the whole credit code as one token: docs/adr/0002). Normalisation is
 # simplified (ASCII lower case, common punctuation and masking asterisks removed; the node applies NFKC
 # and case folding), which only makes the peer's work lighter.
 _RECORD_DATE = {
@@ -194,12 +195,11 @@ CREATE TEMP TABLE picked AS
 WITH RECURSIVE g(rid, a, b, i, acc) AS (
   SELECT rowid, a, b, 1, '' FROM picked
   UNION ALL
-  SELECT rid, a, b, i + 1,
-         acc || ' ' || CASE WHEN i <= length(a) THEN substr(a, i, 2) ELSE substr(b, i - length(a), 2) END
-  FROM g WHERE i <= length(a) + length(b))
+  SELECT rid, a, b, i + 1, acc || ' ' || substr(a, i, 2) FROM g WHERE i <= length(a))
 INSERT INTO search_subject (subject_key, name, category, uscc, name_norm, code_norm, source_kind, source_key, grams)
-SELECT p.subject_key, p.subject_name, p.subject_category, p.uscc, g.a, g.b, p.kind, p.key, ltrim(g.acc)
-FROM g JOIN picked p ON p.rowid = g.rid WHERE g.i = length(g.a) + length(g.b) + 1;
+SELECT p.subject_key, p.subject_name, p.subject_category, p.uscc, g.a, g.b, p.kind, p.key,
+       ltrim(g.acc || CASE WHEN g.b <> '' THEN ' ' || g.b ELSE '' END)
+FROM g JOIN picked p ON p.rowid = g.rid WHERE g.i = length(g.a) + 1;
 INSERT INTO search_fts(rowid, grams)
   SELECT id, grams FROM search_subject WHERE subject_key IN (SELECT subject_key FROM touched);
 COMMIT;
@@ -234,9 +234,9 @@ CREATE TEMP TABLE touched ON COMMIT DROP AS SELECT DISTINCT j->'row'->>'subject_
 DELETE FROM search_subject WHERE subject_key IN (SELECT subject_key FROM touched);
 INSERT INTO search_subject (subject_key, name, category, uscc, name_norm, code_norm, source_kind, source_key, grams)
 SELECT subject_key, subject_name, subject_category, uscc, a, b, kind, key,
-       (SELECT string_agg('''' || CASE WHEN i <= length(a) THEN substr(a, i, 2) ELSE substr(b, i - length(a), 2) END
-                          || ''':' || i, ' ' ORDER BY i)
-        FROM generate_series(1, length(a) + length(b)) AS i)::tsvector
+       (coalesce((SELECT string_agg('''' || substr(a, i, 2) || ''':' || i, ' ' ORDER BY i)
+                  FROM generate_series(1, length(a)) AS i), '')
+        || CASE WHEN b <> '' THEN ' ''' || b || ''':' || (length(a) + 1) ELSE '' END)::tsvector
 FROM (SELECT r.*, {_pg_norm("r.subject_name")} AS a, {_pg_norm("coalesce(r.uscc, '')")} AS b,
              row_number() OVER (PARTITION BY r.subject_key
                                 ORDER BY r.kind = 'subject' DESC, r.version DESC, r.kind DESC, r.key DESC) AS rn
@@ -269,3 +269,18 @@ def count_entries(engine: str, url: str) -> int:
     else:
         cmd = ["psql", "-X", "-At", libpq_url(url), "-c", q]
     return int(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip())
+
+
+def sample_grams(engine: str, url: str, limit: int = 20_000) -> dict[str, tuple[str, str, str]]:
+    """(name, code, tokens) of the first ``limit`` search entries by subject key, to compare a peer's
+    index with the node's (tokens as text: space-separated on SQLite, the tsvector's text on PostgreSQL)."""
+    q = f"SELECT subject_key, name_norm, code_norm, grams FROM search_subject ORDER BY subject_key LIMIT {int(limit)}"
+    if engine == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True) as conn:
+            return {k: (n, c, str(g)) for k, n, c, g in conn.execute(q)}
+    import psycopg
+
+    with psycopg.connect(libpq_url(url)) as pg:
+        return {k: (n, c, str(g)) for k, n, c, g in pg.execute(q.replace("grams FROM", "grams::text FROM"))}

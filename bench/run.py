@@ -103,6 +103,11 @@ class Bench:
                         f"{sql_value(h, h.public_url, 'SELECT count(*) FROM search_subject')} / "
                         f"{peers.count_entries(engine, peer_url)}"
                     )
+                    ours, theirs = peers.sample_grams(engine, h.public_url), peers.sample_grams(engine, peer_url)
+                    same = sum(1 for k, v in ours.items() if theirs.get(k) == v)
+                    extra["check: search entries with the same normalised name, code and tokens"] = (
+                        f"{same} of {len(ours)} sampled"
+                    )
                 # 1% of the records changed through ingest, then an incremental export and its import
                 changes = ds.folder / f"changes-{data.CHANGE_KIND}-{ds.n // 100}.csv"
                 if not changes.exists():
