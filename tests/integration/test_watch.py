@@ -52,7 +52,11 @@ class Watched:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *args: str) -> None:
-        """Start the watcher; rescans are an hour apart, so only events (or polling) can wake it."""
+        """Start the watcher; rescans are an hour apart, so only events (or polling) can wake it.
+
+        Returns once this run has said "watching", i.e. its signal handlers are installed (the log is
+        shared by restarts, so the lines are counted)."""
+        started = self.output().count("watching ") if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -68,7 +72,7 @@ class Watched:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(lambda: "watching" in self.output(), "the watcher has started", self)
+        wait_for(lambda: self.output().count("watching ") > started, "the watcher has started", self)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
         assert self.proc is not None
