@@ -1,6 +1,8 @@
 """Seal and open one package of a given size in this process and report the peak RSS.
 
-    python -m bench.package_memory 2048      # a 2 GiB package: the process must stay under 150 MB
+    python -m bench.package_memory 2048      # a 2 GB package (2048 x 10^6 bytes): under 150 MB peak RSS
+
+Exits 1 when the peak resident set passes ``LIMIT_MB`` (the issue's bound), 0 otherwise.
 
 Items are records with incompressible 60 KB fields, so the package is about the size asked for.
 Used by tests/integration/test_package_memory.py (two sizes, flat peak) and by docs/PERFORMANCE.md.
@@ -26,6 +28,7 @@ from transfer.opener import OpenContext, PackageOpener
 from transfer.seal import Recipient, seal
 
 FIELD = 60_000
+LIMIT_MB = 150
 
 
 def items(total_bytes: int) -> Iterator[dict[str, object]]:
@@ -91,4 +94,8 @@ def peak_rss_kb() -> int:
 if __name__ == "__main__":
     mb = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     with tempfile.TemporaryDirectory(dir=sys.argv[2] if len(sys.argv) > 2 else None) as tmp:
-        print(orjson.dumps(run(mb, Path(tmp))).decode())
+        result = run(mb, Path(tmp))
+    print(orjson.dumps(result).decode())
+    if result["peak_rss_mb"] > LIMIT_MB:
+        print(f"peak RSS {result['peak_rss_mb']} MB is over the {LIMIT_MB} MB bound", file=sys.stderr)
+        sys.exit(1)
