@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
 from nodekit.errors import ExitCode
 from tests.helpers import run_cli
 
 
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command and subcommand under ``group``, walked through click's command tree."""
+    yield prefix
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from command_paths(cmd, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
 @pytest.mark.parametrize("program", ["internal-node", "public-node"])
 def test_help_everywhere(program: str) -> None:
-    r = run_cli(program, "--help")
-    assert r.code == 0 and "Usage" in r.out
-    for cmd in ("init", "status", "db"):
-        assert run_cli(program, cmd, "--help").code == 0
+    from internal_node.cli import cli as internal_cli
+    from public_node.cli import cli as public_cli
+
+    root = internal_cli if program == "internal-node" else public_cli
+    paths = list(command_paths(root))
+    assert ("db", "upgrade") in paths and ("keys", "trust") in paths, "the walk reaches nested groups"
+    for path in paths:
+        r = run_cli(program, *path, "--help")
+        assert r.code == 0 and "Usage" in r.out, f"{program} {' '.join(path)} --help: {r.code} {r.err}"
 
 
 def test_usage_error_exit_code() -> None:
