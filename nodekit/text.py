@@ -22,3 +22,14 @@ def printable(value: object, limit: int = 200) -> str:
     if len(text) > limit:
         out.append("…")
     return "".join(out)
+
+
+def printable_doc(value: object, limit: int = 200) -> object:
+    """:func:`printable` applied to every string (keys included) of a decoded JSON document."""
+    if isinstance(value, str):
+        return printable(value, limit)
+    if isinstance(value, dict):
+        return {printable(k, 64): printable_doc(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [printable_doc(v, limit) for v in value]
+    return value
