@@ -26,6 +26,7 @@ from nodekit.exchange_core import (
 )  # fmt: skip
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow
+from nodekit.text import printable, printable_doc
 from transfer.channel import Equivocation, Verdict, after_apply, check
 from transfer.errors import PackageRejected
 from transfer.files import file_digest, read_chunks
@@ -93,8 +94,9 @@ class Receiving(ExchangeCore):
         with self.node.transaction() as s:
             for u in fresh[:20]:  # rate-limited: at most 20 per scan, each reported once per process
                 self._reported_odd.add((str(u.path), 0))
-                self._event(s, EventCode.ALARM_JUNK, result="alarm", reason=u.what, subject={"file": u.path.name[:200]})
-        log.warning("%d unexpected files on the medium (first: %s)", len(fresh), fresh[0].path)
+                subject = {"file": printable(u.path.name, 200)}  # any name a device can write
+                self._event(s, EventCode.ALARM_JUNK, result="alarm", reason=u.what, subject=subject)
+        log.warning("%d unexpected files on the medium (first: %s)", len(fresh), printable(str(fresh[0].path), 300))
 
     def _receive_channel(
         self, sender: str, group: list[MediumFile], applier: Callable[[], DataApplier]
@@ -335,7 +337,7 @@ class Receiving(ExchangeCore):
             if p is not None:
                 s.delete(p)
         if why:
-            log.warning("dropping pending package %s: %s", seq, why)
+            log.warning("dropping pending package %s: %s", seq, printable(why, 500))
 
     def _reject(
         self,
@@ -347,8 +349,9 @@ class Receiving(ExchangeCore):
         size: int | None = None,
         digest: str | None = None,
     ) -> Outcome:
-        reason = str(getattr(exc, "reason", "rejected"))
-        message = str(exc)
+        # the message may quote an unverified header; every string below reaches a log or a reason file
+        reason = printable(str(getattr(exc, "reason", "rejected")), 64)
+        message = printable(str(exc), 1000)
         size = staged.size if staged is not None else (size or 0)
         digest = staged.digest if staged is not None else (digest or "0" * 64)
         header_doc: dict[str, Any] | None = None
@@ -356,6 +359,7 @@ class Receiving(ExchangeCore):
             header_doc = header.raw.document
         elif staged is not None:
             header_doc = _try_header(staged.path)
+        shown_header = printable_doc(header_doc) if header_doc is not None else None
         evidence: dict[str, Any] | None = None
         alarm: EventCode | None = None
         if isinstance(exc, Equivocation) and header is not None:
@@ -381,12 +385,12 @@ class Receiving(ExchangeCore):
             reason=reason,
             message=message,
             at=at,
-            source=source.name[:200],
-            header=header_doc,
+            source=printable(source.name, 200),
+            header=shown_header,
             keep_bytes=not junk,
             evidence=evidence,
         )
-        subject: dict[str, Any] = {"file": source.name[:200], "digest": digest, "size": size}
+        subject: dict[str, Any] = {"file": printable(source.name, 200), "digest": digest, "size": size}
         if header is not None:
             subject.update(
                 channel=channel_dirname(header.header.sender_node, header.header.recipient_node), seq=header.header.seq
@@ -409,7 +413,7 @@ class Receiving(ExchangeCore):
                 message=message,
             )
             self._outcome(s, outcome, _claimed_sender(header, header_doc))
-        log.warning("rejected %s: %s: %s", source.name, reason, message)
+        log.warning("rejected %s: %s: %s", printable(source.name, 200), reason, message)
         return outcome
 
     def _known_header(self, vh: VerifiedHeader, digest: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 
 def printable(value: object, limit: int = 200) -> str:
@@ -24,7 +25,7 @@ def printable(value: object, limit: int = 200) -> str:
     return "".join(out)
 
 
-def printable_doc(value: object, limit: int = 200) -> object:
+def printable_doc(value: Any, limit: int = 200) -> Any:
     """:func:`printable` applied to every string (keys included) of a decoded JSON document."""
     if isinstance(value, str):
         return printable(value, limit)
