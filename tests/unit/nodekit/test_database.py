@@ -5,15 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, text
 
 from internal_node import SPEC as INTERNAL
+from nodekit import migrate
 from nodekit.db import make_engine
 from nodekit.models import ExchangeBase
 from nodekit.runtime import Node, NodeSpec, init_home
 from public_node import SPEC as PUBLIC
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.db
 
@@ -95,3 +98,36 @@ def test_sqlite_is_durable_per_commit(tmp_path: Path, db_engine_name: str) -> No
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     engine.dispose()
+
+
+@pytest.mark.parametrize("spec", [INTERNAL, PUBLIC], ids=["internal", "public"])
+def test_db_upgrade_brings_a_database_that_is_behind_up_to_date(
+    tmp_path: Path, database_url: str, spec: NodeSpec
+) -> None:
+    home = tmp_path / "home"
+    node = init_home(home, spec, name="t", database_url=database_url)
+    _, heads = node.schema_state()
+    # one revision back on the shared exchange branch and on the node's own branch
+    cfg = migrate.alembic_config(spec.migrations)
+    with node.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "exchange@-1")
+        command.downgrade(cfg, f"{spec.role}@-1")
+    behind, _ = node.schema_state()
+    node.close()
+    assert behind != heads and len(behind) == len(heads), "each branch is one revision behind"
+
+    program = spec.program
+    before = run_cli(program, "--home", str(home), "db", "current", "--json")
+    assert before.code == 0 and before.json() == {
+        "current": sorted(behind),
+        "heads": sorted(heads),
+        "up_to_date": False,
+    }
+    r = run_cli(program, "--home", str(home), "db", "upgrade")
+    assert r.code == 0, r.err
+    after = run_cli(program, "--home", str(home), "db", "current", "--json")
+    assert after.code == 0 and after.json() == {"current": sorted(heads), "heads": sorted(heads), "up_to_date": True}
+    node = Node.open(home, spec)  # opens only on a current schema
+    assert node.schema_state() == (heads, heads)
+    node.close()
