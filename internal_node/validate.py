@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
+from internal_node.leakguard import PROVINCES
 from internal_node.vocab import Vocabulary
 from nodekit.text import printable
 
@@ -128,8 +129,10 @@ def _birth(text: str) -> date:
         born = date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:
         raise InvalidValue(f"resident ID: birth date {text} is not a calendar date") from None
-    if born.year < 1900:
-        raise InvalidValue(f"resident ID: birth year {born.year} is before 1900")
+    if born.year < MIN_YEAR:
+        raise InvalidValue(f"resident ID: birth year {born.year} is before {MIN_YEAR}")
+    if born.year > MAX_YEAR:
+        raise InvalidValue(f"resident ID: birth year {born.year} is after {MAX_YEAR}")
     return born
 
 
@@ -140,6 +143,9 @@ def check_resident_id(raw: str) -> str:
     if len(value) == 15:
         if not _ID15.fullmatch(value):
             raise InvalidValue("15-character resident ID must be digits only")
+        if value[:2] not in PROVINCES:
+            # legacy numbers have no check digit: the region is what the leak guard can recognise
+            raise InvalidValue(f"15-character resident ID: region code {value[:2]}xxxx is not a province's")
         _birth("19" + value[6:12])
         body = value[:6] + "19" + value[6:]
         return body + resident_id_check_char(body)

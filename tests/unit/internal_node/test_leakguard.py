@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from internal_node.leakguard import (
     FORMAT_RANGES,
@@ -16,6 +18,7 @@ from internal_node.leakguard import (
     scan_text,
     scan_value,
 )
+from internal_node.validate import InvalidValue, check_resident_id
 from tests.unit.internal_node.disclosure_samples import COMPANY_USCC, resident_id, uscc
 
 ID = "11010519491231002X"  # the GB 11643 example
@@ -36,6 +39,9 @@ CATCHES = [
     ("110105-19491231-002X", "resident-id"),
     ("1101\u200b0519491231002X", "resident-id"),  # a zero-width space does not hide it
     (f"ABC{ID}DEF", "resident-id"),  # letters around are not digits
+    ("990105194912310023", "resident-id"),  # no such province, but the ingest accepts it
+    ("当事人身份证号990105194912310023在现场", "resident-id"),
+    (resident_id("000000", date(2099, 12, 31), "000"), "resident-id"),
     ("110105491231002", "resident-id-15"),  # legacy 15 digits, born 1949-12-31
     ("110105-491231-002", "resident-id-15"),
     ("证号530102850714123号", "resident-id-15"),
@@ -78,7 +84,9 @@ NON_CATCHES = [
     "110105194912310021",  # wrong check character
     "11010519491331002X",  # 13th month
     "110105194902300022",  # 30 February
-    "99010519491231002X",  # no such province
+    "99010519491231002X",  # wrong check character for region 990105
+    "990105491231002",  # legacy 15 digits without a province code (the ingest refuses it too)
+    "订单号000000491231002",  # no check digit, no province: an order number, not a legacy ID
     "110105194912310021X2",  # part of a longer number
     "6222021234567890123",  # a 19-digit bank card
     "13812345678",  # a phone number
@@ -110,6 +118,7 @@ def test_structure_checks() -> None:
     assert id18_birth_date(ID) == date(1949, 12, 31)
     assert id18_birth_date(ID_LEAP) == date(2000, 2, 29)
     assert id18_birth_date(resident_id("110105", date(1899, 12, 31), "001")) is None  # before 1900
+    assert id18_birth_date(resident_id("110105", date(2100, 1, 1), "001")) is None  # after 2099
     assert id15_birth_date("110105491231002") == date(1949, 12, 31)
     assert id15_birth_date("110105490229002") is None  # 1949 was not a leap year
     assert is_valid_uscc("91350100M000100Y43") and is_valid_uscc("91350200776049653A")
@@ -173,3 +182,18 @@ def test_every_format_character_is_removed() -> None:
     assert known <= covered
     assert normalise("1101\u200b05\u202e１２\ufeff") == "11010512"
     assert normalise("plain ascii") == "plain ascii"
+
+
+@given(
+    st.text("0123456789", min_size=6, max_size=6), st.dates(date(1880, 1, 1), date(2200, 12, 31)), st.integers(0, 999)
+)
+def test_every_id_number_the_ingest_accepts_is_caught(region: str, born: date, seq: int) -> None:
+    # the ingest accepts 18 characters of any region, so the guard must too (the rule)
+    number = resident_id(region, born, f"{seq:03d}")
+    legacy = f"{region}{born:%y%m%d}{seq:03d}"
+    for candidate, rule in ((number, "resident-id"), (legacy, "resident-id-15")):
+        try:
+            check_resident_id(candidate)
+        except InvalidValue:
+            continue  # refused at ingest (no province for 15 digits, a year outside 1900-2099)
+        assert [h.rule for h in scan_text(f"当事人身份证号{candidate}在现场")] == [rule], candidate

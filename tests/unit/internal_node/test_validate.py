@@ -88,6 +88,8 @@ def test_legacy_15_digit_resident_id_becomes_18() -> None:
         ("11010518991231002X", "before 1900"),
         ("110105491331002", "not a calendar date"),
         ("11010549123100A", "digits only"),
+        ("990105491231002", "region code 99xxxx is not a province's"),
+        ("110105210001010015", "after 2099"),
     ],
 )
 def test_resident_id_errors(number: str, expected: str) -> None:
