@@ -24,8 +24,7 @@ from nodekit.models import LogCheckpointRow, ReceiptRow, TransferLogRow
 from transfer import merkle
 from transfer.checkpoint import Checkpoint, read_checkpoint, sign_checkpoint
 from transfer.errors import LogVerificationError
-from transfer.log import LogEntry
-from transfer.logverify import VerifiedLog, verify_against, verify_log
+from transfer.logverify import StoredEntry, VerifiedLog, verify_against, verify_log
 from transfer.receipt import parse_receipt
 
 _PG_LOCK_KEY = 0x63726564  # the transfer log's append lock (nodekit.events): no entry lands mid-checkpoint
@@ -93,7 +92,7 @@ def _frontier_of(session: Session, last: LogCheckpointRow | None) -> merkle.Fron
     return merkle.Frontier()
 
 
-def log_rows(session: Session) -> Iterator[tuple[LogEntry, str | None]]:
+def log_rows(session: Session) -> Iterator[tuple[StoredEntry, str | None]]:
     """Every entry in index order with its recorded leaf hash, streamed."""
     stmt = select(TransferLogRow).order_by(TransferLogRow.index).execution_options(yield_per=_BATCH)
     for row in session.scalars(stmt):
@@ -221,7 +220,7 @@ class LogFilter:
         return not self.events or any(event == e or (e.endswith(".") and event.startswith(e)) for e in self.events)
 
 
-def select_entries(session: Session, f: LogFilter) -> Iterator[tuple[LogEntry, str]]:
+def select_entries(session: Session, f: LogFilter) -> Iterator[tuple[StoredEntry, str]]:
     """The entries ``f`` selects, in index order, with their recorded leaf hashes."""
     stmt = select(TransferLogRow).order_by(TransferLogRow.index)
     if f.since is not None:
@@ -234,6 +233,6 @@ def select_entries(session: Session, f: LogFilter) -> Iterator[tuple[LogEntry, s
         if not f.matches_event(row.event):
             continue
         entry = row_to_entry(row)
-        if f.seq is not None and entry.subject.get("seq") != f.seq:
+        if f.seq is not None and (not isinstance(entry.subject, dict) or entry.subject.get("seq") != f.seq):
             continue
         yield entry, row.leaf_hash

@@ -25,7 +25,7 @@ from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.evidence import export_bundle
 from nodekit.text import printable
 from transfer.errors import LogVerificationError
-from transfer.log import LogEntry
+from transfer.logverify import StoredEntry, UndecodableEntry
 
 
 def _when(value: str | None, option: str) -> datetime | None:
@@ -40,7 +40,9 @@ def _when(value: str | None, option: str) -> datetime | None:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
-def _subject(entry: LogEntry) -> str:
+def _subject(entry: StoredEntry) -> str:
+    if not isinstance(entry.subject, dict) or not isinstance(entry.counts, dict):  # an edited row, as stored
+        return f"subject={entry.subject!r} counts={entry.counts!r}"
     parts = [f"{k}={v}" for k, v in entry.subject.items() if k not in ("digest", "root", "known_root")]
     if "digest" in entry.subject:
         parts.append(f"digest={str(entry.subject['digest'])[:16]}")
@@ -131,10 +133,10 @@ def register(root: click.Group) -> None:
         if as_csv and not as_json:
             click.echo(_csv(found), nl=False)
             return
-        docs = [{**e.document(), "leaf_hash": h} for e, h in found]
+        docs = [{**e.document(), "leaf_hash": h, **_problem(e)} for e, h in found]
         rows = [
-            [e.index, e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor[:30], e.event.value, e.result, e.reason[:30],
-             printable(_subject(e), 80)]
+            [e.index, e.at.strftime("%Y-%m-%d %H:%M:%S"), printable(e.actor, 30), printable(str(e.event), 40),
+             printable(e.result, 32), printable(e.reason, 30), printable(_subject(e), 80)]
             for e, _ in found
         ]  # fmt: skip
         emit(
@@ -174,7 +176,12 @@ def register(root: click.Group) -> None:
         emit(data, f"checkpoint at {cp.size} entries, root {cp.root}, key {cp.key}", as_json=as_json)
 
 
-def _csv(found: list[tuple[LogEntry, str]]) -> str:
+def _problem(e: StoredEntry) -> dict[str, str]:
+    # an entry that does not decode is shown as stored, with what is wrong with it
+    return {"problem": e.problem} if isinstance(e, UndecodableEntry) else {}
+
+
+def _csv(found: list[tuple[StoredEntry, str]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["index", "at", "actor", "event", "result", "reason", "subject", "counts", "prev", "leaf_hash"])

@@ -19,8 +19,10 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from keys import canonical
+from keys.errors import EncodingError
 from nodekit.models import TransferLogRow
 from transfer.log import GENESIS, EventCode, LogEntry, parse_ts
+from transfer.logverify import StoredEntry, UndecodableEntry
 
 _PG_LOCK_KEY = 0x63726564  # "cred"
 
@@ -83,16 +85,53 @@ def record_event(
     return entry
 
 
-def row_to_entry(row: TransferLogRow) -> LogEntry:
-    """Rebuild the entry from its stored row (the verifier recomputes every hash from this)."""
-    return LogEntry(
+def row_to_entry(row: TransferLogRow) -> StoredEntry:
+    """Rebuild the entry from its stored row (the verifier recomputes every hash from this).
+
+    A row that does not decode (an event outside the closed list, a subject or counts that are not
+    JSON objects: an edit, never something the node writes) comes back as an
+    :class:`~transfer.logverify.UndecodableEntry` carrying the stored values, which the verifier
+    names as edited and ``audit show``/``export`` print as they are."""
+    problems: list[str] = []
+    try:
+        event: EventCode | None = EventCode(row.event)
+    except ValueError:
+        event = None
+        problems.append(f"its event {row.event[:64]!r} is not an event code")
+    subject, counts = _json_object(row.subject, "subject", problems), _json_object(row.counts, "counts", problems)
+    if event is None or problems:
+        return UndecodableEntry(
+            index=row.index, at=row.at, actor=row.actor, event=row.event, result=row.result, reason=row.reason,
+            subject=subject, counts=counts, prev=row.prev, problem="; ".join(problems),
+        )  # fmt: skip
+    entry = LogEntry(
         index=row.index,
         at=row.at,
         actor=row.actor,
-        event=EventCode(row.event),
+        event=event,
         result=row.result,
         reason=row.reason,
-        subject=orjson.loads(row.subject),
-        counts=orjson.loads(row.counts),
+        subject=subject,
+        counts=counts,
         prev=row.prev,
     )
+    try:
+        entry.encode()
+    except EncodingError as exc:  # a float, a huge number: JSON, but nothing the node writes
+        return UndecodableEntry(
+            index=row.index, at=row.at, actor=row.actor, event=row.event, result=row.result, reason=row.reason,
+            subject=subject, counts=counts, prev=row.prev, problem=f"it cannot be encoded canonically ({exc})",
+        )  # fmt: skip
+    return entry
+
+
+def _json_object(text: str, name: str, problems: list[str]) -> Any:
+    """The JSON object stored in ``text``, or ``text`` itself (noting the problem) when it is not one."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        problems.append(f"its {name} is not JSON")
+        return text
+    if not isinstance(value, dict):
+        problems.append(f"its {name} is not a JSON object")
+    return value

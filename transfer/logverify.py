@@ -14,9 +14,14 @@ peer holds, through an RFC 6962 consistency proof.
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 from keys.identity import PublicKeys
 from transfer import merkle
@@ -26,6 +31,51 @@ from transfer.log import GENESIS, LogEntry
 
 _H = merkle.HASH_LEN
 _NONE = bytes(_H)  # "no recorded hash" in the packed array
+
+
+@dataclass(frozen=True)
+class UndecodableEntry:
+    """A stored entry that is no entry at all: an event outside the closed list, a subject or counts
+    that are not JSON objects. Nothing the node writes looks like this, so the verifier reports it as
+    ``edited``; ``audit show`` and ``audit export`` carry its stored fields as they are.
+
+    ``subject`` and ``counts`` hold the decoded value when it decoded, else the stored text."""
+
+    index: int
+    at: datetime
+    actor: str
+    event: str
+    result: str
+    reason: str
+    subject: Any
+    counts: Any
+    prev: str
+    problem: str  # what does not decode, for the operator: "event 'x' is not an event code"
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "index": self.index,
+            "at": self.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "actor": self.actor,
+            "event": self.event,
+            "result": self.result,
+            "reason": self.reason,
+            "subject": self.subject,
+            "counts": self.counts,
+            "prev": self.prev,
+        }
+
+    def encode(self) -> bytes:
+        # not canonical JSON (the values may fall outside its subset): only sorted, compact, total
+        return orjson.dumps(self.document(), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+    @property
+    def leaf_hash(self) -> str:
+        return hashlib.sha256(b"\x00" + self.encode()).hexdigest()
+
+
+StoredEntry = LogEntry | UndecodableEntry
 
 
 @dataclass(frozen=True)
@@ -58,6 +108,7 @@ class _Packed:
     # leaf hashes recomputed as if each entry had index i-1 / i+1: how renumbering is recognised
     shifted_down: bytearray = field(default_factory=bytearray)
     shifted_up: bytearray = field(default_factory=bytearray)
+    undecodable: dict[int, str] = field(default_factory=dict)  # position -> what does not decode
 
     def at(self, buf: bytearray, pos: int) -> bytes:
         return bytes(buf[pos * _H : (pos + 1) * _H])
@@ -77,7 +128,7 @@ class _Packed:
 
 
 def verify_log(
-    rows: Iterable[tuple[LogEntry, str | None]],
+    rows: Iterable[tuple[StoredEntry, str | None]],
     checkpoints: Sequence[Checkpoint],
     keys: Mapping[str, PublicKeys],
     *,
@@ -103,6 +154,8 @@ def verify_log(
         packed.prev += _hex32(entry.prev)
         packed.shifted_down += bytes.fromhex(_with_index(entry, pos - 1).leaf_hash) if pos else _NONE
         packed.shifted_up += bytes.fromhex(_with_index(entry, pos + 1).leaf_hash)
+        if isinstance(entry, UndecodableEntry):
+            packed.undecodable[pos] = entry.problem
         frontier.append(h)
         if frontier.size in by_size:
             roots[frontier.size] = frontier.root()
@@ -185,6 +238,8 @@ def _diagnose(p: _Packed, pos: int, expected_prev: bytes) -> tuple[int, str, str
             gap = f"entry {pos}" if index == pos + 1 else f"entries {pos}..{index - 1}"
             return pos, "deleted", f"{gap} missing: the log goes from entry {pos - 1} to entry {index} (deleted)"
         return pos, "reordered", f"entry {pos} is out of order: found index {index} at position {pos}"
+    if pos in p.undecodable:
+        return pos, "edited", f"entry {pos} was edited: {p.undecodable[pos]}"
     leaf, recorded, prev = p.at(p.leaf, pos), p.at(p.recorded, pos), p.at(p.prev, pos)
     if prev != expected_prev:
         if pos and prev == bytes.fromhex(GENESIS):
@@ -219,7 +274,7 @@ def _diagnose(p: _Packed, pos: int, expected_prev: bytes) -> tuple[int, str, str
     return None
 
 
-def _with_index(entry: LogEntry, index: int) -> LogEntry:
+def _with_index(entry: StoredEntry, index: int) -> StoredEntry:
     return replace(entry, index=index)
 
 

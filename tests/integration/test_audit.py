@@ -252,6 +252,42 @@ def test_an_edit_with_a_recomputed_hash_is_caught_and_named(logged: Home) -> Non
     assert (doc["index"], doc["reason"]) == (6, "edited")
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "shown", "problem"),
+    [("event", "x", "x", "its event 'x' is not an event code"), ("subject", "{", "{", "its subject is not JSON"),
+     ("counts", "[1]", [1], "its counts is not a JSON object"),
+     ("counts", '{"records":1.5}', {"records": 1.5}, "cannot be encoded canonically")],
+)  # fmt: skip
+def test_an_entry_edited_beyond_decoding_is_named_and_still_shown(
+    logged: Home, tmp_path: Path, column: str, value: str, shown: object, problem: str
+) -> None:
+    _tamper(logged, update(TransferLogRow).where(TransferLogRow.index == 5).values({column: value}))
+    doc = _verify_fails(logged)
+    assert (doc["index"], doc["reason"]) == (5, "edited")
+    assert problem in doc["message"]
+    # show and export carry the row as stored instead of failing on it
+    r = cli(logged, "audit", "show", "--json")
+    assert r.code == 0, r.err
+    [entry] = [e for e in r.json()["entries"] if e["index"] == 5]  # type: ignore[index]
+    assert entry[column] == shown and problem in entry["problem"]
+    table = cli(logged, "audit", "show")
+    assert table.code == 0 and any(line.split()[0] == "5" for line in table.out.splitlines()[2:]), table.out
+    assert cli(logged, "audit", "show", "--csv").code == 0
+    assert cli(logged, "audit", "show", "--seq", "1").code == 0
+    r = cli(logged, "audit", "export", "-o", str(tmp_path / "bundle"))
+    assert r.code == 0, r.err
+    with logged.node.sessions() as s:
+        stored = len(s.scalars(select(TransferLogRow.index)).all())
+    assert len((tmp_path / "bundle" / "entries.jsonl").read_bytes().splitlines()) == stored
+
+
+def test_an_edited_event_and_subject_together_name_the_first(logged: Home) -> None:
+    _tamper(logged, update(TransferLogRow).where(TransferLogRow.index == 3).values(subject="{"))
+    _tamper(logged, update(TransferLogRow).where(TransferLogRow.index == 8).values(event="x"))
+    doc = _verify_fails(logged)
+    assert (doc["index"], doc["reason"]) == (3, "edited")
+
+
 def test_a_deleted_entry_is_caught_and_named(logged: Home) -> None:
     _tamper(logged, delete(TransferLogRow).where(TransferLogRow.index == 7))
     doc = _verify_fails(logged)

@@ -14,7 +14,7 @@ from transfer import merkle
 from transfer.checkpoint import Checkpoint, encode_checkpoint, parse_checkpoint, read_checkpoint, sign_checkpoint
 from transfer.errors import LogVerificationError
 from transfer.log import GENESIS, EventCode, LogEntry
-from transfer.logverify import verify_against, verify_entries, verify_log
+from transfer.logverify import StoredEntry, UndecodableEntry, verify_against, verify_entries, verify_log
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 KEY = SecretKeys(b"\x01" * 32, b"\x02" * 32)
@@ -204,3 +204,18 @@ def test_checkpoint_envelopes_round_trip_and_reject_junk() -> None:
         assert e.value.reason == "bad-checkpoint"
     with pytest.raises(LogVerificationError):
         read_checkpoint(b'{"checkpoint": 1}')
+
+
+def test_an_entry_that_does_not_decode_is_named_edited_even_with_its_hash_recomputed() -> None:
+    es = chain(8)
+    e = es[3]
+    raw = UndecodableEntry(
+        index=3, at=e.at, actor=e.actor, event="x", result=e.result, reason=e.reason, subject="{",
+        counts=e.counts, prev=e.prev, problem="its event 'x' is not an event code",
+    )  # fmt: skip
+    entries: list[tuple[StoredEntry, str | None]] = [(x, x.leaf_hash) for x in es]
+    entries[3] = (raw, raw.leaf_hash)  # the attacker recorded a matching hash too
+    with pytest.raises(LogVerificationError) as err:
+        verify_log(entries, [], KEYS, node=NODE)
+    assert (err.value.index, err.value.reason) == (3, "edited")
+    assert "not an event code" in str(err.value)
