@@ -38,7 +38,8 @@ WITHDRAW_REASONS = frozenset(
      "needs-review", "held", "incomplete", "policy"}
 )  # fmt: skip
 MEDIA_TYPES = frozenset({"application/pdf", "application/ofd", "image/png", "image/jpeg"})
-MAX_STRING = 65536
+MAX_STRING = 65536  # bytes of UTF-8, not characters (FORMAT.md §10.3)
+MAX_NOTE = 1000  # bytes of UTF-8: a manifest's note
 MAX_ROW_FIELDS = 200
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
@@ -75,12 +76,20 @@ def _members(
         raise _bad(kind, f"members {sorted(keys)}; expected {sorted(required)} (+ optional {sorted(optional)})")
 
 
+def _too_long(v: str, limit: int) -> bool:
+    """Whether ``v`` is more than ``limit`` bytes in UTF-8."""
+    # A character is at most 4 bytes, so only a string of more than limit/4 characters is encoded to
+    # be measured. A lone surrogate counts as 3 bytes here; canonical encoding refuses it anyway.
+    n = len(v)
+    return n > limit // 4 and (n > limit or len(v.encode("utf-8", "surrogatepass")) > limit)
+
+
 def _str(item: Item, key: str, kind: str, *, limit: int = MAX_STRING, nullable: bool = False) -> None:
     v = item[key]
     if v is None and nullable:
         return
-    if not isinstance(v, str) or len(v) > limit:
-        raise _bad(kind, f"{key} must be a string of at most {limit} characters")
+    if not isinstance(v, str) or _too_long(v, limit):
+        raise _bad(kind, f"{key} must be a string of at most {limit} bytes of UTF-8")
 
 
 def _hexfield(item: Item, key: str, kind: str, pattern: re.Pattern[str], *, nullable: bool = False) -> None:
@@ -113,8 +122,8 @@ def _check_row(row: object) -> None:
                 names.add(k)
         t = type(v)
         if t is str:
-            if len(v) > MAX_STRING:
-                raise _bad("record", f"row.{k} is longer than {MAX_STRING} characters")
+            if _too_long(v, MAX_STRING):
+                raise _bad("record", f"row.{k} is longer than {MAX_STRING} bytes of UTF-8")
         elif v is None:
             continue
         elif t is int:
@@ -122,8 +131,8 @@ def _check_row(row: object) -> None:
                 raise _bad("record", f"row.{k} is an integer outside ±(2^53-1)")
         elif isinstance(v, bool) or not isinstance(v, (str, int)):
             raise _bad("record", f"row.{k} must be a string, an integer or null")
-        elif isinstance(v, str) and len(v) > MAX_STRING:
-            raise _bad("record", f"row.{k} is longer than {MAX_STRING} characters")
+        elif isinstance(v, str) and _too_long(v, MAX_STRING):
+            raise _bad("record", f"row.{k} is longer than {MAX_STRING} bytes of UTF-8")
     for k in COMMON_ROW_FIELDS:
         if k not in row:
             raise _bad("record", f"row lacks the common field {k}")
@@ -212,7 +221,7 @@ def validate(item: Item) -> None:
         _members(item, kind, {"kind", "policy", "content", "note"})
         _hexfield(item, "policy", kind, _HEX32, nullable=True)
         _hexfield(item, "content", kind, _HEX32, nullable=True)
-        _str(item, "note", kind, limit=1000)
+        _str(item, "note", kind, limit=MAX_NOTE)
     elif kind == "document":
         _document(item)
     elif kind == "heartbeat":

@@ -503,7 +503,8 @@ def build() -> list[Vector]:
 
 
 def _document(size: int) -> Item:
-    data = DeterministicRandom("document")(size - 8)
+    # a PNG by its magic bytes (FORMAT.md §10.5: signature, then an IHDR chunk), random beyond them
+    data = b"\x00\x00\x00\x0dIHDR" + DeterministicRandom("document")(size - 16)
     return {
         "kind": "document", "op": "upsert", "key": "d" * 32, "version": 1, "name": "notice.png",
         "media_type": "image/png", "title": "行政处罚决定书", "subject_key": None, "publish_until": None,

@@ -3,6 +3,7 @@ field names it has matched, never a verdict on a value)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -51,6 +52,40 @@ def test_good_values_of_every_type_pass() -> None:
     validate(with_row(fine_amount=None, count=3, note="x" * MAX_STRING))
 
 
+def test_string_limits_count_utf8_bytes_not_characters() -> None:
+    # 30,000 characters is well under 65,536, but each of these is 3 bytes: 90,000 bytes of UTF-8
+    long_chinese = "昆明市市场监督管理局" * 3000
+    assert len(long_chinese) < MAX_STRING < len(long_chinese.encode())
+    with pytest.raises(PackageRejected, match="longer than 65536 bytes") as err:
+        validate(with_row(note=long_chinese))
+    assert err.value.reason == "bad-schema"
+    at_limit = "长" * (MAX_STRING // 3) + "x"  # 65,535 + 1 bytes
+    assert len(at_limit.encode()) == MAX_STRING
+    validate(with_row(note=at_limit))
+    with pytest.raises(PackageRejected, match="longer than"):
+        validate(with_row(note=at_limit + "x"))
+
+
+def test_the_manifest_note_is_at_most_1000_bytes() -> None:
+    note = "长" * 333 + "x"  # 1000 bytes, 334 characters
+    validate({**MANIFEST, "note": note})
+    with pytest.raises(PackageRejected, match="at most 1000 bytes") as err:
+        validate({**MANIFEST, "note": "长" * 334})  # 334 characters, 1002 bytes
+    assert err.value.reason == "bad-schema"
+
+
+DOCUMENT = {
+    "kind": "document", "op": "upsert", "key": "d" * 32, "version": 1, "name": "决定书.png", "media_type": "image/png",
+    "title": "", "subject_key": None, "publish_until": None, "data": base64.b64encode(b"\x89PNG\r\n\x1a\n").decode(),
+}  # fmt: skip
+
+
+def test_a_document_title_is_limited_in_bytes() -> None:
+    validate({**DOCUMENT, "title": "长" * (MAX_STRING // 3)})
+    with pytest.raises(PackageRejected, match="title must be a string of at most 65536 bytes"):
+        validate({**DOCUMENT, "title": "长" * (MAX_STRING // 3 + 1)})
+
+
 def test_members_exactly() -> None:
     item = record(4)
     item["extra"] = 1
@@ -91,7 +126,7 @@ MANIFEST = {"kind": "manifest", "policy": None, "content": None, "note": ""}
 
 @pytest.mark.parametrize("piece", [1, 3, 4, 5, 36, 1000, 65536])
 def test_the_reader_takes_the_stream_in_pieces_of_any_size(piece: int) -> None:
-    big = with_row(note="长" * 30_000)  # one item spanning many pieces
+    big = with_row(note="长" * 21_000)  # one item spanning many pieces (63,000 bytes of UTF-8)
     items = [MANIFEST, record(1), big, *(record(i) for i in range(2, 40))]
     data, counts = stream(items)
     assert read(data, counts, [piece] * (len(data) // piece + 1)) == items
@@ -110,7 +145,8 @@ def test_the_reader_checks_the_mac_over_every_byte() -> None:
 
 
 def test_the_reader_refuses_an_oversized_length_as_soon_as_it_is_seen() -> None:
-    from transfer.items import ALLOWED, INTERNAL_TO_PUBLIC, MAX_ITEM, ItemReader
+    from transfer.items import ALLOWED, INTERNAL_TO_PUBLIC, ItemReader
+    from transfer.limits import MAX_ITEM
 
     r = ItemReader(b"k" * 32, ALLOWED[INTERNAL_TO_PUBLIC], counts={}, plain=10**9, package_type="delta")
     length = (MAX_ITEM + 1).to_bytes(4, "big")
