@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from internal_node.errors import DocumentError
+from internal_node.leakguard import scan_value
 from internal_node.projection import opaque_key
 from internal_node.publication import DocumentOutcome, pseudonym_key, publish_items
 from nodekit.events import record_event
@@ -49,6 +50,14 @@ def queue_document(
     name = path.name
     if not _NAME.match(name):
         raise DocumentError(f"{path}: the file name must be a plain name without a leading dot")
+    # the guard cannot read the document, but the title and the file name it travels with are text
+    # that crosses the gap like any row's: they pass the leak guard (docs/POLICY.md)
+    for field, value in (("name", name), ("title", title)):
+        hits = scan_value(field, value)
+        if hits:
+            # the path is not echoed: it may hold the very ID number the guard found
+            where = f"{path.parent}/<file>" if field == "name" else str(path)
+            raise DocumentError(f"{where}: field {field}: {hits[0].description}: refused by the leak guard")
     try:
         data = path.read_bytes()
     except OSError as exc:

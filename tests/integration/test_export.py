@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from internal_node import SPEC as INTERNAL
 from internal_node.documents import queue_document
-from internal_node.errors import ContentChanged, ExportError
+from internal_node.errors import ContentChanged, DocumentError, ExportError
 from internal_node.export import export
 from internal_node.ingest import ingest_file
 from internal_node.pubmodels import Publication
@@ -229,3 +229,30 @@ def test_a_document_needs_an_approval_and_reaches_the_public_node(homes: Any) ->
         approvals = [r for r in s.scalars(select(TransferLogRow)) if r.event == "document.approved"]
     assert len(approvals) == 1 and approvals[0].actor == "operator:李四"
     _ = timedelta
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "field"),
+    [
+        ("decision.pdf", "关于张三（身份证号11010519491231002X）的处罚决定", "title"),
+        ("decision.pdf", "机密★一年 检查通报", "title"),
+        ("11010519491231002X.pdf", "行政处罚决定书", "name"),
+        ("【内部】通报.pdf", "行政处罚决定书", "name"),
+    ],
+)
+def test_a_document_title_or_name_the_leak_guard_finds_is_refused(
+    homes: Any, name: str, title: str, field: str
+) -> None:
+    a, _, clock, tmp = homes
+    pdf = tmp / name
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    with a.node.transaction() as s, pytest.raises(DocumentError) as err:
+        queue_document(s, pdf, title=title, approved_by="李四", at=clock())
+    message = str(err.value)
+    assert "\n" not in message and f"field {field}: " in message and "leak guard" in message
+    assert "11010519491231002X" not in message  # reported masked, the path included
+    r = run_cli("internal-node", "--home", str(a.node.config.home), "publish", str(pdf), "--title", title,
+                "--approved-by", "李四", "--yes")  # fmt: skip
+    assert r.code != 0 and f"field {field}: " in r.err
+    with a.node.sessions() as s:
+        assert s.scalars(select(Publication)).all() == []
