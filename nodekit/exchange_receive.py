@@ -171,9 +171,14 @@ class Receiving(ExchangeCore):
                 )  # fmt: skip
                 subject = {"channel": name, "seq": h.seq, "digest": staged.digest}
                 if verdict is Verdict.DUPLICATE:
-                    self._event(s, EventCode.PACKAGE_DUPLICATE, result="duplicate", subject=subject)
+                    # a copy of a package still parked was never applied: its receipt must say pending
+                    parked = h.seq not in state.applied
+                    result = "pending" if parked else "duplicate"
+                    self._event(s, EventCode.PACKAGE_DUPLICATE, result=result, subject=subject)
                     staged.path.unlink(missing_ok=True)
-                    base.result = "duplicate"
+                    base.result = result
+                    if parked:
+                        base.message = f"a copy of the parked package, still waiting for {_ranges(state.missing())}"
                     self._outcome(s, base, h.sender_node)
                     return base
                 if verdict is Verdict.GAP:
