@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,39 @@ def test_receipts_reconcile_every_package_both_ways(nodes: Any) -> None:
     with a.node.sessions() as s:  # within the exchange period it is only pending
         young = reconcile(s, a.id, now=clock(), period=a.node.config.exchange_period)
     assert young.ok and young.packages[3].status == "pending"
+
+
+def test_a_copy_of_a_parked_package_is_never_reported_applied(nodes: Any) -> None:
+    a, b, ea, eb, clock = nodes
+    send(ea, b, [rec(1)])
+    p2 = send(ea, b, [rec(2)])
+    p3 = send(ea, b, [rec(3)])
+    medium_files(ea)[1].unlink()  # package 2 lost on the way: 3 is parked
+    assert [(o.seq, o.result) for o in eb.receive(MetaApplier)] == [(1, "applied"), (3, "pending")]
+    ea.resend(b.id, 3, 3)  # the operator resends 3 while 2 is still missing
+    [again] = eb.receive(MetaApplier)
+    assert (again.seq, again.result) == (3, "pending") and "waiting for 2" in again.message
+    clock.advance(minutes=10)
+    send(eb, a, [])
+    ea.receive(ReturnApplier)
+    with a.node.sessions() as s:
+        about3 = s.scalars(select(ReceiptRow.outcome).where(ReceiptRow.direction == "in", ReceiptRow.seq == 3)).all()
+        report = reconcile(s, a.id, now=clock(), period=a.node.config.exchange_period)
+        late = reconcile(s, a.id, now=clock() + timedelta(days=2), period=a.node.config.exchange_period)
+    assert about3 == ["pending", "pending"], "no receipt says a parked package was a duplicate of an applied one"
+    assert [(p.seq, p.status) for p in report.packages] == [(1, "applied"), (2, "pending"), (3, "pending")]
+    assert [(p.seq, p.status) for p in late.packages] == [(1, "applied"), (2, "missing"), (3, "parked")]
+    assert not late.ok
+    # the lost package arrives: both are applied, and then reconcile says so
+    ea.resend(b.id, 2, 2)
+    assert [(o.seq, o.result) for o in eb.receive(MetaApplier)] == [(2, "applied"), (3, "applied")]
+    clock.advance(minutes=10)
+    send(eb, a, [])
+    ea.receive(ReturnApplier)
+    with a.node.sessions() as s:
+        done = reconcile(s, a.id, now=clock() + timedelta(days=2), period=a.node.config.exchange_period)
+    assert done.ok and [p.status for p in done.packages] == ["applied"] * 3
+    assert {p.digest for p in done.packages[1:]} == {p2.digest, p3.digest}
 
 
 def test_both_logs_verify_after_the_exchange(nodes: Any) -> None:
