@@ -9,6 +9,7 @@ import click
 from nodekit.cli import table
 from nodekit.errors import ExitCode, NodeError
 from nodekit.exchange import Outcome, SentPackage
+from nodekit.text import printable
 
 
 class PackagesRejected(NodeError):
@@ -31,8 +32,15 @@ def _counts(o: Outcome) -> str:
 
 
 def outcome_line(o: Outcome) -> str:
-    extra = f" {o.reason}: {o.message}" if o.result == "rejected" else (f" {_counts(o)}" if o.counts else "")
-    return f"{o.result} {o.channel or ''} seq {o.seq if o.seq is not None else '?'} {o.file}{extra}"
+    """One line per package for ``watch``; the file name and message may come from the medium or an
+    unverified header, so they are escaped like every table cell."""
+    extra = (
+        f" {printable(o.reason, 64)}: {printable(o.message, 500)}"
+        if o.result == "rejected"
+        else (f" {_counts(o)}" if o.counts else "")
+    )
+    seq = o.seq if o.seq is not None else "?"
+    return f"{o.result} {printable(o.channel or '', 140)} seq {seq} {printable(o.file, 200)}{extra}"
 
 
 def finish(outcomes: list[Outcome]) -> None:

@@ -15,7 +15,7 @@ from keys import KeyStatus, Purpose, Role, SecretKeys, TrustedKey, TrustState
 from keys.errors import KeyStoreError, SignatureError, TrustError
 from transfer.crypto import decrypt_stream, mac_key, payload_key, unwrap_file_key
 from transfer.errors import PackageRejected
-from transfer.header import Header, RawHeader, needed_prefix, parse_prefix
+from transfer.header import KEY_ID, Header, RawHeader, needed_prefix, parse_prefix
 from transfer.items import ALLOWED, Item, ItemReader, direction
 from transfer.limits import CHUNK, MAGIC, MAX_WINDOW_LOG, Limits, package_size
 
@@ -63,7 +63,12 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHe
         raise PackageRejected("header has no sender key id", reason="bad-header")
     key = ctx.trust.get(key_id)
     if key is None:
-        raise PackageRejected(f"signer key {key_id[:32]} is not in the trust store", reason="unknown-signer")
+        if not KEY_ID.match(key_id):  # never quoted: an unauthenticated string may hold terminal escapes
+            raise PackageRejected(
+                "header field sender.key is not a key id (32 hex digits): no such signer in the trust store",
+                reason="unknown-signer",
+            )
+        raise PackageRejected(f"signer key {key_id} is not in the trust store", reason="unknown-signer")
     if key.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
         raise PackageRejected(f"signer key {key_id} is {key.status.value}", reason="revoked-signer")
     if key.role != ctx.sender_role:
