@@ -24,7 +24,7 @@ from nodekit import trust_store
 from nodekit.alarms import check_inbound, close_syslog, receipts_overdue
 from nodekit.exchange import Exchange
 from nodekit.exchange_status import exchange_status
-from nodekit.models import LogCheckpointRow, NodeMeta, PeerCheckpointRow, ReceiptRow, TransferLogRow
+from nodekit.models import ChannelPackageRow, LogCheckpointRow, NodeMeta, PeerCheckpointRow, ReceiptRow, TransferLogRow
 from nodekit.node_exchange import open_exchange
 from nodekit.reconcile import reconcile
 from nodekit.runtime import Node
@@ -200,6 +200,44 @@ def test_a_copy_of_a_parked_package_is_never_reported_applied(nodes: Any) -> Non
         done = reconcile(s, a.id, now=clock() + timedelta(days=2), period=a.node.config.exchange_period)
     assert done.ok and [p.status for p in done.packages] == ["applied"] * 3
     assert {p.digest for p in done.packages[1:]} == {p2.digest, p3.digest}
+
+
+def test_reconcile_reports_a_package_rejected_at_the_peer_and_a_receipt_for_one_never_exported(nodes: Any) -> None:
+    a, b, ea, eb, clock = nodes
+    p1 = send(ea, b, [rec(1)])
+    assert [o.result for o in eb.receive(MetaApplier)] == ["applied"]
+    short = open_exchange(a.node, a.identity, validity=600)
+    with a.node.sessions() as s:
+        key = trust_store.load_trust_state(s).current_for(b.id)
+    p2 = short.send(key, lambda s, seq: [rec(2)])
+    clock.advance(minutes=30)  # the medium travelled too slowly: package 2 expired before it arrived
+    assert [(o.seq, o.result, o.reason) for o in eb.receive(MetaApplier)] == [(2, "rejected", "expired")]
+    send(eb, a, [])
+    ea.receive(ReturnApplier)
+
+    r = cli(a, "audit", "reconcile", "--json")
+    assert r.code == 4, r.out + r.err
+    doc: Any = r.json()
+    assert [(p["seq"], p["digest"], p["status"], p["reason"]) for p in doc["packages"]] == [
+        (1, p1.digest, "applied", ""), (2, p2.digest, "rejected", "expired")]  # fmt: skip
+    assert doc["summary"]["rejected"] == 1 and doc["unexplained_receipts"] == []
+    human = cli(a, "audit", "reconcile")
+    assert "REJECTED" in human.out and "expired" in human.out
+    assert "1 rejected" in human.err and "0 receipt(s) for packages never exported" in human.err
+
+    # the node's record of package 1 is gone (a database restored from an older backup): the receipt
+    # the peer signed for it is now about a package this node never exported
+    with a.node.transaction() as s:
+        s.execute(delete(ChannelPackageRow).where(ChannelPackageRow.digest == p1.digest))
+    r = cli(a, "audit", "reconcile", "--json")
+    assert r.code == 4
+    doc = r.json()
+    [odd] = doc["unexplained_receipts"]
+    assert (odd["seq"], odd["digest"], odd["outcome"], odd["issuer"]) == (1, p1.digest, "applied", b.id)
+    assert [p["seq"] for p in doc["packages"]] == [2]
+    human = cli(a, "audit", "reconcile")
+    assert f"UNEXPLAINED receipt from {b.id}" in human.out and p1.digest[:16] in human.out
+    assert "1 receipt(s) for packages never exported" in human.err
 
 
 def test_both_logs_verify_after_the_exchange(nodes: Any) -> None:
