@@ -52,12 +52,16 @@ class ExportReport:
     skipped: list[str] = field(default_factory=list)
 
 
+CONTENT_DIGEST_CONTEXT = b"credgap-content/1\n"
+
+
 class ContentDigest:
-    """SHA-256 over the canonical bytes of every data item, in order: what ``--dry-run`` shows and
-    ``--expect`` checks (the same bytes the package carries)."""
+    """The content digest ``--dry-run`` shows and ``--expect`` checks (docs/POLICY.md, "Digests"):
+    SHA-256 over a version line, then each data item's canonical bytes (the bytes the package
+    carries), in order, each prefixed by its length in 4 bytes, big-endian."""
 
     def __init__(self) -> None:
-        self._h = hashlib.sha256()
+        self._h = hashlib.sha256(CONTENT_DIGEST_CONTEXT)
 
     def update(self, item_bytes: bytes) -> None:
         self._h.update(len(item_bytes).to_bytes(4, "big"))

@@ -3,6 +3,7 @@ resends, reviewed exports, publication-period withdrawals, the leak guard on eve
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from internal_node.errors import ContentChanged, DocumentError, ExportError
 from internal_node.export import export
 from internal_node.ingest import ingest_file
 from internal_node.pubmodels import Publication
+from keys import canonical
 from nodekit.models import ChannelRow
 from public_node import SPEC as PUBLIC
 from public_node.importer import import_packages
@@ -164,7 +166,14 @@ def test_reviewed_export_is_refused_after_the_content_changed(homes: Any) -> Non
     r = run_cli("internal-node", "--home", str(a.node.config.home), "export", "--expect", digest)
     assert r.code == 0, r.err
     [p] = list(a.node.config.medium.rglob("*.cgp"))
-    assert items_of(p, b)[0]["content"] == digest
+    sealed = items_of(p, b)
+    assert sealed[0]["content"] == digest
+    # the digest is the documented one over exactly the data items the package carries
+    data = [canonical.encode(i) for i in sealed if i["kind"] in ("record", "document")]
+    assert len(data) == 4
+    stated = hashlib.sha256(b"credgap-content/1\n" + b"".join(len(d).to_bytes(4, "big") + d for d in data))
+    assert stated.hexdigest() == digest
+    assert [canonical.encode(i) for i in dry2.json()["peers"][0]["items"]] == data  # type: ignore[index]
 
 
 ID_IN_TEXT = "当事人身份证号11010519491231002X在现场"

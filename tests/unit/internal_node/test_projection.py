@@ -3,7 +3,6 @@ the leak guard on the whole row, the keys and the digest of what would be sealed
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,11 +22,9 @@ from internal_node.projection import (
     Hold,
     Outcome,
     Publish,
-    PublishableDigest,
     Withdraw,
     opaque_key,
     project,
-    publishable_digest,
     record_key,
     subject_key,
     to_send,
@@ -499,22 +496,3 @@ def test_to_send() -> None:
     assert to_send(hold, published=False) is None
     assert to_send(hold, published=True) == Withdraw("penalty", "k", 2, "needs-review")
     assert to_send(block, published=True) is block and to_send(block, published=False) is block
-
-
-def test_publishable_digest() -> None:
-    a = run("penalty", penalty(**party("legal_person")))
-    b = run("subject", subject("legal_person"))
-    w = Withdraw("penalty", "k", 2, "expired")
-    base = publishable_digest([a, b, w])
-    assert base == publishable_digest([a, b, w])
-    assert base != publishable_digest([b, a, w])  # order matters
-    assert base == publishable_digest([a, Hold("penalty", "x", 1, "held"), b, Block("penalty", "y", 1, ()), w])
-    assert isinstance(a, Publish)
-    changed = replace(a, row={**a.row, "content": "警告"})
-    assert publishable_digest([changed, b, w]) != base
-    assert publishable_digest([a, b, replace(w, reason="deleted")]) != base
-    streaming = PublishableDigest()
-    for item in (a, b, w):
-        streaming.update(item)
-    assert streaming.hexdigest() == base and streaming.count == 3
-    assert publishable_digest([]) != base
