@@ -144,10 +144,15 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def on_terminal() -> bool:
+    """Whether stderr is a terminal (progress bars are drawn only there)."""
+    return sys.stderr.isatty()
+
+
 @contextmanager
 def progress(iterable: Iterable[T], *, length: int | None = None, label: str = "") -> Iterator[Iterable[T]]:
     """A progress bar on stderr for long work, shown only on a terminal and never in ``--json`` mode."""
-    if _STATE.json or not sys.stderr.isatty():
+    if _STATE.json or not on_terminal():
         yield iterable
         return
     with click.progressbar(iterable, length=length, label=label, file=sys.stderr) as bar:
@@ -156,23 +161,29 @@ def progress(iterable: Iterable[T], *, length: int | None = None, label: str = "
 
 class ProgressBars:
     """Progress bars on stderr keyed by a label, for work that reports ``(label, done, total)``;
-    shown only on a terminal and never in ``--json`` mode."""
+    shown only on a terminal and never in ``--json`` mode. A bar is finished (its line ended) once
+    ``done`` reaches ``total``, so the next label starts on a line of its own."""
 
     def __init__(self) -> None:
         self._bars: dict[str, Any] = {}
         self._shown: dict[str, int] = {}
-        self._on = sys.stderr.isatty() and not _STATE.json
+        self._on = on_terminal() and not _STATE.json
 
     def update(self, label: str, done: int, total: int) -> None:
         if not self._on or total <= 0:
             return
         bar = self._bars.get(label)
         if bar is None:
-            bar = click.progressbar(length=total, label=printable(label, 40), file=sys.stderr)
+            if label in self._shown:  # finished already
+                return
+            bar = click.progressbar(length=total, label=printable(label, 40), show_pos=True, file=sys.stderr)
             bar.__enter__()
             self._bars[label], self._shown[label] = bar, 0
         bar.update(done - self._shown[label])
         self._shown[label] = done
+        if done >= total:
+            del self._bars[label]
+            bar.__exit__(None, None, None)
 
     def __enter__(self) -> ProgressBars:
         return self
@@ -180,6 +191,7 @@ class ProgressBars:
     def __exit__(self, *exc: object) -> None:
         for bar in self._bars.values():
             bar.__exit__(None, None, None)
+        self._bars.clear()
 
 
 class NodeGroup(click.Group):

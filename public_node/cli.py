@@ -10,7 +10,7 @@ import click
 from keys.identity_store import Identity
 from nodekit import trust_store
 from nodekit.alarms import check_inbound
-from nodekit.cli import NodeContext, emit, json_option, make_root, pass_node_context, run
+from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
 from nodekit.cli_exchange import echo_outcomes, finish, outcome_line, sent_dict, sent_line
 from nodekit.exchange import SentPackage
 from nodekit.home import parse_duration
@@ -37,7 +37,9 @@ def import_cmd(nctx: NodeContext, as_json: bool) -> None:
     Exit 0 when everything was applied, found duplicate or parked for a gap; 4 when a package was
     rejected (it is quarantined with a reason, and the others are still processed)."""
     node = nctx.node()
-    outcomes = import_packages(node, nctx.identity())
+    identity = nctx.identity()
+    with ProgressBars() as bars:  # on a terminal only, never with --json
+        outcomes = import_packages(node, identity, progress=None if as_json else bars.update)
     emit({"outcomes": [o.as_dict() for o in outcomes]}, lambda: echo_outcomes(outcomes), as_json=as_json)
     finish(outcomes)
 

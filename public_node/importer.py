@@ -25,13 +25,18 @@ from transfer.items import Item
 from transfer.opener import VerifiedHeader
 
 BATCH = 5000
+DATA_KINDS = ("record", "document")  # what the progress counts: the package's own data items
+
+Progress = Callable[[str, int, int], None]
+"""``progress(label, records applied, records in the package)``, e.g. :meth:`nodekit.cli.ProgressBars.update`."""
 
 
 class PublishedApplier:
     """Applies one package's records and documents in the package's transaction, in bulk batches."""
 
-    def __init__(self, today: Callable[[], date]) -> None:
+    def __init__(self, today: Callable[[], date], progress: Progress | None = None) -> None:
         self._today = today
+        self._progress = progress
 
     def begin(self, session: Session, vh: VerifiedHeader) -> None:
         self.s = session
@@ -39,6 +44,9 @@ class PublishedApplier:
         self.buf: list[Item] = []
         self.result = ApplyResult()
         self.counts: Counter[str] = Counter()
+        self.label = f"package {vh.header.seq}"
+        self.total = sum(vh.header.counts.get(k, 0) for k in DATA_KINDS)  # authenticated, checked while read
+        self.applied = self.reported = 0
         if vh.header.type == "snapshot":
             # a snapshot is the complete published state: start from nothing, in this same transaction
             for kind, n in self._guard(lambda: replace_tables(session, KINDS)).items():
@@ -62,9 +70,11 @@ class PublishedApplier:
                 doc = {**item, "data": base64.b64decode(item["data"])}
                 if self._guard(lambda: store_document(self.s, doc)):
                     self.counts["upserted.document"] += 1
+            self.applied += 1
 
     def finish(self) -> dict[str, int]:
         self._flush()
+        self._report()  # the documents after the last batch
         out = dict(self.counts)
         out.update(self.result.counts())
         return out
@@ -76,6 +86,13 @@ class PublishedApplier:
         part = self._guard(lambda: apply_changes(self.s, batch, today=self.today))
         for name in ("upserted", "unchanged", "withdrawn", "expired", "not_held", "reasons"):
             getattr(self.result, name).update(getattr(part, name))
+        self.applied += len(batch)
+        self._report()  # once a batch: a big package takes more than a minute
+
+    def _report(self) -> None:
+        if self._progress is not None and self.applied != self.reported:
+            self._progress(self.label, self.applied, self.total)
+            self.reported = self.applied
 
     @staticmethod
     def _guard(fn: Callable[[], Any]) -> Any:
@@ -86,7 +103,11 @@ class PublishedApplier:
             raise PackageRejected(str(exc), reason=exc.reason) from exc
 
 
-def import_packages(node: Node, identity: Identity, *, stop: Callable[[], bool] | None = None) -> list[Outcome]:
-    """Process every package waiting on the medium for this node, in sequence order, then return."""
+def import_packages(
+    node: Node, identity: Identity, *, stop: Callable[[], bool] | None = None, progress: Progress | None = None
+) -> list[Outcome]:
+    """Process every package waiting on the medium for this node, in sequence order, then return.
+
+    ``progress(label, records applied, records in the package)`` is called after every batch applied."""
     exchange = open_exchange(node, identity)
-    return exchange.receive(lambda: PublishedApplier(node.today), stop=stop)
+    return exchange.receive(lambda: PublishedApplier(node.today, progress), stop=stop)
