@@ -14,6 +14,7 @@ import orjson
 
 from keys import canonical
 from keys.errors import EncodingError
+from keys.times import parse_time
 from transfer.crypto import new_mac
 from transfer.errors import PackageRejected
 from transfer.limits import MAX_DOCUMENT, MAX_ITEM
@@ -28,16 +29,26 @@ KINDS = frozenset(
 )  # fmt: skip
 ALLOWED: dict[str, frozenset[str]] = {
     INTERNAL_TO_PUBLIC: frozenset(
-        {"manifest", "record", "document", "snapshot", "heartbeat", "key-announcement", "receipt", "checkpoint"}
+        {"manifest", "record", "document", "snapshot", "heartbeat", "key-announcement", "receipt", "checkpoint",
+         "objection-resolution"}
     ),
-    PUBLIC_TO_INTERNAL: frozenset({"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint"}),
-}
+    PUBLIC_TO_INTERNAL: frozenset(
+        {"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint", "objection"}
+    ),
+}  # fmt: skip
+# Kinds that are a delta package's content: without one, the package carries a heartbeat (§10.2).
+CONTENT_KINDS = frozenset({"record", "document", "objection", "objection-resolution"})
 RECORD_TABLES = frozenset({"subject", "licence", "penalty", "list_entry", "commitment", "gov_credit"})
 WITHDRAW_REASONS = frozenset(
     {"expired", "revoked", "repaired", "objection-upheld", "deleted", "removed", "not-public", "minor",
      "needs-review", "held", "incomplete", "policy"}
 )  # fmt: skip
 MEDIA_TYPES = frozenset({"application/pdf", "application/ofd", "image/png", "image/jpeg"})
+# 信用异议 (objections) and 信用修复 (repair requests) from the public side, and their outcomes (DOMAIN.md)
+OBJECTION_CATEGORIES = frozenset({"inaccurate", "wrong-subject", "overdue", "repair", "other"})
+OBJECTION_DECISIONS = frozenset({"upheld", "partially-upheld", "rejected", "not-accepted"})
+MAX_OBJECTION_TEXT = 16384  # bytes of UTF-8: an objector's statement, a resolution's reason
+MAX_CONTACT = 64  # bytes of UTF-8: a masked contact hint
 MAX_STRING = 65536  # bytes of UTF-8, not characters (FORMAT.md §10.3)
 MAX_NOTE = 1000  # bytes of UTF-8: a manifest's note
 MAX_ROW_FIELDS = 200
@@ -46,6 +57,7 @@ _HEX32 = re.compile(r"^[0-9a-f]{64}$")
 _HEX64 = re.compile(r"^[0-9a-f]{128}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_DIGIT_RUN = re.compile(r"[0-9]{7}")  # more than 6 digits in a row: an unmasked phone or ID number
 COMMON_ROW_FIELDS = (
     "subject_key",
     "subject_name",
@@ -90,6 +102,12 @@ def _str(item: Item, key: str, kind: str, *, limit: int = MAX_STRING, nullable: 
         return
     if not isinstance(v, str) or _too_long(v, limit):
         raise _bad(kind, f"{key} must be a string of at most {limit} bytes of UTF-8")
+
+
+def _one_of(item: Item, key: str, kind: str, allowed: frozenset[str], what: str) -> None:
+    v = item[key]
+    if not isinstance(v, str) or v not in allowed:  # (a list or an object is not hashable)
+        raise _bad(kind, f"{what} {repr(v)[:60]} is not one of {sorted(allowed)}")
 
 
 def _hexfield(item: Item, key: str, kind: str, pattern: re.Pattern[str], *, nullable: bool = False) -> None:
@@ -152,12 +170,10 @@ def _record(item: Item) -> None:
         _check_row(item["row"])
     elif op == "withdraw":
         _members(item, "record", _WITHDRAW_MEMBERS)
-        if item["reason"] not in WITHDRAW_REASONS:
-            raise _bad("record", f"withdrawal reason {item['reason']!r} is not one of {sorted(WITHDRAW_REASONS)}")
+        _one_of(item, "reason", "record", WITHDRAW_REASONS, "withdrawal reason")
     else:
         raise _bad("record", "op must be upsert or withdraw")
-    if item["table"] not in RECORD_TABLES:
-        raise _bad("record", f"table {item['table']!r} is not one of {sorted(RECORD_TABLES)}")
+    _one_of(item, "table", "record", RECORD_TABLES, "table")
     _hexfield(item, "key", "record", _KEY)
     _posint(item, "version", "record")
 
@@ -167,8 +183,7 @@ def _document(item: Item) -> None:
         _members(item, "document", {"kind", "op", "key", "version", "reason"})
         _hexfield(item, "key", "document", _KEY)
         _posint(item, "version", "document")
-        if item["reason"] not in WITHDRAW_REASONS:
-            raise _bad("document", f"withdrawal reason {item['reason']!r} is not one of {sorted(WITHDRAW_REASONS)}")
+        _one_of(item, "reason", "document", WITHDRAW_REASONS, "withdrawal reason")
         return
     _members(
         item,
@@ -192,8 +207,7 @@ def _document(item: Item) -> None:
         or any(c in name for c in "/\\\x00")
     ):
         raise _bad("document", "name must be a plain file name (no path, no leading dot)")
-    if item["media_type"] not in MEDIA_TYPES:
-        raise _bad("document", f"media_type must be one of {sorted(MEDIA_TYPES)}")
+    _one_of(item, "media_type", "document", MEDIA_TYPES, "media_type")
     data = item["data"]
     if not isinstance(data, str) or len(data) > (MAX_DOCUMENT // 3 + 1) * 4:
         raise _bad("document", f"data must be base64 of at most {MAX_DOCUMENT} bytes")
@@ -201,6 +215,61 @@ def _document(item: Item) -> None:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise _bad("document", "data is not valid base64") from exc
+
+
+def _time(item: Item, key: str, kind: str) -> None:
+    try:
+        parse_time(item[key], key)
+    except EncodingError as exc:
+        raise _bad(kind, str(exc)) from exc
+
+
+def _text(item: Item, key: str, kind: str, limit: int) -> None:
+    v = item[key]
+    if not isinstance(v, str) or not v.strip() or _too_long(v, limit):
+        raise _bad(kind, f"{key} must be a non-blank string of at most {limit} bytes of UTF-8")
+
+
+def _disputed(item: Item, kind: str) -> None:
+    """The objection id and the record it is about: common to an objection and its resolution."""
+    _hexfield(item, "id", kind, _KEY)
+    _one_of(item, "table", kind, RECORD_TABLES, "table")
+    _hexfield(item, "key", kind, _KEY)
+
+
+_OBJECTION_MEMBERS = frozenset(
+    {"kind", "id", "table", "key", "version", "submitted", "category", "statement", "contact"}
+)
+_RESOLUTION_MEMBERS = frozenset({"kind", "id", "table", "key", "decision", "decided", "reason"})
+
+
+def _objection(item: Item) -> None:
+    kind = "objection"
+    _members(item, kind, _OBJECTION_MEMBERS)
+    _disputed(item, kind)
+    _posint(item, "version", kind)
+    _time(item, "submitted", kind)
+    _one_of(item, "category", kind, OBJECTION_CATEGORIES, "category")
+    _text(item, "statement", kind, MAX_OBJECTION_TEXT)
+    contact = item["contact"]
+    # the public node keeps the objector's contact details; only a masked hint crosses (DOMAIN.md masking)
+    if contact is not None and (
+        not isinstance(contact, str)
+        or _too_long(contact, MAX_CONTACT)
+        or "*" not in contact
+        or _DIGIT_RUN.search(contact)
+    ):
+        raise _bad(kind, f"contact must be null or a masked hint (with '*', at most 6 digits in a row, "
+                         f"at most {MAX_CONTACT} bytes)")  # fmt: skip
+
+
+def _objection_resolution(item: Item) -> None:
+    kind = "objection-resolution"
+    _members(item, kind, _RESOLUTION_MEMBERS)
+    _disputed(item, kind)
+    _one_of(item, "decision", kind, OBJECTION_DECISIONS, "decision")
+    _time(item, "decided", kind)
+    _text(item, "reason", kind, MAX_OBJECTION_TEXT)
 
 
 def _signed(item: Item, kind: str, field: str) -> None:
@@ -241,8 +310,10 @@ def validate(item: Item) -> None:
         _signed(item, kind, "receipt")
     elif kind == "checkpoint":
         _signed(item, kind, "checkpoint")
-    elif kind in KINDS:
-        raise PackageRejected(f"item kind {kind!r} is reserved and not yet defined", reason="kind-not-allowed")
+    elif kind == "objection":
+        _objection(item)
+    elif kind == "objection-resolution":
+        _objection_resolution(item)
     else:
         raise PackageRejected(f"unknown item kind {kind!r}", reason="unknown-kind")
 
@@ -472,5 +543,5 @@ class ItemReader:
             raise PackageRejected(
                 "the snapshot item's record count differs from the records carried", reason="bad-payload"
             )
-        if self._type == "delta" and not ({"record", "document", "heartbeat"} & set(self.counts)):
-            raise PackageRejected("a delta package with no record, document or heartbeat", reason="bad-payload")
+        if self._type == "delta" and not ((CONTENT_KINDS | {"heartbeat"}) & self.counts.keys()):
+            raise PackageRejected("a delta package with no data item and no heartbeat", reason="bad-payload")

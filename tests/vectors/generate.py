@@ -194,6 +194,7 @@ class Vector:
     limits: dict[str, int] | None = None
     now: int = NOW
     items: int | None = None  # number of items an accepted vector yields
+    reader: str | None = None  # the node that opens it; default pub-b
 
 
 def build() -> list[Vector]:
@@ -497,9 +498,77 @@ def build() -> list[Vector]:
             "kind-not-allowed",
             "a public node sending credit records to the internal node",
             trust={"pub-c": "trusted"},
+            reader="int-a",
         )
     )
+    v.extend(_objection_vectors())
     return v
+
+
+def objection(**changes: Any) -> Item:
+    item: Item = {
+        "kind": "objection", "id": "0b" * 16, "table": "penalty", "key": f"{1:032x}", "version": 1,
+        "submitted": "2026-11-26T06:00:00Z", "category": "inaccurate",
+        "statement": "该处罚决定已被行政复议撤销，请更正。", "contact": "138****5678",
+    }  # fmt: skip
+    item.update(changes)
+    return item
+
+
+def _objection_vectors() -> list[Vector]:
+    """Objections go public → internal only, their resolutions internal → public only (FORMAT.md §10.2)."""
+    resolution = {
+        "kind": "objection-resolution", "id": "0b" * 16, "table": "penalty", "key": f"{1:032x}",
+        "decision": "upheld", "decided": "2026-11-26T07:00:00Z", "reason": "经核实，原处罚决定已撤销，记录撤下。",
+    }  # fmt: skip
+    withdrawn = {"kind": "record", "op": "withdraw", "table": "penalty", "key": f"{1:032x}", "version": 2,
+                 "reason": "objection-upheld"}  # fmt: skip
+    return [
+        Vector(
+            "objection-ok",
+            sealed([manifest_return(), objection()], sender="pub-c", recipient="int-a", seed="objection"),
+            "accept",
+            "a public node returns an objection to the internal node",
+            trust={"pub-c": "trusted"},
+            reader="int-a",
+            items=2,
+        ),
+        Vector(
+            "objection-resolution-ok",
+            sealed([manifest(), resolution, withdrawn], seed="resolution"),
+            "accept",
+            "the internal node sends an objection's resolution with the record's withdrawal",
+            items=3,
+        ),
+        Vector(
+            "objection-wrong-direction",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), canonical.encode(objection())]),
+                counts={"manifest": 1, "objection": 1},
+                seed="objection-dir",
+            ),
+            "kind-not-allowed",
+            "an objection sent by the internal node to a public node",
+        ),
+        Vector(
+            "objection-bad-schema",
+            raw_seal(
+                stream_of([canonical.encode(manifest_return()), canonical.encode(objection(contact="13812345678"))]),
+                counts={"manifest": 1, "objection": 1},
+                sender="pub-c",
+                recipient="int-a",
+                seed="objection-schema",
+            ),
+            "bad-schema",
+            "an objection whose contact is a full phone number, not a masked hint",
+            trust={"pub-c": "trusted"},
+            reader="int-a",
+        ),
+    ]
+
+
+def manifest_return() -> Item:
+    return {"kind": "manifest", "policy": None, "content": None, "note": ""}
 
 
 def _document(size: int) -> Item:
@@ -528,7 +597,7 @@ def write(out: Path) -> dict[str, Any]:
             }
             for n in SEEDS
         },
-        "reader": "pub-b (except kind-not-allowed: int-a)",
+        "reader": "pub-b, unless a vector names its reader",
         "vectors": [],
     }
     for vec in build():
@@ -540,7 +609,7 @@ def write(out: Path) -> dict[str, Any]:
             "expect": vec.expect,
             "description": vec.description,
         }
-        for k in ("state", "trust", "limits", "items"):
+        for k in ("state", "trust", "limits", "items", "reader"):
             if getattr(vec, k) is not None:
                 entry[k] = getattr(vec, k)
         if vec.now != NOW:

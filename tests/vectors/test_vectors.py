@@ -38,6 +38,7 @@ def test_every_named_case_is_covered() -> None:
         "truncated-chunk", "truncated-mid", "chunk-reordered", "extended", "header-tampered", "ciphertext-tampered",
         "expired", "future-dated", "replayed", "equivocation", "gap", "fork", "oversized", "decompression-bomb",
         "unknown-kind", "bad-schema", "unknown-version-field", "unknown-version-magic", "downgraded-suite",
+        "objection-ok", "objection-wrong-direction", "objection-bad-schema",
     }  # fmt: skip
     assert required <= set(VECTORS)
 
@@ -60,7 +61,7 @@ def _trust(vec: dict[str, Any]) -> TrustState:
 def _outcome(vec: dict[str, Any]) -> tuple[str, int]:
     data = (generate.OUT / vec["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == vec["sha256"]
-    reader = "int-a" if vec["name"] == "kind-not-allowed" else "pub-b"
+    reader = vec.get("reader", "pub-b")
     own = generate.keys(reader)
 
     def own_keys(key_id: str) -> Any:
