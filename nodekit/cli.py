@@ -251,11 +251,17 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     except click.exceptions.Abort:
         click.echo(f"{name}: aborted", err=True)
         return int(ExitCode.FAILURE)
-    except click.ClickException as exc:
-        # usage errors (exit 2) and bad parameters keep click's own message and hint
-        if _STATE.json:
-            _json_error("usage", exc.format_message())
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group named without a command: its help answers
         exc.show()
+        return int(exc.exit_code)
+    except click.ClickException as exc:  # usage errors (exit 2), bad parameters, unreadable arguments
+        message = printable(exc.format_message(), limit=500)
+        if _STATE.json:
+            _json_error("usage", message)
+        hint = ""
+        if isinstance(exc, click.UsageError):
+            hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx is not None else " (try --help)"
+        click.echo(f"{name}: error: {message}{hint}", err=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         click.echo(f"{name}: interrupted", err=True)

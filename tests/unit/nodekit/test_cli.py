@@ -35,11 +35,26 @@ def test_help_everywhere(program: str) -> None:
         assert r.code == 0 and "Usage" in r.out, f"{program} {' '.join(path)} --help: {r.code} {r.err}"
 
 
-def test_usage_error_exit_code() -> None:
-    r = run_cli("internal-node", "--no-such-option")
+def test_usage_errors_are_one_line_with_exit_2() -> None:
+    cases = {
+        ("--no-such-option",): "internal-node: error: No such option '--no-such-option'. (try 'internal-node --help')",
+        ("no-such-command",): "internal-node: error: No such command 'no-such-command'. (try 'internal-node --help')",
+        ("db", "current", "--bogus"): (
+            "internal-node: error: No such option '--bogus'. (try 'internal-node db current --help')"
+        ),
+        ("keys", "trust"): "internal-node: error: Missing argument 'CARD'. (try 'internal-node keys trust --help')",
+    }
+    for args, line in cases.items():
+        r = run_cli("internal-node", *args)
+        assert r.code == ExitCode.USAGE, args
+        assert r.err.splitlines() == [line] and r.out == "", args
+
+
+def test_usage_error_with_json_has_reason() -> None:
+    r = run_cli("public-node", "query", "search", "--json")
     assert r.code == ExitCode.USAGE
-    r = run_cli("internal-node", "no-such-command")
-    assert r.code == ExitCode.USAGE
+    assert r.json() == {"ok": False, "error": {"reason": "usage", "message": "Missing argument 'TEXT'."}}
+    assert len(r.err.splitlines()) == 1
 
 
 def test_json_error_has_reason(tmp_path: Path) -> None:
