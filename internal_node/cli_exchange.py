@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import signal
 import threading
@@ -45,6 +47,36 @@ def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
     return out
 
 
+_HEADER = frozenset({"kind", "op", "table", "key", "version"})
+
+
+def _shown(value: object) -> str:
+    """A value in full, as in the item: null, an integer, or a string in quotes with only the
+    characters that could drive a terminal escaped (nodekit.text.printable, without its limit)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return '"' + printable(value, len(value)) + '"'
+    return printable(value, 1_000)
+
+
+def _echo_item(it: dict[str, Any]) -> None:
+    """One item of a dry run: a header line, then every field on its own line, nulls included and
+    nothing shortened; a document's bytes (``data``) are shown by size and SHA-256."""
+    click.echo(f"  {it['op']} {it.get('table', it['kind'])} {it['key']} v{it['version']}")
+    for name, value in it.items():
+        if name in _HEADER:
+            continue
+        if isinstance(value, dict):
+            for field, v in value.items():
+                click.echo(f"    {name}.{printable(field, 64)}: {_shown(v)}")
+        elif name == "data" and isinstance(value, str):
+            data = base64.b64decode(value)
+            click.echo(f"    data: {len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()} (--json has them)")
+        else:
+            click.echo(f"    {printable(name, 64)}: {_shown(value)}")
+
+
 def _human(r: ExportReport, dry_run: bool) -> None:
     c = r.refresh.counts()
     click.echo(f"policy {r.policy_digest}")
@@ -63,11 +95,7 @@ def _human(r: ExportReport, dry_run: bool) -> None:
         for p in r.plans:
             click.echo(f"\n== {p.peer.node_name} ({p.peer.node_id}): {p.count} items, content digest {p.digest}")
             for it in p.items:
-                if it["op"] == "upsert":
-                    fields = ", ".join(f"{k}={printable(v, 60)}" for k, v in it["row"].items() if v is not None)
-                    click.echo(f"  upsert {it['table']} {it['key']} v{it['version']}: {fields}")
-                else:
-                    click.echo(f"  withdraw {it['table']} {it['key']} v{it['version']}: {it['reason']}")
+                _echo_item(it)
         click.echo("\nnothing sealed (--dry-run); seal exactly this with: internal-node export --expect DIGEST")
         return
     for sp in r.sent:

@@ -265,3 +265,38 @@ def test_a_document_title_or_name_the_leak_guard_finds_is_refused(
     assert r.code != 0 and f"field {field}: " in r.err
     with a.node.sessions() as s:
         assert s.scalars(select(Publication)).all() == []
+
+
+def test_the_dry_run_shows_every_value_in_full(homes: Any) -> None:
+    a, _, clock, tmp = homes
+    long_facts = "当事人在其网站及微信公众号发布的广告中使用“国家级”“最佳”等用语，" * 4  # well over 60 characters
+    ingest(a, tmp, [penalty(1, violation_facts=long_facts, confiscation_amount=None)])
+    pdf = tmp / "decision.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    with a.node.transaction() as s:
+        queue_document(s, pdf, title="行政处罚决定书", approved_by="李四", at=clock())
+    home = str(a.node.config.home)
+    human = run_cli("internal-node", "--home", home, "export", "--dry-run")
+    exact = run_cli("internal-node", "--home", home, "export", "--dry-run", "--json")
+    assert human.code == 0 and exact.code == 0, human.err + exact.err
+    lines = human.out.splitlines()
+
+    def shown(v: object) -> str:
+        return "null" if v is None else f'"{v}"' if isinstance(v, str) else str(v)
+
+    [peer] = exact.json()["peers"]  # type: ignore[index]
+    nulls = 0
+    for it in peer["items"]:
+        assert f"  {it['op']} {it.get('table', it['kind'])} {it['key']} v{it['version']}" in lines
+        for name, value in it.items():
+            if name == "row":
+                for field, v in value.items():
+                    assert f"    row.{field}: {shown(v)}" in lines, (field, v)
+                    nulls += v is None
+            elif name == "data":
+                assert f"    data: {pdf.stat().st_size} bytes, SHA-256 " in human.out
+            elif name not in ("kind", "op", "table", "key", "version"):
+                assert f"    {name}: {shown(value)}" in lines, (name, value)
+    assert nulls > 0, "nulls are shown, not left out"
+    assert f'    row.violation_facts: "{long_facts}"' in lines
+    assert f"content digest {peer['digest']}" in human.out
