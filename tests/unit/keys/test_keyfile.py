@@ -15,11 +15,14 @@ from keys import canonical
 from keys.errors import KeyFileError, KeySetupError, KeyStoreError, PassphraseError
 from keys.identity import SecretKeys
 from keys.keyfile import (
+    DEFAULT_PROFILE,
     MIN_MEMLIMIT,
+    MIN_OPSLIMIT,
     MINIMUM_PROFILE,
     TEST_PROFILE,
     KdfProfile,
     atomic_write,
+    default_profile,
     open_key_file,
     read_key_file_info,
     write_key_file,
@@ -110,6 +113,29 @@ def test_parameters_are_recorded_and_the_minimum_opens_in_production(
     assert protection["kdf"] == "argon2id13" and protection["profile"] == "standard"
     assert protection["opslimit"] == 2 and protection["memlimit"] == MIN_MEMLIMIT == 64 * 1024 * 1024
     assert open_key_file(path, lambda: PW)[1].key_id == secret.key_id
+
+
+def test_the_default_profile_is_stronger_than_the_minimum_and_recorded(
+    tmp_path: Path, secret: SecretKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert default_profile() == TEST_PROFILE, "the test switch (set by the suite) gives the fast profile"
+    monkeypatch.delenv("CREDGAP_INSECURE_TEST_KDF")
+    assert default_profile() == DEFAULT_PROFILE
+    assert DEFAULT_PROFILE.name == "standard"
+    assert DEFAULT_PROFILE.opslimit > MIN_OPSLIMIT and DEFAULT_PROFILE.memlimit > MIN_MEMLIMIT
+    # a real key file written without naming a profile (one real Argon2id derivation, 256 MiB)
+    path = tmp_path / "default.key"
+    write_key_file(
+        path, secret, node_id="node-1", role="internal", created=NOW, expires=NOW + timedelta(days=365), passphrase=PW
+    )
+    protection = orjson.loads(path.read_bytes())["protection"]
+    assert (protection["kdf"], protection["profile"], protection["opslimit"], protection["memlimit"]) == (
+        "argon2id13",
+        "standard",
+        DEFAULT_PROFILE.opslimit,
+        DEFAULT_PROFILE.memlimit,
+    )
+    assert read_key_file_info(path).protected
 
 
 def test_wrong_passphrase(key_path: Path) -> None:
