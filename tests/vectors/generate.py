@@ -133,15 +133,17 @@ def raw_seal(
     sender: str = "int-a",
     recipient: str = "pub-b",
     seed: str = "raw",
+    window_log: int | None = None,
 ) -> bytes:
     """A sealer without the writer's checks, to build packages a correct writer never produces.
 
     ``item_stream`` gets the MAC key and returns the whole plaintext item stream (trailer included).
+    ``window_log`` makes the zstd frame declare a window of ``2**window_log`` bytes whatever its size.
     """
     rng = DeterministicRandom(seed)
     file_key, nonce = rng(32), rng(16)
     plain = item_stream(mac_key(file_key, nonce))
-    compressed = zstandard.ZstdCompressor(level=3).compress(plain)
+    compressed = zstd_frame(plain, window_log)
     r = keys(recipient)
     share, body = wrap_file_key(file_key, r.public.enc, rng)
     header = Header(
@@ -157,6 +159,16 @@ def raw_seal(
     enc = StreamEncryptor(payload_key(file_key, nonce, hashlib.sha256(signed).digest()))
     payload = b"".join(enc.update(compressed)) + enc.finish()
     return signed + sig + payload
+
+
+def zstd_frame(plain: bytes, window_log: int | None = None) -> bytes:
+    """One zstd frame of ``plain``; with ``window_log``, streamed without a content size, so the frame
+    keeps the window it is given (a one-shot compression shrinks the window to fit the input)."""
+    if window_log is None:
+        return zstandard.ZstdCompressor(level=3).compress(plain)
+    params = zstandard.ZstdCompressionParameters(compression_level=3, window_log=window_log, write_content_size=False)
+    cobj = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    return cobj.compress(plain) + cobj.flush()
 
 
 def frame(body: bytes) -> bytes:
@@ -499,6 +511,15 @@ def build() -> list[Vector]:
             "a public node sending credit records to the internal node",
             trust={"pub-c": "trusted"},
             reader="int-a",
+        )
+    )
+    heartbeat_stream = stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})])
+    v.append(
+        Vector(
+            "zstd-window-too-large",
+            raw_seal(heartbeat_stream, counts={"manifest": 1, "heartbeat": 1}, window_log=24, seed="window"),
+            "bad-payload",
+            "a zstd frame that declares a 16 MiB window, above the 8 MiB readers allow",
         )
     )
     v.extend(_objection_vectors())
