@@ -14,6 +14,7 @@ from nodekit import trust_store
 from nodekit.exchange import load_channel_state
 from nodekit.models import ChannelRow
 from nodekit.runtime import Node
+from nodekit.text import printable, printable_doc
 from transfer.channel import ChannelState, check
 from transfer.errors import PackageRejected
 from transfer.files import read_chunks
@@ -46,9 +47,10 @@ def inspect_package(
     try:
         raw = parse_prefix(prefix)
     except PackageRejected as exc:
-        report.update(reason=exc.reason, message=str(exc))
+        report.update(reason=exc.reason, message=printable(str(exc), 1000))
         return report
-    report["header"] = raw.document
+    # strings of a header are not authenticated yet: escaped for the terminal and the --json output
+    report["header"] = printable_doc(raw.document)
     report["header_verified"] = False
     with node.sessions() as s:
         ctx = OpenContext(
@@ -63,7 +65,7 @@ def inspect_package(
         try:
             vh = opener.header()
         except PackageRejected as exc:
-            report.update(reason=exc.reason, message=str(exc))
+            report.update(reason=exc.reason, message=printable(str(exc), 1000))
             return report
         report["header_verified"] = True
         report["signer"] = {"key_id": vh.signer.key_id, "node_id": vh.signer.node_id, "node_name": vh.signer.node_name}
@@ -84,7 +86,7 @@ def inspect_package(
         report["channel"] = {
             "verdict": "rejected",
             "reason": exc.reason,
-            "message": str(exc),
+            "message": printable(str(exc), 1000),
             "last_applied": state.last_seq,
         }
     if not payload:
@@ -96,7 +98,9 @@ def inspect_package(
         for item in opener.items():
             counts[item["kind"]] = counts.get(item["kind"], 0) + 1
     except PackageRejected as exc:
-        report.update(reason=exc.reason, message=str(exc), payload={"verified": False, "counts_so_far": counts})
+        report.update(
+            reason=exc.reason, message=printable(str(exc), 1000), payload={"verified": False, "counts_so_far": counts}
+        )
         return report
     report["payload"] = {"verified": True, "counts": counts}
     report["verified"] = report["channel"]["verdict"] != "rejected"

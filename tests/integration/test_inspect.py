@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from internal_node import SPEC as INTERNAL
+from keys import canonical
 from nodekit import trust_store
 from nodekit.models import ChannelRow
 from nodekit.node_exchange import open_exchange
 from public_node import SPEC as PUBLIC
 from tests.helpers import run_cli
 from tests.nodes import Clock, make_home, trust_each_other
+from transfer.header import parse_prefix
+from transfer.limits import MAGIC
 
 pytestmark = pytest.mark.db
 
@@ -40,6 +44,7 @@ def sent(tmp_path: Path, database_factory: Any) -> tuple[Any, Any, Path]:
         ],
     )
     a.node.close()
+    assert pkg.medium is not None
     return a, b, pkg.medium
 
 
@@ -47,7 +52,7 @@ def test_inspect_verifies_without_applying(sent: Any) -> None:
     a, b, path = sent
     r = run_cli("public-node", "--home", str(b.node.config.home), "transfer", "inspect", str(path), "--json")
     assert r.code == 0, r.err
-    rep = r.json()
+    rep: Any = r.json()
     assert rep["verified"] is True and rep["header_verified"] is True
     assert rep["payload"] == {"verified": True, "counts": {"manifest": 1, "checkpoint": 1, "record": 1}}
     assert rep["channel"]["verdict"] == "accept"
@@ -58,25 +63,89 @@ def test_inspect_verifies_without_applying(sent: Any) -> None:
     assert "signature VERIFIED" in human.out and "result    VERIFIED" in human.out
 
 
-def test_inspect_tampered_file_exits_4_and_labels_unverified(sent: Any, tmp_path: Path) -> None:
+def rewrite_header(path: Path, out: Path, change: Any) -> Path:
+    """Copy a package with its header document changed by ``change`` (re-encoded canonically, so it
+    still parses) and its original signature, which therefore no longer verifies."""
+    data = path.read_bytes()
+    raw = parse_prefix(data)
+    doc = raw.document
+    change(doc)
+    body = canonical.encode(doc)
+    out.write_bytes(MAGIC + len(body).to_bytes(4, "big") + body + raw.signature + data[raw.prefix_len :])
+    return out
+
+
+def inspect(b: Any, path: Path, *args: str) -> Any:
+    return run_cli("public-node", "--home", str(b.node.config.home), "transfer", "inspect", str(path), *args)
+
+
+def raw_controls(text: str) -> list[str]:
+    return [ch for ch in text if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
+
+
+def test_inspect_tampered_header_exits_4_and_labels_unverified(sent: Any, tmp_path: Path) -> None:
     a, b, path = sent
-    bad = tmp_path / "bad.cgp"
-    data = bytearray(path.read_bytes())
-    data[60] ^= 1  # inside the header
-    bad.write_bytes(bytes(data))
-    r = run_cli("public-node", "--home", str(b.node.config.home), "transfer", "inspect", str(bad))
+
+    def bump_nonce(doc: dict[str, Any]) -> None:  # one hex digit changed: the header still parses
+        n = doc["nonce"]
+        doc["nonce"] = ("1" if n[0] != "1" else "2") + n[1:]
+
+    bad = rewrite_header(path, tmp_path / "bad.cgp", bump_nonce)
+    r = inspect(b, bad)
     assert r.code == 4
-    assert "UNVERIFIED" in r.out or "not canonical" in r.err or "bad-header" in r.err
+    assert "header (UNVERIFIED: do not trust these values)" in r.out
+    assert "result    NOT VERIFIED: bad-signature" in r.out
+    rep = inspect(b, bad, "--json").json()
+    assert (rep["header_verified"], rep["verified"], rep["reason"]) == (False, False, "bad-signature")
+
+
+def test_inspect_unknown_signer_labels_the_parsed_header_unverified(sent: Any, tmp_path: Path) -> None:
+    a, b, path = sent
+
+    def stranger(doc: dict[str, Any]) -> None:
+        doc["sender"]["key"] = "f" * 32
+
+    forged = rewrite_header(path, tmp_path / "stranger.cgp", stranger)
+    r = inspect(b, forged)
+    assert r.code == 4
+    assert "header (UNVERIFIED: do not trust these values)" in r.out
+    assert "result    NOT VERIFIED: unknown-signer" in r.out
+    assert "signature VERIFIED" not in r.out and "signer    " not in r.out
+    rep = inspect(b, forged, "--json").json()
+    assert rep["reason"] == "unknown-signer" and rep["header_verified"] is False
+    assert rep["header"]["sender"]["key"] == "f" * 32
+    assert "payload" not in rep and "channel" not in rep  # nothing past the header was read
+
+
+def test_inspect_junk_exits_4_and_escapes(sent: Any, tmp_path: Path) -> None:
+    a, b, path = sent
     junk = tmp_path / "junk.cgp"
     junk.write_bytes(b"\x1b]0;owned\x07" * 10)
-    r = run_cli("public-node", "--home", str(b.node.config.home), "transfer", "inspect", str(junk), "--json")
+    r = inspect(b, junk, "--json")
     assert r.code == 4
-    assert r.json()["reason"] == "bad-magic"  # type: ignore[index]
+    assert r.json()["reason"] == "bad-magic"
     assert "\x1b" not in r.err
 
 
-def test_inspect_escapes_strings_from_the_package(sent: Any) -> None:
+def test_inspect_escapes_strings_from_the_package(sent: Any, tmp_path: Path) -> None:
     a, b, path = sent
-    # the header strings are safe ASCII by grammar; the opened payload is counted, never echoed raw
-    r = run_cli("public-node", "--home", str(b.node.config.home), "transfer", "inspect", str(path))
-    assert "\x1b" not in r.out and "\x1b" not in r.err
+    evil = "\x1b]0;owned\x07\u202e"
+
+    def hostile(doc: dict[str, Any]) -> None:  # canonical JSON carries any string; the grammar comes later
+        doc["sender"]["node"] = evil + doc["sender"]["node"]
+        doc["counts"]["\x1b[2J\x07"] = 1  # object keys are ASCII, control characters included
+
+    forged = rewrite_header(path, tmp_path / "hostile.cgp", hostile)
+    assert evil.encode() not in forged.read_bytes()  # JSON-escaped in the file, raw once decoded
+    assert parse_prefix(forged.read_bytes()).document["sender"]["node"].startswith(evil)
+    for args in ((), ("--json",)):
+        r = inspect(b, forged, *args)
+        assert r.code == 4
+        assert raw_controls(r.out) == [] and raw_controls(r.err) == [], args
+    human = inspect(b, forged).out
+    assert "header (UNVERIFIED" in human and "x1b]0;owned" in human and "result    NOT VERIFIED: bad-signature" in human
+    rep = inspect(b, forged, "--json").json()
+    assert rep["header"]["sender"]["node"].startswith("\\x1b]0;owned\\x07\\u202e")
+    # a genuine package whose payload carries an ANSI escape in a subject name: counted, never echoed raw
+    r = inspect(b, path)
+    assert r.code == 0 and raw_controls(r.out) == [] and raw_controls(r.err) == []
