@@ -159,7 +159,7 @@ def test_round_trip(enrolled: tuple[Path, Path], tmp_path: Path) -> None:
         assert state.current_for(internal.node_id).key_id == rotated["new_key_id"]
     finally:
         public.close()
-    statuses = {k["key_id"]: k["status"] for k in pk(p, "list", "--json").json()["trusted"]}  # type: ignore[call-overload,index]
+    statuses = {k["key_id"]: k["status"] for k in pk(p, "list", "--json").json()["trusted"]}  # type: ignore[index]
     assert statuses == {old_key: "superseded", rotated["new_key_id"]: "trusted"}
 
     # revoke: the statement, carried out of band with the new card, makes the peer refuse the key
@@ -196,6 +196,27 @@ def test_round_trip(enrolled: tuple[Path, Path], tmp_path: Path) -> None:
     ok(pk(p, "trust", str(tmp_path / "new.card"), "--fingerprint", fingerprint(i, ik)))
     assert events(p) == ["key.generated", "key.trusted", "key.rotated", "key.revoked", "key.trusted"]
     assert events(i) == ["key.generated", "key.trusted", "key.rotated", "key.revoked", "key.generated"]
+
+    # the internal node's own keys: the first retired by the rotation, the second revoked, a third current
+    newest = Identity.load(i / "keys").current_key_id
+    assert len({old_key, rotated["new_key_id"], newest}) == 3
+    own = ok(ik(i, "list", "--json")).json()["own"]  # type: ignore[index]
+    assert (own["node_id"], own["name"], own["role"], own["key_id"]) == (
+        internal.node_id,
+        "city-internal",
+        "internal",
+        newest,
+    )
+    assert [(k["key_id"], k["status"]) for k in own["keys"]] == [
+        (old_key, "retired"),
+        (rotated["new_key_id"], "revoked"),
+        (newest, "current"),
+    ]
+    lines = ok(ik(i, "list")).out.splitlines()
+    assert lines[0] == f"own keys of city-internal ({internal.node_id}):"
+    for k in own["keys"]:
+        [row] = [line for line in lines if line.startswith(k["fingerprint"])]
+        assert row.split()[len(k["fingerprint"].split())] == k["status"], row
 
 
 def test_export_card_to_stdout_and_json(homes: tuple[Path, Path]) -> None:
