@@ -31,6 +31,7 @@ def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
         "blocked": r.refresh.blocked,
         "sent": [sent_dict(p) for p in r.sent],
         "skipped": r.skipped,
+        "alarms": [o.message() for o in r.alarms],
     }
     if dry_run:
         out["peers"] = [
@@ -102,6 +103,8 @@ def _human(r: ExportReport, dry_run: bool) -> None:
         click.echo(sent_line(sp))
     for peer in r.skipped:
         click.echo(f"nothing to send to {peer} (--no-heartbeat)")
+    for o in r.alarms:
+        click.echo(o.message(), err=True)
 
 
 def register(root: click.Group) -> None:

@@ -18,7 +18,8 @@ from internal_node.publication import DOCUMENT, STATE_PUBLISH, GuardSeal, Refres
 from internal_node.pubmodels import PUBLICATION, PeerExport
 from keys import TrustedKey
 from keys.identity_store import Identity
-from nodekit import trust_store
+from nodekit import alarms, trust_store
+from nodekit.alarms import Overdue
 from nodekit.exchange import SentPackage
 from nodekit.node_exchange import open_exchange
 from nodekit.runtime import Node
@@ -50,6 +51,7 @@ class ExportReport:
     plans: list[PeerPlan] = field(default_factory=list)
     sent: list[SentPackage] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    alarms: list[Overdue] = field(default_factory=list)  # raised by this export where it sealed nothing
 
 
 CONTENT_DIGEST_CONTEXT = b"credgap-content/1\n"
@@ -201,6 +203,10 @@ def export(
         if not full and not heartbeat and probe.upto <= probe.since:
             exchange.deliver_unwritten(pk.node_id)  # what a killed export sealed but did not write
             report.skipped.append(pk.node_id)
+            # sealing checks this channel's receipts; with nothing sealed the check must still run, or
+            # a quiet node under --no-heartbeat would never say its packages went unacknowledged
+            with node.transaction() as s:
+                report.alarms.extend(alarms.check_receipts(s, node, pk.node_id))
             continue
         holder: dict[str, Any] = {}
 

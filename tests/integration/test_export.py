@@ -14,13 +14,14 @@ import pytest
 from sqlalchemy import select, update
 
 from internal_node import SPEC as INTERNAL
+from internal_node.cli_exchange import _human, _report_dict
 from internal_node.documents import queue_document
 from internal_node.errors import ContentChanged, DocumentError, ExportError
 from internal_node.export import export
 from internal_node.ingest import ingest_file
 from internal_node.pubmodels import Publication
 from keys import canonical
-from nodekit.models import ChannelRow
+from nodekit.models import ChannelRow, TransferLogRow
 from public_node import SPEC as PUBLIC
 from public_node.importer import import_packages
 from public_node.queries import find_by_doc_no, record_counts
@@ -300,3 +301,29 @@ def test_the_dry_run_shows_every_value_in_full(homes: Any) -> None:
     assert nulls > 0, "nulls are shown, not left out"
     assert f'    row.violation_facts: "{long_facts}"' in lines
     assert f"content digest {peer['digest']}" in human.out
+
+
+def test_a_quiet_export_without_heartbeats_still_raises_the_receipts_alarm(
+    homes: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b, clock, tmp = homes
+    ingest(a, tmp, [penalty(1)])
+    [sent] = export(a.node, a.identity).sent  # the public node never acknowledges it
+    assert export(a.node, a.identity, heartbeat=False).alarms == [], "not overdue yet"
+    clock.advance(seconds=a.node.config.exchange_period + 60)
+    quiet = export(a.node, a.identity, heartbeat=False)
+    assert quiet.sent == [] and quiet.skipped == [b.id]
+    [alarm] = quiet.alarms
+    assert (alarm.kind, alarm.peer, alarm.count) == ("no-receipt", b.id, 1)
+    _human(quiet, False)  # what `export --no-heartbeat` prints (the CLI runs on the wall clock)
+    out = capsys.readouterr()
+    assert f"nothing to send to {b.id}" in out.out
+    [line] = [x for x in out.err.splitlines() if x.startswith("ALARM")]
+    assert "1 package(s)" in line and f"without a receipt from {b.id}" in line
+    assert _report_dict(quiet, False)["alarms"] == [line]
+    with a.node.sessions() as s:
+        raised = s.scalars(select(TransferLogRow.reason).where(TransferLogRow.event == "alarm.overdue")).all()
+    assert raised == ["no-receipt"]
+    again = export(a.node, a.identity, heartbeat=False)
+    assert again.skipped == [b.id] and again.alarms == [], "once per period"
+    assert [p.seq for p in again.sent] == [] and sent.seq == 1
