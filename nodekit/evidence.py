@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,15 +55,18 @@ Files
 """
 
 
-def export_bundle(session: Session, identity: Identity, out: Path, *, now: datetime, role: str) -> dict[str, Any]:
-    """Write the bundle into ``out`` (created; refused if it exists and is not empty)."""
+def export_bundle(
+    session: Session, identity: Identity, out: Path, *, now: datetime, role: str, rows: Iterable[Any] | None = None
+) -> dict[str, Any]:
+    """Write the bundle into ``out`` (created; refused if it exists and is not empty). ``rows``: the
+    entries to write instead of the database's (the archived ones first, ``audit export --base``)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AuditError(f"{out}: exists and is not an empty folder; give a new folder", reason="bundle-exists")
     out.mkdir(parents=True, exist_ok=True, mode=0o750)
     node = identity.node_id
     entries = 0
     with (out / "entries.jsonl").open("wb") as fh:
-        for entry, _recorded in log_rows(session):
+        for entry, _recorded in log_rows(session) if rows is None else rows:
             fh.write(entry.encode() + b"\n")
             entries += 1
     cps = own_checkpoints(session, node)
