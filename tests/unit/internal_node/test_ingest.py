@@ -240,30 +240,62 @@ def test_rejects_file_of_a_refused_file_when_asked(node: Node, tmp_path: Path) -
     assert not list(out.parent.glob("*.part"))
 
 
-def test_reingest_updates_and_never_duplicates(node: Node, tmp_path: Path) -> None:
-    rows = two_rows("penalty")
-    path = write_csv(tmp_path / "p.csv", "penalty", rows)
-    first = ingest(node, path, "penalty")
+# per kind: a real change of the second row (field, value as written, value as stored) and the same
+# content written differently (field, other spelling), which must not count as a change
+REINGEST: dict[str, tuple[tuple[str, str, Any], tuple[str, str]]] = {
+    "subject": (
+        ("address", "云南省昆明市五华区人民中路2号", "云南省昆明市五华区人民中路2号"),
+        ("uscc", SHOP_USCC.lower()),
+    ),
+    "licence": (("content", "预包装食品销售", "预包装食品销售"), ("decision_date", "2025/3/1")),
+    "penalty": (("fine_amount", "0.06", Decimal("0.06")), ("decision_date", "2025/3/1")),
+    "list_entry": (("reason", "拒不履行行政处罚决定", "拒不履行行政处罚决定"), ("listed_date", "2025年4月1日")),
+    "commitment": (("fulfilment", "全部未履行", "unfulfilled"), ("commitment_date", "20250301")),
+    "gov_credit": (("amount", "123.46", Decimal("123.46")), ("occurred_date", "2024/1/10")),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_reingest_updates_and_never_duplicates(node: Node, tmp_path: Path, kind: str) -> None:
+    assert set(REINGEST) == set(KINDS), "every kind has its case"
+    (field, written, stored), (same_field, spelling) = REINGEST[kind]
+    key_fields = KINDS[kind].key
+
+    def by_key() -> dict[tuple[Any, ...], dict[str, Any]]:
+        rows = table_rows(node, kind)
+        keyed = {tuple(r[f] for f in key_fields): r for r in rows}
+        assert len(keyed) == len(rows), "one row per natural key"
+        return keyed
+
+    rows = two_rows(kind)
+    path = write_csv(tmp_path / "p.csv", kind, rows)
+    first = ingest(node, path, kind)
     assert (first.counts.inserted, first.counts.updated, first.counts.unchanged) == (2, 0, 0)
-    before = {r["decision_no"]: r for r in table_rows(node, "penalty")}
+    before = by_key()
+    assert len(before) == 2
 
-    again = ingest(node, path, "penalty")
+    again = ingest(node, path, kind)
     assert (again.counts.inserted, again.counts.updated, again.counts.unchanged) == (0, 0, 2)
-    assert again.counts.subjects_inserted == again.counts.subjects_updated == 0
-    same = {r["decision_no"]: r for r in table_rows(node, "penalty")}
-    assert same == before  # version, change_seq, timestamps untouched
+    if kind != "subject":
+        assert again.counts.subjects_inserted == again.counts.subjects_updated == 0
+    assert by_key() == before  # version, change_seq, timestamps untouched
 
-    rows[1]["fine_amount"] = "0.06"
-    rows[1]["decision_date"] = "2025/3/1"  # same date written differently: not a change by itself
-    changed = ingest(node, write_csv(tmp_path / "p2.csv", "penalty", rows), "penalty")
+    assert rows[1].get(same_field) not in (None, spelling)
+    rows[1][field] = written
+    rows[1][same_field] = spelling  # the same value written differently: not a change by itself
+    changed = ingest(node, write_csv(tmp_path / "p2.csv", kind, rows), kind)
     assert (changed.counts.inserted, changed.counts.updated, changed.counts.unchanged) == (0, 1, 1)
-    after = {r["decision_no"]: r for r in table_rows(node, "penalty")}
-    assert len(after) == 2
-    key1, key2 = "昆市监处罚〔2025〕1号", "昆市监处罚〔2025〕2号"
+    after = by_key()
+    assert after.keys() == before.keys()
+    [key1, key2] = before
     assert after[key1] == before[key1]
-    assert after[key2]["version"] == 2 and after[key2]["fine_amount"] == Decimal("0.06")
+    assert after[key2]["version"] == 2 and after[key2][field] == stored
     assert after[key2]["change_seq"] > max(r["change_seq"] for r in before.values())
     assert after[key2]["created_at"] == before[key2]["created_at"]
+    moved = (field, "version", "change_seq", "updated_at", "content_digest")  # nothing else changed
+    assert {k: v for k, v in after[key2].items() if k not in moved} == {
+        k: v for k, v in before[key2].items() if k not in moved
+    }
 
 
 def test_same_amount_written_differently_is_not_a_change(node: Node, tmp_path: Path) -> None:
