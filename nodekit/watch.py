@@ -35,17 +35,23 @@ class _Trigger(FileSystemEventHandler):
         self.wake.set()
 
 
+WAKE_START, WAKE_EVENT, WAKE_RESCAN = "start", "event", "rescan"
+
+
 @dataclass
 class WatchStats:
     rounds: int = 0
     events: int = 0
+    rescans: int = 0
     last_round: float = 0.0
+    woken_by: str = ""  # what started the round in hand or the last one: start, event or rescan
     mode: str = ""
     errors: list[str] = field(default_factory=list)
 
 
 class MediumWatcher:
-    """Calls ``work(stop)`` whenever the medium changes, at least every ``rescan`` seconds, until stopped."""
+    """Calls ``work(stop)`` whenever the medium changes, at least every ``rescan`` seconds, until stopped;
+    ``stats.woken_by`` says during the call what started the round."""
 
     def __init__(
         self,
@@ -115,7 +121,7 @@ class MediumWatcher:
             return self.stats
         observer = self._observer()
         try:
-            self._round()  # whatever is already waiting
+            self._round(WAKE_START)  # whatever is already waiting
             while not self.stopping.is_set():
                 woke = self.wake.wait(self.rescan)
                 if self.stopping.is_set():
@@ -123,14 +129,17 @@ class MediumWatcher:
                 if woke:
                     self.stats.events += 1
                     time.sleep(self.debounce)  # let a burst of events settle into one round
+                else:
+                    self.stats.rescans += 1
                 self.wake.clear()
-                self._round()
+                self._round(WAKE_EVENT if woke else WAKE_RESCAN)
         finally:
             observer.stop()
             observer.join(timeout=5)
         return self.stats
 
-    def _round(self) -> None:
+    def _round(self, woken_by: str) -> None:
+        self.stats.woken_by = woken_by
         try:
             self.work(self.stopping.is_set)
         except Exception as exc:  # a bad round must not stop the service; the next one retries

@@ -62,7 +62,10 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
     owed = {"receipts": False, "last": 0.0}
 
     def work(stop: object) -> None:
-        for o in import_packages(node, identity, stop=stop):  # type: ignore[arg-type]
+        outcomes = import_packages(node, identity, stop=stop)  # type: ignore[arg-type]
+        if outcomes:  # what brought them in: a filesystem event, the periodic rescan, or the start
+            click.echo(f"round {watcher.stats.rounds + 1} woken by {watcher.stats.woken_by}")
+        for o in outcomes:
             click.echo(outcome_line(o))
             if o.result != "skipped":  # a half-written file gets no receipt (yet)
                 owed["receipts"] = True

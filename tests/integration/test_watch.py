@@ -39,6 +39,7 @@ from transfer.medium import Quarantine, channel_dirname
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 60.0  # a bound on a hung test, never a statement about speed
+REACTION_BOUND = 5.0  # the issue's one second, with room for a loaded CI machine (see its use)
 
 
 @dataclass
@@ -157,12 +158,29 @@ def decided() -> Any:
 def test_a_package_written_to_the_medium_is_applied(watched: Watched, mode: str) -> None:
     first = watched.seal([penalty(1, decided())])
     second = watched.seal([penalty(2, decided())])
-    watched.start(*(["--poll"] if mode == "poll" else []))
+    # no return packages: the watcher's own writes to the medium would be events too
+    watched.start("--receipts-every", "0s", *(["--poll"] if mode == "poll" else []))
     watched.carry(first)
     wait_for(lambda: watched.applied() == [1], "package 1 is applied", watched)
     # the first round is over: only an event (or a poll) can bring package 2 in within the hour
+    arrived = time.monotonic()
     watched.carry(second)
     wait_for(lambda: watched.applied() == [1, 2], "package 2 is applied", watched)
+    reaction = time.monotonic() - arrived
+    if mode == "events":
+        # The issue asks for a reaction within a second; a loaded CI machine (and this test's own 0.1 s
+        # polling of the database) gets five. A watcher that missed the event would wait for the rescan,
+        # an hour away, and the line below says it was the event that woke it.
+        assert reaction < REACTION_BOUND, f"package 2 applied {reaction:.1f}s after it arrived"
+
+    def applied_line() -> list[int]:  # printed once the round's packages are all processed
+        lines = watched.output().splitlines()
+        return [n for n, line in enumerate(lines) if line.startswith("applied ") and " seq 2 " in line]
+
+    wait_for(lambda: bool(applied_line()), "the watcher has said it applied package 2", watched)
+    lines = watched.output().splitlines()
+    [at] = applied_line()
+    assert lines[at - 1].endswith(" woken by event"), lines[at - 1]
     wait_for(lambda: watched.inbound(watched.medium) == [], "the medium copies are removed", watched)
     assert watched.stop(signal.SIGTERM if mode == "events" else signal.SIGINT) == 0
     stopped = watched.output()
