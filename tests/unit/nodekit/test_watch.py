@@ -1,5 +1,5 @@
 """The medium watcher in-process, on a real directory: events wake it, a medium mounted late is
-waited for, and stop() ends it."""
+waited for, the periodic rescan finds what no event announced, and stop() ends it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from nodekit import watch
 from nodekit.watch import MediumWatcher
 
 
@@ -50,3 +53,56 @@ def test_stop_while_waiting_for_the_medium(tmp_path: Path) -> None:
     w.stop()
     t.join(timeout=10)
     assert not t.is_alive() and w.stats.rounds == 0
+
+
+PACKAGE = "p000000000001-0000000000000000.cgp"
+
+
+class Seen:
+    """A round's work that records what woke it and whether the package file was there."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.rounds: list[tuple[str, bool]] = []
+        self.watcher: MediumWatcher | None = None
+
+    def __call__(self, _stop: Callable[[], bool]) -> None:
+        assert self.watcher is not None
+        self.rounds.append((self.watcher.stats.woken_by, (self.root / PACKAGE).exists()))
+
+    def found(self) -> list[str]:
+        return [woken_by for woken_by, there in self.rounds if there]
+
+
+def watcher(root: Path, **kw: float) -> tuple[MediumWatcher, Seen]:
+    seen = Seen(root)
+    seen.watcher = MediumWatcher(root, seen, **kw)  # type: ignore[arg-type]
+    return seen.watcher, seen
+
+
+class DeafObserver:
+    """An observer that starts and stops but never delivers an event (a network mount, say)."""
+
+    def schedule(self, *_a: object, **_kw: object) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+def test_the_periodic_rescan_finds_a_package_no_event_announced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch, "Observer", DeafObserver)
+    w, seen = watcher(tmp_path, rescan=0.3)
+    t = run_in_thread(w)
+    assert wait(lambda: len(seen.rounds) >= 1)
+    (tmp_path / PACKAGE).write_bytes(b"x")
+    assert wait(lambda: bool(seen.found())), "a rescan round sees the file"
+    w.stop()
+    t.join(timeout=10)
+    assert seen.rounds[0] == ("start", False)
+    assert seen.found()[0] == "rescan" and w.stats.events == 0 and w.stats.rescans >= 1
+    assert w.stats.mode.startswith("events")
