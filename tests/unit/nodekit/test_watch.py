@@ -1,15 +1,21 @@
 """The medium watcher in-process, on a real directory: events wake it, a medium mounted late is
-waited for, the periodic rescan finds what no event announced, and stop() ends it."""
+waited for, the periodic rescan finds what no event announced, it polls where native events are
+unavailable, and stop() ends it."""
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from watchdog.observers import Observer
 
+import nodekit.cli  # noqa: F401  (as in a full run: "credgap" logs do not propagate)
 from nodekit import watch
 from nodekit.watch import MediumWatcher
 
@@ -106,3 +112,32 @@ def test_the_periodic_rescan_finds_a_package_no_event_announced(
     assert seen.rounds[0] == ("start", False)
     assert seen.found()[0] == "rescan" and w.stats.events == 0 and w.stats.rescans >= 1
     assert w.stats.mode.startswith("events")
+
+
+class NoInotifyObserver(Observer):  # type: ignore[misc,valid-type]
+    """The native observer when the inotify instance limit is reached."""
+
+    def start(self) -> None:
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+
+def test_polling_when_native_events_are_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(watch, "Observer", NoInotifyObserver)
+    logger = logging.getLogger("credgap.watch")  # "credgap" does not propagate once nodekit.cli is loaded
+    logger.addHandler(caplog.handler)
+    w, seen = watcher(tmp_path, rescan=3600, poll_interval=0.1)  # only a polled change can wake it
+    t = run_in_thread(w)
+    try:
+        assert wait(lambda: len(seen.rounds) >= 1)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert w.stats.mode == "polling every 0.1s"
+    assert "native filesystem events unavailable" in caplog.text
+    (tmp_path / PACKAGE).write_bytes(b"x")
+    assert wait(lambda: bool(seen.found())), "the polling observer sees the new file"
+    w.stop()
+    t.join(timeout=10)
+    assert not t.is_alive()
+    assert seen.found()[0] == "event" and w.stats.events >= 1 and w.stats.rescans == 0
