@@ -10,6 +10,7 @@ from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.exchange_status import exchange_status
 from nodekit.home import resolve_home
 from nodekit.runtime import Node, NodeSpec, init_home, safe_url
+from nodekit.text import printable
 
 
 def node_status(node: Node) -> dict[str, Any]:
@@ -87,19 +88,20 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                 click.echo(f"  freshness {ex['freshness']} (expected period {ex['expected_period_seconds']}s)")
                 for alarm in ex.get("alarms", []):
                     click.echo(f"  ALARM     {alarm['alarm']} on {alarm['channel']} since {alarm['since']}")
-                click.echo(f"  quarantine {ex['quarantine']['count']} package(s)")
+                quarantine, latest = ex["quarantine"]["count"], ex["quarantine"]["latest"]
+                click.echo(
+                    f"  quarantine {quarantine} package(s)"
+                    + (f"; latest {printable(latest.get('folder'), 80)}: {printable(latest.get('reason'), 64)}: "
+                       f"{printable(latest.get('message', ''), 300)}" if latest else "")
+                )  # fmt: skip
                 rows = [
                     [c["direction"], c["sender"][:13], c["recipient"][:13], c["last_seq"], c["last_created"] or "-",
-                     ",".join(map(str, c.get("pending", []))) or "-", ",".join(map(str, c.get("missing", c.get("unwritten", [])))) or "-"]
+                     c.get("last_applied_at") or "-", ",".join(map(str, c.get("pending", []))) or "-", ",".join(map(str, c.get("missing", c.get("unwritten", [])))) or "-"]
                     for c in ex["channels"]
                 ]  # fmt: skip
+                headers = ["dir", "sender", "recipient", "last seq", "last created", "last applied", "pending"]
                 if rows:
-                    click.echo(
-                        table(
-                            rows,
-                            ["dir", "sender", "recipient", "last seq", "last created", "pending", "missing/unsent"],
-                        )
-                    )
+                    click.echo(table(rows, [*headers, "missing/unsent"]))
                 own = ex.get("own_key") or {}
                 if own.get("expires_soon"):
                     click.echo(f"  WARNING own key {own['key_id']} expires {own['expires']}: rotate it (keys rotate)")

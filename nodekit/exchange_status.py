@@ -26,9 +26,11 @@ def exchange_status(node: Node) -> dict[str, Any]:
     with node.sessions() as s:
         for row in s.scalars(select(ChannelRow).order_by(ChannelRow.id)):
             pkgs = s.execute(
-                select(ChannelPackageRow.seq, ChannelPackageRow.status).where(ChannelPackageRow.channel_id == row.id)
+                select(ChannelPackageRow.seq, ChannelPackageRow.status, ChannelPackageRow.recorded_at).where(
+                    ChannelPackageRow.channel_id == row.id
+                )
             ).all()
-            pending = sorted(q for q, st in pkgs if st == "pending")
+            pending = sorted(q for q, st, _ in pkgs if st == "pending")
             last_at = (
                 datetime.fromtimestamp(row.last_created, UTC).isoformat(timespec="seconds")
                 if row.last_created
@@ -44,8 +46,11 @@ def exchange_status(node: Node) -> dict[str, Any]:
                 "suite": row.suite,
             }
             if row.outbound:
-                entry["unwritten"] = sorted(q for q, st in pkgs if st == "sealed")
+                entry["unwritten"] = sorted(q for q, st, _ in pkgs if st == "sealed")
             else:
+                # the sender's time is last_created; ours is when the package at last_seq was applied
+                applied_at = [at for q, st, at in pkgs if q == row.last_seq and st == "applied"]
+                entry["last_applied_at"] = applied_at[0].isoformat(timespec="seconds") if applied_at else None
                 entry["pending"] = pending
                 if pending:
                     entry["missing"] = [q for q in range(row.last_seq + 1, max(pending)) if q not in pending]
