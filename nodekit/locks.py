@@ -13,12 +13,16 @@ from nodekit.errors import NodeError
 
 
 class ChannelBusy(NodeError):
+    """Another export or import still held the channel's lock when the wait ran out: exit 1, reason
+    ``channel-busy``, "channel NAME is busy: another export or import holds its lock". Retry later."""
+
     reason = "channel-busy"
 
 
 @contextmanager
 def channel_lock(home: Path, name: str, *, wait: float = 60.0) -> Iterator[None]:
-    """Hold an exclusive lock on ``<home>/locks/<name>.lock`` (advisory, released on process death)."""
+    """Hold an exclusive lock on ``<home>/locks/<name>.lock`` (advisory, released on process death),
+    waiting up to ``wait`` seconds for another holder; then :class:`ChannelBusy`."""
     folder = home / "locks"
     folder.mkdir(mode=0o700, exist_ok=True)
     fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
