@@ -31,6 +31,7 @@ from transfer.channel import Equivocation, Verdict, after_apply, check
 from transfer.errors import PackageRejected
 from transfer.files import file_digest, read_chunks
 from transfer.header import parse_prefix
+from transfer.limits import MAGIC
 from transfer.log import EventCode
 from transfer.medium import (
     MediumFile,
@@ -369,10 +370,12 @@ class Receiving(ExchangeCore):
         alarm: EventCode | None = None
         if isinstance(exc, Equivocation) and header is not None:
             alarm = EventCode.ALARM_EQUIVOCATION
-            evidence = {
+            known_header, known_signature = self._known_header(header, exc.known_digest) or (None, None)
+            evidence = {  # both signed headers with their signatures: proof that needs nothing else
                 "seq": exc.seq,
                 "known_digest": exc.known_digest,
-                "known_header": self._known_header(header, exc.known_digest),
+                "known_header": known_header,
+                "known_signature": known_signature,
                 "new_digest": exc.new_digest,
                 "new_header": header.header_json,
                 "new_signature": header.raw.signature.hex(),
@@ -421,7 +424,8 @@ class Receiving(ExchangeCore):
         log.warning("rejected %s: %s: %s", printable(source.name, 200), reason, message)
         return outcome
 
-    def _known_header(self, vh: VerifiedHeader, digest: str) -> str | None:
+    def _known_header(self, vh: VerifiedHeader, digest: str) -> tuple[str, str] | None:
+        """The header JSON and signature (hex) of the package already held for ``vh``'s position."""
         h = vh.header
         for store in (self.archive, self.pending):
             p = store.path(h.sender_node, h.recipient_node, package_name(h.seq, digest))
@@ -431,7 +435,7 @@ class Receiving(ExchangeCore):
                         raw = parse_prefix(fh.read(70_000))
                     except PackageRejected:
                         return None
-                return raw.signed.decode(errors="replace")
+                return raw.signed[len(MAGIC) + 4 :].decode(), raw.signature.hex()
         return None
 
 
