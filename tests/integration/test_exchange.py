@@ -196,4 +196,58 @@ def test_key_rotation_travels_in_a_package(homes: Any) -> None:
     with b.node.sessions() as s:
         state = trust_store.load_trust_state(s)
     assert state.current_for(a.id).key_id == new
-    assert state.get(old).status.value == "superseded" and state.get(old).last_seq == 2
+    old_key = state.get(old)
+    assert old_key is not None and old_key.status.value == "superseded" and old_key.last_seq == 2
+
+
+def test_equivocation_is_rejected_with_self_contained_evidence(homes: Any, tmp_path: Path) -> None:
+    """The sender signs two different packages for one position: the second is refused, an alarm is
+    logged, and the quarantine keeps both signed headers with their signatures, each verifying alone."""
+    import io
+
+    import orjson
+
+    from keys import Purpose
+    from nodekit import trust_store
+    from transfer.header import parse_prefix
+    from transfer.limits import MAGIC
+    from transfer.medium import channel_dirname, package_name
+    from transfer.seal import Recipient, seal
+
+    a, b, ea, eb = homes
+    first = send(ea, b, [1])
+    assert [o.result for o in eb.receive(MetaApplier)] == ["applied"]
+    with a.node.sessions() as s:
+        peer = trust_store.load_trust_state(s).current_for(b.id)
+    out = io.BytesIO()
+    other = seal(
+        [{"kind": "manifest", "policy": None, "content": None, "note": "second"}, rec(99)],
+        sender_node=a.id, sender_role="internal", signer=a.identity.signer_for(b.id, 1),
+        recipient=Recipient(peer.node_id, peer.key_id, peer.public.enc), seq=1, prev="0" * 64,
+        created=int(_CLOCK().timestamp()), out=out, spool=io.BytesIO(),
+    )  # fmt: skip
+    assert other.digest != first.digest
+    (ea.medium.root / channel_dirname(a.id, b.id) / package_name(1, other.digest)).write_bytes(out.getvalue())
+
+    [outcome] = eb.receive(MetaApplier)
+    assert (outcome.seq, outcome.result, outcome.reason) == (1, "rejected", "equivocation")
+    assert published(b) == {f"{1:032x}"}, "the equivocating package changed nothing"
+    with b.node.sessions() as s:
+        alarms = s.scalars(select(TransferLogRow).where(TransferLogRow.event == "alarm.equivocation")).all()
+        sender_key = trust_store.load_trust_state(s).get(a.identity.current_key_id)
+    assert sender_key is not None
+    assert [(r.result, r.reason, orjson.loads(r.subject)["seq"]) for r in alarms] == [("alarm", "equivocation", 1)]
+
+    [entry] = eb.quarantine.entries()
+    ev = entry["evidence"]
+    assert (ev["seq"], ev["known_digest"], ev["new_digest"]) == (1, first.digest, other.digest)
+    headers = []
+    for which in ("known", "new"):
+        body = ev[f"{which}_header"].encode()
+        signed = MAGIC + len(body).to_bytes(4, "big") + body
+        sender_key.public.verify(Purpose.PACKAGE_HEADER, signed, bytes.fromhex(ev[f"{which}_signature"]))
+        headers.append(orjson.loads(body))
+    known, new = headers
+    assert known["seq"] == new["seq"] == 1 and known["sender"] == new["sender"] and known != new
+    [archived] = eb.archive.files(a.id, b.id)
+    assert known == parse_prefix(archived.read_bytes()).document and new == other.header.document()
