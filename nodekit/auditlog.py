@@ -10,21 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
+from pathlib import Path
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from keys import PublicKeys, SecretKeys
+from keys import PublicKeys, SecretKeys, canonical
+from keys.errors import EncodingError
 from keys.identity import parse_fingerprint
 from keys.identity_store import Identity
 from nodekit.errors import ExitCode, NodeError
 from nodekit.events import row_to_entry
 from nodekit.models import LogCheckpointRow, ReceiptRow, TransferLogRow
 from transfer import merkle
-from transfer.checkpoint import Checkpoint, read_checkpoint, sign_checkpoint
+from transfer.checkpoint import Checkpoint, parse_checkpoint, read_checkpoint, sign_checkpoint
 from transfer.errors import LogVerificationError
-from transfer.logverify import StoredEntry, VerifiedLog, verify_against, verify_log
+from transfer.logverify import StoredEntry, VerifiedLog, read_entry_lines, verify_against, verify_log
 from transfer.receipt import parse_receipt
 
 _PG_LOCK_KEY = 0x63726564  # the transfer log's append lock (nodekit.events): no entry lands mid-checkpoint
@@ -139,6 +142,7 @@ class AuditResult:
     keys: list[str]
     against: Checkpoint | None = None
     proof: list[str] | None = None
+    base: ArchiveBase | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -154,6 +158,8 @@ class AuditResult:
         if self.against is not None:
             out["against"] = {"size": self.against.size, "root": self.against.root, "at": self.against.at.isoformat()}
             out["consistency_proof"] = self.proof
+        if self.base is not None:
+            out["base"] = self.base.as_dict()
         return out
 
 
@@ -163,9 +169,21 @@ def verify_node_log(
     keys: Mapping[str, PublicKeys],
     *,
     against: Checkpoint | None = None,
+    base: Path | None = None,
 ) -> AuditResult:
-    """Verify this node's whole log (and, given ``against``, that it extends a peer-held checkpoint)."""
-    log = verify_log(log_rows(session), own_checkpoints(session, node), keys, node=node)
+    """Verify this node's whole log (and, given ``against``, that it extends a peer-held checkpoint).
+
+    With ``base``, an evidence bundle of this log from which the oldest entries were archived: the
+    bundle is verified on its own, then the log is verified as the bundle's entries up to the first
+    live entry followed by the live ones: one chain, and every checkpoint (the node's and the
+    bundle's) over all of it."""
+    checkpoints = own_checkpoints(session, node)
+    rows: Iterable[tuple[StoredEntry, str | None]] = log_rows(session)
+    archive: ArchiveBase | None = None
+    if base is not None:
+        archive, rows = rows_with_base(session, base, node, keys)
+        checkpoints = checkpoints + archive.checkpoints
+    log = verify_log(rows, checkpoints, keys, node=node)
     proof = None
     if against is not None:
         if against.node != node:
@@ -173,15 +191,120 @@ def verify_node_log(
                 f"the checkpoint given is of node {against.node}, not of this node ({node})", reason="bad-checkpoint"
             )
         proof = [p.hex() for p in verify_against(log, against, keys)]
-    return AuditResult(log=log, keys=sorted(keys), against=against, proof=proof)
+    return AuditResult(log=log, keys=sorted(keys), against=against, proof=proof, base=archive)
+
+
+# ------------------------------------------------------------------------------- archived segments
+
+
+@dataclass(frozen=True)
+class ArchiveBase:
+    """An evidence bundle of this node's log that verified on its own, standing in for the entries
+    archived out of the live database (docs/OPERATIONS.md, "Keeping the log")."""
+
+    folder: Path
+    size: int  # entries in the bundle
+    covered: int  # entries its last checkpoint covers
+    checkpoints: list[Checkpoint]
+    leaves: bytes  # the bundle's packed leaf hashes
+    archived: int = 0  # the first live entry: entries before it are taken from the bundle
+
+    def starting(self, first_live: int) -> ArchiveBase:
+        if first_live > self.size:
+            raise LogVerificationError(
+                f"entries {self.size}..{first_live - 1} are neither in the live log (it starts at entry {first_live}) "
+                f"nor in the base bundle {self.folder} (it ends at entry {self.size - 1}) (deleted)",
+                index=self.size,
+                reason="deleted",
+            )
+        return ArchiveBase(self.folder, self.size, self.covered, self.checkpoints, self.leaves, first_live)
+
+    def rows(self) -> Iterator[tuple[StoredEntry, str | None]]:
+        """The bundle's entries before the first live one, read again from the bundle."""
+        if self.archived == 0:
+            return
+        with (self.folder / "entries.jsonl").open("rb") as fh:
+            for entry, recorded in read_entry_lines(fh, source=str(self.folder / "entries.jsonl")):
+                if entry.index >= self.archived:
+                    return
+                yield entry, recorded
+
+    def leaf(self, index: int) -> str | None:
+        if index >= self.size:
+            return None
+        return self.leaves[index * 32 : (index + 1) * 32].hex()
+
+    def as_dict(self) -> dict[str, object]:
+        return {"bundle": str(self.folder), "archived": self.archived, "entries": self.size, "covered": self.covered}
+
+
+def rows_with_base(
+    session: Session, folder: Path, node: str, keys: Mapping[str, PublicKeys]
+) -> tuple[ArchiveBase, Iterator[tuple[StoredEntry, str | None]]]:
+    """Verify the bundle in ``folder``; then the whole log as its entries before the first live one
+    followed by the live ones (each live entry the bundle holds too checked to be the same)."""
+    archive = load_base(folder, node, keys)
+    first = session.scalar(select(func.min(TransferLogRow.index)))
+    archive = archive.starting(archive.size if first is None else first)
+    return archive, chain(archive.rows(), _matching(log_rows(session), archive))
+
+
+def load_base(folder: Path, node: str, keys: Mapping[str, PublicKeys]) -> ArchiveBase:
+    """Read and verify an evidence bundle of ``node``'s log (its entries, chain and checkpoints, with
+    ``keys``: the node's own or the auditor's pinned ones, never the bundle's ``keys.json``)."""
+    try:
+        manifest = orjson.loads((folder / "manifest.json").read_bytes())
+        entries = (folder / "entries.jsonl").open("rb")
+        cp_lines = (folder / "checkpoints.jsonl").read_bytes().splitlines()
+    except OSError as exc:
+        raise AuditError(
+            f"--base {folder}: not an evidence bundle of `audit export`: {exc.strerror}: {exc.filename}",
+            reason="unreadable",
+        ) from None
+    except orjson.JSONDecodeError:
+        raise AuditError(f"--base {folder}/manifest.json: not JSON", reason="unreadable") from None
+    if not isinstance(manifest, dict) or manifest.get("node_id") != node:
+        got = manifest.get("node_id") if isinstance(manifest, dict) else None
+        entries.close()
+        raise AuditError(f"--base {folder}: a bundle of node {got!r:.80}, not of this node ({node})", reason="bad-base")
+    checkpoints: list[Checkpoint] = []
+    for n, line in enumerate(cp_lines, 1):
+        try:
+            checkpoints.append(parse_checkpoint(canonical.decode(line)))
+        except (EncodingError, LogVerificationError) as exc:
+            entries.close()
+            raise LogVerificationError(
+                f"base bundle {folder}/checkpoints.jsonl line {n}: {exc}", reason="bad-checkpoint"
+            ) from None
+    try:
+        with entries:
+            log = verify_log(
+                read_entry_lines(entries, source=str(folder / "entries.jsonl")), checkpoints, keys, node=node
+            )
+    except LogVerificationError as exc:
+        raise LogVerificationError(f"base bundle {folder}: {exc}", index=exc.index, reason=exc.reason) from None
+    return ArchiveBase(folder, log.size, log.covered, log.checkpoints, log.leaves)
+
+
+def _matching(
+    rows: Iterator[tuple[StoredEntry, str | None]], base: ArchiveBase
+) -> Iterator[tuple[StoredEntry, str | None]]:
+    """The live rows, each one the bundle holds too checked to be the same entry."""
+    for entry, recorded in rows:
+        archived = base.leaf(entry.index)
+        if archived is not None and archived != entry.leaf_hash:
+            raise LogVerificationError(
+                f"entry {entry.index} was edited: it differs from its archived copy in {base.folder}",
+                index=entry.index,
+                reason="edited",
+            )
+        yield entry, recorded
 
 
 def load_against(session: Session, node: str, spec: str) -> Checkpoint:
     """The checkpoint ``--against`` names: a checkpoint file, or ``latest-peer``: the largest checkpoint
     of this log that a peer acknowledged in a signed receipt."""
     if spec != "latest-peer":
-        from pathlib import Path
-
         path = Path(spec)
         try:
             data = path.read_bytes()

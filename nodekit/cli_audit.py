@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from nodekit.auditlog import (
     load_against,
     own_public_keys,
     pinned_keys,
+    rows_with_base,
     select_entries,
     sign_log_checkpoint,
     verify_node_log,
@@ -69,9 +71,18 @@ def register(root: click.Group) -> None:
         metavar="FP",
         help="Trust only this key fingerprint (repeatable) instead of the keys stored with the node.",
     )
+    @click.option(
+        "--base",
+        type=click.Path(path_type=Path, file_okay=False),
+        metavar="BUNDLE",
+        help="The evidence bundle (`audit export`) the oldest entries were archived in: verify it, then the "
+        "live log as its continuation (docs/OPERATIONS.md, 'Keeping the log').",
+    )
     @json_option
     @pass_node_context
-    def verify_cmd(nctx: NodeContext, against: str | None, fingerprints: tuple[str, ...], as_json: bool) -> None:
+    def verify_cmd(
+        nctx: NodeContext, against: str | None, fingerprints: tuple[str, ...], base: Path | None, as_json: bool
+    ) -> None:
         """Verify the whole log: every entry's hash and link, and every checkpoint's tree hash and signature.
 
         Exit 4 naming the first bad entry (edited, deleted, inserted, reordered, truncated)."""
@@ -83,7 +94,7 @@ def register(root: click.Group) -> None:
         with node.sessions() as s:
             held = load_against(s, identity.node_id, against) if against else None
             try:
-                result = verify_node_log(s, identity.node_id, keys, against=held)
+                result = verify_node_log(s, identity.node_id, keys, against=held, base=base)
             except LogVerificationError as exc:
                 emit(
                     {"ok": False, "index": exc.index, "reason": exc.reason, "message": str(exc)},
@@ -101,6 +112,14 @@ def register(root: click.Group) -> None:
             click.echo(
                 f"  keys {', '.join(result.keys)}" + (" (pinned)" if fingerprints else " (stored with the node)")
             )
+            if result.base is not None:
+                b = result.base
+                click.echo(
+                    f"  entries 0..{b.archived - 1} from the archived bundle {b.folder} ({b.size} entries, its last "
+                    f"checkpoint covers {b.covered}); entries from {b.archived} from the database"
+                    if b.archived
+                    else f"  the database still holds every entry; it extends the bundle {b.folder} ({b.size} entries)"
+                )
             if result.against is not None:
                 click.echo(
                     f"  extends the peer-held checkpoint of {result.against.size} entries signed "
@@ -147,15 +166,32 @@ def register(root: click.Group) -> None:
 
     @audit.command("export")
     @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="A new folder.")
+    @click.option(
+        "--base",
+        type=click.Path(path_type=Path, file_okay=False),
+        metavar="BUNDLE",
+        help="The bundle the oldest entries were archived in: verify it and write the whole log again, its "
+        "entries first, so the new bundle is complete.",
+    )
     @json_option
     @pass_node_context
-    def export_cmd(nctx: NodeContext, out: Path, as_json: bool) -> None:
+    def export_cmd(nctx: NodeContext, out: Path, base: Path | None, as_json: bool) -> None:
         """Write a self-contained evidence bundle: entries, checkpoints, public keys, receipts, peer
         checkpoints and a standalone verifier (Python + cryptography only)."""
         node = nctx.node()
         identity = nctx.identity()
         with node.sessions() as s:
-            info = export_bundle(s, identity, out, now=node.clock(), role=node.config.role)
+            rows = None
+            if base is not None:
+                keys = own_public_keys(identity)
+                rows = rows_with_base(s, base, identity.node_id, keys)[1]
+            fresh = not out.exists()
+            try:
+                info = export_bundle(s, identity, out, now=node.clock(), role=node.config.role, rows=rows)
+            except LogVerificationError as exc:  # the live log does not continue the base: no half bundle
+                if fresh:
+                    shutil.rmtree(out, ignore_errors=True)
+                raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
         emit(
             info,
             f"evidence bundle {out}: {info['entries']} entries, {info['checkpoints']} checkpoints\n"

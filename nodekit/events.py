@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from keys import canonical
 from keys.errors import EncodingError
-from nodekit.models import TransferLogRow
+from nodekit.models import LogCheckpointRow, TransferLogRow
+from transfer.errors import LogVerificationError
 from transfer.log import GENESIS, EventCode, LogEntry, parse_ts
-from transfer.logverify import StoredEntry, UndecodableEntry
+from transfer.logverify import StoredEntry, UndecodableEntry, replace_undecodable
 
 _PG_LOCK_KEY = 0x63726564  # "cred"
 
@@ -55,6 +56,14 @@ def record_event(
     last = session.execute(
         select(TransferLogRow.index, TransferLogRow.leaf_hash).order_by(TransferLogRow.index.desc()).limit(1)
     ).first()
+    if last is None and session.scalar(select(LogCheckpointRow.size).where(LogCheckpointRow.size > 0).limit(1)):
+        # every row was deleted (archived too far): a new entry 0 would start a second chain
+        raise LogVerificationError(
+            "the transfer log has no entries but checkpoints cover some: its rows were deleted; restore at least "
+            "the last one from the archive bundle or a backup before anything is logged",
+            index=0,
+            reason="truncated",
+        )
     entry = LogEntry(
         index=0 if last is None else last[0] + 1,
         at=at,
@@ -118,10 +127,7 @@ def row_to_entry(row: TransferLogRow) -> StoredEntry:
     try:
         entry.encode()
     except EncodingError as exc:  # a float, a huge number: JSON, but nothing the node writes
-        return UndecodableEntry(
-            index=row.index, at=row.at, actor=row.actor, event=row.event, result=row.result, reason=row.reason,
-            subject=subject, counts=counts, prev=row.prev, problem=f"it cannot be encoded canonically ({exc})",
-        )  # fmt: skip
+        return replace_undecodable(entry, f"it cannot be encoded canonically ({exc})")
     return entry
 
 

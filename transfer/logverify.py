@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from keys.errors import EncodingError
 from keys.identity import PublicKeys
 from transfer import merkle
 from transfer.checkpoint import Checkpoint
 from transfer.errors import LogVerificationError
-from transfer.log import GENESIS, LogEntry
+from transfer.log import GENESIS, EventCode, LogEntry, parse_ts
 
 _H = merkle.HASH_LEN
 _NONE = bytes(_H)  # "no recorded hash" in the packed array
@@ -218,6 +219,63 @@ def verify_against(log: VerifiedLog, held: Checkpoint, keys: Mapping[str, Public
     return proof
 
 
+def read_entry_lines(lines: Iterable[bytes], *, source: str = "entries.jsonl") -> Iterator[tuple[StoredEntry, str]]:
+    """The entries of an evidence bundle's ``entries.jsonl`` (one canonical entry per line), each with
+    the leaf hash of the line's own bytes as its recorded hash, so that a line which is not the
+    canonical form of its entry shows as edited. Raises ``edited`` for a line that is no entry."""
+    for pos, line in enumerate(lines):
+        line = line.rstrip(b"\n")
+        recorded = hashlib.sha256(b"\x00" + line).hexdigest()
+        try:
+            doc = orjson.loads(line)
+            if not isinstance(doc, dict) or doc.get("v") != 1 or set(doc) != _ENTRY_FIELDS:
+                raise ValueError("not a version-1 entry")
+            index, at = doc["index"], parse_ts(doc["at"])
+            texts = [doc[k] for k in ("actor", "event", "result", "reason", "prev")]
+            if not isinstance(index, int) or not all(isinstance(t, str) for t in texts):
+                raise ValueError("a field has the wrong type")
+        except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+            raise LogVerificationError(
+                f"{source} line {pos + 1}: entry {pos} was edited: it is not an entry ({exc})",
+                index=pos,
+                reason="edited",
+            ) from None
+        subject, counts = doc["subject"], doc["counts"]
+        try:
+            event = EventCode(doc["event"])
+        except ValueError:
+            event = None
+        if event is None or not isinstance(subject, dict) or not isinstance(counts, dict):
+            yield UndecodableEntry(
+                index=index, at=at, actor=doc["actor"], event=doc["event"], result=doc["result"], reason=doc["reason"],
+                subject=subject, counts=counts, prev=doc["prev"],
+                problem=f"its event {doc['event'][:64]!r} is not an event code" if event is None
+                else "its subject or counts is not a JSON object",
+            ), recorded  # fmt: skip
+            continue
+        entry = LogEntry(
+            index=index, at=at, actor=doc["actor"], event=event, result=doc["result"], reason=doc["reason"],
+            subject=subject, counts=counts, prev=doc["prev"],
+        )  # fmt: skip
+        try:
+            entry.encode()
+        except EncodingError as exc:
+            yield replace_undecodable(entry, f"it cannot be encoded canonically ({exc})"), recorded
+            continue
+        yield entry, recorded
+
+
+def replace_undecodable(entry: LogEntry, problem: str) -> UndecodableEntry:
+    """``entry`` as an :class:`UndecodableEntry` (its values fall outside the canonical subset)."""
+    return UndecodableEntry(
+        index=entry.index, at=entry.at, actor=entry.actor, event=entry.event.value, result=entry.result,
+        reason=entry.reason, subject=entry.subject, counts=entry.counts, prev=entry.prev, problem=problem,
+    )  # fmt: skip
+
+
+_ENTRY_FIELDS = frozenset({"v", "index", "at", "actor", "event", "result", "reason", "subject", "counts", "prev"})
+
+
 # ----------------------------------------------------------------------------------------- entries
 
 
@@ -236,6 +294,15 @@ def _diagnose(p: _Packed, pos: int, expected_prev: bytes) -> tuple[int, str, str
     if index != pos:
         if index > pos:
             gap = f"entry {pos}" if index == pos + 1 else f"entries {pos}..{index - 1}"
+            if pos == 0:  # the head of the log: what archiving old entries leaves, or an attack
+                return (
+                    0,
+                    "deleted",
+                    (
+                        f"{gap} missing: the log starts at entry {index} (deleted; if they were archived, "
+                        "verify with the archive's evidence bundle as the base)"
+                    ),
+                )
             return pos, "deleted", f"{gap} missing: the log goes from entry {pos - 1} to entry {index} (deleted)"
         return pos, "reordered", f"entry {pos} is out of order: found index {index} at position {pos}"
     if pos in p.undecodable:

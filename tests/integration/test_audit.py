@@ -68,6 +68,11 @@ def rec(i: int) -> Item:
 
 @pytest.fixture
 def nodes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home, Exchange, Exchange, Clock]]:
+    yield from two_nodes(tmp_path, database_factory)
+
+
+def two_nodes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home, Exchange, Exchange, Clock]]:
+    """An internal and a public node trusting each other, sharing one medium, on the clock START."""
     clock = Clock(START)
     medium = tmp_path / "medium"
     medium.mkdir()
