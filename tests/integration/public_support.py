@@ -232,10 +232,14 @@ def channel_packages(node: Node, sender: str, recipient: str) -> list[tuple[int,
 
 
 def log_events(node: Node, event: str) -> list[dict[str, Any]]:
-    """The subjects of one event's transfer-log entries, in order."""
+    """The subjects of one event's transfer-log entries, in order, each with its result, reason and
+    counts (for ``package.applied``, what the package changed: the only withdrawal history kept)."""
     with node.sessions() as s:
         rows = s.scalars(select(TransferLogRow).where(TransferLogRow.event == event).order_by(TransferLogRow.index))
-        return [{**orjson.loads(r.subject), "result": r.result, "reason": r.reason} for r in rows]
+        return [
+            {**orjson.loads(r.subject), "result": r.result, "reason": r.reason, "counts": orjson.loads(r.counts)}
+            for r in rows
+        ]
 
 
 def package_files(folder: Path) -> list[Path]:

@@ -234,6 +234,20 @@ def test_a_series_of_exports_keeps_the_published_database_in_step(net: Net) -> N
     assert channel_packages(net.public.node, net.internal.id, net.public.id) == [(s, "applied") for s in range(1, 8)]
     applied = [e["seq"] for e in log_events(net.public.node, "package.applied")]
     assert applied == list(range(1, 8)), "every package applied exactly once, in order"
+    # the withdrawn records are gone from the read model; their history is the log's counts alone
+    withdrawals = {
+        e["seq"]: {k: n for k, n in e["counts"].items() if k.startswith(("withdrawn.", "reasons."))}
+        for e in log_events(net.public.node, "package.applied")
+    }
+    assert withdrawals == {
+        1: {},
+        2: {"withdrawn.penalty": 1, "reasons.deleted": 1},  # penalty 2's record_status "deleted"
+        3: {},
+        4: {},
+        5: {},
+        6: {"withdrawn.penalty": 1, "reasons.deleted": 1},  # penalty 1 deleted
+        7: {"withdrawn.penalty": 1, "reasons.expired": 1},  # penalty 4 past its publication end
+    }
 
 
 def test_the_public_node_stops_showing_a_record_past_its_end_even_without_the_withdrawal(net: Net) -> None:
