@@ -278,6 +278,40 @@ def test_a_package_carries_the_checkpoint_as_of_just_before_its_sealed_entry(nod
     assert (held.peer_node, held.size, held.package_seq, held.package_digest) == (a.id, sealed.index, 1, p.digest)
 
 
+def test_a_checkpoint_is_signed_after_each_applied_package(nodes: Any) -> None:
+    a, b, ea, eb, clock = nodes
+    for i in range(3):
+        send(ea, b, [rec(i)])
+    assert [o.result for o in eb.receive(MetaApplier)] == ["applied"] * 3
+    with b.node.sessions() as s:
+        log = s.execute(select(TransferLogRow.index, TransferLogRow.event).order_by(TransferLogRow.index)).all()
+        sizes = set(s.scalars(select(LogCheckpointRow.size)))
+    applied = [i for i, e in log if e == "package.applied"]
+    assert len(applied) == 3
+    for i in applied:  # signed in the package's transaction, over every entry it wrote
+        nxt = next((j for j, e in log if j > i and e == "package.received"), len(log))
+        assert any(i < size <= nxt for size in sizes), (i, nxt, sorted(sizes))
+
+
+def test_each_node_holds_the_other_s_checkpoints_and_its_log_extends_them(nodes: Any, tmp_path: Path) -> None:
+    a, b, ea, eb, clock = nodes
+    exchange_rounds(nodes)
+    for me, peer in ((a, b), (b, a)):
+        with peer.node.sessions() as s:
+            held = s.scalars(select(PeerCheckpointRow.size).where(PeerCheckpointRow.peer_node == me.id)).all()
+        assert held, f"{peer.id} holds no checkpoint of {me.id}"
+        bundle = tmp_path / f"{peer.id}-evidence"
+        assert cli(peer, "audit", "export", "-o", str(bundle)).code == 0
+        [file] = list((bundle / "peer-checkpoints").glob(f"{me.id}-*.json"))
+        assert file.name == f"{me.id}-{max(held)}.json"
+        r = cli(me, "audit", "verify", "--against", str(file), "--json")
+        assert r.code == 0, r.err
+        doc: Any = r.json()
+        assert doc["against"]["size"] == max(held) and doc["entries"] >= max(held)
+        assert isinstance(doc["consistency_proof"], list)
+        assert "extends the peer-held checkpoint" in cli(me, "audit", "verify", "--against", str(file)).out
+
+
 # ---------------------------------------------------------------------------------- tampering
 
 
