@@ -4,6 +4,7 @@ report duplicates, quarantine what fails with a reason, raise alarms."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,7 +26,7 @@ from nodekit.exchange_core import (
     log,
 )  # fmt: skip
 from nodekit.locks import channel_lock
-from nodekit.models import ChannelPackageRow, ChannelRow
+from nodekit.models import ChannelPackageRow, ChannelRow, TransferLogRow
 from nodekit.text import printable, printable_doc
 from transfer.channel import Equivocation, Verdict, after_apply, check
 from transfer.errors import PackageRejected
@@ -93,11 +94,23 @@ class Receiving(ExchangeCore):
         if not fresh:
             return
         with self.node.transaction() as s:
-            for u in fresh[:20]:  # rate-limited: at most 20 per scan, each reported once per process
+            # once per file for good, not once per process: `import` run from cron would repeat them all
+            logged = s.scalars(select(TransferLogRow.subject).where(TransferLogRow.event == EventCode.ALARM_JUNK.value))
+            done = {(sj.get("folder"), sj.get("file")) for sj in map(orjson.loads, logged)}
+            new: list[tuple[Any, dict[str, str]]] = []
+            for u in fresh:
                 self._reported_odd.add((str(u.path), 0))
-                subject = {"file": printable(u.path.name, 200)}  # any name a device can write
+                folder = os.path.relpath(u.path.parent, self.medium.root)
+                # any name a device can write
+                subject = {"folder": printable(folder, 200), "file": printable(u.path.name, 200)}
+                if (subject["folder"], subject["file"]) not in done:
+                    new.append((u, subject))
+            for u, subject in new[:20]:  # rate-limited: at most 20 per scan; the rest at the next scans
                 self._event(s, EventCode.ALARM_JUNK, result="alarm", reason=u.what, subject=subject)
-        log.warning("%d unexpected files on the medium (first: %s)", len(fresh), printable(str(fresh[0].path), 300))
+            for u, _ in new[20:]:
+                self._reported_odd.discard((str(u.path), 0))
+        if new:
+            log.warning("%d unexpected files on the medium (first: %s)", len(new), printable(str(new[0][0].path), 300))
 
     def _receive_channel(
         self, sender: str, group: list[MediumFile], applier: Callable[[], DataApplier]
