@@ -22,8 +22,17 @@ class ReturnApplier:
     def begin(self, session: Session, vh: VerifiedHeader) -> None:
         self.n = 0
 
-    def item(self, item: Item) -> None:  # the direction rules already refuse data kinds; belt and braces
-        raise PackageRejected(f"a return package may not carry {item['kind']} items", reason="kind-not-allowed")
+    def item(self, item: Item) -> None:
+        # the direction rules already refuse data kinds (belt and braces); objections are allowed on
+        # this channel by FORMAT.md §10.3, but this node does not run the objection workflow yet
+        kind = item["kind"]
+        if kind == "objection":
+            raise PackageRejected(
+                "this node does not act on objection items yet (the objection workflow is not installed); "
+                "the package is refused, not applied without them",
+                reason="kind-not-allowed",
+            )
+        raise PackageRejected(f"a return package may not carry {kind} items", reason="kind-not-allowed")
 
     def finish(self) -> dict[str, int]:
         return {}

@@ -71,6 +71,14 @@ class PublishedApplier:
                 if self._guard(lambda: store_document(self.s, doc)):
                     self.counts["upserted.document"] += 1
             self.applied += 1
+        else:
+            # FORMAT.md §10.3: a node that does not run the objection workflow yet refuses the package
+            # rather than accepting it and dropping the item
+            raise PackageRejected(
+                f"this node does not act on {kind} items yet (the objection workflow is not installed); "
+                "the package is refused, not applied without them",
+                reason="kind-not-allowed",
+            )
 
     def finish(self) -> dict[str, int]:
         self._flush()
