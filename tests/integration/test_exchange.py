@@ -1,5 +1,6 @@
 """The exchange between two real node homes through a real transfer folder: order, gaps, duplicates,
-tampering, atomicity of a package's transaction, resend, and key rotation carried in a package."""
+tampering, atomicity of a package's transaction, resend, equivocation evidence, and key rotation and revocation
+carried in a package."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -205,8 +207,6 @@ def test_equivocation_is_rejected_with_self_contained_evidence(homes: Any, tmp_p
     logged, and the quarantine keeps both signed headers with their signatures, each verifying alone."""
     import io
 
-    import orjson
-
     from keys import Purpose
     from nodekit import trust_store
     from transfer.header import parse_prefix
@@ -251,3 +251,34 @@ def test_equivocation_is_rejected_with_self_contained_evidence(homes: Any, tmp_p
     assert known["seq"] == new["seq"] == 1 and known["sender"] == new["sender"] and known != new
     [archived] = eb.archive.files(a.id, b.id)
     assert known == parse_prefix(archived.read_bytes()).document and new == other.header.document()
+
+
+def test_key_revocation_travels_in_a_package(homes: Any) -> None:
+    from nodekit import trust_store
+    from nodekit.identity_ops import next_send_seqs, revoke_identity, rotate_identity
+
+    a, b, ea, eb = homes
+    send(ea, b, [1])
+    old = a.identity.current_key_id
+    with a.node.sessions() as s:
+        seqs = next_send_seqs(s, a.identity)
+    rotate_identity(a.node, a.identity, now=_CLOCK(), last_seq=seqs, profile=None)
+    new = a.identity.current_key_id
+    send(ea, b, [2])  # the old key's last package, with the succession statement
+    assert [o.result for o in eb.receive(MetaApplier)] == ["applied", "applied"]
+    with b.node.sessions() as s:
+        before = trust_store.load_trust_state(s).get(old)
+    assert before is not None and before.status.value == "superseded"
+
+    statement, replacement = revoke_identity(a.node, a.identity, now=_CLOCK(), key_id=old, reason="compromised")
+    assert replacement is None and statement.key_id == old and a.identity.current_key_id == new
+    sent = send(ea, b, [3])  # signed by the new key; carries the revocation
+    assert sent.counts.get("key-announcement", 0) >= 1
+    assert [o.result for o in eb.receive(MetaApplier)] == ["applied"]
+    with b.node.sessions() as s:
+        state = trust_store.load_trust_state(s)
+        events = s.scalars(select(TransferLogRow).where(TransferLogRow.event == "key.revoked")).all()
+    revoked = state.get(old)
+    assert revoked is not None and revoked.status.value == "revoked"
+    assert state.current_for(a.id).key_id == new
+    assert [orjson.loads(r.subject)["key_id"] for r in events] == [old]
