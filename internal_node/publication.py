@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from internal_node.models import RECORD_MODELS, Subject
@@ -104,10 +104,25 @@ def pseudonym_key(session: Session) -> bytes:
     """
     meta = session.get(PublicationMeta, "pseudonym_key")
     if meta is None:
-        meta = PublicationMeta(key="pseudonym_key", value=secrets.token_hex(32))
-        session.add(meta)
-        session.flush()
+        # two first-ever exports may race here: whoever inserts first wins, the other reads that key
+        _insert_once(session.connection(), "pseudonym_key", secrets.token_hex(32))
+        meta = session.get(PublicationMeta, "pseudonym_key", populate_existing=True)
+        assert meta is not None
     return bytes.fromhex(meta.value)
+
+
+def _insert_once(conn: Connection, key: str, value: str) -> None:
+    """Insert a ``publication_meta`` row unless one with that key exists (also against a concurrent
+    writer: a row lock cannot guard a row that does not exist yet, so the conflict is what decides)."""
+    t = PUBLICATION_META
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(t).values(key=key, value=value).on_conflict_do_nothing(index_elements=[t.c.key]))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(sqlite_insert(t).values(key=key, value=value).on_conflict_do_nothing(index_elements=[t.c.key]))
 
 
 def allocate_pub_seqs(conn: Connection, count: int) -> int:
@@ -116,12 +131,10 @@ def allocate_pub_seqs(conn: Connection, count: int) -> int:
     The row stays locked until commit (``FOR UPDATE``; on SQLite the write transaction), so concurrent
     writers serialise and the numbers only grow."""
     t = PUBLICATION_META
-    row = conn.execute(select(t.c.value).where(t.c.key == "pub_seq").with_for_update()).first()
-    current = int(row[0]) if row is not None else 0
-    if row is None:
-        conn.execute(insert(t).values(key="pub_seq", value=str(count)))
-    else:
-        conn.execute(update(t).where(t.c.key == "pub_seq").values(value=str(current + count)))
+    _insert_once(conn, "pub_seq", "0")  # the first allocation ever: make the row the lock below holds
+    row = conn.execute(select(t.c.value).where(t.c.key == "pub_seq").with_for_update()).one()
+    current = int(row[0])
+    conn.execute(update(t).where(t.c.key == "pub_seq").values(value=str(current + count)))
     return current + 1
 
 
@@ -283,12 +296,20 @@ class _Existing:
                 c["guard_mac"] = self.guard.mac(body)
         if inserts:
             self.conn.execute(insert(PUBLICATION), [{**_EMPTY, **c} for c in inserts])
+        # one executemany per set of changed columns (a statement per row compiled and cached a
+        # statement per row: 1,000 changed records cost a second of SQLAlchemy's compile path)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for c in updates:
+            groups.setdefault(tuple(sorted(k for k in c if k not in ("table_name", "key"))), []).append(c)
         p = PUBLICATION.c
-        for c in updates:  # few per refresh in steady state; a policy change rewrites many
-            values = {k: v for k, v in c.items() if k not in ("table_name", "key")}
-            self.conn.execute(
-                update(PUBLICATION).where(and_(p.table_name == c["table_name"], p.key == c["key"])).values(values)
+        for cols, rows in groups.items():
+            stmt = (
+                update(PUBLICATION)
+                .where(and_(p.table_name == bindparam("w_table"), p.key == bindparam("w_key")))
+                .values({k: bindparam(f"v_{k}") for k in cols})
             )
+            params = [{"w_table": c["table_name"], "w_key": c["key"], **{f"v_{k}": c[k] for k in cols}} for c in rows]
+            self.conn.execute(stmt, params)
 
 
 _EMPTY: dict[str, Any] = {"pub_seq": None, "item": None, "row_digest": None, "publish_until": None, "guard_mac": None}
