@@ -15,4 +15,9 @@ def _on_init(node: Node) -> None:
     write_default_policy(node.config.policy_file)
 
 
-SPEC = NodeSpec(role="internal", migrations=Path(__file__).resolve().parent / "migrations", on_init=_on_init)
+SPEC = NodeSpec(
+    role="internal",
+    migrations=Path(__file__).resolve().parent / "migrations",
+    schema_heads=frozenset({"e0005", "i0003"}),
+    on_init=_on_init,
+)

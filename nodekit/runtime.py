@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alembic.util import CommandError
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +33,10 @@ class NodeSpec:
 
     role: Role
     migrations: Path
+    # The head revisions of the exchange branch and this node's own branch that this code expects. Kept
+    # here so that a command can check the schema without importing Alembic (a few hundred ms per
+    # command); tests/unit/nodekit/test_database.py checks it against Alembic's own view.
+    schema_heads: frozenset[str] = frozenset()
     # Called at the end of init_home, once the home and its database exist (e.g. to write a default file).
     on_init: Callable[[Node], None] | None = None
     status_extra: Callable[[Node], dict[str, Any]] | None = None  # node-specific lines of `status`
@@ -103,6 +106,8 @@ class Node:
                 "give each node its own database",
                 reason="wrong-database",
             )
+        from alembic.util import CommandError
+
         try:
             migrate.upgrade(self.engine, self.spec.migrations)
         except OperationalError as exc:
@@ -128,7 +133,8 @@ class Node:
     def schema_state(self) -> tuple[set[str], set[str]]:
         """(current revisions, head revisions)."""
         try:
-            return migrate.current_revisions(self.engine), migrate.head_revisions(self.spec.migrations)
+            heads = set(self.spec.schema_heads) or migrate.head_revisions(self.spec.migrations)
+            return migrate.current_revisions(self.engine), heads
         except OperationalError as exc:
             raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot connect: {exc.orig}") from exc
 

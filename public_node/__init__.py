@@ -16,4 +16,9 @@ def _status(node: Node) -> dict[str, Any]:
         return {"records": record_counts(s, today=node.today())}
 
 
-SPEC = NodeSpec(role="public", migrations=Path(__file__).resolve().parent / "migrations", status_extra=_status)
+SPEC = NodeSpec(
+    role="public",
+    migrations=Path(__file__).resolve().parent / "migrations",
+    schema_heads=frozenset({"e0005", "p0002"}),
+    status_extra=_status,
+)

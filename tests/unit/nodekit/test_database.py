@@ -63,6 +63,14 @@ def test_dialect_is_the_one_requested(database_url: str, db_engine_name: str) ->
 
 
 @pytest.mark.parametrize("spec", [INTERNAL, PUBLIC], ids=["internal", "public"])
+def test_the_heads_a_node_expects_are_alembics(spec: NodeSpec) -> None:
+    """A node checks its schema against ``NodeSpec.schema_heads`` without importing Alembic: a new
+    migration must be named there too, or every command would refuse the upgraded database."""
+    assert spec.schema_heads, "the spec names its heads"
+    assert set(spec.schema_heads) == migrate.head_revisions(spec.migrations)
+
+
+@pytest.mark.parametrize("spec", [INTERNAL, PUBLIC], ids=["internal", "public"])
 def test_migrations_match_models(tmp_path: Path, database_url: str, spec: NodeSpec) -> None:
     node = init_home(tmp_path / "home", spec, name="t", database_url=database_url)
     try:
