@@ -168,10 +168,7 @@ def refresh(
         return report
 
     existing = _Existing(conn, report, GuardSeal(key))
-    changed_subjects = (
-        None if full else [r[0] for r in conn.execute(select(Subject.id).where(Subject.change_seq > last_change))]
-    )
-    for outcome in _outcomes(conn, policy, today, key, None if full else last_change, changed_subjects):
+    for outcome in _outcomes(conn, policy, today, key, None if full else last_change):
         report.projected += 1
         existing.apply(outcome)
     existing.flush()
@@ -202,9 +199,10 @@ def _outcomes(
     today: date,
     key: bytes,
     since: int | None,
-    changed_subjects: Sequence[int] | None,
 ) -> Iterator[Publish | Withdraw | Hold | Block]:
-    """Project subjects, then every record kind, reading in batches with SQLAlchemy Core."""
+    """Project subjects, then every record kind, reading in batches with SQLAlchemy Core. Since
+    ``since``: the subjects changed, and the records changed or whose subject changed (a record
+    carries its subject's name and code)."""
     st = Subject.__table__
     subject_cols = _projected(st)
     cond = None if since is None else st.c.change_seq > since
@@ -219,10 +217,11 @@ def _outcomes(
         at = names.index("subject_id")
         stmt = select(*cols, *(st.c[f] for f in SUBJECT_FIELDS)).select_from(t.outerjoin(st, t.c.subject_id == st.c.id))
         if since is not None:
-            conds = [t.c.change_seq > since]
-            if changed_subjects:
-                conds.append(t.c.subject_id.in_(changed_subjects))
-            stmt = stmt.where(or_(*conds))
+            # the changed subjects as a subquery, not a list of ids: PostgreSQL tests a literal IN list
+            # element by element for every row (10k changed subjects x 1M records took minutes); a
+            # subquery becomes a hashed set on PostgreSQL and an index probe on SQLite
+            changed = select(st.c.id).where(st.c.change_seq > since)
+            stmt = stmt.where(or_(t.c.change_seq > since, t.c.subject_id.in_(changed)))
         n = len(names)
         for row in _rows(conn, stmt):
             record = dict(zip(names, row[:n], strict=True))

@@ -327,3 +327,21 @@ def test_a_quiet_export_without_heartbeats_still_raises_the_receipts_alarm(
     again = export(a.node, a.identity, heartbeat=False)
     assert again.skipped == [b.id] and again.alarms == [], "once per period"
     assert [p.seq for p in again.sent] == [] and sent.seq == 1
+
+
+def test_a_renamed_subject_sends_its_records_again_with_the_new_name(homes: Any) -> None:
+    """A record carries its subject's name and code: when only the subject changes, the next delta
+    re-sends the subject and every record that names it (and nothing else)."""
+    a, b, clock, tmp = homes
+    ingest(a, tmp, [penalty(1), penalty(2)])
+    export(a.node, a.identity)
+    clock.advance(minutes=5)
+    f = tmp / "s.jsonl"
+    renamed = {"name": "昆明改名后科技有限公司", "category": "legal_person", "uscc": USCC[1], "legal_rep": "张三"}
+    f.write_bytes(orjson.dumps(renamed) + b"\n")
+    ingest_file(a.node, f, kind="subject", source="昆明市市场监督管理局", source_uscc=AUTHORITY_USCC)
+    [pkg] = export(a.node, a.identity).sent
+    got = items_of(pkg.archive, b)
+    assert kinds(got) == {"manifest": 1, "upsert.subject": 1, "upsert.penalty": 1}
+    [again] = [i for i in got if i["kind"] == "record" and i["table"] == "penalty"]
+    assert "改名后" in again["row"]["subject_name"]
