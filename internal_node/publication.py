@@ -294,7 +294,11 @@ class _Existing:
                 c["item"] = body.decode()
                 c["guard_mac"] = self.guard.mac(body)
         if inserts:
-            self.conn.execute(insert(PUBLICATION), [{**_EMPTY, **c} for c in inserts])
+            rows = [{**_EMPTY, **c} for c in inserts]
+            if self.conn.dialect.name == "postgresql":
+                _copy_in(self.conn, rows)
+            else:
+                self.conn.execute(insert(PUBLICATION), rows)
         # one executemany per set of changed columns (a statement per row compiled and cached a
         # statement per row: 1,000 changed records cost a second of SQLAlchemy's compile path)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -309,6 +313,23 @@ class _Existing:
             )
             params = [{"w_table": c["table_name"], "w_key": c["key"], **{f"v_{k}": c[k] for k in cols}} for c in rows]
             self.conn.execute(stmt, params)
+
+
+_COPY_COLUMNS = ("table_name", "key", "state", "reason", "pub_seq", "item", "row_digest", "publish_until", "guard_mac")
+
+
+def _copy_in(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """New publication rows on PostgreSQL through ``COPY … FROM STDIN`` on the session's own
+    connection (same transaction): an INSERT per row, even pipelined, kept the server busy for
+    longer than the whole projection on the client (first export after a load, 100k records: 45 s
+    of wall clock for 20 s of client CPU)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY publication ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([r[c] for c in _COPY_COLUMNS])
+    finally:
+        cursor.close()
 
 
 _EMPTY: dict[str, Any] = {"pub_seq": None, "item": None, "row_digest": None, "publish_until": None, "guard_mac": None}
