@@ -3,6 +3,7 @@ other, a shared transfer folder, and a clock the test moves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,3 +51,21 @@ def trust_each_other(a: Home, b: Home, clock: Clock) -> None:
         card = peer.identity.card()
         with me.node.transaction() as s:
             trust_store.trust_card(s, card, card.key_id, clock(), own_role=me.node.config.role)
+
+
+def trusted_pair(
+    tmp_path: Path, database_factory: Callable[[str], str] | None = None, clock: Clock | None = None
+) -> tuple[Home, Home, Path, Clock]:
+    """An internal node ``int`` and a public node ``pub`` under ``tmp_path``, sharing the transfer
+    folder ``tmp_path/medium``, each trusting the other's card: (internal, public, medium, clock)."""
+    from internal_node import SPEC as INTERNAL
+    from public_node import SPEC as PUBLIC
+
+    clock = clock or Clock()
+    medium = tmp_path / "medium"
+    medium.mkdir()
+    urls = (database_factory("int"), database_factory("pub")) if database_factory is not None else (None, None)
+    a = make_home(tmp_path, INTERNAL, "int", medium, clock, urls[0])
+    b = make_home(tmp_path, PUBLIC, "pub", medium, clock, urls[1])
+    trust_each_other(a, b, clock)
+    return a, b, medium, clock

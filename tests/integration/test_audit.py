@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from internal_node import SPEC as INTERNAL
 from internal_node.returns import ReturnApplier
 from nodekit import trust_store
 from nodekit.alarms import check_inbound, close_syslog, receipts_overdue
@@ -30,7 +29,7 @@ from nodekit.reconcile import reconcile
 from nodekit.runtime import Node
 from public_node import SPEC as PUBLIC
 from tests.helpers import run_cli
-from tests.nodes import Clock, Home, make_home, trust_each_other
+from tests.nodes import Clock, Home, trusted_pair
 from transfer.items import Item
 from transfer.opener import VerifiedHeader
 
@@ -73,12 +72,7 @@ def nodes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home, E
 
 def two_nodes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home, Exchange, Exchange, Clock]]:
     """An internal and a public node trusting each other, sharing one medium, on the clock START."""
-    clock = Clock(START)
-    medium = tmp_path / "medium"
-    medium.mkdir()
-    a = make_home(tmp_path, INTERNAL, "int", medium, clock, database_factory("int"))
-    b = make_home(tmp_path, PUBLIC, "pub", medium, clock, database_factory("pub"))
-    trust_each_other(a, b, clock)
+    a, b, _, clock = trusted_pair(tmp_path, database_factory, Clock(START))
     yield a, b, open_exchange(a.node, a.identity), open_exchange(b.node, b.identity), clock
     a.node.close()
     b.node.close()

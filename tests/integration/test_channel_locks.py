@@ -19,14 +19,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from internal_node import SPEC as INTERNAL
 from internal_node.export import export
 from nodekit.errors import ExitCode
 from nodekit.locks import ChannelBusy, channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow
-from public_node import SPEC as PUBLIC
 from tests.integration.public_support import BIN, channel_packages, log_events, package_files, program_env
-from tests.nodes import Clock, Home, make_home, trust_each_other
+from tests.nodes import Home, trusted_pair
 from transfer.header import parse_prefix
 from transfer.medium import channel_dirname
 
@@ -38,12 +36,7 @@ TIMEOUT = 120.0
 
 @pytest.fixture
 def homes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home]]:
-    clock = Clock()
-    medium = tmp_path / "medium"
-    medium.mkdir()
-    a = make_home(tmp_path, INTERNAL, "int", medium, clock, database_factory("int"))
-    b = make_home(tmp_path, PUBLIC, "pub", medium, clock, database_factory("pub"))
-    trust_each_other(a, b, clock)
+    a, b, _, _ = trusted_pair(tmp_path, database_factory)
     yield a, b
     a.node.close()
     b.node.close()

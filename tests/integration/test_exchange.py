@@ -13,12 +13,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from internal_node import SPEC as INTERNAL
 from nodekit.exchange import Exchange
 from nodekit.models import ChannelRow, NodeMeta, TransferLogRow
 from nodekit.node_exchange import open_exchange
-from public_node import SPEC as PUBLIC
-from tests.nodes import Clock, Home, make_home, trust_each_other
+from tests.nodes import Clock, Home, trusted_pair
 from transfer.items import Item
 from transfer.opener import VerifiedHeader
 
@@ -66,11 +64,7 @@ def rec(i: int) -> Item:
 
 @pytest.fixture
 def homes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home, Exchange, Exchange]]:
-    medium = tmp_path / "medium"
-    medium.mkdir()
-    a = make_home(tmp_path, INTERNAL, "int", medium, _CLOCK, database_factory("int"))
-    b = make_home(tmp_path, PUBLIC, "pub", medium, _CLOCK, database_factory("pub"))
-    trust_each_other(a, b, _CLOCK)
+    a, b, _, _ = trusted_pair(tmp_path, database_factory, _CLOCK)
     yield a, b, open_exchange(a.node, a.identity), open_exchange(b.node, b.identity)
     a.node.close()
     b.node.close()

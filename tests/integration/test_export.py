@@ -13,7 +13,6 @@ import orjson
 import pytest
 from sqlalchemy import select, update
 
-from internal_node import SPEC as INTERNAL
 from internal_node.cli_exchange import _human, _report_dict
 from internal_node.documents import queue_document
 from internal_node.errors import ContentChanged, DocumentError, ExportError
@@ -22,11 +21,10 @@ from internal_node.ingest import ingest_file
 from internal_node.pubmodels import Publication
 from keys import canonical
 from nodekit.models import ChannelRow, TransferLogRow
-from public_node import SPEC as PUBLIC
 from public_node.importer import import_packages
 from public_node.queries import find_by_doc_no, record_counts
 from tests.helpers import run_cli
-from tests.nodes import Clock, Home, make_home, trust_each_other
+from tests.nodes import Clock, Home, trusted_pair
 from transfer.files import read_chunks
 from transfer.header import parse_prefix
 
@@ -50,12 +48,7 @@ def penalty(n: int, **over: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def homes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home, Clock, Path]]:
-    clock = Clock()
-    medium = tmp_path / "medium"
-    medium.mkdir()
-    a = make_home(tmp_path, INTERNAL, "int", medium, clock, database_factory("int"))
-    b = make_home(tmp_path, PUBLIC, "pub", medium, clock, database_factory("pub"))
-    trust_each_other(a, b, clock)
+    a, b, _, clock = trusted_pair(tmp_path, database_factory)
     yield a, b, clock, tmp_path
     a.node.close()
     b.node.close()

@@ -12,14 +12,12 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from internal_node import SPEC as INTERNAL
 from keys import canonical
 from nodekit.cli_exchange import outcome_line
 from nodekit.exchange import Outcome
 from nodekit.models import TransferLogRow
-from public_node import SPEC as PUBLIC
 from tests.helpers import run_cli
-from tests.nodes import Clock, Home, make_home, trust_each_other
+from tests.nodes import Home, trusted_pair
 from transfer.limits import MAGIC, SIG_LEN
 from transfer.medium import channel_dirname
 
@@ -62,12 +60,7 @@ def forged_package(sender: Home, recipient: Home, key: str, seq: int) -> bytes:
 
 @pytest.fixture
 def nodes(tmp_path: Path, database_factory: Any) -> tuple[Home, Home, Path]:
-    clock = Clock()
-    medium = tmp_path / "medium"
-    medium.mkdir()
-    a = make_home(tmp_path, INTERNAL, "int", medium, clock, database_factory("int"))
-    b = make_home(tmp_path, PUBLIC, "pub", medium, clock, database_factory("pub"))
-    trust_each_other(a, b, clock)
+    a, b, medium, clock = trusted_pair(tmp_path, database_factory)
     folder = medium / channel_dirname(a.id, b.id)
     folder.mkdir()
     a.node.close()

@@ -9,14 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from internal_node import SPEC as INTERNAL
 from keys import canonical
 from nodekit import trust_store
 from nodekit.models import ChannelRow
 from nodekit.node_exchange import open_exchange
-from public_node import SPEC as PUBLIC
 from tests.helpers import run_cli
-from tests.nodes import Clock, make_home, trust_each_other
+from tests.nodes import trusted_pair
 from transfer.header import parse_prefix
 from transfer.limits import MAGIC
 
@@ -25,12 +23,7 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture
 def sent(tmp_path: Path, database_factory: Any) -> tuple[Any, Any, Path]:
-    clock = Clock()
-    medium = tmp_path / "medium"
-    medium.mkdir()
-    a = make_home(tmp_path, INTERNAL, "int", medium, clock, database_factory("int"))
-    b = make_home(tmp_path, PUBLIC, "pub", medium, clock, database_factory("pub"))
-    trust_each_other(a, b, clock)
+    a, b, medium, clock = trusted_pair(tmp_path, database_factory)
     ex = open_exchange(a.node, a.identity)
     with a.node.sessions() as s:
         peer = trust_store.load_trust_state(s).current_for(b.id)

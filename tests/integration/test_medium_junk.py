@@ -12,11 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-from internal_node import SPEC as INTERNAL
-from public_node import SPEC as PUBLIC
 from tests.helpers import run_cli
 from tests.integration.public_support import log_events
-from tests.nodes import Clock, Home, make_home, trust_each_other
+from tests.nodes import Home, trusted_pair
 from transfer.limits import MAGIC
 from transfer.medium import channel_dirname
 
@@ -25,12 +23,7 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture
 def nodes(tmp_path: Path, database_factory: Any) -> tuple[Home, Home, Path]:
-    clock = Clock()
-    medium = tmp_path / "medium"
-    medium.mkdir()
-    a = make_home(tmp_path, INTERNAL, "int", medium, clock, database_factory("int"))
-    b = make_home(tmp_path, PUBLIC, "pub", medium, clock, database_factory("pub"))
-    trust_each_other(a, b, clock)
+    a, b, medium, clock = trusted_pair(tmp_path, database_factory)
     a.node.close()
     return a, b, medium
 
