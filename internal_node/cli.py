@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from exchange import cli_transfer
 from internal_node import SPEC, cli_audit, cli_data, cli_exchange, cli_policy
 from nodekit.cli import make_root, run
 
@@ -12,6 +13,7 @@ cli = make_root(
     "credgap internal node: the credit information database on the government's dedicated network.\n\n"
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
+cli_transfer.register(cli)
 cli_policy.register(cli)
 cli_data.register(cli)
 cli_exchange.register(cli)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
+from exchange.reconcile import ReconcileFailed, ReconcileReport, reconcile
 from nodekit import trust_store
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.home import parse_duration
-from nodekit.reconcile import ReconcileFailed, ReconcileReport, reconcile
 
 
 def register(root: click.Group) -> None:

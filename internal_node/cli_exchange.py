@@ -12,12 +12,12 @@ from typing import Any
 
 import click
 
+from exchange.cli_outcomes import echo_outcomes, finish, sent_dict, sent_line
 from internal_node.documents import queue_document, withdraw_document
 from internal_node.errors import ExportError
 from internal_node.export import ExportReport, export, resend
 from internal_node.returns import import_returns
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, pass_node_context
-from nodekit.cli_exchange import echo_outcomes, finish, sent_dict, sent_line
 from nodekit.home import parse_duration
 from nodekit.text import printable
 

@@ -12,16 +12,17 @@ import orjson
 from sqlalchemy import LargeBinary, cast, func, select
 from sqlalchemy.orm import Session
 
+from exchange import alarms
+from exchange.alarms import Overdue
+from exchange.engine import SentPackage
+from exchange.node import open_exchange
 from internal_node.errors import ContentChanged, ExportError
 from internal_node.policy import DisclosurePolicy, load_policy
 from internal_node.publication import DOCUMENT, STATE_PUBLISH, GuardSeal, RefreshReport, pseudonym_key, refresh
 from internal_node.pubmodels import PUBLICATION, PeerExport
 from keys import TrustedKey
 from keys.identity_store import Identity
-from nodekit import alarms, trust_store
-from nodekit.alarms import Overdue
-from nodekit.exchange import SentPackage
-from nodekit.node_exchange import open_exchange
+from nodekit import trust_store
 from nodekit.runtime import Node
 from transfer.items import RECORD_TABLES, PreparedBatch, PreparedItem
 from transfer.seal import SealedPackage

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from exchange.engine import Outcome
+from exchange.node import open_exchange
 from keys.identity_store import Identity
-from nodekit.exchange import Outcome
-from nodekit.node_exchange import open_exchange
 from nodekit.runtime import Node
 from transfer.errors import PackageRejected
 from transfer.items import Item

@@ -200,7 +200,7 @@ class Identity:
         return self.secret_for(self.current_key_id)
 
     def signing_keys(self) -> SecretKeys:
-        """The current private keys (the name ``nodekit.exchange.NodeIdentity`` asks for)."""
+        """The current private keys (the name ``exchange.engine.NodeIdentity`` asks for)."""
         return self.current_secret()
 
     def signer_for(self, recipient_node_id: str, seq: int) -> SecretKeys:

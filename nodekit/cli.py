@@ -227,11 +227,10 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
         ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
         ctx.call_on_close(ctx.obj.close)
 
-    from nodekit import cli_audit, cli_common, cli_keys, cli_transfer
+    from nodekit import cli_audit, cli_common, cli_keys
 
     cli_common.register(root, spec)
     cli_keys.register(root, spec)
-    cli_transfer.register(root)
     cli_audit.register(root)
     return root
 

@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
-from nodekit.exchange_status import exchange_status
 from nodekit.home import resolve_home
 from nodekit.runtime import Node, NodeSpec, init_home, safe_url
 from nodekit.text import printable
@@ -30,7 +29,9 @@ def node_status(node: Node) -> dict[str, Any]:
         },
         "medium": {"path": str(cfg.medium), "present": cfg.medium.is_dir()},
         "exchange_period_seconds": cfg.exchange_period,
-        "exchange": exchange_status(node) if current == heads else None,
+        "exchange": node.spec.exchange_status(node)
+        if node.spec.exchange_status is not None and current == heads
+        else None,
         **(node.spec.status_extra(node) if node.spec.status_extra is not None and current == heads else {}),
     }
 

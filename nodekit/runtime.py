@@ -40,6 +40,7 @@ class NodeSpec:
     # Called at the end of init_home, once the home and its database exist (e.g. to write a default file).
     on_init: Callable[[Node], None] | None = None
     status_extra: Callable[[Node], dict[str, Any]] | None = None  # node-specific lines of `status`
+    exchange_status: Callable[[Node], dict[str, Any]] | None = None  # the exchange's part of `status`
 
     @property
     def program(self) -> str:

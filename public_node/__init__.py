@@ -16,9 +16,16 @@ def _status(node: Node) -> dict[str, Any]:
         return {"records": record_counts(s, today=node.today())}
 
 
+def _exchange_status(node: Node) -> dict[str, Any]:
+    from exchange.status import exchange_status
+
+    return exchange_status(node)
+
+
 SPEC = NodeSpec(
     role="public",
     migrations=Path(__file__).resolve().parent / "migrations",
     schema_heads=frozenset({"e0005", "p0002"}),
     status_extra=_status,
+    exchange_status=_exchange_status,
 )

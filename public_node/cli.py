@@ -7,16 +7,17 @@ import time
 
 import click
 
+from exchange import cli_transfer
+from exchange.alarms import check_inbound
+from exchange.cli_outcomes import echo_outcomes, finish, outcome_line, sent_dict, sent_line
+from exchange.engine import SentPackage
+from exchange.node import open_exchange
+from exchange.watch import MediumWatcher
 from keys.identity_store import Identity
 from nodekit import trust_store
-from nodekit.alarms import check_inbound
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
-from nodekit.cli_exchange import echo_outcomes, finish, outcome_line, sent_dict, sent_line
-from nodekit.exchange import SentPackage
 from nodekit.home import parse_duration
-from nodekit.node_exchange import open_exchange
 from nodekit.runtime import Node
-from nodekit.watch import MediumWatcher
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 from public_node.store import purge_expired
@@ -26,6 +27,7 @@ cli = make_root(
     "credgap public node: imports verified packages and serves the public credit platform.\n\n"
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
+cli_transfer.register(cli)
 
 
 @cli.command("import")

@@ -11,9 +11,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete
 from sqlalchemy.orm import Session
 
+from exchange.engine import Outcome
+from exchange.node import open_exchange
 from keys.identity_store import Identity
-from nodekit.exchange import Outcome
-from nodekit.node_exchange import open_exchange
 from nodekit.runtime import Node
 from public_node.documents import store_document, withdraw_document
 from public_node.errors import PublicNodeError

@@ -254,7 +254,7 @@ BIN = Path(sys.executable).parent  # the venv's console scripts: internal-node, 
 
 def program_env(crash: str | None = None) -> dict[str, str]:
     """The environment of a node program run as a subprocess: the test key profile, unbuffered output
-    (so a test can follow a running watcher), and optionally a crash point (``nodekit.crash``)."""
+    (so a test can follow a running watcher), and optionally a crash point (``exchange.crash``)."""
     out = {k: v for k, v in os.environ.items() if k not in ("CREDGAP_HOME", "CREDGAP_CRASH_AT")}
     out["CREDGAP_INSECURE_TEST_KDF"] = "1"  # the homes' identities use keys.keyfile.TEST_PROFILE
     out["PYTHONUNBUFFERED"] = "1"

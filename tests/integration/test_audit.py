@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from exchange.alarms import check_inbound, close_syslog, receipts_overdue
+from exchange.engine import Exchange
+from exchange.node import open_exchange
+from exchange.reconcile import reconcile
+from exchange.status import exchange_status
 from internal_node.returns import ReturnApplier
 from nodekit import trust_store
-from nodekit.alarms import check_inbound, close_syslog, receipts_overdue
-from nodekit.exchange import Exchange
-from nodekit.exchange_status import exchange_status
 from nodekit.models import ChannelPackageRow, LogCheckpointRow, NodeMeta, PeerCheckpointRow, ReceiptRow, TransferLogRow
-from nodekit.node_exchange import open_exchange
-from nodekit.reconcile import reconcile
 from nodekit.runtime import Node
 from public_node import SPEC as PUBLIC
 from tests.helpers import run_cli

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nodekit.exchange import Exchange
+from exchange.engine import Exchange
+from exchange.node import open_exchange
 from nodekit.models import ChannelRow, NodeMeta, TransferLogRow
-from nodekit.node_exchange import open_exchange
 from tests.nodes import Clock, Home, trusted_pair
 from transfer.items import Item
 from transfer.opener import VerifiedHeader

@@ -12,9 +12,9 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from exchange.cli_outcomes import outcome_line
+from exchange.engine import Outcome
 from keys import canonical
-from nodekit.cli_exchange import outcome_line
-from nodekit.exchange import Outcome
 from nodekit.models import TransferLogRow
 from tests.helpers import run_cli
 from tests.nodes import Home, trusted_pair

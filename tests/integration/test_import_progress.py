@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
+from exchange.engine import SentPackage
 from internal_node import SPEC as INTERNAL
 from internal_node.export import export
-from nodekit.exchange import SentPackage
 from public_node import SPEC as PUBLIC
 from public_node import importer
 from public_node.importer import import_packages

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from exchange.node import open_exchange
 from keys import canonical
 from nodekit import trust_store
 from nodekit.models import ChannelRow
-from nodekit.node_exchange import open_exchange
 from tests.helpers import run_cli
 from tests.nodes import trusted_pair
 from transfer.header import parse_prefix

@@ -3,7 +3,7 @@ exchange, then restarting them: every package is applied exactly once, no sequen
 doubled, and the medium, the archive, staging and the database agree.
 
 The programs run as real subprocesses (the console scripts of the venv); ``CREDGAP_CRASH_AT`` makes
-one kill itself at the named point (``nodekit.crash``)."""
+one kill itself at the named point (``exchange.crash``)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from exchange.crash import POINTS
+from exchange.engine import SentPackage
 from internal_node import SPEC as INTERNAL
 from internal_node import sample_data
 from internal_node.export import export
-from nodekit.crash import POINTS
-from nodekit.exchange import SentPackage
 from public_node import SPEC as PUBLIC
 from public_node.importer import import_packages
 from tests.integration.public_support import (

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from exchange.engine import Outcome, SentPackage
+from exchange.node import open_exchange
+from exchange.status import exchange_status
 from internal_node import SPEC as INTERNAL
 from internal_node import sample_data
 from internal_node.export import export, resend
 from nodekit import trust_store
-from nodekit.exchange import Outcome, SentPackage
-from nodekit.exchange_status import exchange_status
-from nodekit.node_exchange import open_exchange
 from public_node import SPEC as PUBLIC
 from public_node.importer import import_packages
 from public_node.queries import find_by_doc_no, get_record, record_counts, subject_page

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from exchange.status import exchange_status
 from internal_node import SPEC as INTERNAL
 from internal_node.export import export
-from nodekit.exchange_status import exchange_status
 from nodekit.models import ReceiptRow
 from nodekit.runtime import Node
 from public_node import SPEC as PUBLIC

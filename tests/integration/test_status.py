@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from exchange.engine import SentPackage
+from exchange.status import exchange_status
 from internal_node import SPEC as INTERNAL
 from internal_node.export import export
-from nodekit.exchange import SentPackage
-from nodekit.exchange_status import exchange_status
 from public_node import SPEC as PUBLIC
 from public_node.importer import import_packages
 from public_node.views import KINDS

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from exchange.engine import SentPackage
 from internal_node import SPEC as INTERNAL
 from internal_node import sample_data
 from internal_node.export import export, resend
-from nodekit.exchange import SentPackage
 from public_node import SPEC as PUBLIC
 from tests.integration.public_support import (
     BIN,

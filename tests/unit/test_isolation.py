@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = ("internal_node", "public_node", "transfer", "keys", "nodekit")
+OURS = ("internal_node", "public_node", "transfer", "keys", "nodekit", "exchange")
 
 # package -> packages of ours it must never reach, directly or through others
 FORBIDDEN: dict[str, set[str]] = {
     "internal_node": {"public_node"},
     "public_node": {"internal_node"},
-    "nodekit": {"internal_node", "public_node"},
-    "transfer": {"internal_node", "public_node", "nodekit"},
-    "keys": {"internal_node", "public_node", "nodekit", "transfer"},
+    "exchange": {"internal_node", "public_node"},
+    "nodekit": {"internal_node", "public_node", "exchange"},
+    "transfer": {"internal_node", "public_node", "nodekit", "exchange"},
+    "keys": {"internal_node", "public_node", "nodekit", "exchange", "transfer"},
 }
 
 
@@ -122,6 +123,8 @@ def test_the_real_tree_obeys_the_isolation_rule() -> None:
         ),
         ("nodekit/_leak.py", "from internal_node.cli import main\n", "nodekit._leak -> internal_node"),
         ("keys/_leak.py", "from nodekit import db\n", "keys._leak -> nodekit"),
+        ("exchange/_leak.py", "from public_node import store\n", "exchange._leak -> public_node"),
+        ("nodekit/_leak2.py", "from exchange import engine\n", "nodekit._leak2 -> exchange"),
     ],
 )
 def test_a_forbidden_import_is_caught(tmp_path: Path, where: str, code: str, expected: str) -> None:

@@ -15,8 +15,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nodekit.crash import crashpoint
-from nodekit.exchange_core import (
+from exchange.core import (
     EXCHANGE_KINDS,
     RECEIVER_WAIT,
     DataApplier,
@@ -25,6 +24,7 @@ from nodekit.exchange_core import (
     is_package_fault,
     log,
 )  # fmt: skip
+from exchange.crash import crashpoint
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow, TransferLogRow
 from nodekit.text import printable, printable_doc
@@ -45,7 +45,7 @@ from transfer.opener import OpenContext, PackageOpener, VerifiedHeader
 
 
 class Receiving(ExchangeCore):
-    """The receiving half of :class:`nodekit.exchange.Exchange`."""
+    """The receiving half of :class:`exchange.engine.Exchange`."""
 
     def receive(self, applier: Callable[[], DataApplier], *, stop: Callable[[], bool] | None = None) -> list[Outcome]:
         """Process every package addressed to this node on the medium, and any pending package whose gap

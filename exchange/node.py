@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from exchange import alarms, receipts
+from exchange.engine import Exchange, Outcome
 from keys import Role, SecretKeys
 from keys.errors import TrustError
 from keys.identity_store import Identity
 from keys.statements import statement_from_object
-from nodekit import alarms, receipts, trust_store
+from nodekit import trust_store
 from nodekit.auditlog import own_public_keys, sign_log_checkpoint
-from nodekit.exchange import Exchange, Outcome
 from nodekit.runtime import Node
 from transfer.items import Item
 from transfer.limits import Limits
@@ -54,7 +55,7 @@ class ExchangeIdentity:
 class TrustHooks:
     """Exchange-level items: key announcements change the trust store in the package's transaction;
     receipts and checkpoints are verified with the sender's trusted key and recorded; this node's own
-    checkpoints and receipts are signed with its current key (``nodekit.receipts``)."""
+    checkpoints and receipts are signed with its current key (``exchange.receipts``)."""
 
     def __init__(self, node: Node, identity: Identity) -> None:
         self.node = node

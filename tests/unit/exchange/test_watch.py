@@ -16,8 +16,8 @@ import pytest
 from watchdog.observers import Observer
 
 import nodekit.cli  # noqa: F401  (as in a full run: "credgap" logs do not propagate)
-from nodekit import watch
-from nodekit.watch import MediumWatcher
+from exchange import watch
+from exchange.watch import MediumWatcher
 
 
 def run_in_thread(w: MediumWatcher) -> threading.Thread:

@@ -10,7 +10,7 @@ shared state in ``exchange_core``.
 
 from __future__ import annotations
 
-from nodekit.exchange_core import (
+from exchange.core import (
     EXCHANGE_KINDS,
     RECEIVER_WAIT,
     DataApplier,
@@ -21,8 +21,8 @@ from nodekit.exchange_core import (
     is_package_fault,
     load_channel_state,
 )
-from nodekit.exchange_receive import Receiving
-from nodekit.exchange_send import Sending
+from exchange.receive import Receiving
+from exchange.send import Sending
 
 
 class Exchange(Sending, Receiving):

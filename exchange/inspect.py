@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from exchange.engine import load_channel_state
 from keys.identity_store import Identity
 from nodekit import trust_store
-from nodekit.exchange import load_channel_state
 from nodekit.models import ChannelRow
 from nodekit.runtime import Node
 from nodekit.text import printable, printable_doc

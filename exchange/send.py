@@ -13,9 +13,9 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exchange.core import ExchangeCore, SentPackage, log
+from exchange.crash import crashpoint
 from keys import TrustedKey
-from nodekit.crash import crashpoint
-from nodekit.exchange_core import ExchangeCore, SentPackage, log
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow
 from transfer.errors import TransferError
@@ -30,7 +30,7 @@ from transfer.seal import Recipient, SealedPackage, seal
 
 
 class Sending(ExchangeCore):
-    """The sending half of :class:`nodekit.exchange.Exchange`."""
+    """The sending half of :class:`exchange.engine.Exchange`."""
 
     def send(
         self,

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
+from exchange.inspect import inspect_package
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
 from nodekit.errors import ExitCode, NodeError
-from nodekit.inspect import inspect_package
 from nodekit.text import printable
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from exchange import alarms
 from keys.errors import KeyStoreError
 from keys.identity_store import Identity
-from nodekit import alarms, trust_store
+from nodekit import trust_store
 from nodekit.models import ChannelPackageRow, ChannelRow, LogCheckpointRow, ReceiptRow, TransferLogRow
 from nodekit.runtime import Node
 from transfer.medium import Quarantine

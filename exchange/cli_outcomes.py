@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
+from exchange.engine import Outcome, SentPackage
 from nodekit.cli import table
 from nodekit.errors import ExitCode, NodeError
-from nodekit.exchange import Outcome, SentPackage
 from nodekit.text import printable
 
 
