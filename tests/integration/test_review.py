@@ -105,7 +105,9 @@ def test_a_held_update_leaves_the_published_version_until_a_person_decides(homes
     cli(a, "review", "withdraw", str(third["id"]), "--reason", "含个人手机号，待部门更正")
     got = items_of(export(a.node, a.identity).sent[0].archive, b)
     assert [(i["op"], i["reason"]) for i in got if i.get("kind") == "record"] == [("withdraw", "not-public")]
-    r = run_cli("internal-node", "--home", str(a.node.config.home), "review", "publish", str(third["id"]), "--reason", "x")
+    r = run_cli(
+        "internal-node", "--home", str(a.node.config.home), "review", "publish", str(third["id"]), "--reason", "x"
+    )
     assert r.code == 2 and "withdrawn, not held" in r.err, "a decision is taken once per version"
 
 
@@ -153,15 +155,17 @@ def test_a_withdrawn_record_comes_back_only_deliberately(homes: Any) -> None:
     export(a.node, a.identity)
     clock.advance(days=1)
     ingest(a, tmp, [penalty(1, withdrawal_reason="信用修复")], "repair.jsonl")
-    assert [i["reason"] for i in items_of(export(a.node, a.identity).sent[0].archive, b) if i.get("op") == "withdraw"] == [
-        "repaired"
-    ]
+    assert [
+        i["reason"] for i in items_of(export(a.node, a.identity).sent[0].archive, b) if i.get("op") == "withdraw"
+    ] == ["repaired"]
     clock.advance(days=1)
     with pytest.raises(IngestRejected) as err:
         ingest(a, tmp, [penalty(1), penalty(2)], "last-month-again.jsonl")
     [problem] = err.value.report.problems
     line = problem.render("last-month-again.jsonl")
-    assert line.startswith("last-month-again.jsonl:1: (row): penalty 昆市监罚〔2026〕1号, 昆明市市场监督管理局: withdrawn")
+    assert line.startswith(
+        "last-month-again.jsonl:1: (row): penalty 昆市监罚〔2026〕1号, 昆明市市场监督管理局: withdrawn"
+    )
     assert "信用修复" in line and "2026-11-27" in line and "--reactivate" in line
     # deliberately: accepted, logged with who and why, and listed as a reversal by the dry run
     report = ingest(a, tmp, [penalty(1), penalty(2)], "last-month-again.jsonl", reactivate="修复决定已撤销",
