@@ -10,10 +10,21 @@ from nodekit.runtime import Node, NodeSpec
 
 
 def _on_init(node: Node) -> None:
-    """A new home gets the default (safe) disclosure policy, unless a policy file is already there."""
+    """A new home gets the default (safe) disclosure policy, unless a policy file is already there, and
+    its pseudonym key (made now, so that ``export --dry-run`` never has to write one)."""
     from internal_node.policy import write_default_policy
+    from internal_node.publication import pseudonym_key
 
     write_default_policy(node.config.policy_file)
+    with node.transaction() as s:
+        pseudonym_key(s)
+
+
+def _status(node: Node) -> dict[str, Any]:
+    from internal_node.review import held_count
+
+    with node.sessions() as s:
+        return {"review": {"held": held_count(s)}}
 
 
 def _exchange_status(node: Node) -> dict[str, Any]:
@@ -25,7 +36,8 @@ def _exchange_status(node: Node) -> dict[str, Any]:
 SPEC = NodeSpec(
     role="internal",
     migrations=Path(__file__).resolve().parent / "migrations",
-    schema_heads=frozenset({"e0005", "i0003"}),
+    schema_heads=frozenset({"e0005", "i0004"}),
     on_init=_on_init,
+    status_extra=_status,
     exchange_status=_exchange_status,
 )

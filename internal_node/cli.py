@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from exchange import cli_transfer
-from internal_node import SPEC, cli_audit, cli_data, cli_exchange, cli_policy
+from internal_node import SPEC, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
 from nodekit.cli import make_root, run
 
 cli = make_root(
@@ -18,6 +18,7 @@ cli_policy.register(cli)
 cli_data.register(cli)
 cli_exchange.register(cli)
 cli_audit.register(cli)
+cli_review.register(cli)
 
 
 def main() -> None:

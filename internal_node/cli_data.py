@@ -12,6 +12,7 @@ from internal_node.ingest import IngestRejected, IngestReport, ingest_file
 from internal_node.readers import Format
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
 from nodekit.errors import ExitCode
+from nodekit.operator import operator_actor
 from nodekit.text import printable
 
 PROBLEMS_SHOWN = 50
@@ -27,6 +28,15 @@ def _summary(report: IngestReport) -> str:
     ]
     if c.held:
         lines.append(f"  {c.held} held for operator review (natural persons without an ID number)")
+    if c.reactivated or c.objection_overridden:
+        lines.append(
+            f"  {c.reactivated} withdrawn records reactivated, {c.objection_overridden} objection corrections "
+            "overridden (recorded in the transfer log)"
+        )
+    if report.review_held:
+        lines.append(f"  {report.review_held} record versions wait for a person: internal-node review list")
+    if report.refresh_error:
+        lines.append(f"  publication not refreshed ({printable(report.refresh_error, 200)}): export will do it")
     if report.kind != "subject" and (c.subjects_inserted or c.subjects_updated):
         lines.append(f"  subjects: {c.subjects_inserted} new, {c.subjects_updated} updated")
     if report.rejects_file:
@@ -48,6 +58,12 @@ def _listing(report: IngestReport, *, warnings: bool) -> list[str]:
     return shown
 
 
+def _reason(value: str | None, option: str) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("say why (the reason is recorded in the transfer log)", param_hint=option)
+    return value.strip() if value is not None else None
+
+
 def register(root: click.Group) -> None:
     @root.command("ingest")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -67,6 +83,21 @@ def register(root: click.Group) -> None:
         default=None,
         help="Where to write the rejected rows (default with --skip-invalid: FILE.rejects.csv).",
     )
+    @click.option(
+        "--reactivate",
+        metavar="REASON",
+        default=None,
+        help="Let rows publish records that were withdrawn (repair, expiry, revocation, objection); REASON is logged.",
+    )
+    @click.option(
+        "--override-objection",
+        metavar="REASON",
+        default=None,
+        help="Let rows change fields an upheld objection corrected; REASON is logged.",
+    )
+    @click.option(
+        "--operator", metavar="NAME", default=None, help="Who runs this (default: $CREDGAP_OPERATOR, OS user)."
+    )
     @json_option
     @pass_node_context
     @click.pass_context
@@ -81,6 +112,9 @@ def register(root: click.Group) -> None:
         fmt: str | None,
         skip_invalid: bool,
         rejects: Path | None,
+        reactivate: str | None,
+        override_objection: str | None,
+        operator: str | None,
         as_json: bool,
     ) -> None:
         """Load a department's file of KIND into the credit database (all rows or none, unless --skip-invalid)."""
@@ -96,6 +130,9 @@ def register(root: click.Group) -> None:
                 skip_invalid=skip_invalid,
                 rejects=rejects,
                 show_progress=True,
+                reactivate=_reason(reactivate, "--reactivate"),
+                override_objection=_reason(override_objection, "--override-objection"),
+                actor=operator_actor(operator) if operator or reactivate or override_objection else None,
             )
         except IngestRejected as exc:
             if as_json:

@@ -15,7 +15,7 @@ import click
 from exchange.cli_outcomes import echo_outcomes, finish, sent_dict, sent_line
 from internal_node.documents import queue_document, withdraw_document
 from internal_node.errors import ExportError
-from internal_node.export import ExportReport, export, resend
+from internal_node.export import SUMMARY_COLUMNS, ExportReport, export, resend
 from internal_node.returns import import_returns
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, pass_node_context
 from nodekit.home import parse_duration
@@ -28,7 +28,7 @@ def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "policy_digest": r.policy_digest,
         "refresh": r.refresh.counts(),
-        "blocked": r.refresh.blocked,
+        "review": r.refresh.review,
         "sent": [sent_dict(p) for p in r.sent],
         "skipped": r.skipped,
         "alarms": [o.message() for o in r.alarms],
@@ -41,6 +41,8 @@ def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
                 "full": p.full,
                 "count": p.count,
                 "digest": p.digest,
+                "summary": p.summary,
+                "reversals": p.reversals,
                 "items": p.items,
             }
             for p in r.plans
@@ -88,13 +90,22 @@ def _human(r: ExportReport, dry_run: bool) -> None:
         if any(c.values())
         else "publication up to date"
     )
-    for b in r.refresh.blocked[:20]:
-        click.echo(f"BLOCKED {b['table']} {b['key']}: {printable('; '.join(b['findings']), 300)}", err=True)
-    if len(r.refresh.blocked) > 20:
-        click.echo(f"... and {len(r.refresh.blocked) - 20} more blocked records (see --json)", err=True)
+    waiting = [b for b in r.refresh.review if not b.get("decided")]
+    for b in waiting[:20]:
+        click.echo(
+            f"HELD FOR REVIEW {b['table']} {b['key']} v{b['version']}: {printable('; '.join(b['findings']), 300)}",
+            err=True,
+        )
+    if len(waiting) > 20:
+        click.echo(f"... and {len(waiting) - 20} more held for review (internal-node review list)", err=True)
     if dry_run:
         for p in r.plans:
             click.echo(f"\n== {p.peer.node_name} ({p.peer.node_id}): {p.count} items, content digest {p.digest}")
+            click.echo(f"  {'kind':<11}" + "".join(f"{c:>10}" for c in SUMMARY_COLUMNS))
+            for table, counts in p.summary.items():
+                click.echo(f"  {table:<11}" + "".join(f"{counts[c]:>10}" for c in SUMMARY_COLUMNS))
+            for rv in p.reversals:
+                click.echo(f"  REVERSED {rv['table']} {rv['key']} v{rv['version']}: a withdrawn record published again")
             for it in p.items:
                 _echo_item(it)
         click.echo("\nnothing sealed (--dry-run); seal exactly this with: internal-node export --expect DIGEST")

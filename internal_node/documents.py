@@ -74,7 +74,9 @@ def queue_document(
         "subject_key": subject_key, "publish_until": publish_until.isoformat() if publish_until else None,
         "data": base64.b64encode(data).decode(),
     }  # fmt: skip
-    publish_items(session, [DocumentOutcome(key=key, item=item, digest=digest, publish_until=publish_until)])
+    publish_items(
+        session, [DocumentOutcome(key=key, item=item, digest=digest, publish_until=publish_until)], today=at.date()
+    )
     record_event(
         session, EventCode.DOCUMENT_APPROVED, at=at, actor=f"operator:{approved_by.strip()[:100]}",
         subject={"file": name[:200], "sha256": digest, "media_type": kind, "key": key}, counts={"bytes": len(data)},
@@ -84,7 +86,11 @@ def queue_document(
 
 def withdraw_document(session: Session, key: str, *, reason: str, approved_by: str, at: datetime) -> None:
     """Withdraw a published document from the public side."""
-    publish_items(session, [DocumentOutcome(key=key, item=None, digest=None, publish_until=None, reason=reason)])
+    publish_items(
+        session,
+        [DocumentOutcome(key=key, item=None, digest=None, publish_until=None, reason=reason)],
+        today=at.date(),
+    )
     record_event(
         session, EventCode.ADMIN_ACTION, at=at, actor=f"operator:{approved_by.strip()[:100]}",
         subject={"action": "document.withdraw", "key": key, "reason": reason},

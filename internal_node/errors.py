@@ -24,3 +24,10 @@ class DocumentError(NodeError):
 
     exit_code = ExitCode.REJECTED
     reason = "bad-document"
+
+
+class ReviewError(NodeError):
+    """A review decision cannot be taken (no such entry, already decided, no reason given)."""
+
+    exit_code = ExitCode.USAGE
+    reason = "review"

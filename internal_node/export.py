@@ -19,7 +19,7 @@ from exchange.node import open_exchange
 from internal_node.errors import ContentChanged, ExportError
 from internal_node.policy import DisclosurePolicy, load_policy
 from internal_node.publication import DOCUMENT, STATE_PUBLISH, GuardSeal, RefreshReport, pseudonym_key, refresh
-from internal_node.pubmodels import PUBLICATION, PeerExport
+from internal_node.pubmodels import PUBLICATION, REVIEW_HOLD, PeerExport
 from keys import TrustedKey
 from keys.identity_store import Identity
 from nodekit import trust_store
@@ -43,6 +43,9 @@ class PeerPlan:
     count: int = 0
     digest: str = ""
     items: list[dict[str, Any]] = field(default_factory=list)  # filled for --dry-run only
+    # --dry-run only: per kind, how many items are new, changed, withdrawn, reversed, and held for review
+    summary: dict[str, dict[str, int]] = field(default_factory=dict)
+    reversals: list[dict[str, Any]] = field(default_factory=list)  # upserts that undo a withdrawal
 
 
 @dataclass
@@ -181,6 +184,8 @@ def export(
 
     ``progress(peer name, items done, items in the package)`` is called every few thousand items."""
     policy = policy or load_policy(node.config.policy_file)
+    if dry_run:
+        return preview(node, policy, full=full, peer=peer)
     with node.transaction() as s:
         refreshed = refresh(s, policy, today=node.today(), at=node.clock())
     report = ExportReport(policy_digest=policy.digest, refresh=refreshed)
@@ -188,15 +193,6 @@ def export(
         peers = _peers(s, peer)
     if not peers:
         raise ExportError("no trusted public node: trust its identity card first (keys trust)", reason="no-peer")
-    if dry_run:
-        with node.sessions() as s:
-            for pk in peers:
-                pl = plan(s, pk, full=full)
-                d = ContentDigest()
-                pl.items = [orjson.loads(b) for p in stream_items(s, pl, d) for b in _bodies(p)]
-                pl.count, pl.digest = len(pl.items), d.hexdigest()
-                report.plans.append(pl)
-        return report
     exchange = open_exchange(node, identity)
     for pk in peers:
         with node.sessions() as s:
@@ -265,6 +261,67 @@ def export(
         report.plans.append(holder["plan"])
         report.sent.append(sent)
     return report
+
+
+def preview(node: Node, policy: DisclosurePolicy, *, full: bool, peer: str | None) -> ExportReport:
+    """What ``export`` would seal, computed in one transaction that is rolled back: the database is
+    left exactly as it was (no publication row, no counter, no transfer-log entry; see
+    :func:`~internal_node.publication.refresh` for the sequences)."""
+    with node.sessions() as s:
+        s.begin()
+        try:
+            refreshed = refresh(s, policy, today=node.today(), at=node.clock(), preview=True)
+            report = ExportReport(policy_digest=policy.digest, refresh=refreshed)
+            peers = _peers(s, peer)
+            if not peers:
+                raise ExportError(
+                    "no trusted public node: trust its identity card first (keys trust)", reason="no-peer"
+                )
+            held = _held(s)
+            for pk in peers:
+                pl = plan(s, pk, full=full)
+                d = ContentDigest()
+                pl.items = [orjson.loads(b) for p in stream_items(s, pl, d) for b in _bodies(p)]
+                pl.count, pl.digest = len(pl.items), d.hexdigest()
+                pl.summary, pl.reversals = _summary(s, pl, held)
+                report.plans.append(pl)
+        finally:
+            s.rollback()
+    return report
+
+
+SUMMARY_COLUMNS = ("new", "changed", "withdrawn", "held", "reversed")
+
+
+def _held(session: Session) -> dict[str, int]:
+    h = REVIEW_HOLD.c
+    rows = session.execute(select(h.table_name, func.count()).where(h.state == "held").group_by(h.table_name))
+    return {t: int(n) for t, n in rows}
+
+
+def _summary(
+    session: Session, pl: PeerPlan, held: dict[str, int]
+) -> tuple[dict[str, dict[str, int]], list[dict[str, Any]]]:
+    """Per kind, the plan's items by what they do to the public side, and the held versions; and the
+    reversals (an upsert of a record the public side had withdrawn), listed one by one."""
+    p = PUBLICATION.c
+    cond = [p.item.is_not(None), p.pub_seq > pl.since, p.pub_seq <= pl.upto]
+    if pl.full:
+        cond.append(p.state == STATE_PUBLISH)
+    out: dict[str, dict[str, int]] = {}
+    for table, change, n in session.execute(
+        select(p.table_name, p.change, func.count()).where(*cond).group_by(p.table_name, p.change)
+    ):
+        name = change if change in ("new", "changed", "withdrawn", "reversed") else "changed"  # before i0004: None
+        row = out.setdefault(table, dict.fromkeys(SUMMARY_COLUMNS, 0))
+        row[name] += int(n)
+    for table, n in held.items():
+        out.setdefault(table, dict.fromkeys(SUMMARY_COLUMNS, 0))["held"] = n
+    reversals = [
+        {"table": t, "key": k, "version": v}
+        for t, k, v in session.execute(select(p.table_name, p.key, p.pub_seq).where(*cond, p.change == "reversed"))
+    ]
+    return dict(sorted(out.items())), reversals
 
 
 def resend(node: Node, identity: Identity, first: int, last: int, *, peer: str | None = None) -> list[SentPackage]:

@@ -15,7 +15,7 @@ from typing import IO, Any
 from internal_node.columns import KINDS
 from internal_node.readers import FileFacts, Format, IngestError, RawRow, RowReader, detect_format, inspect_file
 from internal_node.rows import FILE, RowValidator, ValidRow
-from internal_node.upsert import BatchWriter, Counts
+from internal_node.upsert import BatchWriter, Counts, Guarded, Undone
 from internal_node.validate import InvalidValue, Problem, check_uscc, parse_text
 from nodekit.errors import ExitCode
 from nodekit.events import record_event
@@ -61,6 +61,8 @@ class IngestReport:
     warnings: list[Problem] = field(default_factory=list)
     warning_count: int = 0
     rejects_file: str | None = None
+    review_held: int | None = None  # record versions waiting for a person after the ingest's refresh
+    refresh_error: str | None = None  # why the publication could not be refreshed (export will)
 
     def add(self, problem: Problem) -> None:
         if problem.severity == "warning":
@@ -87,6 +89,8 @@ class IngestReport:
             "warnings": [p.render(self.file) for p in self.warnings],
             "warning_count": self.warning_count,
             "rejects_file": self.rejects_file,
+            "review_held": self.review_held,
+            "refresh_error": self.refresh_error,
         }
 
     def event_subject(self) -> dict[str, str]:
@@ -153,9 +157,17 @@ def ingest_file(
     actor: str | None = None,
     show_progress: bool = False,
     batch_rows: int = BATCH_ROWS,
+    reactivate: str | None = None,
+    override_objection: str | None = None,
+    refresh_publication: bool = True,
 ) -> IngestReport:
     """Ingest one department file of ``kind`` delivered by ``source``; return the report or raise
-    :class:`IngestRejected` (nothing written, the rejection recorded in the transfer log)."""
+    :class:`IngestRejected` (nothing written, the rejection recorded in the transfer log).
+
+    A row that would publish a withdrawn record again, or change back a field an upheld objection
+    corrected, is refused unless ``reactivate`` / ``override_objection`` gives the operator's reason.
+    Afterwards the publication is refreshed (its own transaction), so that versions held for review
+    show in ``status`` and ``review list`` at once."""
     spec = KINDS.get(kind)
     if spec is None:
         raise IngestUsageError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -201,9 +213,13 @@ def ingest_file(
                     # no statistics can see them, and PostgreSQL then plans each batch's key lookup
                     # as a sequential scan: quadratic in the file's size. Index scans it must be.
                     conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-                writer = BatchWriter(conn, spec, now=node.clock(), counts=report.counts)
+                from internal_node.publication import pseudonym_key
+
+                guarded = Guarded(pseudonym_key(session), reactivate, override_objection)
+                writer = BatchWriter(conn, spec, now=node.clock(), counts=report.counts, guarded=guarded)
                 _run(reader, validator, writer, report, sink, skip_invalid, show_progress, facts, batch_rows)
                 report.accepted = True
+                _log_undone(session, node, writer.undone, report, actor, reactivate, override_objection)
                 record_event(
                     session,
                     EventCode.INGEST_ACCEPTED,
@@ -242,7 +258,39 @@ def ingest_file(
     if sink is not None:
         sink.commit()
         report.rejects_file = str(sink.path)
+    if refresh_publication:
+        _refresh(node, report, actor)
     return report
+
+
+def _log_undone(
+    session: Any, node: Node, undone: list[Undone], report: IngestReport, actor: str | None,
+    reactivate: str | None, override_objection: str | None,
+) -> None:  # fmt: skip
+    """One transfer-log entry per record reactivated or objection overridden: who (the actor), why (the
+    operator's reason), which record (kind and opaque key, file and line; never its content)."""
+    for u in undone:
+        why = reactivate if u.what == "reactivated" else override_objection
+        record_event(
+            session, EventCode.RECORD_REACTIVATED, at=node.clock(), actor=actor, result=u.what,
+            subject={"kind": u.kind, "key": u.key, "file": report.file, "line": u.line, "why": (why or "")[:400]},
+        )  # fmt: skip
+
+
+def _refresh(node: Node, report: IngestReport, actor: str | None) -> None:
+    """Bring the publication up to date after an accepted ingest; a failure (an invalid policy file)
+    leaves it to the next export and is reported, never undoing the ingest."""
+    from internal_node.policy import PolicyError, load_policy
+    from internal_node.publication import refresh
+    from internal_node.review import held_count
+
+    try:
+        policy = load_policy(node.config.policy_file)
+        with node.transaction() as session:
+            refresh(session, policy, today=node.today(), actor=actor, at=node.clock())
+            report.review_held = held_count(session)
+    except PolicyError as exc:
+        report.refresh_error = exc.message
 
 
 def _sha256_or_empty(path: Path) -> str:

@@ -10,6 +10,7 @@ catches and non-catches.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -124,17 +125,21 @@ class Hit:
 
     rule: str
     description: str
+    match: str = ""  # the text matched, for the internal operator's review only (never in a report)
 
 
 @dataclass(frozen=True)
 class Finding:
-    """A hit located in a row: which record, which field, what (never the raw ID number)."""
+    """A hit located in a row: which record, which field, what (never the raw ID number in its
+    description; ``match`` and ``context`` are for the internal operator's review list only)."""
 
     kind: str
     key: str
     field: str
     rule: str
     description: str
+    match: str = dataclasses.field(default="", repr=False)
+    context: str = dataclasses.field(default="", repr=False)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}: field {self.field}: {self.description}"
@@ -234,12 +239,12 @@ def _ids(text: str, *, legacy: bool) -> Iterator[Hit]:
     for match in _ID18.finditer(text):
         number = "".join(match.groups())
         if id18_birth_date(number) is not None:
-            yield Hit("resident-id", f"resident ID number {mask_id_number(number)}")
+            yield Hit("resident-id", f"resident ID number {mask_id_number(number)}", number)
     if legacy:
         for match in _ID15.finditer(text):
             number = "".join(match.groups())
             if id15_birth_date(number) is not None:
-                yield Hit("resident-id-15", f"legacy 15-digit resident ID number {mask_id_number(number)}")
+                yield Hit("resident-id-15", f"legacy 15-digit resident ID number {mask_id_number(number)}", number)
 
 
 def _markings(text: str) -> Iterator[Hit]:
@@ -254,7 +259,7 @@ def _markings(text: str) -> Iterator[Hit]:
                 continue
             taken.append((start, end))
             found = " ".join(match.group(0).split()) or match.group(0)
-            yield Hit("classification-marking", f"classification marking {found!r} ({name})")
+            yield Hit("classification-marking", f"classification marking {found!r} ({name})", found)
 
 
 def scan_text(text: str, *, ids: bool = True, legacy_ids: bool = True) -> list[Hit]:
@@ -337,7 +342,7 @@ def scan_row(kind: str, key: str, row: Mapping[str, object]) -> list[Finding]:
     if not text_may_leak(joined):
         return []  # the common case, decided once for the whole row
     return [
-        Finding(kind=kind, key=key, field=field, rule=hit.rule, description=hit.description)
-        for field, value in row.items()
-        for hit in scan_value(field, value)
+        Finding(kind=kind, key=key, field=name, rule=hit.rule, description=hit.description, match=hit.match)
+        for name, value in row.items()
+        for hit in scan_value(name, value)
     ]

@@ -139,10 +139,10 @@ class Subject(CommonColumns, Base):
     name: Mapped[name200]
     uscc: Mapped[opt_uscc18] = mapped_column(index=True)
     id_type: Mapped[opt_code32]
-    id_no: Mapped[opt_code64]
+    id_no: Mapped[opt_code64] = mapped_column(index=True)  # the field-aware ID guard looks numbers up
     legal_rep: Mapped[opt_name200]
     legal_rep_id_type: Mapped[opt_code32]
-    legal_rep_id_no: Mapped[opt_code64]
+    legal_rep_id_no: Mapped[opt_code64] = mapped_column(index=True)
     registration_authority: Mapped[opt_name200]
     address: Mapped[str | None] = mapped_column(String(400))
     phone: Mapped[opt_code64]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -117,6 +118,11 @@ FLOORS: tuple[tuple[str, frozenset[str], frozenset[str], str], ...] = (
 )
 
 
+# Licence and decision numbers of 18 digits (construction permits: region 6 + date 8 + serial 4) look
+# like ID numbers; a number of this format is one only if the database holds it (docs/POLICY.md).
+DEFAULT_NUMBER_FORMATS = {"licence": "[0-9]{18}", "penalty": "", "list_entry": "", "gov_credit": ""}
+
+
 @dataclass(frozen=True)
 class DisclosurePolicy:
     """A loaded, resolved policy. Build with :func:`parse_policy` or :func:`load_policy`."""
@@ -128,6 +134,13 @@ class DisclosurePolicy:
     unknown_age: Literal["hold", "publish"]
     withdrawal_labels: Mapping[str, str]
     rules: Mapping[str, Mapping[str, Mapping[str, Action]]] = field(repr=False)
+    number_formats: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_NUMBER_FORMATS))
+
+    def number_format_matches(self, kind: str, number: str) -> bool:
+        """Whether ``number`` has the kind's declared licence/decision-number format (``[numbers]``);
+        False when the kind declares none."""
+        pattern = self.number_formats.get(kind, "")
+        return bool(pattern) and re.fullmatch(pattern, number, re.ASCII) is not None
 
     def action(self, kind: str, field_name: str, category: str | None) -> Action:
         """The action for ``field_name`` of ``kind`` when the subject is of ``category``; an unknown
@@ -154,6 +167,7 @@ class DisclosurePolicy:
             },
             "minors": {"unknown_age": self.unknown_age},
             "withdrawal": dict(sorted(self.withdrawal_labels.items())),
+            "numbers": dict(sorted(self.number_formats.items())),
             "rules": {
                 kind: {cat: {f: str(a) for f, a in sorted(fields.items())} for cat, fields in sorted(cats.items())}
                 for kind, cats in sorted(self.rules.items())
@@ -242,7 +256,7 @@ def parse_policy(text: str, *, source: str = "policy.toml") -> DisclosurePolicy:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise p.fail("", f"not valid TOML: {exc}") from exc
-    known = ("version", "export", "periods", "minors", "withdrawal", "party", "kinds")
+    known = ("version", "export", "periods", "minors", "withdrawal", "numbers", "party", "kinds")
     for name in raw:
         if name not in known:
             raise p.fail(name, f"unknown setting (known: {', '.join(known)})")
@@ -301,6 +315,18 @@ def parse_policy(text: str, *, source: str = "policy.toml") -> DisclosurePolicy:
             raise p.fail(f"withdrawal.{name}", "the label must not be empty")
         labels[name] = label
 
+    numbers = dict(DEFAULT_NUMBER_FORMATS)
+    for name, value in p.table(raw.get("numbers", {}), "numbers").items():
+        where = f"numbers.{name}"
+        if name not in DEFAULT_NUMBER_FORMATS:
+            raise p.fail(where, f"unknown kind (known: {', '.join(DEFAULT_NUMBER_FORMATS)})")
+        pattern = p.string(value, where).strip()
+        try:
+            re.compile(pattern, re.ASCII)
+        except re.error as exc:
+            raise p.fail(where, f"not a valid regular expression: {exc}") from None
+        numbers[name] = pattern
+
     party = _layer(
         p, p.table(raw.get("party", {}), "party"), "party", PARTY_FIELDS, "party fields", allow_default=False
     )
@@ -319,6 +345,7 @@ def parse_policy(text: str, *, source: str = "policy.toml") -> DisclosurePolicy:
         unknown_age=unknown_age,  # type: ignore[arg-type]
         withdrawal_labels=labels,
         rules=rules,
+        number_formats=numbers,
     )
 
 

@@ -70,6 +70,17 @@ needs-review = "待审核"
 held = "暂缓公示"
 incomplete = "信息待补正"
 
+[numbers]
+# The format of each kind's licence and decision numbers (licence: decision_doc_no, licence_no;
+# penalty: decision_no; list_entry: doc_no; gov_credit: record_no), a regular expression the whole
+# value must match, or "" for none. In these fields an 18-character value that passes the resident-ID
+# check counts as an ID number only if the credit database holds it for some subject or it does not
+# have this format; everywhere else (and in free text) the check alone decides.
+licence = "[0-9]{18}"
+penalty = ""
+list_entry = ""
+gov_credit = ""
+
 [party]
 # The party (行政相对人) fields shared by licences, penalties, list entries and commitments.
 party_name = "publish"

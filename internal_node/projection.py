@@ -8,20 +8,22 @@ mappings with the field names of docs/DATA.md (dates as ``date`` or ISO strings,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import math
 import re
 import unicodedata
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from internal_node.leakguard import Finding, resident_id_birth_date, scan_row
-from internal_node.masking import RULES, MaskRule
+from internal_node.freetext import FREE_TEXT_FIELDS, NAME_FIELDS, mask_own_name, scan_free_text
+from internal_node.leakguard import Finding, normalise, resident_id_birth_date, scan_row
+from internal_node.masking import HIDDEN, RULES, MaskRule
 from internal_node.policy import (
     CATEGORIES,
     FIELDS,
@@ -135,26 +137,42 @@ class Hold:
 
 
 @dataclass(frozen=True)
-class Block:
-    """The leak guard found something in the row: nothing may be sealed for this record."""
+class Review:
+    """This version waits for a person: the leak guard or a free-text detector found something in its
+    row. Nothing is sealed for it; the version published before, if any, stays published until a
+    person decides (docs/adr/0009-review-hold.md). ``row`` is what would be published if a person
+    approves this exact version; it never leaves the internal node otherwise."""
 
     table: str
     key: str
     version: int
     findings: tuple[Finding, ...]
+    row: Row = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
-Outcome = Publish | Withdraw | Hold | Block
+Outcome = Publish | Withdraw | Hold | Review
+
+KnownId = Callable[[str], bool]
+"""Whether the credit database holds this (18-character, upper-case) ID number for some subject."""
+
+NUMBER_FIELDS: dict[str, tuple[str, ...]] = {
+    "licence": ("doc_no", "decision_doc_no", "licence_no"),
+    "penalty": ("doc_no", "decision_no"),
+    "list_entry": ("doc_no",),
+    "gov_credit": ("doc_no", "record_no"),
+}
+"""Licence- and decision-number fields, where an 18-character value passing the ID check is an ID
+number only if the database holds it or it fails the kind's declared number format (``[numbers]``)."""
 
 
 def to_send(outcome: Outcome, *, published: bool) -> Outcome | None:
     """What export sends for ``outcome`` given whether the record is on the public side now.
 
     Publish: sent. Withdraw: sent only if published (nothing to take back otherwise). Hold: a published
-    record is withdrawn with the hold's reason, an unpublished one sends nothing. Block: returned as
-    is — the caller must report it and seal nothing for it (the published version, if any, stays).
+    record is withdrawn with the hold's reason, an unpublished one sends nothing. Review: returned as
+    is — the caller records the hold and seals nothing for it (the published version, if any, stays).
     """
-    if isinstance(outcome, Publish | Block):
+    if isinstance(outcome, Publish | Review):
         return outcome
     if not published:
         return None
@@ -315,8 +333,12 @@ def project(
     *,
     today: date,
     pseudonym_key: bytes,
+    known_id: KnownId | None = None,
 ) -> Outcome:
-    """Decide what the public side gets of ``record`` (of ``kind``) about ``subject`` on ``today``."""
+    """Decide what the public side gets of ``record`` (of ``kind``) about ``subject`` on ``today``.
+
+    ``known_id`` answers whether the credit database holds an ID number (the field-aware ID guard);
+    without it every value passing the ID check counts as one."""
     if kind not in KINDS:
         raise PolicyError(f"unknown record kind {kind!r} (known: {', '.join(KINDS)})", reason="kind")
     if isinstance(today, datetime):
@@ -392,12 +414,51 @@ def project(
     if publish_until is not None and today > publish_until:
         return withdraw(end_reason)
 
-    # 5. the row, then the leak guard over all of it
+    # 5. the row, the subject's own name masked in its free text, then the leak guard over all of it
+    # and the free-text detectors over its free text: anything found waits for a person
     row = build_row(kind, record, view, category, policy, publish_until, subject_key(pseudonym_key, view))
-    findings = scan_row(kind, key, row)
+    own_name = _clean(view.get("name")) if category == "natural_person" else ""
+    free = sorted(FREE_TEXT_FIELDS[kind] & row.keys())
+    if own_name:
+        shown = row.get("subject_name")
+        masked = shown if isinstance(shown, str) and shown else HIDDEN
+        for name in free:
+            value = row[name]
+            if isinstance(value, str):
+                row[name] = mask_own_name(value, own_name, masked)
+    findings = _number_fields(kind, row, scan_row(kind, key, row), policy, known_id)
+    exempt = [v for f in NAME_FIELDS if isinstance(v := row.get(f), str)] + ([own_name] if own_name else [])
+    for name in free:
+        value = row[name]
+        if not isinstance(value, str) or not value:
+            continue
+        for hit in scan_free_text(value, exempt_names=exempt):
+            finding = Finding(table, key, name, hit.rule, hit.description, match=hit.match, context=hit.context)
+            if not any((f.field, f.rule, f.description) == (name, hit.rule, hit.description) for f in findings):
+                findings.append(finding)
     if findings:
-        return Block(table, key, version, tuple(findings))
+        return Review(table, key, version, tuple(findings), row)
     return Publish(table, key, version, row)
+
+
+def _number_fields(
+    kind: str, row: Row, findings: list[Finding], policy: DisclosurePolicy, known_id: KnownId | None
+) -> list[Finding]:
+    """The field-aware ID guard: in a licence- or decision-number field whose whole value is 18
+    characters passing the ID check, the value is an ID number only if the database holds it or it
+    fails the kind's declared number format; anywhere else the check alone decides."""
+    fields = NUMBER_FIELDS.get(kind, ())
+    kept: list[Finding] = []
+    for f in findings:
+        value = row.get(f.field)
+        if f.rule == "resident-id" and f.field in fields and isinstance(value, str):
+            number = "".join(normalise(value).split()).upper()
+            if len(number) == 18 and number == f.match.upper():
+                known = known_id is None or known_id(number)
+                if not known and policy.number_format_matches(kind, number):
+                    continue
+        kept.append(f)
+    return kept
 
 
 def _period_ends(

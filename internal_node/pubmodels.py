@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Date, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from internal_node.models import Base
-from nodekit.models import utc_ts
+from nodekit.models import UTCDateTime, utc_ts
 
 
 class Publication(Base):
@@ -30,6 +30,53 @@ class Publication(Base):
     row_digest: Mapped[str | None] = mapped_column(String(64))
     guard_mac: Mapped[str | None] = mapped_column(String(32))  # see publication.GuardSeal
     publish_until: Mapped[date | None] = mapped_column(Date)
+    # what the current item did to the public side: new | changed | withdrawn | reversed
+    change: Mapped[str | None] = mapped_column(String(16))
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)  # the day a published record was withdrawn
+
+
+class ReviewHold(Base):
+    """A record version the leak guard or a free-text detector found something in: it waits for a
+    person (state ``held``), who publishes it anyway, keeps the version published before, or
+    withdraws the record. ``findings`` (JSON) holds the matched text for the internal operator."""
+
+    __tablename__ = "review_hold"
+    __table_args__ = (
+        UniqueConstraint("table_name", "key", "version", name="uq_review_hold_table_name"),
+        Index("ix_review_hold_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[int] = mapped_column(Integer)  # the record's id in its own table (kind)
+    version: Mapped[int] = mapped_column(Integer)
+    doc_no: Mapped[str | None] = mapped_column(String(100))
+    row_digest: Mapped[str] = mapped_column(String(64))
+    rules: Mapped[str] = mapped_column(String(200))
+    findings: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # held | published | kept | withdrawn | superseded
+    held_at: Mapped[utc_ts]
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(String(400))
+
+
+class ProtectedField(Base):
+    """A field corrected through an upheld objection: a department file may change it only with
+    ``ingest --override-objection`` (the objection workflow writes these)."""
+
+    __tablename__ = "protected_field"
+    __table_args__ = (UniqueConstraint("table_name", "record_id", "field", name="uq_protected_field_table_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(64))
+    value_digest: Mapped[str] = mapped_column(String(64))
+    objection: Mapped[str] = mapped_column(String(64))
+    protected_at: Mapped[utc_ts]
+    protected_by: Mapped[str] = mapped_column(String(200))
 
 
 class PublicationMeta(Base):
@@ -58,3 +105,5 @@ class PeerExport(Base):
 PUBLICATION: Table = Publication.__table__  # type: ignore[assignment]
 PUBLICATION_META: Table = PublicationMeta.__table__  # type: ignore[assignment]
 PEER_EXPORT: Table = PeerExport.__table__  # type: ignore[assignment]
+REVIEW_HOLD: Table = ReviewHold.__table__  # type: ignore[assignment]
+PROTECTED_FIELD: Table = ProtectedField.__table__  # type: ignore[assignment]

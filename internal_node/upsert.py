@@ -45,6 +45,29 @@ class Counts:
     held: int = 0
     subjects_inserted: int = 0
     subjects_updated: int = 0
+    reactivated: int = 0
+    objection_overridden: int = 0
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """What a department row may undo only deliberately: a withdrawal, or a field an upheld objection
+    corrected. ``pseudonym`` finds the record's publication row; ``reactivate`` and
+    ``override_objection`` are the operator's reasons when the ingest was told to undo them."""
+
+    pseudonym: bytes
+    reactivate: str | None = None
+    override_objection: str | None = None
+
+
+@dataclass(frozen=True)
+class Undone:
+    """One record an ingest reactivated or whose protected field it overrode (for the transfer log)."""
+
+    kind: str
+    key: str
+    line: int
+    what: str  # reactivated | objection-overridden
 
 
 def _table(model: Any) -> Table:
@@ -56,8 +79,12 @@ def _table(model: Any) -> Table:
 class BatchWriter:
     """Writes batches of one file's rows in the caller's transaction."""
 
-    def __init__(self, conn: Connection, spec: KindSpec, *, now: datetime, counts: Counts) -> None:
+    def __init__(
+        self, conn: Connection, spec: KindSpec, *, now: datetime, counts: Counts, guarded: Guarded | None = None
+    ) -> None:
         self.conn = conn
+        self.guarded = guarded
+        self.undone: list[Undone] = []
         self.spec = spec
         self.now = now
         self.counts = counts
@@ -186,12 +213,21 @@ class BatchWriter:
         # IN over the whole key is not always planned as an index search), then match the whole key.
         firsts = sorted({k[0] for k in latest})
         existing = {}
+        stored: dict[tuple[Any, ...], Any] = {}
+        extra = (t.c.record_status, t.c.withdrawal_reason, t.c.updated_at)
         for r in self.conn.execute(
-            select(t.c.id, *key_cols, t.c.content_digest, t.c.change_seq).where(key_cols[0].in_(firsts))
+            select(t.c.id, *key_cols, t.c.content_digest, t.c.change_seq, *extra).where(key_cols[0].in_(firsts))
         ):
-            key = tuple(r[1:-2])
+            key = tuple(r[1 : 1 + len(key_cols)])
             if key in latest:
-                existing[key] = (r[0], r[-2], r[-1])
+                existing[key] = (r[0], r.content_digest, r.change_seq)
+                stored[key] = r
+        if self.guarded is not None:
+            changed = {k: existing[k] for k, (_, d) in latest.items() if k in existing and existing[k][1] != d}
+            refused = self._guard(changed, stored, latest)
+            for key, problem in refused.items():
+                problems.append(problem)
+                del latest[key]
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for key, (row, digest) in latest.items():
@@ -224,6 +260,20 @@ class BatchWriter:
         self.counts.inserted += len(inserts)
         self.counts.updated += len(updates)
         return problems
+
+    def _guard(
+        self, changed: dict[tuple[Any, ...], Any], stored: dict[tuple[Any, ...], Any], latest: dict[Any, Any]
+    ) -> dict[tuple[Any, ...], Problem]:
+        """The changed rows that would undo a withdrawal or an upheld objection's correction without
+        the operator's say-so, each with the one-line problem that refuses it."""
+        from internal_node.guarded import check_changes
+
+        assert self.guarded is not None and self.table is not None
+        refused, undone = check_changes(self.conn, self.spec, self.table, self.guarded, changed, stored, latest)
+        self.undone.extend(undone)
+        self.counts.reactivated += sum(u.what == "reactivated" for u in undone)
+        self.counts.objection_overridden += sum(u.what == "objection-overridden" for u in undone)
+        return refused
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

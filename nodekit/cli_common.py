@@ -109,6 +109,8 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                 for k in ex["trusted_keys"]:
                     soon = f"; WARNING: expires {k['expires']}" if k.get("expires_soon") else ""
                     click.echo(f"  trusts {k['role']} node {k['node_name']} key {k['key_id']} ({k['status']}{soon})")
+            if isinstance(data.get("review"), dict):
+                click.echo(f"  review    {data['review']['held']} record version(s) held for a person (review list)")
             for key, value in data.items():
                 if key.startswith("records"):
                     click.echo(f"  {key:<9} {value}")

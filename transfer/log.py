@@ -45,6 +45,8 @@ class EventCode(StrEnum):
     INGEST_REJECTED = "ingest.rejected"
     POLICY_CHANGED = "policy.changed"
     DOCUMENT_APPROVED = "document.approved"
+    REVIEW_DECIDED = "review.decided"  # a person decided on a record version held for review
+    RECORD_REACTIVATED = "record.reactivated"  # ingest --reactivate / --override-objection
     LOGIN_SUCCESS = "login.success"
     LOGIN_FAILURE = "login.failure"
     ADMIN_ACTION = "admin.action"

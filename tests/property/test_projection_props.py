@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from internal_node.leakguard import USCC_FIELDS, id18_birth_date, is_valid_uscc, normalise
 from internal_node.masking import RULES
 from internal_node.policy import CATEGORIES, FIELDS, KINDS, default_policy, parse_policy
-from internal_node.projection import Block, Publish, project
+from internal_node.projection import Publish, Review, project
 from keys import canonical
 from tests.unit.internal_node.disclosure_samples import PSEUDONYM_KEY, record, resident_id
 
@@ -107,7 +107,7 @@ def test_no_row_ever_carries_a_resident_id_number(case: tuple[str, dict[str, Any
         for field, value in out.row.items():
             assert _tokens(field, value) == [], (field, value)
         canonical.encode(dict(out.row))  # always encodable
-    if isinstance(out, Block):
+    if isinstance(out, Review):
         assert out.findings and all(f.kind == kind for f in out.findings)
 
 

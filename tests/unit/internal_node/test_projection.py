@@ -18,10 +18,10 @@ from internal_node.policy import (
     parse_policy,
 )
 from internal_node.projection import (
-    Block,
     Hold,
     Outcome,
     Publish,
+    Review,
     Withdraw,
     opaque_key,
     project,
@@ -218,7 +218,7 @@ def test_an_id_number_in_any_field_is_masked_dropped_or_blocked(kind: str) -> No
         rec = _natural_person_everything(kind)
         rec[field] = f"见{ADULT_ID}号"
         out = run(kind, rec)
-        if isinstance(out, Block):
+        if isinstance(out, Review):
             assert {f.field for f in out.findings} <= {field, "doc_no", "source_unit", "subject_name", "uscc"}
         elif isinstance(out, Publish):
             assert all(ADULT_ID not in str(v) for v in out.row.values()), (kind, field)
@@ -431,10 +431,10 @@ def test_today_may_be_a_datetime() -> None:
 # --- the leak guard on the row ------------------------------------------------------------------
 
 
-def test_an_id_number_in_free_text_blocks_the_record() -> None:
+def test_an_id_number_in_free_text_holds_the_record_for_review() -> None:
     rec = {**penalty(**party("legal_person")), "violation_facts": f"当事人李四（身份证号{LEGAL_REP_ID}）"}
     out = run("penalty", rec)
-    assert isinstance(out, Block)
+    assert isinstance(out, Review)
     [finding] = out.findings
     assert (finding.kind, finding.key, finding.field, finding.rule) == (
         "penalty",
@@ -445,9 +445,9 @@ def test_an_id_number_in_free_text_blocks_the_record() -> None:
     assert LEGAL_REP_ID not in str(finding)
 
 
-def test_a_classification_marking_blocks_the_record() -> None:
+def test_a_classification_marking_holds_the_record_for_review() -> None:
     out = run("penalty", {**penalty(**party("legal_person")), "content": "机密★一年 处罚内容"})
-    assert isinstance(out, Block) and out.findings[0].field == "content"
+    assert isinstance(out, Review) and out.findings[0].field == "content"
     out = run("penalty", {**penalty(**party("legal_person")), "content": "侵犯商业秘密，内部控制不健全"})
     assert isinstance(out, Publish)
 
@@ -490,7 +490,7 @@ def test_to_send() -> None:
     pub = run("penalty", penalty(**party("legal_person")))
     wd = Withdraw("penalty", "k", 2, "expired")
     hold = Hold("penalty", "k", 2, "needs-review")
-    block = Block("penalty", "k", 2, ())
+    block = Review("penalty", "k", 2, ())
     assert to_send(pub, published=False) is pub and to_send(pub, published=True) is pub
     assert to_send(wd, published=False) is None and to_send(wd, published=True) is wd
     assert to_send(hold, published=False) is None

@@ -1,0 +1,38 @@
+"""Who is acting at the keyboard: the one place an operator's name is resolved (``--operator NAME``,
+else ``CREDGAP_OPERATOR``, else the OS user), for the transfer log's ``actor``."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from nodekit.errors import ExitCode, NodeError
+
+OPERATOR_ENV = "CREDGAP_OPERATOR"
+MAX_NAME = 100
+
+
+class OperatorError(NodeError):
+    """The operator's name is unusable (empty, too long, or with control characters)."""
+
+    exit_code = ExitCode.USAGE
+    reason = "operator"
+
+
+def resolve_operator(given: str | None = None) -> str:
+    """The deciding operator's name: ``given``, else ``$CREDGAP_OPERATOR``, else the OS user."""
+    name = given if given is not None else os.environ.get(OPERATOR_ENV)
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = f"uid{os.getuid()}"
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or any(not ch.isprintable() for ch in name):
+        raise OperatorError(f"--operator / {OPERATOR_ENV}: a name of 1 to {MAX_NAME} printable characters is needed")
+    return name
+
+
+def operator_actor(given: str | None = None) -> str:
+    """The transfer log's ``actor`` for the resolved operator: ``operator:NAME``."""
+    return f"operator:{resolve_operator(given)}"
