@@ -24,7 +24,7 @@ from exchange.core import (
     is_package_fault,
     log,
 )  # fmt: skip
-from exchange.crash import crashpoint
+from exchange.crash import crashpoint, pausepoint
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow, TransferLogRow
 from nodekit.text import printable, printable_doc
@@ -60,6 +60,7 @@ class Receiving(ExchangeCore):
     def _receive(self, applier: Callable[[], DataApplier]) -> list[Outcome]:
         clear_staging(self.staging)
         files, odd = self.medium.scan(recipient=self.identity.node_id)
+        pausepoint("after-scan")
         self._report_odd(odd)
         by_channel: dict[tuple[str, str], list[MediumFile]] = {}
         for f in files:
@@ -160,6 +161,7 @@ class Receiving(ExchangeCore):
                 continue
             outcomes.append(self._process(staged, vh, applier, highest_known=highest))
             crashpoint("before-medium-remove")
+            pausepoint("before-medium-remove")
             self.medium.remove(staged.source)
             crashpoint("after-medium-remove")
         outcomes.extend(self._drain_pending(sender, applier))

@@ -20,6 +20,16 @@ COPY_CHUNK = 1 << 20
 TEMP_PREFIX = ".tmp-"
 
 
+class _Fs:
+    """The seam at the medium's filesystem boundary: a real EIO needs a failing device, so tests replace
+    ``read`` here to make a chosen file's read raise ``OSError(EIO)``."""
+
+    read = staticmethod(os.read)
+
+
+FS = _Fs()
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -84,8 +94,8 @@ def copy_bounded(src: Path, dst: Path, *, max_size: int) -> tuple[int, str]:
             raise PackageRejected(f"{src.name}: {st.st_size} bytes exceeds the limit of {max_size}", reason="oversized")
         digest = hashlib.sha256()
         size = 0
-        with os.fdopen(os.dup(fd), "rb", buffering=0) as fin, atomic_writer(dst) as fout:
-            while chunk := fin.read(COPY_CHUNK):
+        with atomic_writer(dst) as fout:
+            while chunk := FS.read(fd, COPY_CHUNK):
                 size += len(chunk)
                 if size > max_size:
                     raise PackageRejected(
