@@ -239,7 +239,7 @@ class MediumScan:
         for name in names:
             if name.startswith("."):
                 continue  # temporary or hidden: ignored by rule
-            pm = PACKAGE_NAME.match(name)
+            pm = PACKAGE_NAME.fullmatch(name)
             if pm is None:
                 self.odd.append(Unexpected(folder.path / name, "not-a-package-name"))
                 continue
@@ -289,7 +289,7 @@ class Medium:
             for name in names:
                 if name.startswith("."):
                     continue
-                m = CHANNEL_DIR.match(name)
+                m = CHANNEL_DIR.fullmatch(name)
                 if m is None:
                     scan.odd.append(Unexpected(self.root / name, "not-a-channel"))
                     continue
@@ -368,12 +368,14 @@ class Medium:
         target = self.root / folder_name / name
         root_fd = self._open_root()
         try:
-            with suppress(FileExistsError):
-                os.mkdir(folder_name, 0o755, dir_fd=root_fd)
             try:
-                folder = os.open(folder_name, _NOFOLLOW_DIR, dir_fd=root_fd)
-            except OSError as exc:
-                raise MediumError(f"{target.parent}: cannot open the channel folder: {exc.strerror}") from exc
+                os.mkdir(folder_name, 0o755, dir_fd=root_fd)
+                os.fsync(root_fd)
+            except FileExistsError:
+                pass
+            folder = os.open(folder_name, _NOFOLLOW_DIR, dir_fd=root_fd)
+        except OSError as exc:
+            raise MediumError(f"{target.parent}: cannot open the channel folder: {exc.strerror}") from exc
         finally:
             os.close(root_fd)
         try:

@@ -39,7 +39,7 @@ class PackageStore:
         folder = self.root / channel_dirname(sender, recipient)
         if folder.is_dir():
             for p in sorted(folder.iterdir()):
-                if PACKAGE_NAME.match(p.name) and p.is_file() and not p.is_symlink():
+                if PACKAGE_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink():
                     yield p
 
 
