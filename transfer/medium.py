@@ -173,7 +173,9 @@ class EntryError(MediumError):
     :data:`INCOMPLETE`. The entry's outcome, never the round's."""
 
     def __init__(self, path: Path, reason: str, detail: str = "") -> None:
-        super().__init__(f"{path}: {ENTRY_REASONS.get(reason, 'still being written')}", reason=reason)
+        super().__init__(
+            f"{path.name}: {ENTRY_REASONS.get(reason, 'its size or time changed while it was read')}", reason=reason
+        )
         self.path, self.detail = path, detail
 
     def unexpected(self) -> Unexpected:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from transfer.errors import MediumError, PackageRejected
-from transfer.medium import READ_ONLY, REMOVED, EntryError, Medium, package_name
+from transfer.medium import FS, INCOMPLETE, READ_ONLY, REMOVED, EntryError, Medium, package_name
 from transfer.stores import PackageStore, clear_staging
 
 DIGEST = "ab" * 32
@@ -140,3 +140,30 @@ def test_package_store_and_clear_staging(tmp_path: Path) -> None:
     (tmp_path / "staging").mkdir()
     (tmp_path / "staging" / "x").write_bytes(b"1")
     assert clear_staging(tmp_path / "staging") == 1
+
+
+def test_a_file_written_while_it_is_copied_is_left_for_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device writing under the final name: the copy is dropped (``incomplete``), not reported."""
+    root = tmp_path / "m"
+    ch = root / "int-a_to_pub-b"
+    ch.mkdir(parents=True)
+    target = ch / package_name(1, DIGEST)
+    target.write_bytes(b"first half")
+    med = Medium(root)
+    real_read = FS.read
+    written: list[bool] = []
+
+    def read_while_written(fd: int, n: int) -> bytes:
+        if not written:
+            with target.open("ab") as fh:
+                fh.write(b", second half")
+            written.append(True)
+        return real_read(fd, n)
+
+    monkeypatch.setattr(FS, "read", read_while_written)
+    with med.scan() as scan:
+        [f] = scan.files
+        with pytest.raises(EntryError) as err:
+            med.stage(f, tmp_path / "staging", max_size=1000)
+    assert err.value.reason == INCOMPLETE
+    assert list((tmp_path / "staging").iterdir()) == []
