@@ -36,7 +36,7 @@ def outcome_line(o: Outcome) -> str:
     unverified header, so they are escaped like every table cell."""
     extra = (
         f" {printable(o.reason, 64)}: {printable(o.message, 500)}"
-        if o.result == "rejected"
+        if o.result in ("rejected", "skipped")
         else (f" {_counts(o)}" if o.counts else "")
     )
     seq = o.seq if o.seq is not None else "?"

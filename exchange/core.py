@@ -23,12 +23,11 @@ from transfer.header import ZERO_DIGEST
 from transfer.items import Item
 from transfer.limits import DEFAULT_VALIDITY, Limits
 from transfer.log import EventCode
-from transfer.medium import (
-    Medium,
-    PackageStore,
-    Quarantine,
-)
+from transfer.medium import Medium
+from transfer.memo import MediumMemo
 from transfer.opener import OpenContext, VerifiedHeader
+from transfer.quarantine import Quarantine
+from transfer.stores import PackageStore
 
 log = logging.getLogger("credgap.exchange")
 
@@ -144,9 +143,11 @@ class ExchangeCore:
         self.medium = Medium(node.config.medium)
         self.archive = PackageStore(home / "archive")
         self.pending = PackageStore(home / "pending")
-        self.quarantine = Quarantine(home / "quarantine")
+        self.quarantine = Quarantine(home / "quarantine", retention=node.config.quarantine_retention)
+        self.memo = MediumMemo(home / "medium-memo.json")
+        self.write_settle = node.config.write_settle
         self.staging = home / "staging"
-        self._reported_odd: set[tuple[str, int]] = set()
+        self._reported_odd: set[tuple[str, str, str]] = set()
         self._stop: Callable[[], bool] = lambda: False
 
     # ------------------------------------------------------------------ state

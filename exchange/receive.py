@@ -24,7 +24,7 @@ from exchange.core import (
     is_package_fault,
     log,
 )  # fmt: skip
-from exchange.crash import crashpoint
+from exchange.crash import crashpoint, pausepoint
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow, TransferLogRow
 from nodekit.text import printable, printable_doc
@@ -35,13 +35,19 @@ from transfer.header import parse_prefix
 from transfer.limits import MAGIC
 from transfer.log import EventCode
 from transfer.medium import (
+    INCOMPLETE,
+    READ_ONLY,
+    REMOVED,
+    EntryError,
     MediumFile,
     StagedFile,
+    Stamp,
+    Unexpected,
     channel_dirname,
-    clear_staging,
     package_name,
 )
 from transfer.opener import OpenContext, PackageOpener, VerifiedHeader
+from transfer.stores import clear_staging
 
 
 class Receiving(ExchangeCore):
@@ -59,17 +65,28 @@ class Receiving(ExchangeCore):
 
     def _receive(self, applier: Callable[[], DataApplier]) -> list[Outcome]:
         clear_staging(self.staging)
-        files, odd = self.medium.scan(recipient=self.identity.node_id)
-        self._report_odd(odd)
-        by_channel: dict[tuple[str, str], list[MediumFile]] = {}
-        for f in files:
-            by_channel.setdefault((f.sender, f.recipient), []).append(f)
+        self._round_odd: list[Unexpected] = []
+        self._unknown_bytes = 0
+        self.memo.reload()
         outcomes: list[Outcome] = []
-        for (sender, recipient), group in sorted(by_channel.items()):
-            if self._stop():
-                break
-            with channel_lock(self.node.config.home, channel_dirname(sender, recipient)):
-                outcomes.extend(self._receive_channel(sender, group, applier))
+        by_channel: dict[tuple[str, str], list[MediumFile]] = {}
+        # the scan's folder descriptors stay open for the round: staging and removal act in the folders
+        # that were scanned, whatever the names point at by then
+        with self.medium.scan(recipient=self.identity.node_id) as scan:
+            pausepoint("after-scan")
+            self._round_odd.extend(scan.odd)
+            for f in scan.files:
+                if not self.memo.known(f.stamp):  # dealt with before, on a medium that kept it
+                    by_channel.setdefault((f.sender, f.recipient), []).append(f)
+            try:
+                for (sender, recipient), group in sorted(by_channel.items()):
+                    if self._stop():
+                        break
+                    with channel_lock(self.node.config.home, channel_dirname(sender, recipient)):
+                        outcomes.extend(self._receive_channel(sender, group, applier))
+            finally:
+                self.memo.save()
+            outcomes.extend(self._report_odd(self._round_odd))
         # parked packages whose gap an earlier run filled but did not take up (it was stopped or died)
         for sender in self._senders_with_pending():
             if self._stop():
@@ -89,28 +106,54 @@ class Receiving(ExchangeCore):
             )
             return sorted(senders)
 
-    def _report_odd(self, odd: list[Any]) -> None:
-        fresh = [u for u in odd if (str(u.path), 0) not in self._reported_odd]
+    def _report_odd(self, odd: list[Unexpected]) -> list[Outcome]:
+        """Report each unexpected or unusable entry of the medium once for good, by folder, name and
+        reason (an ``alarm.junk`` entry, a line in the node's log, a ``skipped`` outcome); an entry whose
+        error is transient is tried again every round but not reported again. Never a receipt: nobody
+        signed it."""
+        subjects = {u: self._odd_subject(u) for u in odd}
+        keys = {u: _odd_key(subjects[u], u.reason) for u in odd}
+        fresh = [u for u in odd if keys[u] not in self._reported_odd]
         if not fresh:
-            return
+            return []
         with self.node.transaction() as s:
-            # once per file for good, not once per process: `import` run from cron would repeat them all
-            logged = s.scalars(select(TransferLogRow.subject).where(TransferLogRow.event == EventCode.ALARM_JUNK.value))
-            done = {(sj.get("folder"), sj.get("file")) for sj in map(orjson.loads, logged)}
-            new: list[tuple[Any, dict[str, str]]] = []
+            # once per entry for good, not once per process: `import` run from cron would repeat them all
+            logged = s.execute(
+                select(TransferLogRow.subject, TransferLogRow.reason).where(
+                    TransferLogRow.event == EventCode.ALARM_JUNK.value
+                )
+            )
+            done = {_odd_key(orjson.loads(sj), reason) for sj, reason in logged}
+            new: list[Unexpected] = []
             for u in fresh:
-                self._reported_odd.add((str(u.path), 0))
-                folder = os.path.relpath(u.path.parent, self.medium.root)
-                # any name a device can write
-                subject = {"folder": printable(folder, 200), "file": printable(u.path.name, 200)}
-                if (subject["folder"], subject["file"]) not in done:
-                    new.append((u, subject))
-            for u, subject in new[:20]:  # rate-limited: at most 20 per scan; the rest at the next scans
-                self._event(s, EventCode.ALARM_JUNK, result="alarm", reason=u.what, subject=subject)
-            for u, _ in new[20:]:
-                self._reported_odd.discard((str(u.path), 0))
-        if new:
-            log.warning("%d unexpected files on the medium (first: %s)", len(new), printable(str(new[0][0].path), 300))
+                if keys[u] in done:
+                    self._reported_odd.add(keys[u])
+                elif keys[u] not in {keys[n] for n in new}:
+                    new.append(u)
+            for u in new[:20]:  # rate-limited: at most 20 per scan; the rest at the next scans
+                self._reported_odd.add(keys[u])
+                self._event(s, EventCode.ALARM_JUNK, result="alarm", reason=u.reason, subject=subjects[u])
+        if not new:
+            return []
+        log.warning(
+            "%d unexpected files on the medium (first: %s: %s)",
+            len(new), printable(str(new[0].path), 300), new[0].what,
+        )  # fmt: skip
+        return [
+            Outcome(
+                file=subjects[u]["file"],
+                result="skipped",
+                reason=u.reason,
+                message=printable(u.what, 200),
+                channel=subjects[u]["folder"] if subjects[u]["folder"] != "." else None,
+            )
+            for u in new[:20]
+        ]
+
+    def _odd_subject(self, u: Unexpected) -> dict[str, str]:
+        folder = os.path.relpath(u.path.parent, self.medium.root)
+        # any name a device can write
+        return {"folder": printable(folder, 200), "file": printable(u.path.name, 200)}
 
     def _receive_channel(
         self, sender: str, group: list[MediumFile], applier: Callable[[], DataApplier]
@@ -123,9 +166,18 @@ class Receiving(ExchangeCore):
         for f in group:
             try:
                 staged = self.medium.stage(f, self.staging, max_size=self.limits.max_file)
+            except EntryError as exc:
+                if exc.reason == INCOMPLETE:
+                    outcomes.append(_still_written(f, exc))
+                else:
+                    self._round_odd.append(exc.unexpected())  # that entry's outcome; the round goes on
+                continue
             except PackageRejected as exc:
+                if exc.reason == "sparse" and self._settling(f.stamp):
+                    outcomes.append(_still_written(f, exc))  # a device may allocate as it writes
+                    continue
                 outcomes.append(self._reject(None, f.path, exc, size=f.size, digest="0" * 64))
-                self.medium.remove(f.path)
+                self._remove(f, None, "0" * 64)
                 continue
             crashpoint("after-staging")
             try:
@@ -133,17 +185,22 @@ class Receiving(ExchangeCore):
                 highest = max(highest, vh.header.seq)  # only verified headers count as "known"
                 candidates.append((vh.header.seq, staged))
             except PackageRejected as exc:
-                if exc.reason == "truncated" and _recently_modified(f.path, WRITE_SETTLE):
+                if exc.reason == "truncated" and staged.stamp is not None and self._settling(staged.stamp):
                     # a writer that does not use a temporary name may still be busy: look again later
                     staged.path.unlink(missing_ok=True)
                     outcomes.append(_still_written(f, exc))
                     continue
                 if exc.reason not in _TRUST_MAY_CHANGE:
                     outcomes.append(self._reject(staged, f.path, exc))
-                    self.medium.remove(f.path)
+                    self._remove(f, staged.stamp, staged.digest)
+                    continue
+                if self._unknown_bytes and self._unknown_bytes + staged.size > UNKNOWN_SIGNER_STAGING:
+                    staged.path.unlink(missing_ok=True)
+                    outcomes.append(_deferred(f))
                     continue
                 # signed by a key an earlier package of this batch may announce: order it by its
                 # (unverified) position and verify it again when its turn comes
+                self._unknown_bytes += staged.size
                 candidates.append((_unverified_seq(staged.path) or f.seq_hint, staged))
         candidates.sort(key=lambda t: t[0])
         for _, staged in candidates:
@@ -156,14 +213,32 @@ class Receiving(ExchangeCore):
                 vh = self._verify_staged(staged, ctx)
             except PackageRejected as exc:
                 outcomes.append(self._reject(staged, staged.source, exc))
-                self.medium.remove(staged.source)
+                self._remove_staged(staged)
                 continue
             outcomes.append(self._process(staged, vh, applier, highest_known=highest))
             crashpoint("before-medium-remove")
-            self.medium.remove(staged.source)
+            pausepoint("before-medium-remove")
+            self._remove_staged(staged)
             crashpoint("after-medium-remove")
         outcomes.extend(self._drain_pending(sender, applier))
         return outcomes
+
+    def _settling(self, stamp: Stamp) -> bool:
+        """Whether a file was modified within the write-settle window (the file's clock, not the node's)."""
+        return abs(time.time() - stamp.mtime) < self.write_settle
+
+    def _remove_staged(self, staged: StagedFile) -> None:
+        if staged.entry is not None:
+            self._remove(staged.entry, staged.stamp, staged.digest)
+
+    def _remove(self, f: MediumFile, stamp: Stamp | None, digest: str) -> None:
+        """Take a dealt-with file off the medium. One the medium will not let go is remembered by its
+        stamp, so that later rounds skip it rather than deal with it (and log and receipt it) again."""
+        done = self.medium.remove(f, stamp)
+        if done == READ_ONLY:
+            self.memo.remember(stamp or f.stamp, digest)
+        elif done != REMOVED:
+            self._round_odd.append(Unexpected(f.path, done))
 
     def _verify_staged(self, staged: StagedFile, ctx: OpenContext) -> VerifiedHeader:
         opener = PackageOpener(read_chunks(staged.path), ctx, file_size=staged.size)
@@ -455,28 +530,38 @@ class Receiving(ExchangeCore):
 # rejections an earlier package of the same batch can cure (a key succession it carries)
 _TRUST_MAY_CHANGE = frozenset({"unknown-signer", "superseded-signer"})
 
-# a truncated package file modified less than this many seconds ago is left on the medium for a later
-# round rather than quarantined: a device that writes under the final name may still be writing it
-WRITE_SETTLE = 30.0
+# A package signed by a key the trust store does not hold yet stays staged until the packages before
+# it in the round are applied (one may announce the key: a rotation). Only a rotation makes such a
+# package legitimate, and then it is one or a few; the rest is the medium holder's. The bound is the
+# quarantine's byte quota: disk a round may hold for them. The first such package of a round is always
+# kept, whatever its size, so that a large one is not put off forever; the others wait on the medium.
+UNKNOWN_SIGNER_STAGING = 1 << 30
 
 
-def _recently_modified(path: Path, seconds: float) -> bool:
-    try:
-        age = time.time() - path.stat().st_mtime  # the file's clock, not the node's
-    except OSError:
-        return False
-    return abs(age) < seconds
-
-
-def _still_written(f: MediumFile, exc: PackageRejected) -> Outcome:
-    log.info("%s is incomplete and was modified just now: left on the medium for a later round", f.path.name)
+def _still_written(f: MediumFile, exc: Exception) -> Outcome:
+    log.info("%s looks incomplete and was modified just now: left on the medium for a later round", f.name)
     return Outcome(
-        file=f.path.name,
+        file=f.name,
         result="skipped",
         channel=channel_dirname(f.sender, f.recipient),
         reason="incomplete",
         message=f"still being written? {exc}",
     )
+
+
+def _deferred(f: MediumFile) -> Outcome:
+    log.info("%s: signed by an unknown key, over this round's staging bound: left for a later round", f.name)
+    return Outcome(
+        file=f.name,
+        result="skipped",
+        channel=channel_dirname(f.sender, f.recipient),
+        reason="deferred",
+        message="signed by a key this node does not know; enough such packages were staged this round",
+    )
+
+
+def _odd_key(subject: dict[str, Any], reason: str) -> tuple[str, str, str]:
+    return str(subject.get("folder")), str(subject.get("file")), reason
 
 
 def _claimed_sender(header: VerifiedHeader | None, doc: dict[str, Any] | None) -> str | None:

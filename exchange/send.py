@@ -5,6 +5,7 @@ written; resend archived packages with their original bytes."""
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,12 @@ from transfer.medium import (
     package_name,
 )
 from transfer.seal import Recipient, SealedPackage, seal
+
+# A temporary file on the medium is what a killed writer left: this node's writes to one channel hold
+# its channel lock, so none is in progress while it is held. The age bound is the margin for a writer
+# on another machine sharing the home by mistake, or a clock step: copying the largest package (16 GiB)
+# to a slow USB device (10 MB/s) takes under half an hour.
+STALE_TEMP_AGE = 3600.0
 
 
 class Sending(ExchangeCore):
@@ -167,8 +174,12 @@ class Sending(ExchangeCore):
             self._recover_outbound(peer_node)
 
     def _recover_outbound(self, peer_node: str) -> None:
-        """After a crash: deliver committed-but-unwritten packages; drop archive files never committed."""
+        """After a crash: deliver committed-but-unwritten packages; drop archive files never committed, and
+        temporary files a killed write left in this channel's folder on the medium."""
         me = self.identity.node_id
+        stale = self.medium.cleanup_temp(me, peer_node, older_than=STALE_TEMP_AGE, now=time.time())
+        if stale:
+            log.info("removed %d temporary file(s) a killed writer left on the medium", stale)
         with self.node.sessions() as s:
             row = s.scalars(
                 select(ChannelRow).where(ChannelRow.sender_node == me, ChannelRow.recipient_node == peer_node)

@@ -42,6 +42,8 @@ class NodeConfig:
     passphrase_file: Path | None
     exchange_period: int
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    write_settle: int = 30  # seconds; [exchange] write_settle
+    quarantine_retention: int = 180 * 86400  # seconds; [exchange] quarantine_retention
 
     @property
     def config_path(self) -> Path:
@@ -146,7 +148,21 @@ def load_config(home: Path, expected_role: Role) -> NodeConfig:
         passphrase_file=_path(home, pp, "[keys] passphrase_file", cfg) if pp else None,
         exchange_period=parse_duration(period),
         raw=raw,
+        write_settle=_duration(exchange, "write_settle", "30s", cfg),
+        quarantine_retention=_duration(exchange, "quarantine_retention", "180d", cfg),
     )
+
+
+def _duration(section: dict[str, Any], key: str, default: str, cfg: Path) -> int:
+    value = section.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{cfg}: [exchange] {key} must be a duration string such as {default!r}")
+    try:
+        return parse_duration(value)
+    except ConfigError:
+        raise ConfigError(
+            f"{cfg}: [exchange] {key} = {value!r} is not a duration: a number and one of s, m, h, d, w (e.g. {default})"
+        ) from None
 
 
 CONFIG_TEMPLATE = """\
@@ -186,6 +202,12 @@ passphrase_file = ""
 [exchange]
 # The expected exchange period: a package (or receipt) older than this raises an "overdue" alarm.
 period = "1d"
+# A package file on the medium that looks incomplete (truncated, or sparse) and was modified less than
+# this long ago is left for a later round: a device that writes under the final name may still be busy.
+write_settle = "30s"
+# Rejected packages stay in quarantine/ at least this long (the Cybersecurity Law, Art. 21, asks six
+# months for logs); older ones make room, oldest first, only when the quarantine's caps are reached.
+quarantine_retention = "180d"
 """
 
 

@@ -1,6 +1,7 @@
 """Junk on the transfer medium, end to end through `public-node import`: files named like packages
 that are not even a parsable header are quarantined by size and digest only (their bytes are not
-kept), and anything else unexpected is reported once — not again by the next import."""
+kept), and anything else unexpected is reported once, with its reason code — not again by the next
+import."""
 
 from __future__ import annotations
 
@@ -51,8 +52,10 @@ def test_junk_is_recorded_by_size_and_digest_and_odd_files_are_reported_once(nod
     first = run_cli("public-node", "--home", home, "import", "--json")
     assert first.code == 4, first.err
     outcomes: Any = first.json()
+    odd_reasons = ["not-a-package-name", "not-a-channel", "not-a-channel", "not-regular"]
     assert sorted((o["file"], o["result"], o["reason"]) for o in outcomes["outcomes"]) == sorted(
-        (name, "rejected", reason) for name, (_, reason) in junk.items()
+        [(name, "rejected", reason) for name, (_, reason) in junk.items()]
+        + [(p.name, "skipped", reason) for p, reason in zip(odd, odd_reasons, strict=True)]
     )
     assert not any((folder / name).exists() for name in junk), "junk is moved off the medium"
     assert all(p.exists() or p.is_symlink() for p in odd), "unexpected files are never read or removed"
@@ -61,7 +64,7 @@ def test_junk_is_recorded_by_size_and_digest_and_odd_files_are_reported_once(nod
     assert second.code == 0, second.err
     assert second.json() == {"outcomes": []}
 
-    entries = sorted(b.node.config.quarantine_dir.iterdir())
+    entries = sorted(p for p in b.node.config.quarantine_dir.iterdir() if not p.name.startswith("."))
     assert len(entries) == len(junk)
     by_digest = {hashlib.sha256(data).hexdigest(): (len(data), reason) for data, reason in junk.values()}
     for folder_of_one in entries:
@@ -71,7 +74,9 @@ def test_junk_is_recorded_by_size_and_digest_and_odd_files_are_reported_once(nod
         assert doc["header"] is None and doc["bytes_kept"] is False and doc["header_verified"] is False
 
     alarms = log_events(b.node, "alarm.junk")
-    assert sorted(e["file"] for e in alarms) == sorted(p.name for p in odd), "each reported once, over two imports"
+    assert sorted((e["file"], e["reason"]) for e in alarms) == sorted(
+        (p.name, reason) for p, reason in zip(odd, odd_reasons, strict=True)
+    ), "each reported once, over two imports"
     assert {e["result"] for e in alarms} == {"alarm"}
     log_text = (b.node.config.log_dir / "node.log").read_text(encoding="utf-8")
     assert log_text.count("unexpected files on the medium") == 1

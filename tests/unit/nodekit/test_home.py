@@ -95,3 +95,16 @@ def test_parse_duration(text: str, seconds: int) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_duration(text)
+
+
+def test_exchange_durations_default_and_are_checked(tmp_path: Path) -> None:
+    """``[exchange] write_settle`` and ``quarantine_retention`` (docs/OPERATIONS.md): written by init with
+    their defaults, read as durations, and a bad one names its key."""
+    home = tmp_path / "pub"
+    assert run_cli("public-node", "--home", str(home), "init").code == 0
+    cfg = load_config(home, "public")
+    assert (cfg.write_settle, cfg.quarantine_retention) == (30, 180 * 86400)
+    text = (home / "node.toml").read_text()
+    (home / "node.toml").write_text(text.replace('quarantine_retention = "180d"', "quarantine_retention = 180"))
+    with pytest.raises(ConfigError, match=r"\[exchange\] quarantine_retention must be a duration"):
+        load_config(home, "public")

@@ -1,5 +1,5 @@
 """The medium module on a real directory: atomic publishing, what scanning ignores, bounded staging,
-removal, and the quarantine's quota."""
+removal only of the file that was staged (the quarantine: test_quarantine.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import errno
 import os
 from pathlib import Path
 
-import orjson
 import pytest
 
 from transfer.errors import MediumError, PackageRejected
-from transfer.medium import Medium, PackageStore, Quarantine, clear_staging, package_name
+from transfer.medium import FS, INCOMPLETE, READ_ONLY, REMOVED, EntryError, Medium, package_name
+from transfer.stores import PackageStore, clear_staging
 
 DIGEST = "ab" * 32
 
@@ -53,20 +53,23 @@ def test_scan_ignores_partial_hidden_and_odd_files(tmp_path: Path) -> None:
     (ch / "notes.txt").write_bytes(b"n")
     (ch / "p000000000004-abababababababab.cgp").symlink_to("/etc/passwd")
     (ch / "p000000000005-abababababababab.cgp").mkdir()
-    (root / "../escape").resolve()
+    os.mkfifo(ch / "p000000000006-abababababababab.cgp")
     (root / "random-folder").mkdir()
+    (root / "int-a_to_pub-x").symlink_to(ch)
     (root / "int-a_to_pub-c").mkdir()
     (root / "int-a_to_pub-c" / package_name(1, DIGEST)).write_bytes(b"z")
-    files, odd = Medium(root).scan(recipient="pub-b")
-    assert [f.seq_hint for f in files] == [1, 2]
-    assert {u.path.name for u in odd} == {
-        "notes.txt",
-        "p000000000004-abababababababab.cgp",
-        "p000000000005-abababababababab.cgp",
-        "random-folder",
-    }
-    files, _ = Medium(root).scan()
-    assert len(files) == 3
+    with Medium(root).scan(recipient="pub-b") as scan:
+        assert [f.seq_hint for f in scan.files] == [1, 2]
+        assert {(u.path.name, u.reason) for u in scan.odd} == {
+            ("notes.txt", "not-a-package-name"),
+            ("p000000000004-abababababababab.cgp", "not-regular"),
+            ("p000000000005-abababababababab.cgp", "not-regular"),
+            ("p000000000006-abababababababab.cgp", "not-regular"),
+            ("random-folder", "not-a-channel"),
+        }
+    with Medium(root).scan() as scan:
+        assert len(scan.files) == 3
+        assert ("int-a_to_pub-x", "not-a-channel") in {(u.path.name, u.reason) for u in scan.odd}
 
 
 def test_stage_copies_bounded_and_never_follows_links(tmp_path: Path) -> None:
@@ -76,70 +79,56 @@ def test_stage_copies_bounded_and_never_follows_links(tmp_path: Path) -> None:
     data = os.urandom(5000)
     (ch / package_name(1, DIGEST)).write_bytes(data)
     med = Medium(root)
-    [f], _ = med.scan()
-    staged = med.stage(f, tmp_path / "staging", max_size=10_000)
-    assert staged.path.read_bytes() == data and staged.size == 5000
-    assert staged.path.parent == tmp_path / "staging"
-    with pytest.raises(PackageRejected) as err:
-        med.stage(f, tmp_path / "staging", max_size=4999)
-    assert err.value.reason == "oversized"
+    with med.scan() as scan:
+        [f] = scan.files
+        staged = med.stage(f, tmp_path / "staging", max_size=10_000)
+        assert staged.path.read_bytes() == data and staged.size == 5000
+        assert staged.path.parent == tmp_path / "staging"
+        assert staged.stamp is not None and staged.stamp.same_content(f.stamp)
+        with pytest.raises(PackageRejected) as err:
+            med.stage(f, tmp_path / "staging", max_size=4999)
+        assert err.value.reason == "oversized"
     assert not [p for p in (tmp_path / "staging").iterdir() if p.name.startswith(".tmp")]
 
 
-def test_remove_reports_a_read_only_medium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A real read-only mount needs privileges a test cannot assume; the OS error is simulated.
-    p = tmp_path / "f.cgp"
-    p.write_bytes(b"x")
-    med = Medium(tmp_path)
+def test_stage_refuses_a_file_replaced_after_the_scan(tmp_path: Path) -> None:
+    root = tmp_path / "m"
+    ch = root / "int-a_to_pub-b"
+    ch.mkdir(parents=True)
+    target = ch / package_name(1, DIGEST)
+    target.write_bytes(b"scanned")
+    med = Medium(root)
+    with med.scan() as scan:
+        [f] = scan.files
+        other = ch / "other"
+        other.write_bytes(b"swapped in")
+        other.replace(target)
+        with pytest.raises(EntryError) as err:
+            med.stage(f, tmp_path / "staging", max_size=100)
+        assert err.value.reason == "changed"
+        assert med.remove(f) == "changed" and target.exists(), "nor removes it"
 
-    def ro(self: Path, missing_ok: bool = False) -> None:
+
+def test_remove_reports_a_read_only_medium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests/integration/test_medium_limits.py mounts a real read-only medium; here the OS error is simulated
+    root = tmp_path / "m"
+    ch = root / "int-a_to_pub-b"
+    ch.mkdir(parents=True)
+    p = ch / package_name(1, DIGEST)
+    p.write_bytes(b"x")
+    med = Medium(root)
+    real_unlink = os.unlink
+
+    def ro(*_: object, **__: object) -> None:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(Path, "unlink", ro)
-    assert med.remove(p) is False
-    monkeypatch.undo()
-    assert med.remove(p) is True and not p.exists()
-
-
-def test_quarantine_keeps_reason_and_respects_quota(tmp_path: Path) -> None:
-    q = Quarantine(tmp_path / "q", quota=3000, max_entries=3)
-    for i in range(2):
-        staged = tmp_path / f"s{i}.cgp"
-        staged.write_bytes(os.urandom(2000))
-        folder = q.put(staged, digest=f"{i}" * 64, size=2000, reason="bad-signature", message="m", at="2026-11-26T08:00:00",
-                       source="p1.cgp", header={"seq": 1}, keep_bytes=True)  # fmt: skip
-        assert folder is not None and not staged.exists()
-        doc = orjson.loads((folder / "reason.json").read_bytes())
-        assert doc["reason"] == "bad-signature" and doc["bytes_kept"] is (i == 0)
-    junk = tmp_path / "junk"
-    junk.write_bytes(b"garbage")
-    folder = q.put(
-        junk,
-        digest="f" * 64,
-        size=7,
-        reason="bad-magic",
-        message="m",
-        at="t",
-        source="x",
-        header=None,
-        keep_bytes=False,
-    )
-    assert folder is not None and not (folder / "package.cgp").exists()
-    assert (
-        q.put(
-            None,
-            digest="e" * 64,
-            size=1,
-            reason="bad-magic",
-            message="m",
-            at="t",
-            source="x",
-            header=None,
-            keep_bytes=False,
-        )
-        is None
-    )
-    assert len(q.entries()) == 3
+    with med.scan() as scan:
+        [f] = scan.files
+        monkeypatch.setattr(os, "unlink", ro)
+        assert med.remove(f) == READ_ONLY
+        monkeypatch.setattr(os, "unlink", real_unlink)
+        assert med.remove(f) == REMOVED and not p.exists()
+        assert med.remove(f) == REMOVED, "already gone"
 
 
 def test_package_store_and_clear_staging(tmp_path: Path) -> None:
@@ -153,13 +142,28 @@ def test_package_store_and_clear_staging(tmp_path: Path) -> None:
     assert clear_staging(tmp_path / "staging") == 1
 
 
-def test_quarantine_keeps_the_same_bytes_once(tmp_path: Path) -> None:
-    """A crash after quarantining but before the medium copy was removed brings the same file back."""
-    q = Quarantine(tmp_path / "q")
-    for _ in range(2):
-        staged = tmp_path / "s.cgp"
-        staged.write_bytes(b"same bytes")
-        q.put(staged, digest="ab" * 32, size=10, reason="bad-signature", message="m", at="2026-11-26T08:00:00",
-              source="p1.cgp", header={"seq": 1}, keep_bytes=True)  # fmt: skip
-        assert not staged.exists()
-    assert len(q.entries()) == 1
+def test_a_file_written_while_it_is_copied_is_left_for_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device writing under the final name: the copy is dropped (``incomplete``), not reported."""
+    root = tmp_path / "m"
+    ch = root / "int-a_to_pub-b"
+    ch.mkdir(parents=True)
+    target = ch / package_name(1, DIGEST)
+    target.write_bytes(b"first half")
+    med = Medium(root)
+    real_read = FS.read
+    written: list[bool] = []
+
+    def read_while_written(fd: int, n: int) -> bytes:
+        if not written:
+            with target.open("ab") as fh:
+                fh.write(b", second half")
+            written.append(True)
+        return real_read(fd, n)
+
+    monkeypatch.setattr(FS, "read", read_while_written)
+    with med.scan() as scan:
+        [f] = scan.files
+        with pytest.raises(EntryError) as err:
+            med.stage(f, tmp_path / "staging", max_size=1000)
+    assert err.value.reason == INCOMPLETE
+    assert list((tmp_path / "staging").iterdir()) == []
