@@ -31,7 +31,6 @@ from transfer.stores import PackageStore
 
 log = logging.getLogger("credgap.exchange")
 
-RECEIVER_WAIT = 600.0  # seconds an import waits for another receiver of the same node to finish
 EXCHANGE_KINDS = frozenset({"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint"})
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from exchange.core import (
     EXCHANGE_KINDS,
-    RECEIVER_WAIT,
     DataApplier,
     ExchangeHooks,
     NodeIdentity,
@@ -31,7 +30,6 @@ class Exchange(Sending, Receiving):
 
 __all__ = [
     "EXCHANGE_KINDS",
-    "RECEIVER_WAIT",
     "DataApplier",
     "Exchange",
     "ExchangeHooks",
