@@ -18,6 +18,7 @@ from nodekit import trust_store
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
 from nodekit.home import parse_duration
 from nodekit.runtime import Node
+from nodekit.sdnotify import ServiceManager
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 from public_node.store import purge_expired
@@ -89,7 +90,10 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
                 click.echo(f"purged expired records: {counts}")
             purged_on[0] = today
 
-    watcher = MediumWatcher(node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll, on_idle=idle)
+    watcher = MediumWatcher(
+        node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll, on_idle=idle,
+        service=ServiceManager(),
+    )  # fmt: skip
     watcher.install_signal_handlers()
     click.echo(f"watching {node.config.medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C", err=True)
     stats = watcher.run()
