@@ -66,9 +66,15 @@ def channel_lock(home: Path, name: str, *, wait: float = 60.0, what: str | None 
 
 
 def _record_holder(fd: int) -> None:
-    record = orjson.dumps({"pid": os.getpid(), "since": round(time.time(), 3)})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, record, 0)
+    """Overwrite the record in place (no new block needed once the file has one), then cut what a
+    longer earlier record left; a record that cannot be written (a full disk) only makes a busy
+    report say less, so the lock is kept either way."""
+    record = orjson.dumps({"pid": os.getpid(), "since": round(time.time(), 3)}).ljust(64)
+    try:
+        os.pwrite(fd, record, 0)
+        os.ftruncate(fd, len(record))
+    except OSError:
+        pass
 
 
 def read_holder(path: Path) -> Holder | None:
