@@ -17,6 +17,7 @@ from exchange.core import (
     NodeIdentity,
     Outcome,
     SentPackage,
+    every_package,
     is_package_fault,
     load_channel_state,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "NodeIdentity",
     "Outcome",
     "SentPackage",
+    "every_package",
     "is_package_fault",
     "load_channel_state",
 ]

@@ -9,8 +9,16 @@ import click
 
 from exchange import cli_transfer
 from exchange.alarms import check_inbound
-from exchange.cli_outcomes import echo_outcomes, finish, outcome_line, sent_dict, sent_line
-from exchange.engine import SentPackage
+from exchange.cli_outcomes import (
+    echo_outcomes,
+    finish,
+    finish_sent,
+    outcome_line,
+    sent_dict,
+    sent_line,
+    undelivered_dicts,
+)
+from exchange.engine import SentPackage, every_package
 from exchange.node import open_exchange
 from exchange.watch import MediumWatcher
 from keys.identity_store import Identity
@@ -73,7 +81,7 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
             if o.result != "skipped":  # a half-written file gets no receipt (yet)
                 owed["receipts"] = True
         if interval is not None and owed["receipts"] and time.monotonic() - owed["last"] >= interval:
-            for p in send_returns(node, identity):
+            for p in every_package(send_returns(node, identity)):
                 click.echo(sent_line(p))
             owed["receipts"], owed["last"] = False, time.monotonic()
 
@@ -109,7 +117,12 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
     sent = send_returns(nctx.node(), nctx.identity())
     if not sent:
         raise click.UsageError("no trusted internal node: trust its identity card first (keys trust)")
-    emit({"sent": [sent_dict(p) for p in sent]}, "\n".join(sent_line(p) for p in sent), as_json=as_json)
+    packages = every_package(sent)
+    emit(
+        {"sent": [sent_dict(p) for p in packages], "undelivered": undelivered_dicts(packages)},
+        "\n".join(sent_line(p) for p in packages), as_json=as_json,
+    )  # fmt: skip
+    finish_sent(packages)
 
 
 cli_query.register(cli)
