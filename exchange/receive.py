@@ -370,6 +370,7 @@ class Receiving(ExchangeCore):
                 applied += 1
                 if applied == 2:
                     crashpoint("mid-apply")
+                    pausepoint("mid-apply")
         counts = data.finish()
         s.flush()
         return counts, manifest

@@ -18,13 +18,15 @@ from typing import Any
 
 import pytest
 
+from exchange.crash import PAUSE_DIR_ENV, PAUSE_ENV
 from internal_node import SPEC as INTERNAL
 from internal_node.export import export
 from nodekit.db import database_location
 from nodekit.errors import ExitCode
 from public_node import SPEC as PUBLIC
-from tests.faults import TIMEOUT, Pauses, fill, tmpfs
+from tests.faults import TIMEOUT, fill
 from tests.helpers import run_cli
+from tests.integration.medium_support import Pause, tmpfs
 from tests.integration.public_support import BIN, channel_packages, ingest_rows, package_files, penalty, program_env
 from tests.nodes import Clock, Home, make_home, trust_each_other
 
@@ -126,16 +128,16 @@ def test_a_disk_filling_during_the_apply_is_reported_and_nothing_is_applied(on_d
         pytest.skip("the database must be on the filled disk: SQLite (PostgreSQL's SQLSTATE: test_db_faults.py)")
     seal_records(pair, tmp_path)
     truncate_wal(pair.public)  # the apply's commit must grow the WAL: it cannot reuse old frames
-    pauses = Pauses(tmp_path / "pauses")
-    pauses.hold("mid-apply")
+    pause = Pause(tmp_path / "pauses", "mid-apply")
     home = pair.public.node.config.home
     proc = subprocess.Popen(
         [str(BIN / "public-node"), "--home", str(home), "import"],
-        env={**program_env(), **pauses.env()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**program_env(), PAUSE_ENV: pause.point, PAUSE_DIR_ENV: str(pause.folder)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    pauses.wait_paused("mid-apply", proc)
+    pause.reached(proc)
     filler = fill(pair.disk)  # the disk fills while the package is half applied
-    pauses.release("mid-apply")
+    pause.go()
     out, err = proc.communicate(timeout=TIMEOUT)
     where = assert_disk_full(proc.returncode, out.decode(), err.decode(), "public-node", pair.disk)
     assert where == database_location(pair.public.node.config.database_url)

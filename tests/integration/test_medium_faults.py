@@ -15,8 +15,9 @@ import pytest
 
 from internal_node.documents import queue_document
 from nodekit.errors import ExitCode
-from tests.faults import remount, tmpfs
+from tests.faults import remount
 from tests.helpers import CliResult, run_cli
+from tests.integration.medium_support import tmpfs
 from tests.integration.public_support import channel_packages, package_files
 from tests.nodes import Home, trusted_pair
 from transfer.medium import channel_dirname

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import TIMEOUT, Pauses
+from exchange.crash import PAUSE_DIR_ENV, PAUSE_ENV
+from tests.faults import TIMEOUT
+from tests.integration.medium_support import Pause
 from tests.integration.public_support import BIN, program_env
 from tests.nodes import Home, trusted_pair
 
@@ -93,23 +95,24 @@ def public(tmp_path: Path) -> Iterator[Home]:
 
 def test_watch_tells_systemd_it_is_alive_only_between_rounds(public: Home, tmp_path: Path) -> None:
     manager = Manager()
-    pauses = Pauses(tmp_path / "pauses")
-    env = {**program_env(), **pauses.env(), "NOTIFY_SOCKET": manager.address, "WATCHDOG_USEC": str(WATCHDOG_USEC)}
+    pause = Pause(tmp_path / "pauses", "receive-locked")  # its first round hangs inside the receiver lock
+    env = {
+        **program_env(), PAUSE_ENV: pause.point, PAUSE_DIR_ENV: str(pause.folder),
+        "NOTIFY_SOCKET": manager.address, "WATCHDOG_USEC": str(WATCHDOG_USEC),
+    }  # fmt: skip
     proc = subprocess.Popen(
-        [str(BIN / "public-node"), "--home", str(public.node.config.home), "watch", "--rescan", "1s"],
+        [str(BIN / "public-node"), "--home", str(public.node.config.home), "watch", "--rescan", "1h"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         manager.wait_for("READY=1", proc)
-        manager.wait_for("WATCHDOG=1", proc, count=3)  # idle between rounds: alive
-        pauses.hold("receive-locked")  # the next round (a rescan comes every second) hangs in the lock
-        assert pauses.wait_paused("receive-locked", proc) == proc.pid
+        pause.reached(proc)
         hung = manager.mark()  # whatever it said before it stopped at the pause point is behind this mark
         time.sleep(SILENCE)
         said = manager.fields[hung + 1 : manager.mark()]
         assert "WATCHDOG=1" not in said, f"watch said {said} while its round hung: systemd would never restart it"
-        pauses.release("receive-locked")
-        manager.wait_for("WATCHDOG=1", proc, after=hung)  # the round ended: alive again
+        pause.go()
+        manager.wait_for("WATCHDOG=1", proc, count=3, after=hung)  # the round ended: alive, and again, and again
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=TIMEOUT) == 0
         manager.mark()

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from nodekit.errors import DiskFull
 from nodekit.runtime import init_home
 from public_node import SPEC, store
-from tests.faults import fill, tmpfs
+from tests.faults import fill
+from tests.integration.medium_support import tmpfs
 from tests.unit.public_node.data import row, upsert
 
 
