@@ -52,8 +52,17 @@ def finish(outcomes: list[Outcome]) -> None:
         )
 
 
+class PackagesUndelivered(NodeError):
+    """At least one package could not be written to the medium: it stays in the archive, and the next
+    export (or ``export --resend``) delivers it. The reason is the first package's medium reason."""
+
+    exit_code = ExitCode.FAILURE
+    reason = "medium"
+
+
 def sent_dict(p: SentPackage) -> dict[str, Any]:
-    return {
+    """One package of an export for ``--json`` (flatten with :func:`exchange.engine.every_package` first)."""
+    out: dict[str, Any] = {
         "channel": p.channel,
         "seq": p.seq,
         "digest": p.digest,
@@ -61,12 +70,53 @@ def sent_dict(p: SentPackage) -> dict[str, Any]:
         "counts": p.counts,
         "archive": str(p.archive),
         "medium": str(p.medium) if p.medium else None,
+        "delivered": p.delivered,
     }
+    if p.earlier:
+        out["earlier"] = True
+    if not p.delivered:
+        out["reason"], out["message"] = p.reason or "medium", p.message
+    return out
 
 
 def sent_line(p: SentPackage) -> str:
-    where = f"written to {p.medium}" if p.medium else "kept in the archive (medium unavailable: rerun to deliver)"
-    return f"sealed {p.channel} seq {p.seq} ({p.size} bytes, {p.counts}) {where}"
+    """One package of an export for a person: sealed (or delivered, for an earlier one) and where, or
+    NOT DELIVERED with the medium's reason."""
+    what = f"{printable(p.channel, 140)} seq {p.seq} ({p.size} bytes"
+    if not p.delivered:
+        return (
+            f"NOT DELIVERED {what}) kept in the archive: {p.reason or 'medium'}: {printable(p.message, 500)}; "
+            "the next export delivers it"
+        )
+    if p.earlier:
+        return f"delivered {what}, sealed by an earlier export) written to {p.medium}"
+    return f"sealed {what}, {_counted(p.counts)}) written to {p.medium}"
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"
+
+
+def undelivered_dicts(packages: list[SentPackage]) -> list[dict[str, Any]]:
+    """The packages not delivered, for ``--json``: channel, seq, reason and message each."""
+    return [
+        {"channel": p.channel, "seq": p.seq, "reason": p.reason or "medium", "message": p.message}
+        for p in packages
+        if not p.delivered
+    ]
+
+
+def finish_sent(packages: list[SentPackage]) -> None:
+    """Exit 1 with the medium's reason when a package was not delivered, after all were listed."""
+    missed = [p for p in packages if not p.delivered]
+    if missed:
+        first = missed[0]
+        listed = ", ".join(f"seq {p.seq} on {printable(p.channel, 140)}" for p in missed[:10])
+        raise PackagesUndelivered(
+            f"{len(missed)} package(s) not delivered, kept in the archive ({listed}): "
+            f"{printable(first.message, 500)}; the next export delivers them",
+            reason=first.reason or "medium",
+        )
 
 
 def echo_outcomes(outcomes: list[Outcome]) -> None:

@@ -31,7 +31,6 @@ from transfer.stores import PackageStore
 
 log = logging.getLogger("credgap.exchange")
 
-RECEIVER_WAIT = 600.0  # seconds an import waits for another receiver of the same node to finish
 EXCHANGE_KINDS = frozenset({"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint"})
 
 
@@ -105,6 +104,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class SentPackage:
+    """A sealed package and where it went: ``medium`` is None when it could not be delivered, and then
+    ``reason`` (``medium-full``, ``medium-missing``, ``medium-read-only``, …) and ``message`` say why;
+    it stays in the archive and the next export delivers it."""
+
     seq: int
     digest: str
     size: int
@@ -112,6 +115,19 @@ class SentPackage:
     archive: Path
     medium: Path | None
     counts: dict[str, int]
+    reason: str = ""
+    message: str = ""
+    earlier: bool = False  # sealed by an earlier run, delivered (or not) by this one
+    recovered: tuple[SentPackage, ...] = ()  # the earlier packages this send tried to deliver first
+
+    @property
+    def delivered(self) -> bool:
+        return self.medium is not None
+
+
+def every_package(sent: Iterable[SentPackage]) -> list[SentPackage]:
+    """Each send's earlier packages, then the package it sealed: every package a run dealt with."""
+    return [p for s in sent for p in (*s.recovered, s)]
 
 
 def is_package_fault(exc: BaseException) -> bool:

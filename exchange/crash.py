@@ -26,7 +26,13 @@ POINTS = frozenset(
 
 PAUSE_ENV = "CREDGAP_PAUSE_AT"
 PAUSE_DIR_ENV = "CREDGAP_PAUSE_DIR"
-PAUSES = frozenset({"after-scan", "before-medium-remove"})
+PAUSES = frozenset(
+    {
+        "after-scan", "before-medium-remove",
+        # a receiver inside the receiver lock (a round that hangs, a lock held), and half-way through an apply
+        "receive-locked", "mid-apply",
+    }
+)  # fmt: skip
 
 
 def crashpoint(name: str) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from exchange.core import (
     EXCHANGE_KINDS,
-    RECEIVER_WAIT,
     DataApplier,
     ExchangeHooks,
     NodeIdentity,
     Outcome,
     SentPackage,
+    every_package,
     is_package_fault,
     load_channel_state,
 )
@@ -31,13 +31,13 @@ class Exchange(Sending, Receiving):
 
 __all__ = [
     "EXCHANGE_KINDS",
-    "RECEIVER_WAIT",
     "DataApplier",
     "Exchange",
     "ExchangeHooks",
     "NodeIdentity",
     "Outcome",
     "SentPackage",
+    "every_package",
     "is_package_fault",
     "load_channel_state",
 ]

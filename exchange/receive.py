@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from exchange.core import (
     EXCHANGE_KINDS,
-    RECEIVER_WAIT,
     DataApplier,
     ExchangeCore,
     Outcome,
@@ -60,7 +59,9 @@ class Receiving(ExchangeCore):
         self._stop = stop or (lambda: False)
         # one receiver per node at a time (an operator's `import` while `watch` runs): staging is
         # emptied below, which must never pull a file from under another receiver
-        with channel_lock(self.node.config.home, "receive", wait=RECEIVER_WAIT):
+        config = self.node.config
+        with channel_lock(config.home, "receive", wait=config.receive_wait, what="the receiver of this node"):
+            pausepoint("receive-locked")
             return self._receive(applier)
 
     def _receive(self, applier: Callable[[], DataApplier]) -> list[Outcome]:
@@ -369,6 +370,7 @@ class Receiving(ExchangeCore):
                 applied += 1
                 if applied == 2:
                     crashpoint("mid-apply")
+                    pausepoint("mid-apply")
         counts = data.finish()
         s.flush()
         return counts, manifest

@@ -19,6 +19,7 @@ from exchange.crash import crashpoint
 from keys import TrustedKey
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow
+from nodekit.text import printable
 from transfer.errors import TransferError
 from transfer.files import atomic_writer, durable_move, file_digest
 from transfer.items import Sealable
@@ -56,7 +57,7 @@ class Sending(ExchangeCore):
         me = self.identity.node_id
         name = channel_dirname(me, peer.node_id)
         with channel_lock(self.node.config.home, name):
-            self._recover_outbound(peer.node_id)
+            recovered = self._recover_outbound(peer.node_id)
             with self.node.transaction() as s:
                 row = self._channel_row(s, me, peer.node_id, outbound=True)
                 seq, prev = row.last_seq + 1, row.last_digest
@@ -111,8 +112,11 @@ class Sending(ExchangeCore):
                 if self.hooks is not None:
                     self.hooks.sealed(s, peer.node_id, seq, sealed.digest)
             crashpoint("after-seal-commit")
-            written = self._deliver(row.id, peer.node_id, seq, final)
-        return SentPackage(seq, sealed.digest, sealed.size, name, final, written, dict(sealed.header.counts))
+            written, fault = self._deliver(row.id, peer.node_id, seq, final)
+        return SentPackage(
+            seq, sealed.digest, sealed.size, name, final, written, dict(sealed.header.counts),
+            *_why(fault), recovered=tuple(recovered),
+        )  # fmt: skip
 
     def _items(
         self,
@@ -139,13 +143,15 @@ class Sending(ExchangeCore):
 
     def _deliver(
         self, channel_id: int, peer_node: str, seq: int, archived: Path, *, resend: bool = False
-    ) -> Path | None:
+    ) -> tuple[Path | None, TransferError | None]:
+        """Copy an archived package to the medium: (its path there, None), or (None, why not). A package
+        not delivered stays in the archive, and every caller reports it to the operator."""
         me = self.identity.node_id
         try:
             target = self.medium.publish(archived, me, peer_node, archived.name)
         except TransferError as exc:
             log.warning("package %s stays in the archive: %s", archived.name, exc)
-            return None
+            return None, exc
         crashpoint("after-medium-write")
         with self.node.transaction() as s:
             pkg = s.scalars(
@@ -165,17 +171,18 @@ class Sending(ExchangeCore):
                     "file": target.name,
                 },
             )
-        return target
+        return target, None
 
-    def deliver_unwritten(self, peer_node: str) -> None:
-        """Only the crash recovery of :meth:`send`: deliver sealed packages a killed run did not write to the
-        medium (for a sender that has nothing new to seal)."""
+    def deliver_unwritten(self, peer_node: str) -> list[SentPackage]:
+        """Only the crash recovery of :meth:`send`: deliver sealed packages an earlier run did not write to
+        the medium (for a sender that has nothing new to seal); each one, delivered or not."""
         with channel_lock(self.node.config.home, channel_dirname(self.identity.node_id, peer_node)):
-            self._recover_outbound(peer_node)
+            return self._recover_outbound(peer_node)
 
-    def _recover_outbound(self, peer_node: str) -> None:
-        """After a crash: deliver committed-but-unwritten packages; drop archive files never committed, and
-        temporary files a killed write left in this channel's folder on the medium."""
+    def _recover_outbound(self, peer_node: str) -> list[SentPackage]:
+        """After a crash or a medium fault: deliver committed-but-unwritten packages (each returned,
+        delivered or not); drop archive files never committed, and temporary files a killed write left
+        in this channel's folder on the medium."""
         me = self.identity.node_id
         stale = self.medium.cleanup_temp(me, peer_node, older_than=STALE_TEMP_AGE, now=time.time())
         if stale:
@@ -185,7 +192,7 @@ class Sending(ExchangeCore):
                 select(ChannelRow).where(ChannelRow.sender_node == me, ChannelRow.recipient_node == peer_node)
             ).first()
             if row is None:
-                return
+                return []
             unwritten = s.scalars(
                 select(ChannelPackageRow)
                 .where(ChannelPackageRow.channel_id == row.id, ChannelPackageRow.status == "sealed")
@@ -202,8 +209,16 @@ class Sending(ExchangeCore):
         folder = self.archive.root / channel_dirname(me, peer_node)
         for f in folder.glob("p*-sealing.cgp") if folder.is_dir() else []:
             f.unlink(missing_ok=True)
+        out: list[SentPackage] = []
         for pkg in unwritten:
-            self._deliver(channel_id, peer_node, pkg.seq, self.archive.path(me, peer_node, pkg.file))
+            archived = self.archive.path(me, peer_node, pkg.file)
+            written, fault = self._deliver(channel_id, peer_node, pkg.seq, archived)
+            name = channel_dirname(me, peer_node)
+            counts = orjson.loads(pkg.counts)
+            out.append(
+                SentPackage(pkg.seq, pkg.digest, pkg.size, name, archived, written, counts, *_why(fault), earlier=True)
+            )
+        return out
 
     def resend(self, peer_node: str, first: int, last: int) -> list[SentPackage]:
         """Copy already-sealed packages, with their original bytes, from the archive back to the medium."""
@@ -231,8 +246,15 @@ class Sending(ExchangeCore):
                 size, digest = file_digest(archived)
                 if digest != p.digest:
                     raise TransferError(f"archive copy of package {p.seq} does not match its recorded digest")
-                target = self._deliver(channel_id, peer_node, p.seq, archived, resend=True)
-                out.append(SentPackage(p.seq, p.digest, size, name, archived, target, orjson.loads(p.counts)))
+                target, fault = self._deliver(channel_id, peer_node, p.seq, archived, resend=True)
+                out.append(
+                    SentPackage(p.seq, p.digest, size, name, archived, target, orjson.loads(p.counts), *_why(fault))
+                )
         return out
 
-    # -------------------------------------------------------------- receiving
+
+def _why(fault: TransferError | None) -> tuple[str, str]:
+    """(reason, message) of a delivery that failed, or empty strings."""
+    if fault is None:
+        return "", ""
+    return fault.reason, printable(str(fault), 500)

@@ -1,6 +1,10 @@
 """A long-running watcher of the transfer medium: reacts to filesystem events within a second (watchdog),
 rescans periodically (events are unreliable on removable and network mounts), falls back to polling
-where native events are unavailable, and stops cleanly on SIGTERM/SIGINT after the package in hand."""
+where native events are unavailable, and stops cleanly on SIGTERM/SIGINT after the package in hand.
+
+Under systemd it says READY=1 once started and WATCHDOG=1 only from its own loop between rounds,
+never during one: a read stuck in the kernel cannot be abandoned from Python, so a round that hangs
+stops the pings and ``WatchdogSec`` restarts the service (docs/OPERATIONS.md, "systemd")."""
 
 from __future__ import annotations
 
@@ -18,6 +22,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
+
+from nodekit.errors import NodeError
+from nodekit.sdnotify import ServiceManager
+from transfer.errors import TransferError
 
 log = logging.getLogger("credgap.watch")
 
@@ -51,7 +59,8 @@ class WatchStats:
 
 class MediumWatcher:
     """Calls ``work(stop)`` whenever the medium changes, at least every ``rescan`` seconds, until stopped;
-    ``stats.woken_by`` says during the call what started the round."""
+    ``stats.woken_by`` says during the call what started the round. ``service`` is told when the
+    watcher is ready, alive (between rounds) and stopping."""
 
     def __init__(
         self,
@@ -63,6 +72,7 @@ class MediumWatcher:
         poll_interval: float = 1.0,
         debounce: float = 0.05,
         on_idle: Callable[[], Any] | None = None,
+        service: ServiceManager | None = None,
     ) -> None:
         self.root = root
         self.work = work
@@ -71,6 +81,7 @@ class MediumWatcher:
         self.poll_interval = poll_interval
         self.debounce = debounce
         self.on_idle = on_idle
+        self.service = service or ServiceManager({})
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.stats = WatchStats()
@@ -92,6 +103,8 @@ class MediumWatcher:
         return obs
 
     def stop(self, *_: object) -> None:
+        if not self.stopping.is_set():
+            self.service.stopping()
         self.stopping.set()
         self.wake.set()
 
@@ -109,21 +122,39 @@ class MediumWatcher:
             return True
         log.warning("transfer medium %s not found; waiting for it to be mounted", self.root)
         self.stats.errors.append(f"medium {self.root} not found")
+        self.service.status(f"medium-missing: waiting for {self.root} to be mounted")
         while not self.stopping.is_set():
             if self.root.is_dir():
                 log.info("transfer medium %s is there", self.root)
+                self.service.status(f"watching {self.root}")
                 return True
-            self.stopping.wait(min(self.rescan, self.poll_interval * 5))
+            self._idle(self.stopping, min(self.rescan, self.poll_interval * 5))
         return False
 
+    def _idle(self, event: threading.Event, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for ``event``, telling the service manager meanwhile that this
+        loop is alive (it is not inside a round); True if the event was set."""
+        deadline = time.monotonic() + timeout
+        beat = self.service.beat
+        while True:
+            remaining = deadline - time.monotonic()
+            if event.wait(max(remaining if beat is None else min(remaining, beat), 0.0)):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            self.service.alive()
+
     def run(self) -> WatchStats:
+        """Watch until stopped; the statistics of the run."""
+        self.service.ready(f"watching {self.root}")
+        self.service.alive()
         if not self._wait_for_medium():
             return self.stats
         observer = self._observer()
         try:
             self._round(WAKE_START)  # whatever is already waiting
             while not self.stopping.is_set():
-                woke = self.wake.wait(self.rescan)
+                woke = self._idle(self.wake, self.rescan)
                 if self.stopping.is_set():
                     break
                 if woke:
@@ -142,10 +173,14 @@ class MediumWatcher:
         self.stats.woken_by = woken_by
         try:
             self.work(self.stopping.is_set)
+        except (NodeError, TransferError) as exc:  # a fault named for what it is: one line, the next round retries
+            log.warning("import round failed: %s", exc)
+            self._failed(f"{exc.reason}: {exc}")
         except Exception as exc:  # a bad round must not stop the service; the next one retries
             log.error("import round failed: %s", exc, exc_info=exc)
-            self.stats.errors.append(f"{type(exc).__name__}: {exc}")
-            del self.stats.errors[:-20]
+            self._failed(f"{type(exc).__name__}: {exc}")
+        else:
+            self.service.status(f"watching {self.root}: {self.stats.rounds + 1} rounds")
         self.stats.rounds += 1
         self.stats.last_round = time.time()
         if self.on_idle is not None:
@@ -153,3 +188,9 @@ class MediumWatcher:
                 self.on_idle()
             except Exception as exc:
                 log.error("idle task failed: %s", exc, exc_info=exc)
+        self.service.alive()  # the round is over: whatever it did, this loop is not stuck
+
+    def _failed(self, line: str) -> None:
+        self.stats.errors.append(line)
+        del self.stats.errors[:-20]
+        self.service.status(f"round {self.stats.rounds + 1} failed: {line}")

@@ -12,12 +12,13 @@ from typing import Any
 
 import click
 
-from exchange.cli_outcomes import echo_outcomes, finish, sent_dict, sent_line
+from exchange.cli_outcomes import echo_outcomes, finish, finish_sent, sent_dict, sent_line, undelivered_dicts
+from exchange.engine import every_package
 from internal_node.documents import queue_document, withdraw_document
 from internal_node.errors import ExportError
 from internal_node.export import SUMMARY_COLUMNS, ExportReport, export, resend
 from internal_node.returns import import_returns
-from nodekit.cli import NodeContext, ProgressBars, emit, json_option, pass_node_context
+from nodekit.cli import NodeContext, ProgressBars, emit, json_option, one_line, pass_node_context
 from nodekit.home import parse_duration
 from nodekit.text import printable
 
@@ -29,7 +30,8 @@ def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
         "policy_digest": r.policy_digest,
         "refresh": r.refresh.counts(),
         "review": r.refresh.review,
-        "sent": [sent_dict(p) for p in r.sent],
+        "sent": [sent_dict(p) for p in every_package(r.sent)],
+        "undelivered": undelivered_dicts(every_package(r.sent)),
         "skipped": r.skipped,
         "alarms": [o.message() for o in r.alarms],
     }
@@ -110,7 +112,7 @@ def _human(r: ExportReport, dry_run: bool) -> None:
                 _echo_item(it)
         click.echo("\nnothing sealed (--dry-run); seal exactly this with: internal-node export --expect DIGEST")
         return
-    for sp in r.sent:
+    for sp in every_package(r.sent):
         click.echo(sent_line(sp))
     for peer in r.skipped:
         click.echo(f"nothing to send to {peer} (--no-heartbeat)")
@@ -151,7 +153,11 @@ def register(root: click.Group) -> None:
                 raise click.BadParameter("expected SEQ or SEQ..SEQ", param_hint="--resend")
             first, last = int(m.group(1)), int(m.group(2) or m.group(1))
             sent = resend_packages(node, identity, first, last, peer)
-            emit({"sent": [sent_dict(p) for p in sent]}, "\n".join(sent_line(p) for p in sent), as_json=as_json)
+            emit(
+                {"sent": [sent_dict(p) for p in sent], "undelivered": undelivered_dicts(sent)},
+                "\n".join(sent_line(p) for p in sent), as_json=as_json,
+            )  # fmt: skip
+            finish_sent(sent)
             return
         if every is not None:
             if dry_run or expect:
@@ -164,6 +170,7 @@ def register(root: click.Group) -> None:
                 progress=None if as_json else bars.update,
             )  # fmt: skip
         emit(_report_dict(report, dry_run), lambda: _human(report, dry_run), as_json=as_json)
+        finish_sent(every_package(report.sent))
 
     @root.command("publish")
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -249,5 +256,6 @@ def _loop(nctx: NodeContext, period: int, *, full: bool, heartbeat: bool, peer: 
             report = export(node, identity, full=full, heartbeat=heartbeat, peer=peer)
             _human(report, False)
         except Exception as exc:  # one failed round must not end the schedule
-            click.echo(f"internal-node: export failed: {printable(str(exc), 500)}", err=True)
+            reason, message, _ = one_line(exc)  # never SQL or a row, as for a single export
+            click.echo(f"internal-node: export failed ({reason}): {message}", err=True)
         stop.wait(period)

@@ -198,7 +198,8 @@ def export(
         with node.sessions() as s:
             probe = plan(s, pk, full=full)
         if not full and not heartbeat and probe.upto <= probe.since:
-            exchange.deliver_unwritten(pk.node_id)  # what a killed export sealed but did not write
+            # what an earlier export sealed but did not write (killed, or the medium failed)
+            report.sent.extend(exchange.deliver_unwritten(pk.node_id))
             report.skipped.append(pk.node_id)
             # sealing checks this channel's receipts; with nothing sealed the check must still run, or
             # a quiet node under --no-heartbeat would never say its packages went unacknowledged

@@ -7,7 +7,7 @@ import codecs
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -195,7 +195,7 @@ class RowReader:
             if not wb.worksheets:
                 raise self._fail(0, "the workbook has no sheet", "empty")
             sheet = wb.worksheets[0]
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            for number, values in _sheet_rows(sheet, self._broken_sheet):
                 cells = list(values)
                 if not any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells):
                     continue
@@ -209,8 +209,30 @@ class RowReader:
         if self.headers is None:
             raise self._fail(1, "no header row: the first sheet is empty", "empty")
 
+    def _broken_sheet(self, sheet: Any, last: int, exc: Exception) -> IngestError:
+        message = printable(f"{type(exc).__name__}: {exc}", limit=200)
+        name = printable(str(getattr(sheet, "title", "?")), limit=64)
+        return self._fail(last + 1, f"sheet {name}: malformed sheet XML after row {last} ({message})", "malformed")
+
     def estimated_rows(self, facts: FileFacts) -> int | None:
         """A row count for the progress bar (lines of text files; XLSX's declared dimension)."""
         if self.fmt is Format.XLSX:
             return None
         return max(facts.lines - (1 if self.fmt is Format.CSV else 0), 0)
+
+
+def _sheet_rows(sheet: Any, broken: Callable[[Any, int, Exception], IngestError]) -> Iterator[tuple[int, Any]]:
+    """(row number, values) of a sheet. openpyxl parses a sheet's XML lazily, while its rows are read:
+    a sheet broken after its first rows fails here, in the middle of the ingest, with whatever its XML
+    parser or openpyxl raises (they share no base class), which ``broken`` turns into a refusal."""
+    rows = iter(sheet.iter_rows(values_only=True))
+    number = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise broken(sheet, number, exc) from exc
+        number += 1
+        yield number, values

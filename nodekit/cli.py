@@ -3,6 +3,7 @@ exit codes, ``--json`` output and progress bars. Commands stay thin: parse, call
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import traceback
@@ -16,8 +17,9 @@ import click
 import orjson
 
 from keys.identity_store import Identity
-from nodekit.errors import ExitCode, NodeError
-from nodekit.home import HOME_ENV, resolve_home
+from nodekit.db import database_fault, database_location, is_database_error, log_database_error
+from nodekit.errors import DiskFull, ExitCode, NodeError
+from nodekit.home import HOME_ENV, load_config, resolve_home
 from nodekit.runtime import Node, NodeSpec
 from nodekit.text import printable
 
@@ -36,6 +38,8 @@ class CliState:
     json: bool = False
     debug: bool = False
     emitted: bool = False  # a JSON document is already on stdout: an error adds no second one
+    database: str = "the node database"  # where the node's database is, once it is opened
+    home: Path | None = None  # the node home, once it is opened
 
 
 _STATE = CliState()
@@ -58,6 +62,9 @@ class NodeContext:
     def node(self, *, check_schema: bool = True) -> Node:
         """Open the node home (once per invocation)."""
         if self._node is None:
+            _STATE.home = self.home
+            config = load_config(self.home, self.spec.role)
+            _STATE.database = database_location(config.database_url)
             self._node = Node.open(self.home, self.spec, check_schema=check_schema)
             _setup_file_logging(self._node)
         return self._node
@@ -93,10 +100,18 @@ def _setup_file_logging(node: Node) -> None:
     target = str(logdir / "node.log")
     if any(getattr(h, "baseFilename", None) == target for h in root.handlers):
         return
-    handler = logging.FileHandler(target, encoding="utf-8")
+    handler = _LogFile(target, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+
+
+class _LogFile(logging.FileHandler):
+    """The node log. A record it cannot write (the disk is full) is dropped: the operator's one line
+    on stderr still says what happened, and logging's own traceback must not follow it there."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 def _set_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -270,19 +285,39 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     return int(ExitCode.OK)
 
 
-def _report(name: str, exc: BaseException) -> int:
+def named_fault(exc: BaseException) -> NodeError | None:
+    """The operator's one-line error for a fault that is not a :class:`NodeError` but has a name: a
+    database error (its cause, never its SQL or rows) or a full disk in the node home."""
+    if is_database_error(exc):
+        log_database_error(exc, _STATE.database)
+        return database_fault(exc, _STATE.database)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        # a write() error names no file: the home is where this node writes
+        where = exc.filename or _STATE.home or "the node home"
+        log.warning("disk full: %s", where, exc_info=exc)
+        return DiskFull(f"disk full: {where}")
+    return None
+
+
+def one_line(exc: BaseException) -> tuple[str, str, int]:
+    """(reason, message, exit code) of an error as an operator sees it."""
+    fault = named_fault(exc) if not isinstance(exc, NodeError) else None
+    if fault is not None:
+        exc = fault
     code = getattr(exc, "exit_code", None)
     reason = getattr(exc, "reason", None)
     if isinstance(exc, NodeError) or (isinstance(code, int) and isinstance(reason, str)):
-        message = printable(str(exc), limit=2000)
-        exit_code = int(code) if isinstance(code, int) else int(ExitCode.FAILURE)
+        return str(reason), printable(str(exc), limit=2000), int(code) if isinstance(code, int) else 1
+    return "internal", f"internal error: {type(exc).__name__}: {printable(str(exc), limit=500)}", int(ExitCode.FAILURE)
+
+
+def _report(name: str, exc: BaseException) -> int:
+    reason, message, exit_code = one_line(exc)
+    if reason != "internal":
         log.warning("%s failed (%s): %s", name, reason, message)
     else:
-        reason = "internal"
-        message = f"internal error: {type(exc).__name__}: {printable(str(exc), limit=500)}"
         if not _STATE.debug:
             message += " (run with --debug for the traceback)"
-        exit_code = int(ExitCode.FAILURE)
         log.error("%s: %s", name, message, exc_info=exc)
     if _STATE.json and not _STATE.emitted:
         _json_error(str(reason), message)

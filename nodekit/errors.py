@@ -50,3 +50,10 @@ class DatabaseError(NodeError):
 
     exit_code = ExitCode.FAILURE
     reason = "database"
+
+
+class DiskFull(NodeError):
+    """No space left where the node writes (its database, or a folder of its home): nothing was applied."""
+
+    exit_code = ExitCode.FAILURE
+    reason = "disk-full"

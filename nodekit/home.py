@@ -44,6 +44,7 @@ class NodeConfig:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     write_settle: int = 30  # seconds; [exchange] write_settle
     quarantine_retention: int = 180 * 86400  # seconds; [exchange] quarantine_retention
+    receive_wait: int = 5  # seconds; [exchange] receive_wait
 
     @property
     def config_path(self) -> Path:
@@ -150,6 +151,7 @@ def load_config(home: Path, expected_role: Role) -> NodeConfig:
         raw=raw,
         write_settle=_duration(exchange, "write_settle", "30s", cfg),
         quarantine_retention=_duration(exchange, "quarantine_retention", "180d", cfg),
+        receive_wait=_duration(exchange, "receive_wait", "5s", cfg),
     )
 
 
@@ -208,6 +210,9 @@ write_settle = "30s"
 # Rejected packages stay in quarantine/ at least this long (the Cybersecurity Law, Art. 21, asks six
 # months for logs); older ones make room, oldest first, only when the quarantine's caps are reached.
 quarantine_retention = "180d"
+# An import (or a watch round) waits this long for another receiver of this node, then reports
+# channel-busy with that one's pid and how long it has held the receiver.
+receive_wait = "5s"
 """
 
 

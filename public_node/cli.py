@@ -9,8 +9,16 @@ import click
 
 from exchange import cli_transfer
 from exchange.alarms import check_inbound
-from exchange.cli_outcomes import echo_outcomes, finish, outcome_line, sent_dict, sent_line
-from exchange.engine import SentPackage
+from exchange.cli_outcomes import (
+    echo_outcomes,
+    finish,
+    finish_sent,
+    outcome_line,
+    sent_dict,
+    sent_line,
+    undelivered_dicts,
+)
+from exchange.engine import SentPackage, every_package
 from exchange.node import open_exchange
 from exchange.watch import MediumWatcher
 from keys.identity_store import Identity
@@ -18,6 +26,7 @@ from nodekit import trust_store
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
 from nodekit.home import parse_duration
 from nodekit.runtime import Node
+from nodekit.sdnotify import ServiceManager
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 from public_node.store import purge_expired
@@ -72,7 +81,7 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
             if o.result != "skipped":  # a half-written file gets no receipt (yet)
                 owed["receipts"] = True
         if interval is not None and owed["receipts"] and time.monotonic() - owed["last"] >= interval:
-            for p in send_returns(node, identity):
+            for p in every_package(send_returns(node, identity)):
                 click.echo(sent_line(p))
             owed["receipts"], owed["last"] = False, time.monotonic()
 
@@ -89,7 +98,10 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
                 click.echo(f"purged expired records: {counts}")
             purged_on[0] = today
 
-    watcher = MediumWatcher(node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll, on_idle=idle)
+    watcher = MediumWatcher(
+        node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll, on_idle=idle,
+        service=ServiceManager(),
+    )  # fmt: skip
     watcher.install_signal_handlers()
     click.echo(f"watching {node.config.medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C", err=True)
     stats = watcher.run()
@@ -105,7 +117,12 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
     sent = send_returns(nctx.node(), nctx.identity())
     if not sent:
         raise click.UsageError("no trusted internal node: trust its identity card first (keys trust)")
-    emit({"sent": [sent_dict(p) for p in sent]}, "\n".join(sent_line(p) for p in sent), as_json=as_json)
+    packages = every_package(sent)
+    emit(
+        {"sent": [sent_dict(p) for p in packages], "undelivered": undelivered_dicts(packages)},
+        "\n".join(sent_line(p) for p in packages), as_json=as_json,
+    )  # fmt: skip
+    finish_sent(packages)
 
 
 cli_query.register(cli)

@@ -236,13 +236,12 @@ def _upsert(session: Session, upserts: Sequence[Upsert]) -> set[tuple[str, str]]
     # SQLite: one prepared upsert run over the rows. Its change count says whether every row was
     # written (the usual case); if not, the group is redone under a savepoint with the stored
     # versions read first, so that the counts and the search entries follow exactly what changed.
-    savepoint = session.begin_nested()
-    session.connection()  # the session emits SAVEPOINT when its connection is next asked for
-    try:
-        changed = bulk.execute_compiled_many(conn, _SQLITE_UPSERT, Upsert._fields, list(upserts))
-    except BaseException:
-        savepoint.rollback()
-        raise
+    # The savepoint is the connection's, not the session's: an error here ends the package's whole
+    # transaction, which its owner rolls back with one ROLLBACK. A session savepoint would first be
+    # rolled back to, and on SQLITE_FULL SQLite has already dropped the transaction, savepoint
+    # included: "no such savepoint" would replace the cause.
+    savepoint = conn.begin_nested()
+    changed = bulk.execute_compiled_many(conn, _SQLITE_UPSERT, Upsert._fields, list(upserts))
     if changed == len(upserts):
         savepoint.commit()
         return None

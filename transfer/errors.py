@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class TransferError(Exception):
     """Root of every error raised by ``transfer``."""
@@ -38,3 +40,39 @@ class LogVerificationError(TransferError):
     def __init__(self, message: str, *, index: int | None = None, reason: str | None = None) -> None:
         super().__init__(message, reason=reason)
         self.index = index
+
+
+# Why a medium operation failed, by errno: one reason each, all exit 1 (docs/OPERATIONS.md, "Exit codes
+# of the exchange commands", says what an operator does on each).
+MEDIUM_FULL, MEDIUM_MISSING, MEDIUM_READ_ONLY, MEDIUM_UNREADABLE = (
+    "medium-full", "medium-missing", "medium-read-only", "medium-unreadable",
+)  # fmt: skip
+_WRITE_REASONS = {
+    errno.ENOSPC: MEDIUM_FULL,
+    errno.EDQUOT: MEDIUM_FULL,
+    errno.EROFS: MEDIUM_READ_ONLY,
+    errno.EACCES: MEDIUM_READ_ONLY,
+    errno.EPERM: MEDIUM_READ_ONLY,
+}
+_GONE = {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.ENOTDIR, errno.ESTALE}
+_SAYS = {
+    MEDIUM_FULL: "the medium is full",
+    MEDIUM_MISSING: "transfer medium not found (is the device mounted?)",
+    MEDIUM_READ_ONLY: "the medium is read-only or not writable",
+    MEDIUM_UNREADABLE: "the medium cannot be read",
+}
+
+
+def medium_fault(exc: OSError, path: object, *, writing: bool) -> MediumError:
+    """The :class:`MediumError` for an ``OSError`` on the medium at ``path``, with its reason:
+    ``medium-full`` (ENOSPC, EDQUOT), ``medium-read-only`` (EROFS, EACCES, EPERM when writing),
+    ``medium-missing`` (the device or folder went away), ``medium-unreadable`` (EIO, EACCES when
+    reading); anything else keeps the generic reason ``medium``."""
+    if exc.errno in _GONE:
+        reason = MEDIUM_MISSING
+    elif writing:
+        reason = _WRITE_REASONS.get(exc.errno or 0, "medium")
+    else:
+        reason = MEDIUM_UNREADABLE if exc.errno in (errno.EIO, errno.EACCES, errno.EPERM) else "medium"
+    says = _SAYS.get(reason, "cannot write to the medium" if writing else "cannot read the medium")
+    return MediumError(f"{path}: {says}: {exc.strerror or exc}", reason=reason)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from transfer.errors import MediumError, PackageRejected
+from transfer.errors import MEDIUM_MISSING, MediumError, PackageRejected, medium_fault
 from transfer.files import COPY_CHUNK, TEMP_PREFIX, atomic_writer, ensure_dir, open_dir, read_chunks
 from transfer.header import NODE_ID
 from transfer.quarantine import Quarantine  # re-exported: it used to live here
@@ -263,9 +263,9 @@ class Medium:
         self.root = root
 
     def check(self) -> None:
-        """Raise MediumError unless the medium is there."""
+        """Raise MediumError (``medium-missing``) unless the medium is there."""
         if not self.root.is_dir():
-            raise MediumError(f"{self.root}: transfer medium not found (is the device mounted?)")
+            raise MediumError(f"{self.root}: transfer medium not found (is the device mounted?)", reason=MEDIUM_MISSING)
 
     def channel_path(self, sender: str, recipient: str) -> Path:
         return self.root / channel_dirname(sender, recipient)
@@ -275,7 +275,7 @@ class Medium:
         try:
             return open_dir(self.root)
         except OSError as exc:
-            raise MediumError(f"{self.root}: cannot open the transfer medium: {exc.strerror}") from exc
+            raise medium_fault(exc, self.root, writing=False) from exc
 
     def scan(self, recipient: str | None = None) -> MediumScan:
         """Look at the medium: finished package files (optionally only those addressed to ``recipient``),
@@ -287,7 +287,7 @@ class Medium:
             try:
                 names = _names(root_fd)
             except OSError as exc:
-                raise MediumError(f"{self.root}: cannot list the transfer medium: {exc.strerror}") from exc
+                raise medium_fault(exc, self.root, writing=False) from exc
             for name in names:
                 if name.startswith("."):
                     continue
@@ -377,7 +377,7 @@ class Medium:
                 pass
             folder = os.open(folder_name, _NOFOLLOW_DIR, dir_fd=root_fd)
         except OSError as exc:
-            raise MediumError(f"{target.parent}: cannot open the channel folder: {exc.strerror}") from exc
+            raise medium_fault(exc, target.parent, writing=True) from exc
         finally:
             os.close(root_fd)
         try:
@@ -398,7 +398,7 @@ class Medium:
             except OSError as exc:
                 with suppress(OSError):
                     os.unlink(tmp, dir_fd=folder)
-                raise MediumError(f"{target}: cannot write to the medium: {exc.strerror}") from exc
+                raise medium_fault(exc, target, writing=True) from exc
         finally:
             os.close(folder)
         return target

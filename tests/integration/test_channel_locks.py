@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,10 +20,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from exchange.crash import PAUSE_DIR_ENV, PAUSE_ENV
 from internal_node.export import export
 from nodekit.errors import ExitCode
 from nodekit.locks import ChannelBusy, channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow
+from tests.integration.medium_support import Pause
 from tests.integration.public_support import BIN, channel_packages, log_events, package_files, program_env
 from tests.nodes import Home, trusted_pair
 from transfer.header import parse_prefix
@@ -42,10 +45,10 @@ def homes(tmp_path: Path, database_factory: Any) -> Iterator[tuple[Home, Home]]:
     b.node.close()
 
 
-def start(program: str, home: Home, *args: str) -> subprocess.Popen[bytes]:
+def start(program: str, home: Home, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(BIN / program), "--home", str(home.node.config.home), *args, "--json"],
-        env=program_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**program_env(), **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
 
 
@@ -81,6 +84,15 @@ def wait_until_at_lock(proc: subprocess.Popen[bytes], lock: Path) -> None:
             return
         assert time.monotonic() < deadline, "the program never reached the lock"
         time.sleep(0.05)
+
+
+def wait_longer(home: Home, wait: str = "10m") -> None:
+    """Let the home's importers wait ``wait`` for each other (``[exchange] receive_wait``) instead of
+    answering ``channel-busy`` after a few seconds."""
+    cfg = home.node.config.config_path
+    text = cfg.read_text(encoding="utf-8")
+    assert '\nreceive_wait = "5s"\n' in text, "init writes the default"
+    cfg.write_text(text.replace('\nreceive_wait = "5s"\n', f'\nreceive_wait = "{wait}"\n'), encoding="utf-8")
 
 
 def outbound(home: Home, peer: Home) -> list[tuple[int, str]]:
@@ -138,7 +150,10 @@ def test_a_busy_channel_is_refused_with_channel_busy_after_the_wait(homes: Any) 
     with held(a, name), pytest.raises(ChannelBusy) as err, channel_lock(a.node.config.home, name, wait=0.2):
         pytest.fail("took a lock another holder has")
     assert err.value.reason == "channel-busy" and err.value.exit_code == ExitCode.FAILURE
-    assert str(err.value) == f"channel {name} is busy: another export or import holds its lock"
+    assert str(err.value) == (
+        f"channel-busy: channel {name} is held by another process (it recorded no pid) "
+        "(another export or import); try again once it has finished"
+    )
     with channel_lock(a.node.config.home, name, wait=0.2):  # released with its holder
         pass
 
@@ -159,6 +174,7 @@ def test_the_database_refuses_a_second_package_with_the_same_sequence(homes: Any
 
 def test_two_concurrent_imports_apply_each_package_once(homes: Any) -> None:
     a, b = homes
+    wait_longer(b)  # the second import queues behind the first, which the test keeps waiting
     for _ in range(3):
         export(a.node, a.identity)
     name = channel_dirname(a.id, b.id)
@@ -177,3 +193,33 @@ def test_two_concurrent_imports_apply_each_package_once(homes: Any) -> None:
     assert sorted(e["seq"] for e in log_events(b.node, "package.applied")) == [1, 2, 3]
     with b.node.sessions() as s:
         assert s.scalars(select(ChannelRow.last_seq)).one() == 3
+
+
+def test_an_import_beside_a_hung_receiver_answers_at_once_with_the_holders_pid(homes: Any, tmp_path: Path) -> None:
+    """Issue 12 case 5: a receiver stuck inside the receive lock (here held at a pause point, as a read
+    stuck in the kernel would hold it) makes a second ``import`` answer ``channel-busy`` with the
+    holder's pid and how long it has held the lock, instead of waiting behind it; the lock is an
+    ``flock``, so it goes with its holder when the holder is killed, and the next import applies."""
+    a, b = homes
+    export(a.node, a.identity)
+    pause = Pause(tmp_path / "pauses", "receive-locked")
+    holder = start("public-node", b, "import", env={PAUSE_ENV: pause.point, PAUSE_DIR_ENV: str(pause.folder)})
+    try:
+        pause.reached(holder)
+        code, doc, err = finish(start("public-node", b, "import"))
+        assert code == ExitCode.FAILURE, err
+        assert doc["error"]["reason"] == "channel-busy"
+        message = doc["error"]["message"]
+        assert re.fullmatch(
+            rf"channel-busy: the receiver of this node is held by pid {holder.pid} for (\d+ min )?\d+ s "
+            r"\(another import or watch\); try again once it has finished",
+            message,
+        ), message
+        assert err.strip() == f"public-node: error: {message}"
+        assert channel_packages(b.node, a.id, b.id) == []
+    finally:
+        holder.kill()  # what systemd does to a hung service; a stuck read would end with the process
+        holder.wait(timeout=TIMEOUT)
+    code, doc, err = finish(start("public-node", b, "import"))
+    assert code == 0, err
+    assert [(o["seq"], o["result"]) for o in doc["outcomes"]] == [(1, "applied")]

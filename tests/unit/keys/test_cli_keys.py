@@ -74,11 +74,12 @@ def enrolled(homes: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
 
 
 def home_state(home: Path) -> dict[str, Any]:
-    """Every file of the home except the operational log and the SQLite files, plus the database's content."""
+    """Every file of the home except the operational log, the lock files (each names its last holder)
+    and the SQLite files, plus the database's content."""
     files = {
         str(f.relative_to(home)): f.read_bytes()
         for f in sorted(home.rglob("*"))
-        if f.is_file() and f.parent.name != "logs" and not f.name.startswith("node.db")
+        if f.is_file() and f.parent.name not in ("logs", "locks") and not f.name.startswith("node.db")
     }
     db = sqlite3.connect(f"file:{home / 'node.db'}?mode=ro", uri=True)
     try:
