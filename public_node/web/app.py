@@ -30,6 +30,7 @@ from public_node.web import db
 from public_node.web.config import WebConfig, load_web_config
 from public_node.web.cursors import CursorError, Cursors
 from public_node.web.guard import Guard, Scope
+from public_node.web.labels import N_
 from public_node.web.ratelimit import Limiter, client_address, make_storage
 from public_node.web.render import HERE, make_environment
 
@@ -119,9 +120,9 @@ class Platform:
             return self.cursors.open(scope, cursor)
         except CursorError as exc:
             message = (
-                "This page link has expired: start again from the first page."
+                N_("This page link has expired: start again from the first page.")
                 if exc.reason == "expired-cursor"
-                else "This page link is not valid."
+                else N_("This page link is not valid.")
             )
             raise WebError(400, exc.reason, message) from exc
 
@@ -161,8 +162,8 @@ def _error_response(
 
 
 _STATUS_MESSAGES = {
-    404: ("not-found", "Nothing is published at this address."),
-    405: ("method-not-allowed", "This address does not accept that kind of request."),
+    404: ("not-found", N_("Nothing is published at this address.")),
+    405: ("method-not-allowed", N_("This address does not accept that kind of request.")),
 }
 
 
@@ -173,15 +174,15 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(BadQuery)
     async def bad_query(request: Request, exc: BadQuery) -> Response:
-        return _error_response(platform(request), request.url.path, 400, exc.reason, "The query is not valid.")
+        return _error_response(platform(request), request.url.path, 400, exc.reason, N_("The query is not valid."))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        return _error_response(platform(request), request.url.path, 400, "bad-request", "The request is not valid.")
+        return _error_response(platform(request), request.url.path, 400, "bad-request", N_("The request is not valid."))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code, message = _STATUS_MESSAGES.get(exc.status_code, ("error", "The request could not be served."))
+        code, message = _STATUS_MESSAGES.get(exc.status_code, ("error", N_("The request could not be served.")))
         return _error_response(platform(request), request.url.path, exc.status_code, code, message)
 
     @app.exception_handler(Exception)
@@ -192,7 +193,7 @@ def _install_errors(app: FastAPI) -> None:
             request.url.path,
             500,
             "internal",
-            "Something went wrong on our side. Please try again later.",
+            N_("Something went wrong on our side. Please try again later."),
         )
 
 

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from public_node.web.labels import N_
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -36,13 +38,13 @@ Refusal = Callable[[Scope, int, str], Awaitable[tuple[list[tuple[bytes, bytes]],
 def query_problem(raw: bytes, max_bytes: int) -> tuple[int, str] | None:
     """Why a URL query string is refused (status and message id), or None."""
     if len(raw) > max_bytes:
-        return 414, "The address is too long."
+        return 414, N_("The address is too long.")
     try:
         text = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
-        return 400, "The address is not valid UTF-8."
+        return 400, N_("The address is not valid UTF-8.")
     if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in text):
-        return 400, "The address contains control characters."
+        return 400, N_("The address contains control characters.")
     return None
 
 
@@ -64,7 +66,7 @@ class Guard:
         problem = query_problem(scope.get("query_string", b""), self._max_query)
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
         if problem is None and declared is not None and (not declared.isdigit() or int(declared) > self._max_body):
-            problem = (413, "The request is too large.")
+            problem = (413, N_("The request is too large."))
         if problem is not None:
             await self._send_refusal(scope, send, *problem)
             return
@@ -89,7 +91,7 @@ class Guard:
         try:
             await self.app(scope, bounded_receive, send_with_headers)
         except BodyTooLarge:
-            await self._send_refusal(scope, send, 413, "The request is too large.")
+            await self._send_refusal(scope, send, 413, N_("The request is too large."))
 
     async def _send_refusal(self, scope: Scope, send: Send, status: int, message: str) -> None:
         headers, body = await self._refuse(scope, status, message)
