@@ -106,7 +106,7 @@ def published_home(tmp_path: Path, database_factory: Callable[[str], str], *, we
 
 def configure(node: Node, **web: Any) -> None:
     """Append a ``[web]`` section to the home's node.toml."""
-    lines = ["", "[web]"]
+    lines: list[str] = []
     for k, v in web.items():
         if isinstance(v, bool):
             lines.append(f"{k} = {'true' if v else 'false'}")
@@ -117,4 +117,9 @@ def configure(node: Node, **web: Any) -> None:
         else:
             lines.append(f'{k} = "{v}"')
     path = node.config.config_path
-    path.write_text(path.read_text(encoding="utf-8") + "\n".join(lines) + "\n", encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    if "\n[web]\n" in text:
+        text = text.replace("\n[web]\n", "\n[web]\n" + "\n".join(lines) + "\n", 1)
+    else:
+        text += "\n[web]\n" + "\n".join(lines) + "\n"
+    path.write_text(text, encoding="utf-8")
