@@ -58,3 +58,9 @@ i18n: venv
 # docs/openapi.json from the app's routes (tests/web/test_api.py keeps them equal)
 openapi: venv
 	$(BIN)/python scripts/openapi.py docs/openapi.json
+
+# The platform under load beside Datasette (kept out of CI: 1M records take ~10 min to load);
+# BENCH_WEB_ARGS="--records 20000 --duration 5" for a small check of the whole run
+bench-web: venv
+	@command -v wrk >/dev/null || (apt-get install -y -qq --no-install-recommends wrk >/dev/null)
+	$(BIN)/python -m bench.web $(BENCH_WEB_ARGS)
