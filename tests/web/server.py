@@ -26,14 +26,23 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home / "serve.log"
-        cmd = [str(Path(sys.executable).parent / "public-node"), "--home", str(home), "serve", "--port", str(self.port), "--workers", str(workers)]
+        cmd = [
+            str(Path(sys.executable).parent / "public-node"),
+            "--home",
+            str(home),
+            "serve",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
         self.proc = subprocess.Popen(
             cmd, env={**os.environ, **(env or {})}, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 60  # a bound on start-up, not a timing assumption
         while True:
             try:
-                with urllib.request.urlopen(self.url + "/api/v1/freshness", timeout=5) as r:  # noqa: S310 - loopback
+                with urllib.request.urlopen(self.url + "/api/v1/freshness", timeout=5) as r:
                     if r.status == 200:
                         return
             except OSError:

@@ -20,7 +20,7 @@ from tests.unit.public_node.data import key, row, subject, upsert
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 HX_USCC = "91530100MA6K3XQ51A"
-XSS_SCRIPT = '<script>window.__xss=1</script>昆明脚本测试有限公司'
+XSS_SCRIPT = "<script>window.__xss=1</script>昆明脚本测试有限公司"
 XSS_IMG = '<img src=x onerror="window.__xss=1">昆明图片测试有限公司'
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

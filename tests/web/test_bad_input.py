@@ -80,7 +80,11 @@ def test_a_10kb_query_is_refused(client: TestClient, path: str) -> None:
 
 
 def test_an_oversized_body_is_refused(client: TestClient) -> None:
-    r = client.post("/reports/verify", content=b"code=" + b"A" * 100_000, headers={"content-type": "application/x-www-form-urlencoded"})
+    r = client.post(
+        "/reports/verify",
+        content=b"code=" + b"A" * 100_000,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 413
 
 
@@ -123,7 +127,9 @@ def test_bad_parameters_are_4xx(client: TestClient, url: str) -> None:
     assert set(r.json()) == {"error"}
 
 
-def test_errors_are_friendly_pages_with_headers_never_tracebacks(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_are_friendly_pages_with_headers_never_tracebacks(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import public_node.web.pages as pages
 
     def boom(*a: object, **k: object) -> None:

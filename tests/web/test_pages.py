@@ -8,13 +8,26 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from nodekit.runtime import Node
+from public_node.web.app import create_app
 from public_node.web.guard import CSP
 from public_node.web.render import highlight
 from tests.unit.public_node.data import key
+from tests.web.conftest import Clock
+from tests.web.support import configure
 
 pytestmark = pytest.mark.db
 
-PAGES = ["/", "/search?q=华兴", f"/subjects/{key('hx')}", "/lists/red", "/lists/dishonest", "/gov", "/documents", "/reports/verify"]
+PAGES = [
+    "/",
+    "/search?q=华兴",
+    f"/subjects/{key('hx')}",
+    "/lists/red",
+    "/lists/dishonest",
+    "/gov",
+    "/documents",
+    "/reports/verify",
+]
 
 
 @pytest.mark.parametrize("url", [*PAGES, "/api/v1/freshness", "/static/site.css", "/nowhere", "/search?q=%FF"])
@@ -30,7 +43,9 @@ def test_security_headers_on_every_response(client: TestClient, url: str) -> Non
 
 @pytest.mark.parametrize("url", PAGES)
 def test_pages_are_self_contained(client: TestClient, url: str) -> None:
-    html = client.get(url).text
+    r = client.get(url)
+    assert r.status_code == 200
+    html = r.text
     assert re.search(r"""(src|href)=["']?(https?:)?//""", html) is None
     assert "<script" not in html.lower() and "style=" not in html
 
@@ -71,7 +86,16 @@ def test_search_page_highlights_and_pages(client: TestClient) -> None:
 
 def test_subject_page_shows_records_with_source_and_dates(client: TestClient) -> None:
     html = client.get(f"/subjects/{key('hx')}").text
-    for text in ("行政许可", "行政处罚", "名单信息", "信用承诺", "数据来源单位", "昆明市市场监督管理局", "2024-06-01", "一般"):
+    for text in (
+        "行政许可",
+        "行政处罚",
+        "名单信息",
+        "信用承诺",
+        "数据来源单位",
+        "昆明市市场监督管理局",
+        "2024-06-01",
+        "一般",
+    ):
         assert text in html
     assert client.get("/subjects/91530100MA6K3XQ51A").text == html
 
@@ -81,3 +105,21 @@ def test_documents_download_as_attachments(client: TestClient) -> None:
     assert r.headers["content-disposition"].startswith("attachment;")
     assert r.headers["content-type"] == "application/pdf"
     assert "sandbox" in r.headers["content-security-policy"]
+
+
+def test_hsts_when_configured(home: Node, clock: Clock) -> None:
+    configure(home, hsts=True)
+    app = create_app(home.config.home, clock=clock)
+    with TestClient(app) as c:
+        for url in ("/", "/nowhere", "/search?q=%FF"):
+            assert c.get(url).headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_government_credit_pages(client: TestClient) -> None:
+    html = client.get("/gov").text
+    assert "昆明市示例管理局" in html and "昆明市另一管理局" in html
+    dept = re.search(r'href="(/gov/[0-9a-f]{32})"', html)
+    assert dept is not None
+    page = client.get(dept.group(1)).text
+    assert "服务承诺事项" in page and "未履行" in page
+    assert client.get(f"/gov/{'0' * 32}").status_code == 404

@@ -63,8 +63,30 @@ def test_changes_since_are_listed_by_kind_without_withdrawn_content(client: Test
             s,
             [
                 withdraw("penalty", "p1", 2, reason="repaired"),
-                upsert("licence", "l1", 2, row("hx", "昆明华兴科技有限公司", uscc=HX_USCC, doc_no="昆市监许〔2026〕1号", decision_date="2026-02-01")),
-                upsert("commitment", "c2", 1, row("hx", "昆明华兴科技有限公司", uscc=HX_USCC, doc_no="53010020261101000001", commitment_date="2026-11-01")),
+                upsert(
+                    "licence",
+                    "l1",
+                    2,
+                    row(
+                        "hx",
+                        "昆明华兴科技有限公司",
+                        uscc=HX_USCC,
+                        doc_no="昆市监许〔2026〕1号",
+                        decision_date="2026-02-01",
+                    ),
+                ),
+                upsert(
+                    "commitment",
+                    "c2",
+                    1,
+                    row(
+                        "hx",
+                        "昆明华兴科技有限公司",
+                        uscc=HX_USCC,
+                        doc_no="53010020261101000001",
+                        commitment_date="2026-11-01",
+                    ),
+                ),
             ],
             today=TODAY,
         )

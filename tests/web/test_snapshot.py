@@ -45,7 +45,18 @@ class PausedPackage:
         monkeypatch.setattr(search_module, "index_applied", paused_index)
 
         def apply() -> None:
-            p2 = upsert("penalty", "p2", 1, row("hx", "昆明华兴科技有限公司", uscc=HX_USCC, doc_no="昆市监罚〔2026〕99号", decision_date="2026-11-01"))
+            p2 = upsert(
+                "penalty",
+                "p2",
+                1,
+                row(
+                    "hx",
+                    "昆明华兴科技有限公司",
+                    uscc=HX_USCC,
+                    doc_no="昆市监罚〔2026〕99号",
+                    decision_date="2026-11-01",
+                ),
+            )
             with node.transaction() as s:
                 store.apply_changes(s, [p2], today=TODAY)
                 s.execute(update(ChannelRow).where(ChannelRow.outbound.is_(False)).values(last_seq=4))
@@ -87,7 +98,9 @@ def _state(client: TestClient) -> tuple[int, int]:
     return len(body["records"]["penalty"]), body["package_seq"]
 
 
-def test_a_request_during_an_apply_sees_before_then_after(app_client: TestClient, home: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_request_during_an_apply_sees_before_then_after(
+    app_client: TestClient, home: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert _state(app_client) == (1, 3)
     with PausedPackage(home, monkeypatch) as package:
         assert _state(app_client) == (1, 3)  # the apply is paused mid-way: nothing of it shows
