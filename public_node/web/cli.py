@@ -19,9 +19,21 @@ from nodekit.home import HOME_ENV
     "--graceful-timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
     help="Seconds SIGTERM waits for requests in flight before closing them.",
 )  # fmt: skip
+@click.option(
+    "--worker-healthcheck", default=60, show_default=True, type=click.IntRange(1, 3600),
+    help="Seconds a worker may take to answer the supervisor's health check before it is replaced.",
+)  # fmt: skip
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 @pass_node_context
-def serve_cmd(nctx: NodeContext, host: str, port: int, workers: int, graceful_timeout: int, access_log: bool) -> None:
+def serve_cmd(
+    nctx: NodeContext,
+    host: str,
+    port: int,
+    workers: int,
+    graceful_timeout: int,
+    worker_healthcheck: int,
+    access_log: bool,
+) -> None:
     """Serve the public credit platform (pages and the /api/v1 JSON API) until SIGTERM or Ctrl-C."""
     import uvicorn
 
@@ -48,6 +60,9 @@ def serve_cmd(nctx: NodeContext, host: str, port: int, workers: int, graceful_ti
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=graceful_timeout,
+        # uvicorn's default (5 s) replaces a worker that is merely slow to answer (busy, or starting
+        # on a loaded machine: seen killing healthy workers, and their requests, at load 15 on 2 cores)
+        timeout_worker_healthcheck=worker_healthcheck,
         proxy_headers=False,  # X-Forwarded-For is read only from [web] trusted_proxies
         server_header=False,
         access_log=access_log,
