@@ -81,10 +81,13 @@ def wrk(base: str, paths: list[str], duration: int, connections: int, out: Path)
 
 
 def targets(db: Path, n: int = 200) -> dict[str, list[str]]:
-    """Codes, subject keys and 2- and 3-character name fragments taken from the published data."""
+    """Codes, subject keys and 2- and 3-character name fragments of companies in the published data
+    (not departments: a department's page carries thousands of government-credit records)."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     rows = con.execute(
-        "SELECT subject_key, uscc, name, id FROM search_subject WHERE uscc IS NOT NULL ORDER BY id LIMIT ?", (n,)
+        "SELECT subject_key, uscc, name, id FROM search_subject"
+        " WHERE uscc IS NOT NULL AND category = 'legal_person' ORDER BY id LIMIT ?",
+        (n,),
     ).fetchall()
     con.close()
     frag2 = [r[2][2:4] for r in rows if len(r[2]) >= 6]
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                         paths,
                         args.duration,
                         args.connections,
-                        out / f"datasette-{name[:6]}.txt",
+                        out / f"datasette-{list(peer).index(name)}.txt",
                     )
                     result["scenarios"][name]["datasette"] = r
                     print(f"  datasette {name}: {r}")
