@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # Set CREDGAP_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run the
 # database tests against PostgreSQL as well; .ci/run does.
 
-.PHONY: all venv demo test test-sqlite test-pg lint bench bench-full clean
+.PHONY: all venv demo test test-sqlite test-pg lint bench bench-full bench-web i18n openapi clean
 
 all: test
 
@@ -47,3 +47,20 @@ bench-full: venv
 
 clean:
 	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache
+
+# The platform's zh-CN catalogue: extract message ids, merge them into the .po (translate the new
+# ones there), compile the .mo that the package ships (tests/web/test_i18n.py checks both).
+i18n: venv
+	$(BIN)/pybabel extract -F public_node/web/babel.cfg -k N_ -k WebError:3 --no-location -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d public_node/web/locale -l zh_CN --ignore-obsolete --no-wrap
+	$(BIN)/pybabel compile -d public_node/web/locale -l zh_CN --statistics
+
+# docs/openapi.json from the app's routes (tests/web/test_api.py keeps them equal)
+openapi: venv
+	$(BIN)/python scripts/openapi.py docs/openapi.json
+
+# The platform under load beside Datasette (kept out of CI: 1M records take ~10 min to load);
+# BENCH_WEB_ARGS="--records 20000 --duration 5" for a small check of the whole run
+bench-web: venv
+	@command -v wrk >/dev/null || (apt-get install -y -qq --no-install-recommends wrk >/dev/null)
+	$(BIN)/python -m bench.web $(BENCH_WEB_ARGS)

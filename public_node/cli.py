@@ -30,6 +30,7 @@ from nodekit.sdnotify import ServiceManager
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 from public_node.store import purge_expired
+from public_node.web import cli as web_cli
 
 cli = make_root(
     SPEC,
@@ -126,6 +127,7 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
 
 
 cli_query.register(cli)
+cli.add_command(web_cli.serve_cmd)
 
 
 def send_returns(node: Node, identity: Identity) -> list[SentPackage]:

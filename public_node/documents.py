@@ -9,15 +9,15 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import String, bindparam, delete, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from nodekit.text import printable
-from public_node.errors import DocumentRejected
+from public_node.errors import BadQuery, DocumentRejected
 from public_node.models import DOCUMENT_TABLE
-from public_node.views import DocumentInfo
+from public_node.views import DocumentInfo, Keyset, check_page
 from transfer import media
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # docs/FORMAT.md §11
@@ -146,3 +146,22 @@ def documents_of_subject(session: Session, subject_key: str, *, today: date) -> 
     """The metadata of a subject's published documents, by key."""
     rows = session.execute(select(*_INFO_COLUMNS).where(_D.subject_key == subject_key, _live(today)).order_by(_D.key))
     return [DocumentInfo(*r) for r in rows]
+
+
+def documents_page(session: Session, *, today: date, limit: int = 20, after: Any = None) -> Keyset[DocumentInfo]:
+    """Published documents (notices, decisions) by title, by keyset (``after`` is (title, key) of the
+    previous page's last document)."""
+    check_page(limit, 0)
+    stmt = select(*_INFO_COLUMNS).where(_live(today))
+    if after is not None:
+        if not isinstance(after, list | tuple) or len(after) != 2 or not all(isinstance(a, str) for a in after):
+            raise BadQuery("page: the position to continue from is malformed")
+        stmt = stmt.where(
+            tuple_(_D.title, _D.key)
+            > tuple_(bindparam("a_title", after[0], type_=String), bindparam("a_key", after[1], type_=String))
+        )
+    rows = session.execute(stmt.order_by(_D.title, _D.key).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = (rows[-1].title, rows[-1].key) if more else None
+    return Keyset(items=[DocumentInfo(*r) for r in rows], after=nxt)

@@ -1,17 +1,19 @@
 """Lookups in the published database: a record, subjects by credit code, records by document
-number, a subject's page, the red and black list pages, and record counts. Every query takes
-``today`` and never returns a record past its ``publish_until`` (fail-safe expiry)."""
+number, a subject's page, the red and black list pages, the government-credit pages, record counts
+and the data's freshness. Every query takes ``today`` and never returns a record past its
+``publish_until`` (fail-safe expiry). The ``*_page`` queries paginate by keyset (``views.Keyset``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, Date, String, and_, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from nodekit.models import ChannelPackageRow, ChannelRow
 from public_node.errors import BadQuery
 from public_node.models import RECORD_TABLE, SEARCH_TABLE
 from public_node.search import normalise, normalise_code
@@ -19,6 +21,9 @@ from public_node.views import (
     KINDS,
     LIST_TYPES,
     RECORD_KINDS,
+    Department,
+    Freshness,
+    Keyset,
     Page,
     RecordView,
     SubjectPage,
@@ -136,3 +141,129 @@ def record_counts(session: Session, *, today: date) -> dict[str, int]:
     counts = dict.fromkeys(KINDS, 0)
     counts.update({kind: int(n) for kind, n in rows})
     return counts
+
+
+# --------------------------------------------------------------------------- keyset pages
+
+
+def _date_after(after: Any) -> tuple[date | None, str]:
+    """A (record date or None, record key) position, as handed back by a caller."""
+    if not isinstance(after, list | tuple) or len(after) != 2 or not isinstance(after[1], str):
+        raise BadQuery("page: the position to continue from is malformed")
+    raw = after[0]
+    if raw is None:
+        return None, after[1]
+    try:
+        return date.fromisoformat(str(raw)), after[1]
+    except ValueError as exc:
+        raise BadQuery("page: the position to continue from is malformed") from exc
+
+
+def _newest_first_after(after: Any) -> ColumnElement[bool]:
+    """Records after a position in newest-first order (dated records by date descending, then the
+    undated ones; ties by key), written so that each branch can use the (kind, list_type,
+    record_date) index."""
+    when, key = _date_after(after)
+    k = bindparam("after_key", key, type_=String)
+    if when is None:
+        return and_(_R.record_date.is_(None), _R.key > k)
+    d = bindparam("after_date", when, type_=Date)
+    return or_(_R.record_date < d, and_(_R.record_date == d, _R.key > k), _R.record_date.is_(None))
+
+
+def _records_page(session: Session, where: tuple[Any, ...], limit: int, after: Any) -> Keyset[RecordView]:
+    check_page(limit, 0)
+    cond = where if after is None else (*where, _newest_first_after(after))
+    rows = session.execute(
+        select(*_RECORD_COLUMNS, _R.record_date).where(*cond).order_by(*_NEWEST_FIRST).limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    total = None
+    if after is None:
+        total = (
+            len(rows)
+            if not more
+            else int(session.execute(select(func.count()).select_from(RECORD_TABLE).where(*where)).scalar_one())
+        )
+    last = rows[-1] if more and rows else None
+    nxt = None if last is None else (last.record_date.isoformat() if last.record_date else None, last.key)
+    return Keyset(items=[_view(r) for r in rows], after=nxt, total=total)
+
+
+def list_keyset(
+    session: Session, list_type: str, *, today: date, limit: int = 20, after: Any = None
+) -> Keyset[RecordView]:
+    """A page of the red list or the serious-dishonesty list, newest first, by keyset (``after`` is
+    the previous page's ``Keyset.after``)."""
+    if list_type not in LIST_TYPES:
+        raise BadQuery(f"list type: expected one of {', '.join(LIST_TYPES)}, got {list_type!r}")
+    where = (_R.kind == "list_entry", _R.list_type == list_type, record_is_live(today))
+    return _records_page(session, where, limit, after)
+
+
+def gov_records(
+    session: Session, subject_key: str, *, today: date, limit: int = 20, after: Any = None
+) -> Keyset[RecordView]:
+    """A department's government-credit records (政务诚信), newest first, by keyset."""
+    where = (_R.kind == "gov_credit", _R.subject_key == subject_key, record_is_live(today))
+    return _records_page(session, where, limit, after)
+
+
+def gov_departments(session: Session, *, today: date, limit: int = 50, after: Any = None) -> Keyset[Department]:
+    """The departments with government-credit records published on ``today``, by name, by keyset
+    (``after`` is (normalised name, subject key) of the previous page's last department)."""
+    check_page(limit, 0)
+    live = exists().where(_R.subject_key == _S.subject_key, _R.kind == "gov_credit", record_is_live(today))
+    dialect = session.get_bind().dialect.name
+    name_key = _S.name_norm.collate("C") if dialect == "postgresql" else _S.name_norm
+    stmt = select(_S.subject_key, _S.name, _S.uscc, _S.name_norm).where(live)
+    if after is not None:
+        if not isinstance(after, list | tuple) or len(after) != 2 or not all(isinstance(a, str) for a in after):
+            raise BadQuery("page: the position to continue from is malformed")
+        stmt = stmt.where(
+            tuple_(name_key, _S.subject_key)
+            > tuple_(bindparam("a_name", after[0], type_=String), bindparam("a_key", after[1], type_=String))
+        )
+    rows = session.execute(stmt.order_by(name_key, _S.subject_key).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = (rows[-1].name_norm, rows[-1].subject_key) if more else None
+    return Keyset(items=[Department(r.subject_key, r.name, r.uscc) for r in rows], after=nxt)
+
+
+def find_subject_key(session: Session, key_or_uscc: str, *, today: date) -> str | None:
+    """The subject key named by a subject key (32 hex digits) or a unified social credit code; None
+    when no such subject has anything published on ``today`` (a code held by several subjects names
+    the first by key)."""
+    if len(key_or_uscc) == 32 and all(c in "0123456789abcdef" for c in key_or_uscc):
+        found = session.execute(
+            select(_R.subject_key).where(_R.subject_key == key_or_uscc, record_is_live(today)).limit(1)
+        ).first()
+        return None if found is None else str(found[0])
+    subjects = find_by_uscc(session, key_or_uscc, today=today)
+    return subjects[0].subject_key if subjects else None
+
+
+def freshness(session: Session) -> Freshness:
+    """The last package applied from the internal node (over every inbound channel: the highest
+    sequence, and when it was applied), read in the caller's transaction, so it describes exactly
+    the records the same transaction reads. One statement: it runs on every page."""
+    c, p = ChannelRow.__table__.c, ChannelPackageRow.__table__.c
+    applied = (
+        select(p.recorded_at).where(p.channel_id == c.id, p.seq == c.last_seq, p.status == "applied").scalar_subquery()
+    )
+    row = session.execute(
+        select(c.last_seq, applied.label("applied_at"), func.count().over().label("channels"))
+        .where(c.outbound.is_(False))
+        .order_by(c.last_seq.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return Freshness(package_seq=0, applied_at=None, channels=0)
+    at = row.applied_at
+    if isinstance(at, str):  # SQLite hands back the stored text of a subquery's column
+        at = datetime.fromisoformat(at)
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return Freshness(package_seq=int(row.last_seq), applied_at=at, channels=int(row.channels))

@@ -38,6 +38,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -46,7 +47,7 @@ from sqlalchemy.orm import Session
 from public_node import bulk
 from public_node.errors import BadQuery
 from public_node.models import FTS_TABLE, RECORD_TABLE, SEARCH_TABLE, tsvector_literal
-from public_node.views import Page, SubjectSummary, check_page, record_is_live
+from public_node.views import Keyset, Page, SubjectSummary, check_page, record_is_live
 
 MAX_QUERY_CHARS = 64  # a credit code is 18, long company names about 40
 
@@ -161,7 +162,16 @@ def search_statement(dialect: str, norm: str, *, today: date) -> Select[Any]:
     # Same order on both engines: code point order is SQLite's BINARY and PostgreSQL's "C".
     name_order = s.name_norm.collate("C") if dialect == "postgresql" else s.name_norm
     live = exists().where(RECORD_TABLE.c.subject_key == s.subject_key, record_is_live(today))
-    cols = (s.subject_key, s.name, s.category, s.uscc, func.count().over().label("total"))
+    cols = (
+        s.subject_key,
+        s.name,
+        s.category,
+        s.uscc,
+        func.count().over().label("total"),
+        rank.label("rank"),
+        func.length(s.name_norm).label("name_len"),
+        s.name_norm,
+    )
     if dialect == "postgresql":
         match: ColumnElement[bool] = s.grams.bool_op("@@")(cast(bindparam("tsq", pg_tsquery(norm)), TSQUERY))
         stmt = select(*cols).where(match)
@@ -170,6 +180,59 @@ def search_statement(dialect: str, norm: str, *, today: date) -> Select[Any]:
         match = literal_column(FTS_TABLE).op("MATCH")(bindparam("fts", sqlite_match(norm)))
         stmt = select(*cols).select_from(fts).join(SEARCH_TABLE, s.id == fts.c.rowid).where(match)
     return stmt.where(live).order_by(rank, func.length(s.name_norm), name_order, s.subject_key)
+
+
+def search_page(
+    session: Session, query: str, *, today: date, limit: int = 20, after: Sequence[Any] | None = None
+) -> Keyset[SubjectSummary]:
+    """The same search as :func:`search`, paginated by keyset: ``after`` is the sort key of the last
+    subject of the previous page (``Keyset.after``), so a later page costs no more than the first
+    (no OFFSET to skip). The total is counted on the first page only.
+
+    A sort key is (rank, name length, normalised name, subject key): the order of :func:`search`.
+    """
+    check_page(limit, 0)
+    norm = normalise(query)
+    if len(norm) > MAX_QUERY_CHARS:
+        raise BadQuery(f"search text: expected at most {MAX_QUERY_CHARS} letters or digits, got {len(norm)}")
+    if not norm:
+        return Keyset(items=[], after=None, total=0 if after is None else None)
+    dialect = session.get_bind().dialect.name
+    sub = search_statement(dialect, norm, today=today).subquery("hits")
+    name_key = sub.c.name_norm.collate("C") if dialect == "postgresql" else sub.c.name_norm
+    order = (sub.c.rank, sub.c.name_len, name_key, sub.c.subject_key)
+    stmt = select(sub).order_by(*order).limit(limit + 1)
+    if after is not None:
+        rank, length, name_norm, subject_key = _check_after(after)
+        stmt = stmt.where(
+            tuple_(*order)
+            > tuple_(
+                bindparam("a_rank", rank, type_=Integer),
+                bindparam("a_len", length, type_=Integer),
+                bindparam("a_name", name_norm, type_=Text),
+                bindparam("a_key", subject_key, type_=Text),
+            )
+        )
+    rows = session.execute(stmt).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [SubjectSummary(r.subject_key, r.name, r.category, r.uscc) for r in rows]
+    last = (int(rows[-1].rank), int(rows[-1].name_len), rows[-1].name_norm, rows[-1].subject_key) if more else None
+    total = None if after is not None else (int(rows[0].total) if rows else 0)
+    return Keyset(items=items, after=last, total=total)
+
+
+def _check_after(after: Sequence[Any]) -> tuple[int, int, str, str]:
+    """A search sort key as handed back by a caller (from an authenticated cursor, but still checked)."""
+    if (
+        len(after) != 4
+        or type(after[0]) is not int
+        or type(after[1]) is not int
+        or not isinstance(after[2], str)
+        or not isinstance(after[3], str)
+    ):
+        raise BadQuery("search page: the position to continue from is malformed")
+    return after[0], after[1], after[2], after[3]
 
 
 # --------------------------------------------------------------------------- maintenance

@@ -4,7 +4,7 @@ and the two rules every query applies: page bounds and fail-safe expiry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, or_
@@ -30,6 +30,7 @@ def record_is_live(today: date) -> ColumnElement[bool]:
 
 
 def check_page(limit: int, offset: int) -> None:
+    """Raise :class:`BadQuery` unless the page size is 1..MAX_PAGE and the offset not negative."""
     if not 1 <= limit <= MAX_PAGE:
         raise BadQuery(f"page size: expected 1 to {MAX_PAGE}, got {limit}")
     if offset < 0:
@@ -79,6 +80,36 @@ class Page(Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset(Generic[T]):
+    """One page of a keyset-paginated result: the items, and the sort key of the last one when more
+    follow (``after``, handed back to get the next page; None on the last page). ``total`` is counted
+    on the first page only, where the caller asks for it: counting costs what the whole result costs."""
+
+    items: list[T]
+    after: tuple[Any, ...] | None
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How current the published database is: the last package applied from the internal node (its
+    sequence number and when it was applied here), or nothing yet."""
+
+    package_seq: int
+    applied_at: datetime | None
+    channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A government department with published government-credit records (政务诚信)."""
+
+    subject_key: str
+    name: str
+    uscc: str | None
 
 
 @dataclass(frozen=True, slots=True)

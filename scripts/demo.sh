@@ -117,4 +117,31 @@ step "12. status of both nodes"
 inode status
 pnode status
 
+step "13. the public credit platform: pages (zh-CN) and the /api/v1 JSON API over the published database"
+PORT=${DEMO_PORT:-8080}
+note "a page and an API call, from a short-lived server:"
+(exec public-node --home "$PUB" serve --port "$PORT" --workers 2 > "$DEMO/serve.log" 2>&1) &
+SERVE=$!
+trap 'kill $SERVE 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/api/v1/freshness', timeout=2)" 2>/dev/null && break
+  sleep 0.2
+done
+python3 - "$PORT" <<'PY'
+import json, sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+fresh = json.load(urllib.request.urlopen(base + "/api/v1/freshness"))
+print(f"   freshness: package {fresh['package_seq']}, records {fresh['records']}")
+hits = json.load(urllib.request.urlopen(base + "/api/v1/search?q=%E6%98%86%E6%98%8E&limit=3"))
+print(f"   /api/v1/search?q=昆明: {hits['total']} subjects, first: {[s['name'] for s in hits['items']]}")
+PY
+kill -TERM $SERVE; wait $SERVE || true
+trap - EXIT
+
 step "done: everything is under $DEMO"
+if [ "${DEMO_SERVE:-1}" = "0" ]; then
+  note "DEMO_SERVE=0: not starting the platform"
+  exit 0
+fi
+note "the public credit platform runs at http://127.0.0.1:$PORT/ (API: http://127.0.0.1:$PORT/api/v1/, Ctrl-C stops it)"
+exec public-node --home "$PUB" --passphrase-file "$DEMO/secrets/public.pass" serve --port "$PORT" --workers 2

@@ -1,0 +1,307 @@
+"""``make bench-web``: the public platform under load, beside Datasette on the same SQLite file.
+
+Loads N published records through the real exchange (internal-node ingest and export, public-node
+import), starts ``public-node serve`` with 2 workers and the rate limiter on (this machine's address
+allow-listed; the limiter's cost measured in a separate run where it counts), drives it with ``wrk``
+(Debian's package) from another process over loopback, and starts Datasette (its own virtual
+environment under bench/.cache; never a runtime dependency) with ``--immutable`` on a copy of the same
+database file. Prints req/s and p50/p99 per scenario, side by side, with the ratio, and writes the
+result as JSON under bench/results/.
+
+    .venv/bin/python -m bench.web                            # 1M records, 30 s per scenario
+    .venv/bin/python -m bench.web --records 20000 --duration 5   # a small check of the whole run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from bench import data
+from bench.homes import _env, _sh, homes
+
+ROOT = Path(__file__).resolve().parent
+DATASETTE_VENV = ROOT / ".cache" / "datasette-venv"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer at {url}")
+
+
+def wrk(base: str, paths: list[str], duration: int, connections: int, out: Path) -> dict[str, Any]:
+    """One wrk run cycling through ``paths``; req/s, p50 and p99 (ms), and the errors wrk counted."""
+    script = out.with_suffix(".lua")
+    script.write_text(
+        "paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
+        "i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n"
+    )
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base]
+    text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out.write_text(text)
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(int(g) for g in sock.groups()) if sock else 0)
+    return {"rps": float(rps.group(1)) if rps else 0.0, "p50": ms("50"), "p99": ms("99"), "errors": errors}
+
+
+def targets(db: Path, n: int = 200) -> dict[str, list[str]]:
+    """Codes, subject keys and 2- and 3-character name fragments of companies in the published data
+    (not departments: a department's page carries thousands of government-credit records)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = con.execute(
+        "SELECT subject_key, uscc, name, id FROM search_subject"
+        " WHERE uscc IS NOT NULL AND category = 'legal_person' ORDER BY id LIMIT ?",
+        (n,),
+    ).fetchall()
+    con.close()
+    frag2 = [r[2][2:4] for r in rows if len(r[2]) >= 6]
+    frag3 = [r[2][2:5] for r in rows if len(r[2]) >= 6]
+    return {
+        "codes": [r[1] for r in rows],
+        "keys": [r[0] for r in rows],
+        "ids": [str(r[3]) for r in rows],
+        "frag2": frag2,
+        "frag3": frag3,
+    }
+
+
+def datasette_bin() -> Path | None:
+    exe = DATASETTE_VENV / "bin" / "datasette"
+    if exe.exists():
+        return exe
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(DATASETTE_VENV)], check=True)
+        subprocess.run([str(DATASETTE_VENV / "bin" / "pip"), "install", "-q", "datasette"], check=True)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"  datasette: could not install ({exc}); its column stays empty")
+        return None
+    return exe
+
+
+def serve(home: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    cmd = [
+        str(Path(sys.executable).parent / "public-node"),
+        "--home",
+        str(home),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/api/v1/freshness", proc, "public-node serve")
+    return proc
+
+
+def set_web(home: Path, **values: Any) -> None:
+    toml = home / "node.toml"
+    text = re.sub(r"\n\[web\]\n(?:[^\[]*)", "\n", toml.read_text())
+    lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in values.items())
+    toml.write_text(text.rstrip("\n") + f"\n\n[web]\n{lines}\n")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--duration", type=int, default=30)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--watch-records", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-datasette", action="store_true")
+    args = ap.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk")
+        return 2
+    print(f"load average before: {os.getloadavg()}")
+    ds = data.ensure(args.records, args.seed)
+    root = ROOT / ".cache" / "web-run"
+    result: dict[str, Any] = {
+        "records": args.records,
+        "duration": args.duration,
+        "workers": args.workers,
+        "scenarios": {},
+    }
+    with homes(root, "sqlite", None) as h:
+        t0 = time.monotonic()
+        for m in ds.manifest:
+            _sh(h.internal_cmd("ingest", str(ds.dept / m["file"]), "--kind", m["kind"], "--source", m["source"],
+                               *(["--source-uscc", m["source_uscc"]] if m.get("source_uscc") else [])))  # fmt: skip
+        _sh(h.internal_cmd("export"))
+        _sh(h.public_cmd("import"))
+        result["load_seconds"] = round(time.monotonic() - t0, 1)
+        db = h.public / "node.db"
+        t = targets(db)
+        print(f"  loaded {args.records:,} records through the real import in {result['load_seconds']} s")
+        scenarios = {
+            "lookup by credit code (JSON)": [f"/api/v1/subjects/{c}" for c in t["codes"]],
+            "name search, 2 characters (JSON)": [f"/api/v1/search?q={quote(f)}" for f in t["frag2"]],
+            "name search, 3 characters (JSON)": [f"/api/v1/search?q={quote(f)}" for f in t["frag3"]],
+            "subject page (HTML)": [f"/subjects/{k}" for k in t["keys"]],
+        }
+        peer = {
+            "lookup by credit code (JSON)": [f"/node/published_record.json?uscc={c}&_shape=array" for c in t["codes"]],
+            "name search, 2 characters (JSON)": [f"/node/search_subject.json?name__contains={quote(f)}&_shape=array" for f in t["frag2"]],
+            "name search, 3 characters (JSON)": [f"/node/search_subject.json?name__contains={quote(f)}&_shape=array" for f in t["frag3"]],
+            "subject page (HTML)": [f"/node/search_subject/{i}" for i in t["ids"]],
+        }  # fmt: skip
+        out = root / "wrk"
+        out.mkdir()
+        port = free_port()
+        set_web(h.public, rate_limit="1000000/minute", rate_limit_exempt=["127.0.0.1"])
+        proc = serve(h.public, port, args.workers)
+        try:
+            for name, paths in scenarios.items():
+                r = wrk(
+                    f"http://127.0.0.1:{port}",
+                    paths,
+                    args.duration,
+                    args.connections,
+                    out / f"credgap-{len(result['scenarios'])}.txt",
+                )
+                result["scenarios"][name] = {"credgap": r}
+                print(f"  credgap  {name}: {r}")
+        finally:
+            stop(proc)
+        # the limiter's cost: the same lookups with this address counted (a limit it never reaches)
+        set_web(h.public, rate_limit="100000000/minute")
+        proc = serve(h.public, port, args.workers)
+        try:
+            r = wrk(
+                f"http://127.0.0.1:{port}",
+                scenarios["lookup by credit code (JSON)"],
+                args.duration,
+                args.connections,
+                out / "limiter.txt",
+            )
+            result["limiter_counting_lookup"] = r
+            print(f"  credgap  lookup with the limiter counting: {r}")
+        finally:
+            stop(proc)
+        # during an import: a package of --watch-records changed records applied by `watch` meanwhile
+        change = root / "change"
+        change.mkdir()
+        count = data.change_file(ds, args.watch_records, change / data.CHANGE_FILE)
+        _sh(h.internal_cmd("ingest", str(change / data.CHANGE_FILE), "--kind", data.CHANGE_KIND, "--source", ds.change_source()["source"],
+                           *(["--source-uscc", ds.change_source()["source_uscc"]] if ds.change_source().get("source_uscc") else [])))  # fmt: skip
+        _sh(h.internal_cmd("export"))
+        set_web(h.public, rate_limit="1000000/minute", rate_limit_exempt=["127.0.0.1"])
+        proc = serve(h.public, port, args.workers)
+        watch = subprocess.Popen(
+            [*h.public_cmd("watch")], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        try:
+            r = wrk(
+                f"http://127.0.0.1:{port}",
+                scenarios["lookup by credit code (JSON)"],
+                args.duration,
+                args.connections,
+                out / "during-import.txt",
+            )
+            result["during_import"] = {"changed_records": count, **r}
+            print(f"  credgap  lookup while watch applies {count:,} changes: {r}")
+        finally:
+            stop(watch)
+            stop(proc)
+        exe = None if args.no_datasette else datasette_bin()
+        if exe is not None:
+            copy = root / "node.db"
+            con = sqlite3.connect(db)
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            con.close()
+            shutil.copy(db, copy)
+            dport = free_port()
+            dproc = subprocess.Popen([str(exe), "serve", "--immutable", str(copy), "--port", str(dport), "--setting", "sql_time_limit_ms", "10000"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            try:
+                wait_http(f"http://127.0.0.1:{dport}/-/versions.json", dproc, "datasette")
+                for name, paths in peer.items():
+                    r = wrk(
+                        f"http://127.0.0.1:{dport}",
+                        paths,
+                        args.duration,
+                        args.connections,
+                        out / f"datasette-{list(peer).index(name)}.txt",
+                    )
+                    result["scenarios"][name]["datasette"] = r
+                    print(f"  datasette {name}: {r}")
+            finally:
+                stop(dproc)
+    result["load_after"] = os.getloadavg()
+    report(result)
+    results = ROOT / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"web-{args.records}-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def report(result: dict[str, Any]) -> None:
+    def cell(r: dict[str, Any] | None) -> str:
+        if not r:
+            return "—"
+        return f"{r['rps']:,.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms" + (
+            f", {r['errors']} errors" if r["errors"] else ""
+        )
+
+    print(f"\n{result['records']:,} records, {result['workers']} workers, {result['duration']} s per scenario")
+    print("| scenario | credgap | Datasette (--immutable) | ratio |\n|---|---|---|---|")
+    for name, sides in result["scenarios"].items():
+        ours, theirs = sides.get("credgap"), sides.get("datasette")
+        ratio = f"{ours['rps'] / theirs['rps']:.1f}×" if ours and theirs and theirs["rps"] else "—"
+        print(f"| {name} | {cell(ours)} | {cell(theirs)} | {ratio} |")
+    if "during_import" in result:
+        d = result["during_import"]
+        print(f"| lookup while `watch` applies {d['changed_records']:,} changes | {cell(d)} | — | — |")
+    if "limiter_counting_lookup" in result:
+        print(
+            f"| lookup with the limiter counting (not allow-listed) | {cell(result['limiter_counting_lookup'])} | — | — |"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""The platform's application: one :class:`Platform` per process (engines, cursors, limiter,
+templates), the FastAPI app with the pages and the API, friendly errors, and the outer guard.
+
+Every request reads the published database in one read transaction (``Platform.read``) and renders
+only what that transaction returned, so a page is either before or after a package, never between.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nodekit.home import HOME_ENV, load_config, resolve_home
+from public_node.errors import BadQuery
+from public_node.web import db
+from public_node.web.config import WebConfig, load_web_config
+from public_node.web.cursors import CursorError, Cursors
+from public_node.web.guard import Guard, Scope
+from public_node.web.labels import N_
+from public_node.web.ratelimit import Limiter, client_address, make_storage
+from public_node.web.render import HERE, make_environment
+
+log = logging.getLogger("credgap.web")
+
+API_VERSION = "1"
+TITLE = "credgap public credit platform"
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WebError(Exception):
+    """A request the platform answers with an error page (or JSON error under /api): ``message`` is
+    an English message id shown translated; ``code`` a stable reason for API clients."""
+
+    def __init__(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+class Platform:
+    """What every request of one process shares."""
+
+    def __init__(self, home: Path, *, clock: Clock = _utcnow, epoch: Callable[[], float] | None = None) -> None:
+        self.config = load_config(home, "public")
+        self.web: WebConfig = load_web_config(self.config)
+        self.clock = clock
+        self.zone = ZoneInfo(self.config.timezone)
+        self.read_engine = db.read_engine(self.web.read_database_url)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.web_engine = db.web_engine(self.web.web_database_url)
+        if not db.web_schema_current(self.web_engine):
+            db.upgrade_web_database(self.web_engine)
+        ticks = epoch or (lambda: self.clock().timestamp())
+        self.cursors = Cursors(db.cursor_secret(self.web_engine), self.web.cursor_ttl, ticks)
+        self.limiter = Limiter(
+            make_storage(self.web.rate_limit_storage, self.web_engine, ticks), self.web.rate_limit_exempt, ticks
+        )
+        self.templates = make_environment(self.config.timezone)
+        self._counts: tuple[Any, dict[str, int]] | None = None
+
+    def today(self) -> date:
+        """Today where the node publishes (fail-safe expiry is read in this zone)."""
+        return self.clock().astimezone(self.zone).date()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """One read transaction on the published database: every query of a request goes through it."""
+        with self.read_sessions() as session, session.begin():
+            yield session
+
+    def counts(self, session: Session, package_seq: int) -> dict[str, int]:
+        """Published records per kind, recounted only when a package was applied or the day changed."""
+        from public_node.queries import record_counts
+
+        key = (package_seq, self.today())
+        if self._counts is None or self._counts[0] != key:
+            self._counts = (key, record_counts(session, today=self.today()))
+        return self._counts[1]
+
+    def client(self, request: Request) -> str:
+        """The address a request is counted against (``[web] trusted_proxies``)."""
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers.get("x-forwarded-for"), self.web.trusted_proxies)
+
+    def limit(self, request: Request, bucket: str = "req") -> None:
+        """Count the request against its address's limit; raise 429 over it."""
+        item = self.web.report_rate_limit if bucket == "report" else self.web.rate_limit
+        verdict = self.limiter.hit(item, bucket, self.client(request))
+        if not verdict.allowed:
+            raise WebError(
+                429, "rate-limited", "Too many requests: please wait a moment.", retry_after=verdict.retry_after
+            )
+
+    def open_cursor(self, scope: str, cursor: str | None) -> Any:
+        """The position a request's cursor carries (None for the first page); 400 when it is bad."""
+        if cursor is None or cursor == "":
+            return None
+        try:
+            return self.cursors.open(scope, cursor)
+        except CursorError as exc:
+            message = (
+                N_("This page link has expired: start again from the first page.")
+                if exc.reason == "expired-cursor"
+                else N_("This page link is not valid.")
+            )
+            raise WebError(400, exc.reason, message) from exc
+
+    def next_cursor(self, scope: str, after: Any) -> str | None:
+        return None if after is None else self.cursors.issue(scope, after)
+
+    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        """A page from the templates (autoescaped), in the default language."""
+        html = self.templates.get_template(name).render(**context)
+        return HTMLResponse(html, status_code=status)
+
+    def close(self) -> None:
+        self.read_engine.dispose()
+        self.web_engine.dispose()
+
+
+def platform(request: Request) -> Platform:
+    p: Platform = request.app.state.platform
+    return p
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def _error_response(
+    p: Platform, path: str, status: int, code: str, message: str, retry_after: int | None = None
+) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    if _is_api(path):
+        body = {"error": {"code": code, "message": message}}
+        return JSONResponse(body, status_code=status, headers=headers)
+    response = p.render("error.html", status=status, status_code=status, message=message)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+_STATUS_MESSAGES = {
+    404: ("not-found", N_("Nothing is published at this address.")),
+    405: ("method-not-allowed", N_("This address does not accept that kind of request.")),
+}
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(WebError)
+    async def web_error(request: Request, exc: WebError) -> Response:
+        return _error_response(platform(request), request.url.path, exc.status, exc.code, exc.message, exc.retry_after)
+
+    @app.exception_handler(BadQuery)
+    async def bad_query(request: Request, exc: BadQuery) -> Response:
+        return _error_response(platform(request), request.url.path, 400, exc.reason, N_("The query is not valid."))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _error_response(platform(request), request.url.path, 400, "bad-request", N_("The request is not valid."))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code, message = _STATUS_MESSAGES.get(exc.status_code, ("error", N_("The request could not be served.")))
+        return _error_response(platform(request), request.url.path, exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def failure(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s", request.url.path, exc_info=exc)  # detail to the log only
+        return _error_response(
+            platform(request),
+            request.url.path,
+            500,
+            "internal",
+            N_("Something went wrong on our side. Please try again later."),
+        )
+
+
+def create_fastapi(p: Platform) -> FastAPI:
+    """The FastAPI application (pages, API, static files) over one :class:`Platform`."""
+    from public_node.web import api, pages
+
+    app = FastAPI(
+        title=TITLE,
+        version=API_VERSION,
+        description="Read-only access to the published credit information (docs/adr/0010-public-platform.md).",
+        docs_url=None,  # the interactive docs load scripts from a CDN: the public side may have no internet
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.platform = p
+    _install_errors(app)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    if os.environ.get("CREDGAP_WEB_TEST_HOOKS") == "1":  # tests only: a request the test holds open
+        from public_node.web import testhooks
+
+        app.include_router(testhooks.router)
+    return app
+
+
+def create_app(home: Path, *, clock: Clock = _utcnow, epoch: Callable[[], float] | None = None) -> Guard:
+    """The whole platform as an ASGI app: the guard around the FastAPI app (``.app``)."""
+    p = Platform(home, clock=clock, epoch=epoch)
+    app = create_fastapi(p)
+
+    async def refuse(scope: Scope, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        if _is_api(scope.get("path", "")):
+            return [(b"content-type", b"application/json")], orjson.dumps(
+                {"error": {"code": "bad-request", "message": message}}
+            )
+        html = p.templates.get_template("error.html").render(status_code=status, message=message)
+        return [(b"content-type", b"text/html; charset=utf-8")], html.encode()
+
+    return Guard(app, refuse=refuse, max_query=p.web.max_query_bytes, max_body=p.web.max_body_bytes, hsts=p.web.hsts)
+
+
+def app_from_environment() -> Guard:
+    """Factory for the server's workers: the home comes from ``CREDGAP_HOME`` (set by ``serve``)."""
+    return create_app(resolve_home(os.environ.get(HOME_ENV)))
