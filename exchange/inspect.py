@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from exchange.engine import load_channel_state
+from exchange.node import limits_for
 from keys.identity_store import Identity
 from nodekit import trust_store
 from nodekit.models import ChannelRow
@@ -29,7 +30,7 @@ def inspect_package(
     node: Node, identity: Identity, path: Path, *, payload: bool = True, limits: Limits | None = None
 ) -> dict[str, Any]:
     """Inspect one package file. Never writes to the database, the medium or the archive."""
-    limits = limits or Limits()
+    limits = limits or limits_for(node.config)
     st = path.lstat()
     report: dict[str, Any] = {"file": str(path), "size": st.st_size, "verified": False}
     if not path.is_file() or path.is_symlink():
@@ -80,7 +81,10 @@ def inspect_package(
         else:
             state = ChannelState(h.sender_node, h.recipient_node)
     try:
-        verdict = check(h, report["digest"], state, now=ctx.now, skew=limits.skew, pending_quota=limits.pending_quota)
+        verdict = check(
+            h, report["digest"], state, now=ctx.now, skew=limits.skew, pending_quota=limits.pending_quota,
+            rebase_bound=limits.rebase_bound,
+        )  # fmt: skip
         report["channel"] = {"verdict": verdict.value, "last_applied": state.last_seq}
     except PackageRejected as exc:
         report["channel"] = {

@@ -16,6 +16,7 @@ from keys.identity_store import Identity
 from keys.statements import statement_from_object
 from nodekit import trust_store
 from nodekit.auditlog import own_public_keys, sign_log_checkpoint
+from nodekit.home import NodeConfig
 from nodekit.runtime import Node
 from transfer.items import Item
 from transfer.limits import Limits
@@ -120,6 +121,11 @@ def _reason_code(reason: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", reason.lower())[:64] or "rejected"
 
 
+def limits_for(config: NodeConfig) -> Limits:
+    """The reader's limits as ``node.toml`` sets them (``[exchange] rebase_bound``)."""
+    return Limits(rebase_bound=config.rebase_bound)
+
+
 def open_exchange(
     node: Node, identity: Identity, *, limits: Limits | None = None, validity: int | None = None
 ) -> Exchange:
@@ -132,6 +138,6 @@ def open_exchange(
         ExchangeIdentity(identity),
         trust_store.load_trust_state,
         hooks=TrustHooks(node, identity),
-        limits=limits,
+        limits=limits or limits_for(node.config),
         **kwargs,
     )

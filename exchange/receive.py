@@ -258,6 +258,7 @@ class Receiving(ExchangeCore):
                 verdict = check(
                     h, staged.digest, state, now=self.now(), skew=self.limits.skew,
                     pending_quota=self.limits.pending_quota, highest_known=highest_known,
+                    rebase_bound=self.limits.rebase_bound,
                 )  # fmt: skip
                 subject = {"channel": name, "seq": h.seq, "digest": staged.digest}
                 if verdict is Verdict.DUPLICATE:

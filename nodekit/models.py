@@ -93,10 +93,10 @@ class ChannelRow(ExchangeBase):
     recipient_node: Mapped[str] = mapped_column(String(64))
     outbound: Mapped[bool] = mapped_column(Boolean)
     suite: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # 12 digits (FORMAT.md §3.2)
     last_digest: Mapped[str] = mapped_column(String(64))
     last_created: Mapped[int] = mapped_column(BigInteger, default=0)
-    rebase_seq: Mapped[int] = mapped_column(Integer, default=0)
+    rebase_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[utc_ts]
 
 
@@ -112,7 +112,7 @@ class ChannelPackageRow(ExchangeBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
     digest: Mapped[str] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))

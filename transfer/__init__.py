@@ -85,5 +85,6 @@ def open_package(
         skew=ctx.limits.skew,
         pending_quota=ctx.limits.pending_quota,
         highest_known=highest_known,
+        rebase_bound=ctx.limits.rebase_bound,
     )
     return OpenedPackage(vh, verdict, digest, opener)

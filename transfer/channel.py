@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from transfer.errors import PackageRejected
 from transfer.header import ZERO_DIGEST, Header
-from transfer.limits import SUITE_CG1
+from transfer.limits import DEFAULT_REBASE_BOUND, SUITE_CG1
 
 SUPPORTED_SUITES = frozenset({SUITE_CG1})
 
@@ -65,9 +65,12 @@ def check(
     skew: int,
     pending_quota: int,
     highest_known: int = 0,
+    rebase_bound: int = DEFAULT_REBASE_BOUND,
 ) -> Verdict:
     """Decide what to do with a package whose header verified. Raises ``PackageRejected`` (or
-    :class:`Equivocation`) with a FORMAT.md reason code for every rejection."""
+    :class:`Equivocation`) with a FORMAT.md reason code for every rejection.
+
+    ``rebase_bound``: how far ahead of the last applied sequence a package may be (FORMAT.md §9.3)."""
     if header.sender_node != state.sender_node or header.recipient_node != state.recipient_node:
         raise PackageRejected(
             f"package of channel {header.sender_node}->{header.recipient_node} checked against "
@@ -105,9 +108,22 @@ def check(
                 reason="superseded",
             )
         raise PackageRejected(f"sequence {seq} is at or below the last applied {state.last_seq}", reason="replay")
+    if seq - state.last_seq > rebase_bound:
+        # a snapshot that far ahead would rewind the channel past every real package to come (a stolen
+        # key's jump to the end of the sequence space); a delta that far ahead could only be taken up by
+        # such a rebase, and parked it would count as a newer package known for good
+        raise PackageRejected(
+            f"sequence {seq} is {seq - state.last_seq} ahead of the last applied {state.last_seq}; "
+            f"at most {rebase_bound} is allowed",
+            reason="rebase-too-far",
+        )
+    expired = now > header.not_after
+    if expired and header.type == "snapshot":
+        # a snapshot replaces the whole state: an old one is never a resend that fills a gap
+        raise PackageRejected(f"snapshot expired {now - header.not_after}s ago", reason="expired")
     newest = max(highest_known, state.last_seq, max(state.pending, default=0))
     # a parked package was checked for freshness when it arrived; expiry must not strand it
-    if now > header.not_after and seq >= newest and not parked:
+    if expired and seq >= newest and not parked:
         raise PackageRejected(
             f"package expired {now - header.not_after}s ago and is the newest on its channel", reason="expired"
         )
@@ -124,6 +140,11 @@ def check(
             )
         return Verdict.ACCEPT
     if header.type == "snapshot":
+        if header.created < state.last_created:
+            raise PackageRejected(
+                f"snapshot created {state.last_created - header.created}s before the last applied package",
+                reason="clock-regression",
+            )
         return Verdict.REBASE
     if len(state.pending) >= pending_quota:
         raise PackageRejected(f"pending quota of {pending_quota} packages is full", reason="pending-quota")

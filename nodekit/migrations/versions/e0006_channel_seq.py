@@ -1,0 +1,35 @@
+"""exchange branch: sequence numbers of the format's full width (12 digits)
+
+Revision ID: e0006
+Revises: e0005
+Create Date: 2026-11-27
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "e0006"
+down_revision: str | None = "e0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# a header's seq goes up to 999 999 999 999 (docs/FORMAT.md §3.2): more than a 32-bit column holds
+_SEQ_COLUMNS = {"channel": ("last_seq", "rebase_seq"), "channel_package": ("seq",)}
+
+
+def upgrade() -> None:
+    for table, columns in _SEQ_COLUMNS.items():
+        with op.batch_alter_table(table) as batch:
+            for column in columns:
+                batch.alter_column(column, existing_type=sa.Integer(), type_=sa.BigInteger(), existing_nullable=False)
+
+
+def downgrade() -> None:
+    for table, columns in _SEQ_COLUMNS.items():
+        with op.batch_alter_table(table) as batch:
+            for column in columns:
+                batch.alter_column(column, existing_type=sa.BigInteger(), type_=sa.Integer(), existing_nullable=False)
