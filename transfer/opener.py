@@ -103,6 +103,14 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHe
             f"package is sealed to key {header.recipient_key}, which this node does not hold",
             reason="unknown-recipient-key",
         ) from exc
+    checkpoints = header.counts.get("checkpoint", 0)
+    if checkpoints != 1:
+        # §13.4: the sender's log head, exactly once; the signed counts say so before anything is decrypted
+        # (the item reader then holds the payload to those counts)
+        raise PackageRejected(
+            f"header counts declare {checkpoints} checkpoint items; a package carries exactly one",
+            reason="bad-checkpoint",
+        )
     if header.plain > ctx.limits.max_plain:
         raise PackageRejected(
             f"declared payload of {header.plain} bytes exceeds the limit {ctx.limits.max_plain}", reason="oversized"

@@ -16,6 +16,7 @@ import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import orjson
 import zstandard
 
 from keys import Purpose, SecretKeys, canonical
+from transfer.checkpoint import sign_checkpoint
 from transfer.crypto import StreamEncryptor, mac_key, payload_key, wrap_file_key
 from transfer.header import ZERO_DIGEST, Header, signed_prefix
 from transfer.items import RECORD_TABLES, Item
@@ -94,6 +96,24 @@ def good_items(n: int = 3) -> list[Item]:
     return [manifest(), *(record(i) for i in range(1, n + 1))]
 
 
+def checkpoint(sender: str = "int-a") -> Item:
+    """The checkpoint every package carries exactly once (FORMAT.md §13.4): here of an empty log, at T0."""
+    cp = sign_checkpoint(
+        keys(sender), node=sender, size=0, root=hashlib.sha256(b"").hexdigest(), at=datetime.fromtimestamp(T0, UTC)
+    )
+    return {"kind": "checkpoint", **cp.envelope()}
+
+
+def cp(sender: str = "int-a") -> bytes:
+    """:func:`checkpoint` encoded, for the item streams built by hand."""
+    return canonical.encode(checkpoint(sender))
+
+
+def with_checkpoint(items: list[Item], sender: str, count: int) -> list[Item]:
+    """``items`` with ``count`` checkpoints after the manifest (FORMAT.md §13.4 puts one there)."""
+    return [items[0], *(checkpoint(sender) for _ in range(count)), *items[1:]]
+
+
 def sealed(
     items: list[Item],
     *,
@@ -104,11 +124,13 @@ def sealed(
     created: int = T0,
     package_type: str = "delta",
     seed: str = "vector",
+    checkpoints: int = 1,
 ) -> bytes:
+    """A package as a correct writer seals it, with ``checkpoints`` checkpoint items after the manifest."""
     out, spool = io.BytesIO(), io.BytesIO()
     r = keys(recipient)
     seal(
-        items,
+        with_checkpoint(items, sender, checkpoints),
         sender_node=sender,
         sender_role=ROLES[sender],
         signer=keys(sender),
@@ -205,7 +227,7 @@ class Vector:
     trust: dict[str, str] | None = None  # node -> status; default: int-a trusted
     limits: dict[str, int] | None = None
     now: int = NOW
-    items: int | None = None  # number of items an accepted vector yields
+    items: int | None = None  # number of items an accepted vector yields (its checkpoint included)
     reader: str | None = None  # the node that opens it; default pub-b
 
 
@@ -213,9 +235,9 @@ def build() -> list[Vector]:
     v: list[Vector] = []
     ok = sealed(good_items())
     ok_digest = hashlib.sha256(ok).hexdigest()
-    v.append(Vector("ok", ok, "accept", "a good delta package, seq 1", items=4))
+    v.append(Vector("ok", ok, "accept", "a good delta package, seq 1", items=5))
     heartbeat = sealed([manifest(), {"kind": "heartbeat"}], seed="hb")
-    v.append(Vector("heartbeat", heartbeat, "accept", "a heartbeat: nothing changed", items=2))
+    v.append(Vector("heartbeat", heartbeat, "accept", "a heartbeat: nothing changed", items=3))
     v.append(
         Vector(
             "duplicate",
@@ -275,7 +297,7 @@ def build() -> list[Vector]:
     assert len(big) - prefix_len(big) > 2 * (CHUNK + TAG_LEN)
     bp = prefix_len(big)
     c0, c1 = big[bp : bp + CHUNK + TAG_LEN], big[bp + CHUNK + TAG_LEN : bp + 2 * (CHUNK + TAG_LEN)]
-    v.append(Vector("big-ok", big, "accept", "a package of three chunks (a 128 KiB document)", items=2))
+    v.append(Vector("big-ok", big, "accept", "a package of three chunks (a 128 KiB document)", items=3))
     v.append(
         Vector(
             "chunk-reordered",
@@ -308,8 +330,8 @@ def build() -> list[Vector]:
         Vector(
             "unknown-version-field",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
-                counts={"manifest": 1, "heartbeat": 1},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
                 overrides={"format": 2},
             ),
             "unknown-version",
@@ -332,7 +354,7 @@ def build() -> list[Vector]:
             "accept",
             "an expired package filling a gap behind a newer pending one",
             state={"pending": {"2": "e" * 64}},
-            items=4,
+            items=5,
         )
     )
     v.append(
@@ -404,7 +426,9 @@ def build() -> list[Vector]:
     v.append(
         Vector(
             "decompression-bomb",
-            raw_seal(lambda k: frame(bomb_body), counts={"manifest": 1}, declared_plain=4096, seed="bomb"),
+            raw_seal(
+                lambda k: frame(bomb_body), counts={"manifest": 1, "checkpoint": 1}, declared_plain=4096, seed="bomb"
+            ),
             "decompression-bomb",
             "50 MiB of payload behind a header that declares 4 KiB",
         )
@@ -414,9 +438,13 @@ def build() -> list[Vector]:
             "unknown-kind",
             raw_seal(
                 stream_of(
-                    [canonical.encode(manifest()), canonical.encode({"kind": "sql", "text": "DROP TABLE penalty"})]
+                    [
+                        canonical.encode(manifest()),
+                        cp(),
+                        canonical.encode({"kind": "sql", "text": "DROP TABLE penalty"}),
+                    ]
                 ),
-                counts={"manifest": 1, "sql": 1},
+                counts={"manifest": 1, "checkpoint": 1, "sql": 1},
             ),
             "unknown-kind",
             "an item of a kind outside the closed list",
@@ -428,7 +456,8 @@ def build() -> list[Vector]:
         Vector(
             "bad-schema",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode(bad)]), counts={"manifest": 1, "record": 1}
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode(bad)]),
+                counts={"manifest": 1, "checkpoint": 1, "record": 1},
             ),
             "bad-schema",
             "a record row without its publish_until field",
@@ -438,8 +467,8 @@ def build() -> list[Vector]:
         Vector(
             "non-canonical-item",
             raw_seal(
-                stream_of([canonical.encode(manifest()), b'{"kind": "heartbeat"}']),
-                counts={"manifest": 1, "heartbeat": 1},
+                stream_of([canonical.encode(manifest()), cp(), b'{"kind": "heartbeat"}']),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
             ),
             "bad-schema",
             "an item with insignificant whitespace",
@@ -449,8 +478,8 @@ def build() -> list[Vector]:
         Vector(
             "bad-counts",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
-                counts={"manifest": 1, "heartbeat": 2},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 2},
             ),
             "bad-payload",
             "the header declares two heartbeats, the payload has one",
@@ -460,10 +489,10 @@ def build() -> list[Vector]:
         Vector(
             "bad-trailer",
             raw_seal(
-                lambda k: stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})])(
+                lambda k: stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})])(
                     b"wrong key"
                 ),
-                counts={"manifest": 1, "heartbeat": 1},
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
             ),
             "bad-payload",
             "item stream MAC under the wrong key",
@@ -473,8 +502,8 @@ def build() -> list[Vector]:
         Vector(
             "downgraded-suite",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
-                counts={"manifest": 1, "heartbeat": 1},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
                 overrides={"suite": 2},
                 seed="suite",
             ),
@@ -487,8 +516,8 @@ def build() -> list[Vector]:
         Vector(
             "unsupported-suite",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
-                counts={"manifest": 1, "heartbeat": 1},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
                 overrides={"suite": 2},
                 seed="suite",
             ),
@@ -497,8 +526,15 @@ def build() -> list[Vector]:
         )
     )
     wrong_dir = raw_seal(
-        stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"}), canonical.encode(record(1))]),
-        counts={"manifest": 1, "heartbeat": 1, "record": 1},
+        stream_of(
+            [
+                canonical.encode(manifest()),
+                cp("pub-c"),
+                canonical.encode({"kind": "heartbeat"}),
+                canonical.encode(record(1)),
+            ]
+        ),
+        counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1, "record": 1},
         sender="pub-c",
         recipient="int-a",
         seed="dir",
@@ -513,11 +549,29 @@ def build() -> list[Vector]:
             reader="int-a",
         )
     )
-    heartbeat_stream = stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})])
+    v.append(
+        Vector(
+            "no-checkpoint",
+            sealed(good_items(), checkpoints=0, seed="no-cp"),
+            "bad-checkpoint",
+            "a package without the checkpoint every package carries (FORMAT.md §13.4)",
+        )
+    )
+    v.append(
+        Vector(
+            "two-checkpoints",
+            sealed(good_items(), checkpoints=2, seed="two-cp"),
+            "bad-checkpoint",
+            "a package with two checkpoint items: exactly one is allowed",
+        )
+    )
+    heartbeat_stream = stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})])
     v.append(
         Vector(
             "zstd-window-too-large",
-            raw_seal(heartbeat_stream, counts={"manifest": 1, "heartbeat": 1}, window_log=24, seed="window"),
+            raw_seal(
+                heartbeat_stream, counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1}, window_log=24, seed="window"
+            ),
             "bad-payload",
             "a zstd frame that declares a 16 MiB window, above the 8 MiB readers allow",
         )
@@ -552,20 +606,20 @@ def _objection_vectors() -> list[Vector]:
             "a public node returns an objection to the internal node",
             trust={"pub-c": "trusted"},
             reader="int-a",
-            items=2,
+            items=3,
         ),
         Vector(
             "objection-resolution-ok",
             sealed([manifest(), resolution, withdrawn], seed="resolution"),
             "accept",
             "the internal node sends an objection's resolution with the record's withdrawal",
-            items=3,
+            items=4,
         ),
         Vector(
             "objection-wrong-direction",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode(objection())]),
-                counts={"manifest": 1, "objection": 1},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode(objection())]),
+                counts={"manifest": 1, "checkpoint": 1, "objection": 1},
                 seed="objection-dir",
             ),
             "kind-not-allowed",
@@ -574,8 +628,14 @@ def _objection_vectors() -> list[Vector]:
         Vector(
             "objection-bad-schema",
             raw_seal(
-                stream_of([canonical.encode(manifest_return()), canonical.encode(objection(contact="13812345678"))]),
-                counts={"manifest": 1, "objection": 1},
+                stream_of(
+                    [
+                        canonical.encode(manifest_return()),
+                        cp("pub-c"),
+                        canonical.encode(objection(contact="13812345678")),
+                    ]
+                ),
+                counts={"manifest": 1, "checkpoint": 1, "objection": 1},
                 sender="pub-c",
                 recipient="int-a",
                 seed="objection-schema",

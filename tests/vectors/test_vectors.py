@@ -38,7 +38,7 @@ def test_every_named_case_is_covered() -> None:
         "truncated-chunk", "truncated-mid", "chunk-reordered", "extended", "header-tampered", "ciphertext-tampered",
         "expired", "future-dated", "replayed", "equivocation", "gap", "fork", "oversized", "decompression-bomb",
         "unknown-kind", "bad-schema", "unknown-version-field", "unknown-version-magic", "downgraded-suite",
-        "objection-ok", "objection-wrong-direction", "objection-bad-schema",
+        "objection-ok", "objection-wrong-direction", "objection-bad-schema", "no-checkpoint", "two-checkpoints",
     }  # fmt: skip
     assert required <= set(VECTORS)
 
