@@ -565,6 +565,23 @@ def build() -> list[Vector]:
             "a package with two checkpoint items: exactly one is allowed",
         )
     )
+    v.append(
+        Vector(
+            "sender-not-key-node",
+            raw_seal(
+                stream_of([canonical.encode(manifest_return()), cp("pub-c"), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
+                overrides={"sender": {"node": "pub-b", "key": keys("pub-c").key_id}},
+                sender="pub-c",
+                recipient="int-a",
+                seed="sender-node",
+            ),
+            "wrong-sender",
+            "signed by pub-c's key, the header naming pub-b as sender; the reader trusts both (issue 13 case 23)",
+            trust={"pub-b": "trusted", "pub-c": "trusted"},
+            reader="int-a",
+        )
+    )
     heartbeat_stream = stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})])
     v.append(
         Vector(

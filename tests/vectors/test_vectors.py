@@ -39,6 +39,7 @@ def test_every_named_case_is_covered() -> None:
         "expired", "future-dated", "replayed", "equivocation", "gap", "fork", "oversized", "decompression-bomb",
         "unknown-kind", "bad-schema", "unknown-version-field", "unknown-version-magic", "downgraded-suite",
         "objection-ok", "objection-wrong-direction", "objection-bad-schema", "no-checkpoint", "two-checkpoints",
+        "sender-not-key-node",
     }  # fmt: skip
     assert required <= set(VECTORS)
 
