@@ -17,7 +17,7 @@ from keys.errors import KeyStoreError
 from nodekit.events import record_event
 from nodekit.models import ChannelPackageRow, ChannelRow
 from nodekit.runtime import Node
-from transfer.channel import ChannelState
+from transfer.channel import ChannelState, Parked, gap_anchors
 from transfer.errors import PackageRejected
 from transfer.header import ZERO_DIGEST
 from transfer.items import Item
@@ -203,14 +203,25 @@ class ExchangeCore:
         row.rebase_seq = state.rebase_seq
         row.updated_at = self.node.clock()
 
-    def _context(self, s: Session) -> OpenContext:
+    def _context(self, s: Session, sender: str | None = None) -> OpenContext:
+        """What the opener checks a package against; for the channel from ``sender``, with the digests its
+        parked packages vouch for (an expired signer's package may fill only those gaps)."""
+        trust = self.trust_loader(s)
+        anchors: frozenset[str] = frozenset()
+        if sender is not None:
+            peer_role: Role = "public" if self.identity.role == "internal" else "internal"
+            anchors = gap_anchors(
+                _parked(s, sender, self.identity.node_id), trust, role=peer_role, now=self.now(),
+                grace=self.limits.key_grace,
+            )  # fmt: skip
         return OpenContext(
             own_node=self.identity.node_id,
             own_role=self.identity.role,
-            trust=self.trust_loader(s),
+            trust=trust,
             own_keys=self.identity.secret_for,
             now=self.now(),
             limits=self.limits,
+            gap_anchors=anchors,
         )
 
     def _event(self, s: Session, event: EventCode, **kw: Any) -> None:
@@ -225,6 +236,19 @@ class ExchangeCore:
     def _outcome(self, s: Session, outcome: Outcome, sender: str | None) -> None:
         if self.hooks is not None:
             self.hooks.on_outcome(s, outcome, sender)
+
+
+def _parked(s: Session, sender: str, recipient: str) -> list[Parked]:
+    rows = s.execute(
+        select(ChannelPackageRow.seq, ChannelPackageRow.digest, ChannelPackageRow.prev, ChannelPackageRow.signer)
+        .join(ChannelRow, ChannelRow.id == ChannelPackageRow.channel_id)
+        .where(
+            ChannelRow.sender_node == sender,
+            ChannelRow.recipient_node == recipient,
+            ChannelPackageRow.status == "pending",
+        )
+    ).all()
+    return [Parked(seq, digest, prev, signer) for seq, digest, prev, signer in rows]
 
 
 def load_channel_state(s: Session, row: ChannelRow) -> ChannelState:

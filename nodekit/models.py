@@ -120,6 +120,10 @@ class ChannelPackageRow(ExchangeBase):
     size: Mapped[int] = mapped_column(BigInteger)
     counts: Mapped[str] = mapped_column(Text)  # canonical JSON: kind -> count
     file: Mapped[str] = mapped_column(String(200))
+    # a received package's chain link and signer key: what a parked one commits to and who vouches for it
+    # (the gap-fill rule of docs/FORMAT.md §9.1); null for rows written before they were kept
+    prev: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    signer: Mapped[str | None] = mapped_column(String(32), nullable=True)
     recorded_at: Mapped[utc_ts]
 
 

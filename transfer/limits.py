@@ -32,6 +32,7 @@ class Limits:
     pending_quota: int = 1000
     skew: int = DEFAULT_SKEW
     rebase_bound: int = DEFAULT_REBASE_BOUND  # how far ahead of `last` a package may be (FORMAT.md §9.3)
+    key_grace: int = DEFAULT_SKEW  # seconds a signer key stays valid past its dates, at the reader's clock (§9.1)
 
 
 def payload_size(compressed: int) -> int:

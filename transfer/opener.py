@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import zstandard
 
@@ -30,6 +30,9 @@ class OpenContext:
     own_keys: Callable[[str], SecretKeys]  # key id -> our secret keys; raises KeyStoreError if not ours
     now: int
     limits: Limits = field(default_factory=Limits)
+    # digests that parked packages, vouched for by a currently valid key, commit to through ``prev``
+    # (transfer.channel.gap_anchors): an expired signer's package is accepted only to fill one of them
+    gap_anchors: frozenset[str] = frozenset()
 
     @property
     def sender_role(self) -> Role:
@@ -54,8 +57,11 @@ def _reject_trust(exc: TrustError) -> PackageRejected:
     return PackageRejected(str(exc), reason=exc.reason)
 
 
-def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHeader:
-    """Steps 2–4 of FORMAT.md §14 on the first bytes of a package (at least the whole prefix)."""
+def verify_header(prefix: bytes, file_size: int, ctx: OpenContext, digest: str | None = None) -> VerifiedHeader:
+    """Steps 2–4 of FORMAT.md §14 on the first bytes of a package (at least the whole prefix).
+
+    ``digest`` is the package digest staging measured (the opener confirms it at the end); without it
+    an expired signer is never accepted, not even to fill a gap."""
     raw = parse_prefix(prefix)
     sender = raw.document.get("sender")
     key_id = sender.get("key") if isinstance(sender, dict) else None
@@ -92,6 +98,7 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHe
         ctx.trust.signer(key_id, role=ctx.sender_role, seq=header.seq, at=datetime.fromtimestamp(header.created, UTC))
     except TrustError as exc:
         raise _reject_trust(exc) from exc
+    _check_signer_now(key, header, ctx, digest)
     if header.recipient_node != ctx.own_node:
         raise PackageRejected(
             f"package is for node {header.recipient_node}, not for this node ({ctx.own_node})", reason="wrong-recipient"
@@ -121,6 +128,24 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHe
     if file_size > expected:
         raise PackageRejected(f"file is {file_size} bytes; the header declares {expected}", reason="extended")
     return VerifiedHeader(header=header, raw=raw, signer=key, size=expected)
+
+
+def _check_signer_now(key: TrustedKey, header: Header, ctx: OpenContext, digest: str | None) -> None:
+    """The signer key must be valid at the reader's clock, within the grace: ``created`` is the signer's
+    choice and proves nothing about now (FORMAT.md §9.1). The one exception: an expired (never a revoked)
+    key's package whose digest a parked package vouched for by a valid key commits to (a resend across
+    a rotation); the hash chain makes it the package the valid key's holder meant."""
+    now = datetime.fromtimestamp(ctx.now, UTC)
+    if key.valid_at(now, timedelta(seconds=ctx.limits.key_grace)):
+        return
+    if now > key.expires and digest is not None and digest in ctx.gap_anchors:
+        return
+    raise PackageRejected(
+        f"signer key {key.key_id} is valid {key.created.isoformat()} to {key.expires.isoformat()}: not at the "
+        f"reader's clock {now.isoformat()} (grace {ctx.limits.key_grace}s), and no parked package commits to "
+        f"this one",
+        reason="expired-signer",
+    )
 
 
 def open_payload(vh: VerifiedHeader, payload: Iterable[bytes], ctx: OpenContext) -> Iterator[Item]:
@@ -216,7 +241,7 @@ class PackageOpener:
                 if chunk is None:
                     break
                 self._buf += chunk
-            self._vh = verify_header(self._buf, self._size, self._ctx)
+            self._vh = verify_header(self._buf, self._size, self._ctx, self._expected)
         return self._vh
 
     def items(self) -> Iterator[Item]:

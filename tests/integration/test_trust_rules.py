@@ -5,22 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from exchange.engine import SentPackage
+from exchange.engine import Exchange, SentPackage
+from exchange.node import open_exchange
 from internal_node import SPEC as INTERNAL
 from internal_node.export import export
 from nodekit import trust_store
+from nodekit.models import NodeMeta
 from public_node import SPEC as PUBLIC
 from public_node.importer import import_packages
 from tests.forge import forge, snapshot_marker
 from tests.integration.public_support import channel_packages, ingest_rows, penalty, published
 from tests.nodes import Clock, Home, make_home, trust_each_other
+from transfer.items import Item
 from transfer.limits import MAX_SEQ
+from transfer.opener import VerifiedHeader
 
 pytestmark = pytest.mark.db
 
@@ -134,3 +140,153 @@ def test_a_snapshot_within_the_bound_but_older_than_the_channel_is_refused(net: 
     )  # fmt: skip
     assert net.import_() == [(9, "rejected", "clock-regression")]
     assert shown(net) == before
+
+
+# -- case 7: an expired key is refused at the reader's clock; only applied or parked packages are "newer" --
+
+
+class MetaApplier:
+    """Writes each record's key into node_meta, so what a package applied is visible in the database."""
+
+    def begin(self, session: Session, vh: VerifiedHeader) -> None:
+        self.s = session
+
+    def item(self, item: Item) -> None:
+        if item["kind"] == "record":
+            self.s.add(NodeMeta(key=f"r:{item['key']}", value="x", updated_at=datetime.now(UTC)))
+
+    def finish(self) -> dict[str, int]:
+        return {}
+
+
+def rec(i: int) -> Item:
+    return {
+        "kind": "record", "op": "upsert", "table": "penalty", "key": f"{i:032x}", "version": 1,
+        "row": {"subject_key": "a" * 32, "subject_name": f"企业{i}", "subject_category": "legal_person", "uscc": None,
+                "doc_no": str(i), "publish_until": None, "source_unit": "test"},
+    }  # fmt: skip
+
+
+@dataclass
+class Pair:
+    """An internal node whose first key is valid for 30 days and a public node, on one clock, as exchanges."""
+
+    a: Home
+    b: Home
+    ea: Exchange
+    eb: Exchange
+    clock: Clock
+    medium: Path
+
+    def send(self, *keys: int) -> SentPackage:
+        with self.a.node.sessions() as s:
+            peer = trust_store.load_trust_state(s).current_for(self.b.id)
+        return self.ea.send(peer, lambda s, seq: [rec(i) for i in keys])
+
+    def receive(self) -> list[tuple[int | None, str, str]]:
+        return [(o.seq, o.result, o.reason) for o in self.eb.receive(MetaApplier)]
+
+    def published(self) -> set[int]:
+        with self.b.node.sessions() as s:
+            return {int(k[2:], 16) for k in s.scalars(select(NodeMeta.key)) if k.startswith("r:")}
+
+    def forge(self, seq: int, created: int, *keys: int, prev: str = "f" * 64) -> SentPackage:
+        """A package signed with the internal node's first key (stolen, or long expired)."""
+        with self.a.node.sessions() as s:
+            peer = trust_store.load_trust_state(s).current_for(self.b.id)
+        first = self.a.identity.own_keys()[0].key_id
+        sealed = forge(
+            self.medium, signer=self.a.identity.secret_for(first), sender=self.a.id, recipient=self.b.id,
+            recipient_key=peer, seq=seq, created=created, items=[rec(i) for i in keys], prev=prev,
+        )  # fmt: skip
+        return SentPackage(seq, sealed.digest, sealed.size, "", Path(), None, {})
+
+
+KEY_DAYS = 30
+
+
+@pytest.fixture
+def pair(tmp_path: Path, database_factory: Any) -> Iterator[Pair]:
+    clock = Clock()
+    medium = tmp_path / "medium"
+    medium.mkdir()
+    a = make_home(tmp_path, INTERNAL, "int", medium, clock, database_factory("int"), validity=timedelta(days=KEY_DAYS))
+    b = make_home(tmp_path, PUBLIC, "pub", medium, clock, database_factory("pub"))
+    trust_each_other(a, b, clock)
+    yield Pair(a, b, open_exchange(a.node, a.identity), open_exchange(b.node, b.identity), clock, medium)
+    a.node.close()
+    b.node.close()
+
+
+def test_a_key_expired_50_days_ago_cannot_publish_a_forged_record(pair: Pair) -> None:
+    first = pair.send(1)
+    assert pair.receive() == [(1, "applied", "")]
+    start = int(pair.clock().timestamp())
+    pair.clock.advance(days=KEY_DAYS + 50)
+    # created inside the key's validity, chained to the real package 1; and a second forged package at
+    # seq 9, whose verified header made package 2 look like an old resend filling a gap
+    within = start + (KEY_DAYS - 1) * 86400
+    pair.forge(2, within, 666, prev=first.digest)
+    pair.forge(9, within, 667)
+    assert pair.receive() == [(None, "rejected", "expired-signer")] * 2  # (a header that does not verify has no seq)
+    assert pair.published() == {1}, "no forged record is published"
+
+
+def test_a_package_rejected_later_does_not_make_an_expired_one_a_resend(pair: Pair, tmp_path: Path) -> None:
+    """Only applied or parked packages count as newer known: the newest real package, expired while the
+    medium holder kept it, stays refused beside a newer one that is itself refused (here future-dated)."""
+    pair.send(1)
+    assert pair.receive() == [(1, "applied", "")]
+    second = pair.send(2)
+    assert second.medium is not None
+    kept = second.medium.rename(tmp_path / second.medium.name)
+    pair.clock.advance(days=8)  # package 2 is past its not_after now
+    kept.rename(second.medium)
+    current = pair.a.identity.current_secret()
+    with pair.a.node.sessions() as s:
+        peer = trust_store.load_trust_state(s).current_for(pair.b.id)
+    forge(
+        pair.medium, signer=current, sender=pair.a.id, recipient=pair.b.id, recipient_key=peer, seq=9,
+        created=int(pair.clock().timestamp()) + 86400, items=[rec(9)], prev="f" * 64,
+    )  # fmt: skip
+    # package 2 waits for the rest of the batch, which is refused: then it is the newest known, and expired
+    assert pair.receive() == [(9, "rejected", "future-dated"), (2, "rejected", "expired")]
+    assert pair.published() == {1}
+
+
+def test_an_old_package_in_one_batch_with_newer_ones_still_fills_its_gap(pair: Pair, tmp_path: Path) -> None:
+    """The newer packages of the batch are parked first, then the old one is a resend filling a gap."""
+    pair.send(1)
+    assert pair.receive() == [(1, "applied", "")]
+    second = pair.send(2)
+    assert second.medium is not None
+    kept = second.medium.rename(tmp_path / second.medium.name)
+    pair.clock.advance(days=8)
+    pair.send(3)
+    kept.rename(second.medium)
+    outcomes = pair.receive()
+    assert outcomes[-2:] == [(2, "applied", ""), (3, "applied", "")]
+    assert pair.published() == {1, 2, 3}
+
+
+def test_a_package_resent_after_its_key_expired_fills_the_gap_of_a_rotation(pair: Pair, tmp_path: Path) -> None:
+    """Package 2, signed by the old key before a rotation and lost, is resent once that key has expired:
+    package 3, parked and signed by the new key, commits to its digest, so it is accepted."""
+    from nodekit.identity_ops import next_send_seqs, rotate_identity
+
+    pair.send(1)
+    assert pair.receive() == [(1, "applied", "")]
+    pair.clock.advance(days=KEY_DAYS - 10)
+    with pair.a.node.sessions() as s:
+        seqs = next_send_seqs(s, pair.a.identity)
+    statement = rotate_identity(pair.a.node, pair.a.identity, now=pair.clock(), last_seq=seqs, profile=None)
+    second, _ = pair.send(2), pair.send(3)  # 2: the old key's last, with the statement; 3: the new key
+    assert second.medium is not None
+    lost = second.medium.rename(tmp_path / second.medium.name)
+    with pair.b.node.transaction() as s:  # the operator applies the statement file (keys apply-statement)
+        trust_store.apply_statement(s, statement, pair.clock())
+    assert pair.receive() == [(3, "pending", "")]
+    pair.clock.advance(days=15)  # the old key has expired
+    lost.rename(second.medium)
+    assert pair.receive() == [(2, "applied", ""), (3, "applied", "")]
+    assert pair.published() == {1, 2, 3}

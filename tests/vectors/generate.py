@@ -43,13 +43,24 @@ SEEDS = {
     "pub-c": (b"\x03" * 32, b"\x13" * 32),  # another public node (wrong role / wrong recipient)
     "int-x": (b"\x04" * 32, b"\x14" * 32),  # an internal node nobody trusts
     "int-r": (b"\x05" * 32, b"\x15" * 32),  # an internal node whose key was revoked
+    "int-a-old": (b"\x06" * 32, b"\x16" * 32),  # int-a's earlier key, expired 50 days before NOW
 }
-ROLES = {"int-a": "internal", "pub-b": "public", "pub-c": "public", "int-x": "internal", "int-r": "internal"}
+ROLES = {"int-a": "internal", "pub-b": "public", "pub-c": "public", "int-x": "internal", "int-r": "internal",
+         "int-a-old": "internal"}  # fmt: skip
+NODES = {"int-a-old": "int-a"}  # the node of a key named otherwise than its node
+KEY_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z: every key's card was made then
+KEY_EXPIRES = {"int-a-old": NOW - 50 * 86400}  # the others expire 2028-01-01T00:00:00Z
+DEFAULT_EXPIRES = 1_830_297_600
 
 
-def keys(node: str) -> SecretKeys:
-    sign, enc = SEEDS[node]
+def keys(name: str) -> SecretKeys:
+    sign, enc = SEEDS[name]
     return SecretKeys(sign, enc)
+
+
+def node_of(name: str) -> str:
+    """The node id a key belongs to (its name, unless :data:`NODES` says otherwise)."""
+    return NODES.get(name, name)
 
 
 class DeterministicRandom:
@@ -99,7 +110,11 @@ def good_items(n: int = 3) -> list[Item]:
 def checkpoint(sender: str = "int-a") -> Item:
     """The checkpoint every package carries exactly once (FORMAT.md §13.4): here of an empty log, at T0."""
     cp = sign_checkpoint(
-        keys(sender), node=sender, size=0, root=hashlib.sha256(b"").hexdigest(), at=datetime.fromtimestamp(T0, UTC)
+        keys(sender),
+        node=node_of(sender),
+        size=0,
+        root=hashlib.sha256(b"").hexdigest(),
+        at=datetime.fromtimestamp(T0, UTC),
     )
     return {"kind": "checkpoint", **cp.envelope()}
 
@@ -131,7 +146,7 @@ def sealed(
     r = keys(recipient)
     seal(
         with_checkpoint(items, sender, checkpoints),
-        sender_node=sender,
+        sender_node=node_of(sender),
         sender_role=ROLES[sender],
         signer=keys(sender),
         recipient=Recipient(recipient, r.key_id, r.public.enc),
@@ -169,7 +184,7 @@ def raw_seal(
     r = keys(recipient)
     share, body = wrap_file_key(file_key, r.public.enc, rng)
     header = Header(
-        suite=SUITE_CG1, type="delta", sender_node=sender, sender_key=keys(sender).key_id, recipient_node=recipient,
+        suite=SUITE_CG1, type="delta", sender_node=node_of(sender), sender_key=keys(sender).key_id, recipient_node=recipient,
         recipient_key=r.key_id, seq=1, prev=ZERO_DIGEST, created=T0, not_after=T0 + DEFAULT_VALIDITY,
         counts=counts, compressed=len(compressed), plain=declared_plain if declared_plain is not None else len(plain),
         nonce=nonce.hex(), stanza_share=share.hex(), stanza_body=body.hex(),
@@ -419,6 +434,8 @@ def build() -> list[Vector]:
             state={"last_seq": 2, "last_digest": "d" * 64, "applied": {"2": "d" * 64}},
         )
     )
+    v.extend(_rebase_vectors())
+    v.extend(_signer_validity_vectors())
     v.append(Vector("oversized", ok, "oversized", "bigger than the reader's file limit", limits={"max_file": 1000}))
     bomb_body = canonical.encode({"kind": "manifest", "policy": None, "content": None, "note": "x" * 900}) + b" " * (
         50 << 20
@@ -597,6 +614,105 @@ def build() -> list[Vector]:
     return v
 
 
+def snapshot_items() -> list[Item]:
+    return [manifest(), record(1), {"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": 1}]
+
+
+def _rebase_vectors() -> list[Vector]:
+    """Issue 13 case 6: a snapshot signed with a stolen key must not rewind a channel for good (FORMAT.md §9.3)."""
+    at_two = {"last_seq": 2, "last_digest": "d" * 64, "applied": {"2": "d" * 64}}
+    far = sealed(snapshot_items(), seq=2 + 10_001, prev="f" * 64, package_type="snapshot", seed="far")
+    heartbeat_stream = stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})])
+    counts = {"manifest": 1, "checkpoint": 1, "heartbeat": 1}
+    return [
+        Vector(
+            "seq-above-limit",
+            raw_seal(heartbeat_stream, counts=counts, overrides={"seq": 10**12, "prev": "f" * 64}, seed="seq-limit"),
+            "bad-header",
+            "seq 10^12: more than the 12 digits of a package file name",
+        ),
+        Vector(
+            "seq-at-limit-too-far",
+            raw_seal(heartbeat_stream, counts=counts, overrides={"seq": 10**12 - 1, "prev": "f" * 64}, seed="seq-top"),
+            "rebase-too-far",
+            "seq 10^12-1 is a valid header, but far beyond the rebase bound of a reader at seq 0",
+        ),
+        Vector(
+            "rebase-too-far",
+            far,
+            "rebase-too-far",
+            "a snapshot 10 001 ahead of a reader at seq 2 (bound 10 000)",
+            state=at_two,
+        ),
+        Vector(
+            "rebase-within-configured-bound",
+            far,
+            "rebase",
+            "the same snapshot for a reader configured with a bound of 20 000",
+            state=at_two,
+            limits={"rebase_bound": 20_000},
+        ),
+        Vector(
+            "snapshot-clock-regression",
+            sealed(snapshot_items(), seq=9, prev="f" * 64, package_type="snapshot", seed="snap"),
+            "clock-regression",
+            "a snapshot created an hour before the package the reader applied last",
+            state={**at_two, "last_created": T0 + 1},
+        ),
+        Vector(
+            "snapshot-expired",
+            sealed(
+                snapshot_items(),
+                seq=9,
+                prev="f" * 64,
+                created=NOW - 30 * 86400,
+                package_type="snapshot",
+                seed="snap-old",
+            ),
+            "expired",
+            "an expired snapshot, although a newer package is parked: never a resend that fills a gap",
+            state={**at_two, "pending": {"12": "e" * 64}},
+        ),
+    ]
+
+
+def _signer_validity_vectors() -> list[Vector]:
+    """Issue 13 case 7: the signer key must be valid at the reader's clock (FORMAT.md §9.1), not at the
+    ``created`` its holder chose; an expired key's package is accepted only to fill a gap that a parked
+    package vouched for by a valid key commits to."""
+    old = sealed(good_items(), sender="int-a-old", created=NOW - 51 * 86400, seed="old-key")
+    old_digest = hashlib.sha256(old).hexdigest()
+    rotated = {"int-a": "trusted", "int-a-old": {"status": "superseded", "last_seq": 1}}
+    return [
+        Vector(
+            "expired-signer",
+            old,
+            "expired-signer",
+            "signed by a key that expired 50 days ago, created inside its validity, with a newer package parked",
+            state={"pending": {"2": "e" * 64}},
+            trust={"int-a-old": "trusted"},
+        ),
+        Vector(
+            "expired-signer-gap-fill",
+            old,
+            "accept",
+            "the old key's last package resent after it expired: the parked seq 2, signed by the current key, "
+            "commits to its digest",
+            state={"parked": [{"seq": 2, "digest": "e" * 64, "prev": old_digest, "signer": "int-a"}]},
+            trust=rotated,
+            items=5,
+        ),
+        Vector(
+            "expired-signer-unvouched",
+            old,
+            "expired-signer",
+            "the parked package that commits to it is itself signed by the expired key: it vouches for nothing",
+            state={"parked": [{"seq": 2, "digest": "e" * 64, "prev": old_digest, "signer": "int-a-old"}]},
+            trust=rotated,
+        ),
+    ]
+
+
 def objection(**changes: Any) -> Item:
     item: Item = {
         "kind": "objection", "id": "0b" * 16, "table": "penalty", "key": f"{1:032x}", "version": 1,
@@ -689,6 +805,9 @@ def write(out: Path) -> dict[str, Any]:
         "keys": {
             n: {
                 "role": ROLES[n],
+                "node": node_of(n),
+                "created": KEY_CREATED,
+                "expires": KEY_EXPIRES.get(n, DEFAULT_EXPIRES),
                 "key_id": keys(n).key_id,
                 "sign": keys(n).public.sign.hex(),
                 "enc": keys(n).public.enc.hex(),

@@ -27,8 +27,8 @@ def header(
     return pair.seal(items, seq=seq, prev=prev, created=created, validity=validity, package_type=ptype)[1].header
 
 
-def run(h: Header, digest: str, state: ChannelState, *, now: int = NOW, highest: int = 0, quota: int = 10) -> Verdict:
-    return check(h, digest, state, now=now, skew=600, pending_quota=quota, highest_known=highest)
+def run(h: Header, digest: str, state: ChannelState, *, now: int = NOW, quota: int = 10) -> Verdict:
+    return check(h, digest, state, now=now, skew=600, pending_quota=quota)
 
 
 def reason(h: Header, digest: str, state: ChannelState, **kw: int) -> str:
@@ -98,7 +98,7 @@ def test_parked_package_is_accepted_at_its_turn(pair: Pair) -> None:
 def test_expiry_only_stops_the_newest(pair: Pair) -> None:
     old = header(pair, created=NOW - 10 * 86400, validity=86400)
     assert reason(old, D1, pair.channel()) == "expired"
-    assert run(old, D1, pair.channel(), highest=2) is Verdict.ACCEPT  # a newer package is known
+    # a newer package is known: only an applied or a parked one counts (issue 13 case 7)
     assert run(old, D1, pair.channel(pending={2: D2})) is Verdict.ACCEPT
 
 
