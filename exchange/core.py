@@ -222,7 +222,19 @@ class ExchangeCore:
             now=self.now(),
             limits=self.limits,
             gap_anchors=anchors,
+            publisher=self._publisher(s) if self.identity.role == "public" else None,
         )
+
+    def _publisher(self, s: Session) -> str | None:
+        """The internal node this public node publishes: the one sender whose channel has applied packages
+        (None when none has, or, in a store from before the rule, more than one)."""
+        senders = s.scalars(
+            select(ChannelRow.sender_node).where(
+                ChannelRow.recipient_node == self.identity.node_id, ChannelRow.outbound.is_(False),
+                ChannelRow.last_seq > 0,
+            )
+        ).all()  # fmt: skip
+        return senders[0] if len(senders) == 1 else None
 
     def _event(self, s: Session, event: EventCode, **kw: Any) -> None:
         record_event(s, event, at=self.node.clock(), **kw)

@@ -33,6 +33,9 @@ class OpenContext:
     # digests that parked packages, vouched for by a currently valid key, commit to through ``prev``
     # (transfer.channel.gap_anchors): an expired signer's package is accepted only to fill one of them
     gap_anchors: frozenset[str] = frozenset()
+    # for a public reader: the one internal node it already publishes (its inbound channel has applied
+    # packages), when the trust store holds keys of more than one (FORMAT.md §9.5)
+    publisher: str | None = None
 
     @property
     def sender_role(self) -> Role:
@@ -94,6 +97,7 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext, digest: str |
             f"header names sender {header.sender_node} but key {key_id} belongs to node {key.node_id}",
             reason="wrong-sender",
         )
+    _check_one_internal_node(header, ctx)
     try:
         ctx.trust.signer(key_id, role=ctx.sender_role, seq=header.seq, at=datetime.fromtimestamp(header.created, UTC))
     except TrustError as exc:
@@ -128,6 +132,26 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext, digest: str |
     if file_size > expected:
         raise PackageRejected(f"file is {file_size} bytes; the header declares {expected}", reason="extended")
     return VerifiedHeader(header=header, raw=raw, signer=key, size=expected)
+
+
+def _check_one_internal_node(header: Header, ctx: OpenContext) -> None:
+    """A public node publishes exactly one internal node, across that node's successive keys (§9.5): with
+    usable keys of another internal node in the trust store (written there by hand: ``keys trust`` refuses
+    it), only the node already published goes on, and with none published yet, neither does."""
+    if ctx.own_role != "public":
+        return
+    usable = (KeyStatus.TRUSTED, KeyStatus.SUPERSEDED)
+    others = sorted(
+        {k.node_id for k in ctx.trust if k.role == "internal" and k.status in usable} - {header.sender_node}
+    )
+    if others and ctx.publisher != header.sender_node:
+        raise PackageRejected(
+            f"this public node trusts internal nodes {header.sender_node} and {', '.join(others)}, and publishes "
+            f"{ctx.publisher or 'none of them yet'}: a public node publishes exactly one internal node (bureaus "
+            f"feed the city's one credit database through `internal-node ingest --source`); distrust the keys of "
+            f"the one it must not publish",
+            reason="wrong-sender",
+        )
 
 
 def _check_signer_now(key: TrustedKey, header: Header, ctx: OpenContext, digest: str | None) -> None:

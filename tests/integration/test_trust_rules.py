@@ -290,3 +290,43 @@ def test_a_package_resent_after_its_key_expired_fills_the_gap_of_a_rotation(pair
     lost.rename(second.medium)
     assert pair.receive() == [(2, "applied", ""), (3, "applied", "")]
     assert pair.published() == {1, 2, 3}
+
+
+# -- case 9: a public node publishes exactly one internal node ------------------------------------------
+
+
+def test_a_second_internal_nodes_full_export_does_not_replace_the_published_state(net: Net) -> None:
+    """Two internal nodes on one public node: the second one's --full replaced the whole published
+    state. `keys trust` refuses the second card now; here the trust store was edited by hand, and the
+    reader still refuses it (defence in depth)."""
+    from nodekit.models import TrustedKeyRow
+
+    net.ingest(5)
+    net.export()
+    assert net.import_() == [(1, "applied", "")]
+    before = shown(net)
+    bureau = make_home(net.tmp, INTERNAL, "bureau", net.medium, net.iclock)
+    card = net.public.identity.card()
+    with bureau.node.transaction() as s:
+        trust_store.trust_card(s, card, card.key_id, net.iclock(), own_role="internal")
+    theirs = bureau.identity.card()
+    with net.public.node.transaction() as s:  # what `keys trust` refuses, written into the database
+        s.add(
+            TrustedKeyRow(
+                key_id=theirs.key_id, node_id=theirs.node_id, node_name=theirs.node_name, role="internal",
+                sign_public=theirs.public.sign.hex(), enc_public=theirs.public.enc.hex(), status="trusted",
+                created=theirs.created, expires=theirs.expires, last_seq=None, replaced_by=None,
+                trusted_at=net.pclock(), changed_at=net.pclock(), source=theirs.encode().decode(), change=None,
+            )
+        )  # fmt: skip
+    decided = bureau.node.today() - timedelta(days=3)
+    assert ingest_rows(bureau.node, "penalty", [penalty(90, decided)], net.tmp / "bureau-files").accepted
+    assert export(bureau.node, bureau.identity, full=True).sent[0].seq == 1
+    outcomes = import_packages(net.public.node, net.public.identity)
+    assert [(o.seq, o.result, o.reason) for o in outcomes] == [(None, "rejected", "wrong-sender")]
+    assert "exactly one internal node" in outcomes[0].message
+    assert shown(net) == before, "the published state is the first internal node's, untouched"
+    net.ingest(1)
+    net.export()
+    assert net.import_() == [(2, "applied", "")], "the internal node it publishes goes on"
+    bureau.node.close()

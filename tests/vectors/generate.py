@@ -41,7 +41,7 @@ SEEDS = {
     "int-a": (b"\x01" * 32, b"\x11" * 32),  # the internal node (sender)
     "pub-b": (b"\x02" * 32, b"\x12" * 32),  # the public node that reads the vectors
     "pub-c": (b"\x03" * 32, b"\x13" * 32),  # another public node (wrong role / wrong recipient)
-    "int-x": (b"\x04" * 32, b"\x14" * 32),  # an internal node nobody trusts
+    "int-x": (b"\x04" * 32, b"\x14" * 32),  # an internal node the reader does not trust, unless a vector says
     "int-r": (b"\x05" * 32, b"\x15" * 32),  # an internal node whose key was revoked
     "int-a-old": (b"\x06" * 32, b"\x16" * 32),  # int-a's earlier key, expired 50 days before NOW
 }
@@ -435,6 +435,7 @@ def build() -> list[Vector]:
         )
     )
     v.extend(_rebase_vectors())
+    v.extend(_one_internal_node_vectors(ok))
     v.extend(_signer_validity_vectors())
     v.append(Vector("oversized", ok, "oversized", "bigger than the reader's file limit", limits={"max_file": 1000}))
     bomb_body = canonical.encode({"kind": "manifest", "policy": None, "content": None, "note": "x" * 900}) + b" " * (
@@ -709,6 +710,37 @@ def _signer_validity_vectors() -> list[Vector]:
             "the parked package that commits to it is itself signed by the expired key: it vouches for nothing",
             state={"parked": [{"seq": 2, "digest": "e" * 64, "prev": old_digest, "signer": "int-a-old"}]},
             trust=rotated,
+        ),
+    ]
+
+
+def _one_internal_node_vectors(ok: bytes) -> list[Vector]:
+    """Issue 13 case 9: a public node publishes exactly one internal node (FORMAT.md §9.5)."""
+    both = {"int-a": "trusted", "int-x": "trusted"}
+    return [
+        Vector(
+            "second-internal-node",
+            sealed(good_items(), sender="int-x", seed="second-internal"),
+            "wrong-sender",
+            "a second internal node in the trust store (edited by hand) while the reader publishes int-a",
+            trust=both,
+            state={"publisher": "int-a"},
+        ),
+        Vector(
+            "first-internal-node-goes-on",
+            ok,
+            "accept",
+            "the internal node the reader publishes goes on beside the second one",
+            trust=both,
+            state={"publisher": "int-a"},
+            items=5,
+        ),
+        Vector(
+            "two-internal-nodes-none-published",
+            ok,
+            "wrong-sender",
+            "two internal nodes in the trust store and none published yet: neither may publish",
+            trust=both,
         ),
     ]
 

@@ -40,7 +40,7 @@ def test_every_named_case_is_covered() -> None:
         "unknown-kind", "bad-schema", "unknown-version-field", "unknown-version-magic", "downgraded-suite",
         "objection-ok", "objection-wrong-direction", "objection-bad-schema", "no-checkpoint", "two-checkpoints",
         "sender-not-key-node", "seq-above-limit", "rebase-too-far", "snapshot-clock-regression", "snapshot-expired",
-        "expired-signer", "expired-signer-gap-fill", "expired-signer-unvouched",
+        "expired-signer", "expired-signer-gap-fill", "expired-signer-unvouched", "second-internal-node",
     }  # fmt: skip
     assert required <= set(VECTORS)
 
@@ -91,7 +91,7 @@ def _outcome(vec: dict[str, Any]) -> tuple[str, int]:
     anchors = gap_anchors(parked, trust, role=sender_role, now=now, grace=limits.key_grace)
     ctx = OpenContext(
         own_node=reader, own_role=role, trust=trust, own_keys=own_keys,  # type: ignore[arg-type]
-        now=now, limits=limits, gap_anchors=anchors,
+        now=now, limits=limits, gap_anchors=anchors, publisher=vec.get("state", {}).get("publisher"),
     )  # fmt: skip
     try:
         if len(data) > limits.max_file:  # what staging checks before copying
