@@ -18,7 +18,7 @@ from exchange.node import open_exchange
 from internal_node import SPEC as INTERNAL
 from internal_node.export import export
 from nodekit import trust_store
-from nodekit.models import NodeMeta
+from nodekit.models import ChannelPackageRow, NodeMeta
 from public_node import SPEC as PUBLIC
 from public_node.importer import import_packages
 from tests.forge import forge, snapshot_marker
@@ -330,3 +330,31 @@ def test_a_second_internal_nodes_full_export_does_not_replace_the_published_stat
     net.export()
     assert net.import_() == [(2, "applied", "")], "the internal node it publishes goes on"
     bureau.node.close()
+
+
+# -- case 10: a corrected clock does not jam the channel ------------------------------------------------
+
+
+def test_a_sender_clock_corrected_backwards_does_not_jam_the_channel(
+    net: Net, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The internal clock ran 5 minutes fast (within the skew), then was corrected: the next package is
+    sealed with the previous package's created, not before it (which the reader refuses for good)."""
+    from tests.integration.public_support import log_events
+
+    net.iclock.advance(minutes=5)
+    net.ingest(1)
+    first = net.export()
+    assert net.import_() == [(1, "applied", "")]
+    net.iclock.advance(minutes=-5)  # NTP puts it right
+    net.ingest(1)
+    with caplog.at_level("WARNING", logger="credgap.exchange"):
+        net.export()
+    assert net.import_() == [(2, "applied", "")]
+    sealed = log_events(net.internal.node, "package.sealed")
+    assert [e["counts"].get("clamped", 0) for e in sealed] == [0, 300]
+    assert any("clock" in r.getMessage() and "300" in r.getMessage() for r in caplog.records)
+    with net.internal.node.sessions() as s:
+        created = s.scalars(select(ChannelPackageRow.created).order_by(ChannelPackageRow.seq)).all()
+    assert created == [net.now() + 300] * 2, "sealed at the previous package's time, not before it"
+    assert first.seq == 1
