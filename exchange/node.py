@@ -91,8 +91,10 @@ class TrustHooks:
         )
 
     def sealed(self, session: Session, peer_node: str, seq: int, digest: str) -> None:
-        """Overdue receipts from this peer raise an alarm; a checkpoint then covers the sealed entry."""
+        """Overdue receipts from this peer, and a clock far behind, raise an alarm; a checkpoint then covers
+        the sealed entry."""
         alarms.check_receipts(session, self.node, peer_node)
+        alarms.check_clock(session, self.node)
         sign_log_checkpoint(session, self.identity.current_secret(), self.identity.node_id, self.node.clock())
 
     def on_outcome(self, session: Session, outcome: Outcome, sender: str | None) -> None:

@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exchange import alarms
 from exchange.core import (
     EXCHANGE_KINDS,
     DataApplier,
@@ -62,6 +63,8 @@ class Receiving(ExchangeCore):
         config = self.node.config
         with channel_lock(config.home, "receive", wait=config.receive_wait, what="the receiver of this node"):
             pausepoint("receive-locked")
+            with self.node.transaction() as s:
+                alarms.check_clock(s, self.node)  # every import and watch round (FORMAT.md §9.1)
             return self._receive(applier)
 
     def _receive(self, applier: Callable[[], DataApplier]) -> list[Outcome]:

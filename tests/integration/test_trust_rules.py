@@ -358,3 +358,91 @@ def test_a_sender_clock_corrected_backwards_does_not_jam_the_channel(
         created = s.scalars(select(ChannelPackageRow.created).order_by(ChannelPackageRow.seq)).all()
     assert created == [net.now() + 300] * 2, "sealed at the previous package's time, not before it"
     assert first.seq == 1
+
+
+# -- case 11: a clock far off is reported by status and raises an alarm, on both sides ------------------
+
+
+def test_a_clock_far_behind_is_shown_in_status_and_alarmed_on_both_sides(tmp_path: Path, database_factory: Any) -> None:
+    """ "Far off" is more than a day behind the newest ``created`` the node has sealed or received. The
+    node commands read the real clock, so the packages are made three days ahead of it, as by nodes
+    whose clocks were then set back (an RTC reset)."""
+    import socket
+
+    from exchange.alarms import check_clock, close_syslog
+    from exchange.status import exchange_status
+    from nodekit.runtime import Node
+    from tests.helpers import run_cli
+    from tests.integration.public_support import log_events
+
+    real = datetime.now(UTC).replace(microsecond=0)
+    iclock, pclock = Clock(real + timedelta(days=3)), Clock(real + timedelta(days=3))
+    medium = tmp_path / "medium"
+    medium.mkdir()
+    internal = make_home(tmp_path, INTERNAL, "int", medium, iclock, database_factory("int"))
+    public = make_home(tmp_path, PUBLIC, "pub", medium, pclock, database_factory("pub"))
+    trust_each_other(internal, public, iclock)
+    net = Net(tmp_path, medium, internal, public, iclock, pclock)
+    net.ingest(1)
+    net.export()
+    assert net.import_() == [(1, "applied", "")]
+    assert exchange_status(public.node)["clock"]["status"] == "ok"
+
+    for home in (internal, public):  # `status` on the real clock: three days behind what each has seen
+        program = f"{home.node.config.role}-node"
+        r = run_cli(program, "--home", str(home.node.config.home), "status", "--json")
+        assert r.code == 0, r.err
+        clock = r.json()["exchange"]["clock"]  # type: ignore[index]
+        assert clock["status"] == "behind" and clock["behind_seconds"] > 2 * 86400
+        human = run_cli(program, "--home", str(home.node.config.home), "status")
+        assert "clock     BEHIND" in human.out and "set the clock right" in human.out
+
+    sock_path = tmp_path / "syslog.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(5)
+    try:
+        cfg = public.node.config.config_path
+        cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[alarms]\nsyslog = "{sock_path}"\n', encoding="utf-8")
+        pclock.now = iclock.now = real  # both clocks set back
+        node = Node.open(public.node.config.home, PUBLIC, clock=pclock)
+        assert import_packages(node, public.identity) == []  # the public side: at every import or watch round
+        [alarm] = log_events(node, "alarm.clock")
+        assert (alarm["reason"], alarm["result"]) == ("clock-behind", "alarm")
+        assert alarm["counts"]["behind_seconds"] == 3 * 86400
+        assert b"ALARM clock" in sock.recv(4096)
+        assert import_packages(node, public.identity) == []
+        assert len(log_events(node, "alarm.clock")) == 1, "once per period"
+        node.close()
+    finally:
+        close_syslog(str(sock_path))
+        sock.close()
+    net.ingest(1)
+    net.export()  # the internal side: at every package it seals
+    [alarm] = log_events(internal.node, "alarm.clock")
+    assert alarm["reason"] == "clock-behind"
+    with internal.node.transaction() as s:
+        assert check_clock(s, internal.node) is None, "once per period"
+    internal.node.close()
+    public.node.close()
+
+
+def test_an_idle_channel_is_not_a_clock_fault(net: Net) -> None:
+    """Nothing arriving for a month is the overdue alarm's business, not the clock's: a clock ahead of
+    every package seen is not reported (it cannot be told from a quiet channel)."""
+    from exchange.alarms import check_clock
+    from exchange.status import exchange_status
+    from tests.integration.public_support import log_events
+
+    net.ingest(1)
+    net.export()
+    assert net.import_() == [(1, "applied", "")]
+    net.advance(days=30)
+    for home in (net.internal, net.public):
+        assert exchange_status(home.node)["clock"] == {
+            "status": "ok", "now": net.iclock().isoformat(timespec="seconds"),
+            "newest_created": (net.iclock() - timedelta(days=30)).isoformat(timespec="seconds"),
+        }  # fmt: skip
+        with home.node.transaction() as s:
+            assert check_clock(s, home.node) is None
+        assert log_events(home.node, "alarm.clock") == []
