@@ -287,6 +287,10 @@ def test_a_package_resent_after_its_key_expired_fills_the_gap_of_a_rotation(pair
         trust_store.apply_statement(s, statement, pair.clock())
     assert pair.receive() == [(3, "pending", "")]
     pair.clock.advance(days=15)  # the old key has expired
+    from exchange.inspect import inspect_package
+
+    report = inspect_package(pair.b.node, pair.b.identity, lost)  # security staff see what import will do
+    assert report["verified"] is True and report["channel"]["verdict"] == "accept", report
     lost.rename(second.medium)
     assert pair.receive() == [(2, "applied", ""), (3, "applied", "")]
     assert pair.published() == {1, 2, 3}
