@@ -10,6 +10,7 @@ Used by tests/integration/test_package_memory.py (two sizes, flat peak) and by d
 
 from __future__ import annotations
 
+import hashlib
 import os
 import resource
 import sys
@@ -22,6 +23,7 @@ import orjson
 
 from keys import KeyStatus, SecretKeys, TrustedKey, TrustState
 from transfer.channel import ChannelState, check
+from transfer.checkpoint import sign_checkpoint
 from transfer.files import read_chunks
 from transfer.header import ZERO_DIGEST
 from transfer.opener import OpenContext, PackageOpener
@@ -31,8 +33,9 @@ FIELD = 60_000
 LIMIT_MB = 150
 
 
-def items(total_bytes: int) -> Iterator[dict[str, object]]:
+def items(total_bytes: int, checkpoint: dict[str, object]) -> Iterator[dict[str, object]]:
     yield {"kind": "manifest", "policy": None, "content": None, "note": "memory benchmark"}
+    yield checkpoint  # every package carries exactly one (docs/FORMAT.md §13.4)
     for i in range(max(1, total_bytes // FIELD)):
         note = os.urandom(FIELD // 2).hex()  # incompressible beyond hex's 2x
         yield {
@@ -48,10 +51,12 @@ def run(megabytes: int, folder: Path) -> dict[str, float]:
     sender, recipient = SecretKeys(b"\x01" * 32, b"\x11" * 32), SecretKeys(b"\x02" * 32, b"\x12" * 32)
     now = int(time.time())
     pkg = folder / "package.cgp"
+    empty = hashlib.sha256(b"").hexdigest()
+    cp = sign_checkpoint(sender, node="int-a", size=0, root=empty, at=datetime.fromtimestamp(now, UTC))
     t0 = time.perf_counter()
     with pkg.open("wb") as out, tempfile.TemporaryFile(dir=folder) as spool:
         sealed = seal(
-            items(megabytes * 1_000_000), sender_node="int-a", sender_role="internal", signer=sender,
+            items(megabytes * 1_000_000, {"kind": "checkpoint", **cp.envelope()}), sender_node="int-a", sender_role="internal", signer=sender,
             recipient=Recipient("pub-b", recipient.key_id, recipient.public.enc), seq=1, prev=ZERO_DIGEST,
             created=now, out=out, spool=spool,
         )  # fmt: skip

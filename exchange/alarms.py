@@ -1,6 +1,7 @@
 """Freshness alarms: no package from a peer within the expected exchange period, or packages sent to a
-peer whose receipts are overdue. Each alarm is logged once per period in the transfer log, and also
-goes to the system log (syslog/journald through ``/dev/log``) so existing monitoring sees it.
+peer whose receipts are overdue; and a clock far behind the packages the node has seen. Each alarm is
+logged once per period in the transfer log, and also goes to the system log (syslog/journald through
+``/dev/log``) so existing monitoring sees it.
 
 ``[alarms] syslog`` in ``node.toml`` names the syslog socket (default ``/dev/log``; empty disables
 it). Where the socket does not exist (containers, macOS) the alarm still reaches the transfer log
@@ -13,7 +14,7 @@ import logging
 import logging.handlers
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,71 @@ def _raised_recently(s: Session, o: Overdue, now: datetime, period: int) -> bool
         if channel == o.channel:
             return (now - at).total_seconds() < period
     return False
+
+
+CLOCK_TOLERANCE = 86400  # seconds: "far off" is more than a day behind (docs/FORMAT.md §9.1)
+
+
+@dataclass(frozen=True)
+class ClockBehind:
+    """This node's clock is more than :data:`CLOCK_TOLERANCE` behind the newest ``created`` it has sealed
+    or received: only a clock put back can see that (a peer's clock never moves this node's values, as
+    what a reader applies or parks is never more than the skew ahead of it)."""
+
+    newest: datetime  # the newest ``created`` of a package this node sealed, applied or parked
+    behind: int  # seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "alarm": "clock-behind",
+            "newest_created": self.newest.isoformat(timespec="seconds"),
+            "behind_seconds": self.behind,
+        }
+
+    def message(self) -> str:
+        return (
+            f"ALARM clock: this node's clock is {self.behind // 3600}h behind the newest package time it has sealed "
+            f"or received ({self.newest:%Y-%m-%d %H:%M:%S}Z): set the clock right"
+        )
+
+
+def newest_created(s: Session) -> int | None:
+    """The newest ``created`` among the packages this node has sealed, applied or parked."""
+    return s.scalar(select(func.max(ChannelPackageRow.created)))
+
+
+def clock_behind(s: Session, now: datetime) -> ClockBehind | None:
+    """Whether the clock ``now`` is far behind what this node has seen (None when it is not, or nothing is)."""
+    newest = newest_created(s)
+    if newest is None:
+        return None
+    behind = newest - int(now.timestamp())
+    return ClockBehind(datetime.fromtimestamp(newest, UTC), behind) if behind > CLOCK_TOLERANCE else None
+
+
+def check_clock(s: Session, node: Node) -> ClockBehind | None:
+    """Raise ``alarm.clock`` (reason ``clock-behind``) once per period when the node's clock is far behind;
+    returns the condition when it was newly raised."""
+    now = node.clock()
+    found = clock_behind(s, now)
+    if found is None:
+        return None
+    last = s.scalar(
+        select(TransferLogRow.at)
+        .where(TransferLogRow.event == EventCode.ALARM_CLOCK.value)
+        .order_by(TransferLogRow.index.desc())
+        .limit(1)
+    )
+    if last is not None and 0 <= (now - last).total_seconds() < node.config.exchange_period:
+        return None  # raised within the period (a clock put back further since raises it again)
+    record_event(
+        s, EventCode.ALARM_CLOCK, at=now, result="alarm", reason="clock-behind",
+        subject={"newest_created": found.newest.isoformat(timespec="seconds")},
+        counts={"behind_seconds": found.behind},
+    )  # fmt: skip
+    ensure_syslog(syslog_address(node))
+    alarm_log.warning("%s: %s", node.config.name, found.message())
+    return found
 
 
 def check_inbound(node: Node) -> list[Overdue]:

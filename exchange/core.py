@@ -17,7 +17,7 @@ from keys.errors import KeyStoreError
 from nodekit.events import record_event
 from nodekit.models import ChannelPackageRow, ChannelRow
 from nodekit.runtime import Node
-from transfer.channel import ChannelState
+from transfer.channel import ChannelState, Parked, gap_anchors
 from transfer.errors import PackageRejected
 from transfer.header import ZERO_DIGEST
 from transfer.items import Item
@@ -203,15 +203,12 @@ class ExchangeCore:
         row.rebase_seq = state.rebase_seq
         row.updated_at = self.node.clock()
 
-    def _context(self, s: Session) -> OpenContext:
-        return OpenContext(
-            own_node=self.identity.node_id,
-            own_role=self.identity.role,
-            trust=self.trust_loader(s),
-            own_keys=self.identity.secret_for,
-            now=self.now(),
-            limits=self.limits,
-        )
+    def _context(self, s: Session, sender: str | None = None) -> OpenContext:
+        """What the opener checks a package against (see :func:`reader_context`)."""
+        return reader_context(
+            s, own_node=self.identity.node_id, own_role=self.identity.role, trust=self.trust_loader(s),
+            own_keys=self.identity.secret_for, now=self.now(), limits=self.limits, sender=sender,
+        )  # fmt: skip
 
     def _event(self, s: Session, event: EventCode, **kw: Any) -> None:
         record_event(s, event, at=self.node.clock(), **kw)
@@ -225,6 +222,55 @@ class ExchangeCore:
     def _outcome(self, s: Session, outcome: Outcome, sender: str | None) -> None:
         if self.hooks is not None:
             self.hooks.on_outcome(s, outcome, sender)
+
+
+def reader_context(
+    s: Session,
+    *,
+    own_node: str,
+    own_role: Role,
+    trust: TrustState,
+    own_keys: Callable[[str], SecretKeys],
+    now: int,
+    limits: Limits,
+    sender: str | None,
+) -> OpenContext:
+    """The opener's context from the node's stored state: for the channel from ``sender``, the digests its
+    parked packages vouch for (an expired signer's package may fill only those gaps, FORMAT.md §9.1); on a
+    public node, the one internal node it publishes (§9.5)."""
+    anchors: frozenset[str] = frozenset()
+    if sender is not None:
+        peer_role: Role = "public" if own_role == "internal" else "internal"
+        parked = _parked(s, sender, own_node)
+        anchors = gap_anchors(parked, trust, role=peer_role, now=now, grace=limits.key_grace)
+    return OpenContext(
+        own_node=own_node, own_role=own_role, trust=trust, own_keys=own_keys, now=now, limits=limits,
+        gap_anchors=anchors, publisher=_publisher(s, own_node) if own_role == "public" else None,
+    )  # fmt: skip
+
+
+def _publisher(s: Session, me: str) -> str | None:
+    """The internal node a public node publishes: the one sender whose channel has applied packages (None
+    when none has, or, in a store from before the rule, more than one)."""
+    senders = s.scalars(
+        select(ChannelRow.sender_node).where(
+            ChannelRow.recipient_node == me, ChannelRow.outbound.is_(False), ChannelRow.last_seq > 0
+        )
+    ).all()
+    return senders[0] if len(senders) == 1 else None
+
+
+def _parked(s: Session, sender: str, recipient: str) -> list[Parked]:
+    rows = s.execute(
+        select(ChannelPackageRow.seq, ChannelPackageRow.digest, ChannelPackageRow.prev, ChannelPackageRow.signer)
+        .join(ChannelRow, ChannelRow.id == ChannelPackageRow.channel_id)
+        .where(
+            ChannelRow.sender_node == sender,
+            ChannelRow.recipient_node == recipient,
+            ChannelPackageRow.status == "pending",
+        )
+    ).all()
+    return [Parked(seq, digest, prev, signer) for seq, digest, prev, signer in rows]
 
 
 def load_channel_state(s: Session, row: ChannelRow) -> ChannelState:

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from exchange.core import reader_context
 from exchange.engine import load_channel_state
+from exchange.node import limits_for
 from keys.identity_store import Identity
 from nodekit import trust_store
 from nodekit.models import ChannelRow
@@ -20,7 +22,7 @@ from transfer.errors import PackageRejected
 from transfer.files import read_chunks
 from transfer.header import parse_prefix
 from transfer.limits import MAGIC, Limits
-from transfer.opener import OpenContext, PackageOpener
+from transfer.opener import PackageOpener
 
 PREFIX_READ = len(MAGIC) + 4 + 65536 + 64
 
@@ -29,7 +31,7 @@ def inspect_package(
     node: Node, identity: Identity, path: Path, *, payload: bool = True, limits: Limits | None = None
 ) -> dict[str, Any]:
     """Inspect one package file. Never writes to the database, the medium or the archive."""
-    limits = limits or Limits()
+    limits = limits or limits_for(node.config)
     st = path.lstat()
     report: dict[str, Any] = {"file": str(path), "size": st.st_size, "verified": False}
     if not path.is_file() or path.is_symlink():
@@ -52,15 +54,14 @@ def inspect_package(
     # strings of a header are not authenticated yet: escaped for the terminal and the --json output
     report["header"] = printable_doc(raw.document)
     report["header_verified"] = False
+    sender = raw.document.get("sender")
+    claimed = sender.get("node") if isinstance(sender, dict) else None  # unverified: it only picks the anchors
     with node.sessions() as s:
-        ctx = OpenContext(
-            own_node=identity.node_id,
-            own_role=identity.role,
-            trust=trust_store.load_trust_state(s),
-            own_keys=identity.secret_for if payload else _public_only(identity),
-            now=int(node.clock().timestamp()),
-            limits=limits,
-        )
+        ctx = reader_context(
+            s, own_node=identity.node_id, own_role=identity.role, trust=trust_store.load_trust_state(s),
+            own_keys=identity.secret_for if payload else _public_only(identity), now=int(node.clock().timestamp()),
+            limits=limits, sender=claimed if isinstance(claimed, str) else None,
+        )  # fmt: skip
         opener = PackageOpener(read_chunks(path), ctx, file_size=st.st_size, expected_digest=report["digest"])
         try:
             vh = opener.header()
@@ -80,7 +81,10 @@ def inspect_package(
         else:
             state = ChannelState(h.sender_node, h.recipient_node)
     try:
-        verdict = check(h, report["digest"], state, now=ctx.now, skew=limits.skew, pending_quota=limits.pending_quota)
+        verdict = check(
+            h, report["digest"], state, now=ctx.now, skew=limits.skew, pending_quota=limits.pending_quota,
+            rebase_bound=limits.rebase_bound,
+        )  # fmt: skip
         report["channel"] = {"verdict": verdict.value, "last_applied": state.last_seq}
     except PackageRejected as exc:
         report["channel"] = {

@@ -16,6 +16,7 @@ from keys.identity_store import Identity
 from keys.statements import statement_from_object
 from nodekit import trust_store
 from nodekit.auditlog import own_public_keys, sign_log_checkpoint
+from nodekit.home import NodeConfig
 from nodekit.runtime import Node
 from transfer.items import Item
 from transfer.limits import Limits
@@ -90,8 +91,10 @@ class TrustHooks:
         )
 
     def sealed(self, session: Session, peer_node: str, seq: int, digest: str) -> None:
-        """Overdue receipts from this peer raise an alarm; a checkpoint then covers the sealed entry."""
+        """Overdue receipts from this peer, and a clock far behind, raise an alarm; a checkpoint then covers
+        the sealed entry."""
         alarms.check_receipts(session, self.node, peer_node)
+        alarms.check_clock(session, self.node)
         sign_log_checkpoint(session, self.identity.current_secret(), self.identity.node_id, self.node.clock())
 
     def on_outcome(self, session: Session, outcome: Outcome, sender: str | None) -> None:
@@ -120,6 +123,11 @@ def _reason_code(reason: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", reason.lower())[:64] or "rejected"
 
 
+def limits_for(config: NodeConfig) -> Limits:
+    """The reader's limits as ``node.toml`` sets them (``[exchange] rebase_bound``)."""
+    return Limits(rebase_bound=config.rebase_bound)
+
+
 def open_exchange(
     node: Node, identity: Identity, *, limits: Limits | None = None, validity: int | None = None
 ) -> Exchange:
@@ -132,6 +140,6 @@ def open_exchange(
         ExchangeIdentity(identity),
         trust_store.load_trust_state,
         hooks=TrustHooks(node, identity),
-        limits=limits,
+        limits=limits or limits_for(node.config),
         **kwargs,
     )

@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exchange import alarms
 from exchange.core import (
     EXCHANGE_KINDS,
     DataApplier,
@@ -62,6 +63,8 @@ class Receiving(ExchangeCore):
         config = self.node.config
         with channel_lock(config.home, "receive", wait=config.receive_wait, what="the receiver of this node"):
             pausepoint("receive-locked")
+            with self.node.transaction() as s:
+                alarms.check_clock(s, self.node)  # every import and watch round (FORMAT.md §9.1)
             return self._receive(applier)
 
     def _receive(self, applier: Callable[[], DataApplier]) -> list[Outcome]:
@@ -161,9 +164,8 @@ class Receiving(ExchangeCore):
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         candidates: list[tuple[int, StagedFile]] = []
-        highest = 0
         with self.node.sessions() as s:
-            ctx = self._context(s)
+            ctx = self._context(s, sender)
         for f in group:
             try:
                 staged = self.medium.stage(f, self.staging, max_size=self.limits.max_file)
@@ -183,7 +185,6 @@ class Receiving(ExchangeCore):
             crashpoint("after-staging")
             try:
                 vh = self._verify_staged(staged, ctx)
-                highest = max(highest, vh.header.seq)  # only verified headers count as "known"
                 candidates.append((vh.header.seq, staged))
             except PackageRejected as exc:
                 if exc.reason == "truncated" and staged.stamp is not None and self._settling(staged.stamp):
@@ -204,25 +205,47 @@ class Receiving(ExchangeCore):
                 self._unknown_bytes += staged.size
                 candidates.append((_unverified_seq(staged.path) or f.seq_hint, staged))
         candidates.sort(key=lambda t: t[0])
-        for _, staged in candidates:
-            if self._stop():
-                staged.path.unlink(missing_ok=True)  # still on the medium: taken up next time
-                continue
-            with self.node.sessions() as s:
-                ctx = self._context(s)  # the trust store may have changed with the previous package
-            try:
-                vh = self._verify_staged(staged, ctx)
-            except PackageRejected as exc:
-                outcomes.append(self._reject(staged, staged.source, exc))
-                self._remove_staged(staged)
-                continue
-            outcomes.append(self._process(staged, vh, applier, highest_known=highest))
-            crashpoint("before-medium-remove")
-            pausepoint("before-medium-remove")
-            self._remove_staged(staged)
-            crashpoint("after-medium-remove")
+        # a package that is expired and the newest known, or whose expired signer fills no gap yet, waits
+        # until the rest of the batch is applied or parked: only those count as newer (FORMAT.md §9.1, §9.2)
+        deferred: list[StagedFile] = []
+        for i, (_, staged) in enumerate(candidates):
+            if not self._take(sender, staged, applier, outcomes, defer=i + 1 < len(candidates)):
+                deferred.append(staged)
+        for staged in deferred:
+            self._take(sender, staged, applier, outcomes, defer=False)
         outcomes.extend(self._drain_pending(sender, applier))
         return outcomes
+
+    def _take(
+        self,
+        sender: str,
+        staged: StagedFile,
+        applier: Callable[[], DataApplier],
+        outcomes: list[Outcome],
+        *,
+        defer: bool,
+    ) -> bool:
+        """Verify and process one staged package of a batch; False if ``defer`` let it wait (still staged)."""
+        if self._stop():
+            staged.path.unlink(missing_ok=True)  # still on the medium: taken up next time
+            return True
+        with self.node.sessions() as s:
+            ctx = self._context(s, sender)  # the trust store may have changed with the previous package
+        try:
+            vh = self._verify_staged(staged, ctx)
+            outcome = self._process(staged, vh, applier, defer=defer)
+        except PackageRejected as exc:
+            if defer and exc.reason in _WAITS_FOR_THE_BATCH:
+                return False
+            outcomes.append(self._reject(staged, staged.source, exc))
+            self._remove_staged(staged)
+            return True
+        outcomes.append(outcome)
+        crashpoint("before-medium-remove")
+        pausepoint("before-medium-remove")
+        self._remove_staged(staged)
+        crashpoint("after-medium-remove")
+        return True
 
     def _settling(self, stamp: Stamp) -> bool:
         """Whether a file was modified within the write-settle window (the file's clock, not the node's)."""
@@ -242,12 +265,14 @@ class Receiving(ExchangeCore):
             self._round_odd.append(Unexpected(f.path, done))
 
     def _verify_staged(self, staged: StagedFile, ctx: OpenContext) -> VerifiedHeader:
-        opener = PackageOpener(read_chunks(staged.path), ctx, file_size=staged.size)
+        opener = PackageOpener(read_chunks(staged.path), ctx, file_size=staged.size, expected_digest=staged.digest)
         return opener.header()
 
     def _process(
-        self, staged: StagedFile, vh: VerifiedHeader, applier: Callable[[], DataApplier], *, highest_known: int
+        self, staged: StagedFile, vh: VerifiedHeader, applier: Callable[[], DataApplier], *, defer: bool = False
     ) -> Outcome:
+        """Apply, park or report one verified package in one transaction; reject it on a package fault
+        (with ``defer``, a rejection of :data:`_WAITS_FOR_THE_BATCH` is raised instead: nothing was done)."""
         h = vh.header
         name = channel_dirname(h.sender_node, h.recipient_node)
         base = Outcome(file=staged.source.name, result="", seq=h.seq, digest=staged.digest, channel=name)
@@ -257,7 +282,7 @@ class Receiving(ExchangeCore):
                 state = self.channel_state(s, row)
                 verdict = check(
                     h, staged.digest, state, now=self.now(), skew=self.limits.skew,
-                    pending_quota=self.limits.pending_quota, highest_known=highest_known,
+                    pending_quota=self.limits.pending_quota, rebase_bound=self.limits.rebase_bound,
                 )  # fmt: skip
                 subject = {"channel": name, "seq": h.seq, "digest": staged.digest}
                 if verdict is Verdict.DUPLICATE:
@@ -317,6 +342,8 @@ class Receiving(ExchangeCore):
         except Exception as exc:
             if not is_package_fault(exc):
                 raise
+            if defer and isinstance(exc, PackageRejected) and exc.reason in _WAITS_FOR_THE_BATCH:
+                raise
             return self._reject(staged, staged.source, exc, header=vh)
 
     def _add_package(
@@ -342,13 +369,15 @@ class Receiving(ExchangeCore):
                 counts=orjson.dumps(vh.header.counts, option=orjson.OPT_SORT_KEYS).decode(),
                 file=file,
                 recorded_at=self.node.clock(),
+                prev=vh.header.prev,
+                signer=vh.signer.key_id,
             )
         )
 
     def _apply(
         self, s: Session, vh: VerifiedHeader, staged: StagedFile, applier: Callable[[], DataApplier]
     ) -> tuple[dict[str, int], dict[str, Any] | None]:
-        ctx = self._context(s)
+        ctx = self._context(s, vh.header.sender_node)
         opener = PackageOpener(read_chunks(staged.path), ctx, file_size=staged.size, expected_digest=staged.digest)
         data = applier()
         data.begin(s, opener.header())
@@ -395,7 +424,7 @@ class Receiving(ExchangeCore):
                 ).first()
                 if nxt is None:
                     return out
-                ctx = self._context(s)
+                ctx = self._context(s, sender)
                 path = self.pending.path(sender, me, nxt.file)
                 seq, channel_id = nxt.seq, row.id
             archived = self.archive.path(sender, me, nxt.file)
@@ -413,7 +442,7 @@ class Receiving(ExchangeCore):
                 out.append(self._reject(staged, path, exc))
                 self._forget_pending(channel_id, seq, str(exc))
                 continue
-            result = self._process(staged, vh, applier, highest_known=0)
+            result = self._process(staged, vh, applier)
             out.append(result)
             if result.result == "rejected":
                 self._forget_pending(channel_id, seq, result.reason)
@@ -529,8 +558,14 @@ class Receiving(ExchangeCore):
         return None
 
 
-# rejections an earlier package of the same batch can cure (a key succession it carries)
-_TRUST_MAY_CHANGE = frozenset({"unknown-signer", "superseded-signer"})
+# rejections an earlier package of the same batch can cure (a key succession it carries), or a later
+# one (a parked package that commits to an expired signer's package, FORMAT.md §9.1)
+_TRUST_MAY_CHANGE = frozenset({"unknown-signer", "superseded-signer", "expired-signer"})
+
+# rejections that only packages of the batch still to come can cure, by being applied or parked first:
+# an expired package that is the newest known (§9.2), an expired signer whose gap no parked package
+# vouches for yet (§9.1)
+_WAITS_FOR_THE_BATCH = frozenset({"expired", "expired-signer"})
 
 # A package signed by a key the trust store does not hold yet stays staged until the packages before
 # it in the round are applied (one may announce the key: a rotation). Only a rotation makes such a

@@ -61,6 +61,16 @@ class Sending(ExchangeCore):
             with self.node.transaction() as s:
                 row = self._channel_row(s, me, peer.node_id, outbound=True)
                 seq, prev = row.last_seq + 1, row.last_digest
+                # the reader refuses a created earlier than the previous package's for good (clock-regression):
+                # after this clock was put back (it ran fast), seal at the previous time instead (FORMAT.md §9.1)
+                now = self.now()
+                created = max(now, row.last_created)
+                if created > now:
+                    log.warning(
+                        "the clock is %ds behind the previous package on %s (was it corrected?): package %d is "
+                        "sealed as created at the previous package's time",
+                        created - now, name, seq,
+                    )  # fmt: skip
                 provisional = self.archive.new_file(me, peer.node_id, f"p{seq:012d}-sealing.cgp")
                 with (
                     atomic_writer(provisional) as out,
@@ -75,7 +85,7 @@ class Sending(ExchangeCore):
                         recipient=Recipient(peer.node_id, peer.key_id, peer.public.enc),
                         seq=seq,
                         prev=prev,
-                        created=self.now(),
+                        created=created,
                         out=out,
                         spool=spool,
                         package_type=package_type,
@@ -103,11 +113,12 @@ class Sending(ExchangeCore):
                 row.updated_at = self.node.clock()
                 if after_seal is not None:
                     after_seal(s, sealed)
+                clamped = {"clamped": created - now} if created > now else {}  # seconds `created` was moved forward
                 self._event(
                     s,
                     EventCode.PACKAGE_SEALED,
                     subject={"channel": name, "seq": seq, "digest": sealed.digest, "type": package_type},
-                    counts=dict(sealed.header.counts),
+                    counts={**sealed.header.counts, **clamped},
                 )
                 if self.hooks is not None:
                     self.hooks.sealed(s, peer.node_id, seq, sealed.digest)

@@ -66,6 +66,8 @@ def exchange_status(node: Node) -> dict[str, Any]:
             o.as_dict() for o in alarms.inbound_overdue(s, node, now) + alarms.receipts_overdue(s, node, now)
         ]
         log_info = _log_status(s)
+        newest = alarms.newest_created(s)
+        behind = alarms.clock_behind(s, now)
         trusted = [
             {
                 "key_id": k.key_id, "node_id": k.node_id, "node_name": k.node_name, "role": k.role,
@@ -98,7 +100,21 @@ def exchange_status(node: Node) -> dict[str, Any]:
         "expected_period_seconds": period,
         "alarms": overdue_now,
         "log": log_info,
+        "clock": _clock_status(now, newest, behind),
     }
+
+
+def _clock_status(now: datetime, newest: int | None, behind: alarms.ClockBehind | None) -> dict[str, Any]:
+    """This node's clock against the newest package time it has seen: ``behind`` more than a day, else ``ok``
+    (a clock far ahead cannot be told from a quiet channel, docs/OPERATIONS.md "Clocks")."""
+    out: dict[str, Any] = {
+        "status": "behind" if behind is not None else "ok",
+        "now": now.isoformat(timespec="seconds"),
+        "newest_created": datetime.fromtimestamp(newest, UTC).isoformat(timespec="seconds") if newest else None,
+    }
+    if behind is not None:
+        out["behind_seconds"] = behind.behind
+    return out
 
 
 def _log_status(s: Session) -> dict[str, Any]:

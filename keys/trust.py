@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from keys.errors import TrustError
@@ -40,6 +40,17 @@ class TrustedKey:
 
     def usable_for_sealing(self) -> bool:
         return self.status is KeyStatus.TRUSTED
+
+    def valid_at(self, when: datetime, grace: timedelta = timedelta(0)) -> bool:
+        """Whether ``when`` lies within the key's validity, widened by ``grace`` on both sides (dates only:
+        the status is the caller's to check)."""
+        return self.created - grace <= when <= self.expires + grace
+
+    def may_sign(self, seq: int) -> bool:
+        """Whether the key's status lets it sign sequence number ``seq`` (a superseded key: up to its last)."""
+        if self.status is KeyStatus.TRUSTED:
+            return True
+        return self.status is KeyStatus.SUPERSEDED and self.last_seq is not None and seq <= self.last_seq
 
 
 class TrustState:

@@ -89,6 +89,12 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                 click.echo(f"  freshness {ex['freshness']} (expected period {ex['expected_period_seconds']}s)")
                 for alarm in ex.get("alarms", []):
                     click.echo(f"  ALARM     {alarm['alarm']} on {alarm['channel']} since {alarm['since']}")
+                clock = ex.get("clock") or {}
+                if clock.get("status") == "behind":
+                    click.echo(
+                        f"  clock     BEHIND by {clock['behind_seconds'] // 3600}h: it reads {clock['now']}, the newest "
+                        f"package seen was created {clock['newest_created']}: set the clock right"
+                    )
                 quarantine, latest = ex["quarantine"]["count"], ex["quarantine"]["latest"]
                 click.echo(
                     f"  quarantine {quarantine} package(s)"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nodekit.errors import ConfigError, HomeError
+from transfer.limits import DEFAULT_REBASE_BOUND
 
 Role = Literal["internal", "public"]
 ROLES: tuple[Role, ...] = ("internal", "public")
@@ -45,6 +46,7 @@ class NodeConfig:
     write_settle: int = 30  # seconds; [exchange] write_settle
     quarantine_retention: int = 180 * 86400  # seconds; [exchange] quarantine_retention
     receive_wait: int = 5  # seconds; [exchange] receive_wait
+    rebase_bound: int = DEFAULT_REBASE_BOUND  # [exchange] rebase_bound (docs/FORMAT.md §9.3)
 
     @property
     def config_path(self) -> Path:
@@ -138,6 +140,9 @@ def load_config(home: Path, expected_role: Role) -> NodeConfig:
     period = exchange.get("period", "1d")
     if not isinstance(period, str):
         raise ConfigError(f"{cfg}: [exchange] period must be a duration string such as '1h'")
+    bound = exchange.get("rebase_bound", DEFAULT_REBASE_BOUND)
+    if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
+        raise ConfigError(f"{cfg}: [exchange] rebase_bound must be a whole number of packages, at least 1")
     return NodeConfig(
         home=home,
         role=role,
@@ -152,6 +157,7 @@ def load_config(home: Path, expected_role: Role) -> NodeConfig:
         write_settle=_duration(exchange, "write_settle", "30s", cfg),
         quarantine_retention=_duration(exchange, "quarantine_retention", "180d", cfg),
         receive_wait=_duration(exchange, "receive_wait", "5s", cfg),
+        rebase_bound=bound,
     )
 
 
@@ -213,6 +219,10 @@ quarantine_retention = "180d"
 # An import (or a watch round) waits this long for another receiver of this node, then reports
 # channel-busy with that one's pid and how long it has held the receiver.
 receive_wait = "5s"
+# How many sequence numbers ahead of the last package applied a package may be. A snapshot (--full)
+# further ahead is refused (rebase-too-far): a stolen key cannot rewind the channel past every package
+# to come. Raise it only to let a node that is that far behind catch up with one --full.
+rebase_bound = 10000
 """
 
 

@@ -93,10 +93,10 @@ class ChannelRow(ExchangeBase):
     recipient_node: Mapped[str] = mapped_column(String(64))
     outbound: Mapped[bool] = mapped_column(Boolean)
     suite: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # 12 digits (FORMAT.md §3.2)
     last_digest: Mapped[str] = mapped_column(String(64))
     last_created: Mapped[int] = mapped_column(BigInteger, default=0)
-    rebase_seq: Mapped[int] = mapped_column(Integer, default=0)
+    rebase_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[utc_ts]
 
 
@@ -112,7 +112,7 @@ class ChannelPackageRow(ExchangeBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
     digest: Mapped[str] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
@@ -120,6 +120,10 @@ class ChannelPackageRow(ExchangeBase):
     size: Mapped[int] = mapped_column(BigInteger)
     counts: Mapped[str] = mapped_column(Text)  # canonical JSON: kind -> count
     file: Mapped[str] = mapped_column(String(200))
+    # a received package's chain link and signer key: what a parked one commits to and who vouches for it
+    # (the gap-fill rule of docs/FORMAT.md §9.1); null for rows written before they were kept
+    prev: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    signer: Mapped[str | None] = mapped_column(String(32), nullable=True)
     recorded_at: Mapped[utc_ts]
 
 

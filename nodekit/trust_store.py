@@ -67,8 +67,9 @@ def trust_card(
     Refuses: a malformed fingerprint (``bad-fingerprint``), a mismatch (``fingerprint-mismatch``), a card
     of this node's own role or of this node (``wrong-role``, ``own-card``), an expired card
     (``expired-card``), a revoked or distrusted key (``revoked-key``), a key id already present
-    (``duplicate-key``), a node id bound to the other role (``role-mismatch``), and a second current
-    key for a node (``node-already-trusted``: apply its revocation or distrust the old key first).
+    (``duplicate-key``), a node id bound to the other role (``role-mismatch``), a second internal node on
+    a public node (``wrong-sender``), and a second current key for a node (``node-already-trusted``:
+    apply its revocation or distrust the old key first).
     """
     try:
         typed = parse_fingerprint(fingerprint)
@@ -111,6 +112,8 @@ def trust_card(
             reason="role-mismatch",
             exit_code=3,
         )
+    if role == "public" and card.role == "internal":
+        _check_one_internal_node(rows, card)
     current = [r for r in same_node if r.status == KeyStatus.TRUSTED]
     if current:
         raise KeyStoreError(
@@ -324,6 +327,22 @@ def _to_key(row: TrustedKeyRow) -> TrustedKey:
         last_seq=row.last_seq,
         replaced_by=row.replaced_by,
     )
+
+
+def _check_one_internal_node(rows: list[TrustedKeyRow], card: IdentityCard) -> None:
+    """A public node publishes exactly one internal node, across that node's successive keys (docs/FORMAT.md
+    §9.5): a card of another internal node is refused while a key of the first is still usable."""
+    usable = (KeyStatus.TRUSTED, KeyStatus.SUPERSEDED)
+    others = sorted({r.node_id for r in rows if r.role == "internal" and r.status in usable} - {card.node_id})
+    if others:
+        raise KeyStoreError(
+            f"the card is of internal node {card.node_id}, and this public node already publishes internal node "
+            f"{others[0]}: a public node publishes exactly one internal node (bureaus and departments feed the "
+            f"city's one credit database through `internal-node ingest --source`); to replace the internal node, "
+            f"distrust its keys first",
+            reason="wrong-sender",
+            exit_code=3,
+        )
 
 
 def _own_role(session: Session) -> Role | None:

@@ -39,10 +39,19 @@ class Home:
 
 
 def make_home(
-    root: Path, spec: NodeSpec, name: str, medium: Path, clock: Clock, database_url: str | None = None
+    root: Path,
+    spec: NodeSpec,
+    name: str,
+    medium: Path,
+    clock: Clock,
+    database_url: str | None = None,
+    *,
+    validity: timedelta | None = None,
 ) -> Home:
+    """A node home with its identity (``validity``: how long its first key is valid; the default's otherwise)."""
     node = init_home(root / name, spec, name=name, medium=str(medium), database_url=database_url, clock=clock)
-    identity = init_identity(node, name=name, passphrase=None, now=clock(), profile=TEST_PROFILE)
+    extra = {} if validity is None else {"validity": validity}
+    identity = init_identity(node, name=name, passphrase=None, now=clock(), profile=TEST_PROFILE, **extra)
     return Home(node, identity)
 
 

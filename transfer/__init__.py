@@ -64,14 +64,13 @@ def open_package(
     *,
     file_size: int,
     digest: str,
-    highest_known: int = 0,
 ) -> OpenedPackage:
     """Open a package from node-owned staging (FORMAT.md §14 steps 2–6), without I/O or a clock.
 
     ``data`` yields the staged file's bytes in pieces; ``file_size`` and ``digest`` (SHA-256, hex) are
     what staging measured while copying. The header is parsed and its signature verified against
     ``ctx.trust`` before anything else, then the channel rules of ``channel`` are applied at ``ctx.now``
-    (``highest_known``: the highest sequence the caller knows on the channel beyond ``channel``).
+    (only its applied and parked packages count as known).
     Raises :class:`PackageRejected` with a FORMAT.md §15 reason code; the payload is decrypted only as
     :meth:`OpenedPackage.items` is iterated.
     """
@@ -84,6 +83,6 @@ def open_package(
         now=ctx.now,
         skew=ctx.limits.skew,
         pending_quota=ctx.limits.pending_quota,
-        highest_known=highest_known,
+        rebase_bound=ctx.limits.rebase_bound,
     )
     return OpenedPackage(vh, verdict, digest, opener)

@@ -3,13 +3,15 @@ pure function of a verified header, the persisted channel state and the caller's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from keys import KeyStatus, Role, TrustState
 from transfer.errors import PackageRejected
 from transfer.header import ZERO_DIGEST, Header
-from transfer.limits import SUITE_CG1
+from transfer.limits import DEFAULT_REBASE_BOUND, SUITE_CG1
 
 SUPPORTED_SUITES = frozenset({SUITE_CG1})
 
@@ -64,10 +66,12 @@ def check(
     now: int,
     skew: int,
     pending_quota: int,
-    highest_known: int = 0,
+    rebase_bound: int = DEFAULT_REBASE_BOUND,
 ) -> Verdict:
     """Decide what to do with a package whose header verified. Raises ``PackageRejected`` (or
-    :class:`Equivocation`) with a FORMAT.md reason code for every rejection."""
+    :class:`Equivocation`) with a FORMAT.md reason code for every rejection.
+
+    ``rebase_bound``: how far ahead of the last applied sequence a package may be (FORMAT.md §9.3)."""
     if header.sender_node != state.sender_node or header.recipient_node != state.recipient_node:
         raise PackageRejected(
             f"package of channel {header.sender_node}->{header.recipient_node} checked against "
@@ -105,9 +109,24 @@ def check(
                 reason="superseded",
             )
         raise PackageRejected(f"sequence {seq} is at or below the last applied {state.last_seq}", reason="replay")
-    newest = max(highest_known, state.last_seq, max(state.pending, default=0))
+    if seq - state.last_seq > rebase_bound:
+        # a snapshot that far ahead would rewind the channel past every real package to come (a stolen
+        # key's jump to the end of the sequence space); a delta that far ahead could only be taken up by
+        # such a rebase, and parked it would count as a newer package known for good
+        raise PackageRejected(
+            f"sequence {seq} is {seq - state.last_seq} ahead of the last applied {state.last_seq}; "
+            f"at most {rebase_bound} is allowed",
+            reason="rebase-too-far",
+        )
+    expired = now > header.not_after
+    if expired and header.type == "snapshot":
+        # a snapshot replaces the whole state: an old one is never a resend that fills a gap
+        raise PackageRejected(f"snapshot expired {now - header.not_after}s ago", reason="expired")
+    # only what is applied or parked is known: a package of the same batch rejected later must not make
+    # this one look like an old resend (issue 13 case 7); the caller parks the batch's later ones first
+    newest = max(state.last_seq, max(state.pending, default=0))
     # a parked package was checked for freshness when it arrived; expiry must not strand it
-    if now > header.not_after and seq >= newest and not parked:
+    if expired and seq >= newest and not parked:
         raise PackageRejected(
             f"package expired {now - header.not_after}s ago and is the newest on its channel", reason="expired"
         )
@@ -124,6 +143,11 @@ def check(
             )
         return Verdict.ACCEPT
     if header.type == "snapshot":
+        if header.created < state.last_created:
+            raise PackageRejected(
+                f"snapshot created {state.last_created - header.created}s before the last applied package",
+                reason="clock-regression",
+            )
         return Verdict.REBASE
     if len(state.pending) >= pending_quota:
         raise PackageRejected(f"pending quota of {pending_quota} packages is full", reason="pending-quota")
@@ -148,3 +172,37 @@ def after_apply(state: ChannelState, header: Header, digest: str, verdict: Verdi
         applied=applied,
         pending=pending,
     )
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A parked package as the gap-fill rule sees it: its position, digest, chain link and signer key."""
+
+    seq: int
+    digest: str
+    prev: str | None  # None: parked before the reader kept it (it vouches for nothing)
+    signer: str | None
+
+
+def gap_anchors(parked: Iterable[Parked], trust: TrustState, *, role: Role, now: int, grace: int) -> frozenset[str]:
+    """The digests parked packages commit to through ``prev`` and vouch for (FORMAT.md §9.1): a package
+    signed by a key that is valid at the reader's clock ``now`` (within ``grace``), not revoked nor
+    distrusted, and allowed to sign its sequence number vouches for its predecessor; so does a parked
+    package that is itself vouched for, transitively down the chain. An expired (not revoked) key's
+    package is accepted only when its digest is one of these."""
+    when, wiggle = datetime.fromtimestamp(now, UTC), timedelta(seconds=grace)
+    vouched: set[str] = set()
+    for p in sorted(parked, key=lambda p: p.seq, reverse=True):  # down the chain: a successor first
+        if p.prev is None:
+            continue
+        key = trust.get(p.signer) if p.signer is not None else None
+        valid = (
+            key is not None
+            and key.status in (KeyStatus.TRUSTED, KeyStatus.SUPERSEDED)
+            and key.role == role
+            and key.valid_at(when, wiggle)
+            and key.may_sign(p.seq)
+        )
+        if valid or p.digest in vouched:
+            vouched.add(p.prev)
+    return frozenset(vouched)

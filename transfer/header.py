@@ -10,7 +10,7 @@ from typing import Any
 from keys import canonical
 from keys.errors import EncodingError
 from transfer.errors import PackageRejected
-from transfer.limits import FORMAT_VERSION, MAGIC, MAX_HEADER, MAX_NOT_AFTER_SPAN, SIG_LEN
+from transfer.limits import FORMAT_VERSION, MAGIC, MAX_HEADER, MAX_NOT_AFTER_SPAN, MAX_SEQ, SIG_LEN
 
 NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 KEY_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -117,6 +117,11 @@ class Header:
                 "header field not_after: must be after created, by at most 31 days", reason="bad-header"
             )
         seq = _int(doc["seq"], "seq", 1)
+        if seq > MAX_SEQ:
+            raise PackageRejected(
+                f"header field seq: expected at most {MAX_SEQ} (the 12 digits of a package file name)",
+                reason="bad-header",
+            )
         prev = _hex(doc["prev"], 32, "prev")
         if seq == 1 and prev != ZERO_DIGEST:
             raise PackageRejected("header field prev: must be zeros for seq 1", reason="bad-header")

@@ -18,6 +18,9 @@ MAX_WINDOW_LOG = 23  # 8 MiB zstd window
 MAX_NOT_AFTER_SPAN = 31 * 86400
 DEFAULT_VALIDITY = 7 * 86400
 DEFAULT_SKEW = 600
+SEQ_DIGITS = 12  # a package file name's sequence field, p<seq:012>-… (FORMAT.md §16)
+MAX_SEQ = 10**SEQ_DIGITS - 1  # the header's seq limit: every seq has its file name (FORMAT.md §3.2)
+DEFAULT_REBASE_BOUND = 10_000
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Limits:
     max_plain: int = 64 * 1024**3
     pending_quota: int = 1000
     skew: int = DEFAULT_SKEW
+    rebase_bound: int = DEFAULT_REBASE_BOUND  # how far ahead of `last` a package may be (FORMAT.md §9.3)
+    key_grace: int = DEFAULT_SKEW  # seconds a signer key stays valid past its dates, at the reader's clock (§9.1)
 
 
 def payload_size(compressed: int) -> int:
@@ -37,4 +42,5 @@ def payload_size(compressed: int) -> int:
 
 
 def package_size(header_len: int, compressed: int) -> int:
+    """Exact file size of a package whose header is ``header_len`` bytes and payload ``compressed`` (§2)."""
     return len(MAGIC) + 4 + header_len + SIG_LEN + payload_size(compressed)

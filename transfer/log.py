@@ -41,6 +41,7 @@ class EventCode(StrEnum):
     ALARM_FORK = "alarm.fork"
     ALARM_OVERDUE = "alarm.overdue"
     ALARM_JUNK = "alarm.junk"
+    ALARM_CLOCK = "alarm.clock"  # this node's clock is far behind the packages it has seen (reason clock-behind)
     INGEST_ACCEPTED = "ingest.accepted"
     INGEST_REJECTED = "ingest.rejected"
     POLICY_CHANGED = "policy.changed"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import zstandard
 
@@ -30,6 +30,12 @@ class OpenContext:
     own_keys: Callable[[str], SecretKeys]  # key id -> our secret keys; raises KeyStoreError if not ours
     now: int
     limits: Limits = field(default_factory=Limits)
+    # digests that parked packages, vouched for by a currently valid key, commit to through ``prev``
+    # (transfer.channel.gap_anchors): an expired signer's package is accepted only to fill one of them
+    gap_anchors: frozenset[str] = frozenset()
+    # for a public reader: the one internal node it already publishes (its inbound channel has applied
+    # packages), when the trust store holds keys of more than one (FORMAT.md §9.5)
+    publisher: str | None = None
 
     @property
     def sender_role(self) -> Role:
@@ -54,8 +60,11 @@ def _reject_trust(exc: TrustError) -> PackageRejected:
     return PackageRejected(str(exc), reason=exc.reason)
 
 
-def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHeader:
-    """Steps 2–4 of FORMAT.md §14 on the first bytes of a package (at least the whole prefix)."""
+def verify_header(prefix: bytes, file_size: int, ctx: OpenContext, digest: str | None = None) -> VerifiedHeader:
+    """Steps 2–4 of FORMAT.md §14 on the first bytes of a package (at least the whole prefix).
+
+    ``digest`` is the package digest staging measured (the opener confirms it at the end); without it
+    an expired signer is never accepted, not even to fill a gap."""
     raw = parse_prefix(prefix)
     sender = raw.document.get("sender")
     key_id = sender.get("key") if isinstance(sender, dict) else None
@@ -88,10 +97,12 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHe
             f"header names sender {header.sender_node} but key {key_id} belongs to node {key.node_id}",
             reason="wrong-sender",
         )
+    _check_one_internal_node(header, ctx)
     try:
         ctx.trust.signer(key_id, role=ctx.sender_role, seq=header.seq, at=datetime.fromtimestamp(header.created, UTC))
     except TrustError as exc:
         raise _reject_trust(exc) from exc
+    _check_signer_now(key, header, ctx, digest)
     if header.recipient_node != ctx.own_node:
         raise PackageRejected(
             f"package is for node {header.recipient_node}, not for this node ({ctx.own_node})", reason="wrong-recipient"
@@ -103,6 +114,14 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHe
             f"package is sealed to key {header.recipient_key}, which this node does not hold",
             reason="unknown-recipient-key",
         ) from exc
+    checkpoints = header.counts.get("checkpoint", 0)
+    if checkpoints != 1:
+        # §13.4: the sender's log head, exactly once; the signed counts say so before anything is decrypted
+        # (the item reader then holds the payload to those counts)
+        raise PackageRejected(
+            f"header counts declare {checkpoints} checkpoint items; a package carries exactly one",
+            reason="bad-checkpoint",
+        )
     if header.plain > ctx.limits.max_plain:
         raise PackageRejected(
             f"declared payload of {header.plain} bytes exceeds the limit {ctx.limits.max_plain}", reason="oversized"
@@ -113,6 +132,44 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext) -> VerifiedHe
     if file_size > expected:
         raise PackageRejected(f"file is {file_size} bytes; the header declares {expected}", reason="extended")
     return VerifiedHeader(header=header, raw=raw, signer=key, size=expected)
+
+
+def _check_one_internal_node(header: Header, ctx: OpenContext) -> None:
+    """A public node publishes exactly one internal node, across that node's successive keys (§9.5): with
+    usable keys of another internal node in the trust store (written there by hand: ``keys trust`` refuses
+    it), only the node already published goes on, and with none published yet, neither does."""
+    if ctx.own_role != "public":
+        return
+    usable = (KeyStatus.TRUSTED, KeyStatus.SUPERSEDED)
+    others = sorted(
+        {k.node_id for k in ctx.trust if k.role == "internal" and k.status in usable} - {header.sender_node}
+    )
+    if others and ctx.publisher != header.sender_node:
+        raise PackageRejected(
+            f"this public node trusts internal nodes {header.sender_node} and {', '.join(others)}, and publishes "
+            f"{ctx.publisher or 'none of them yet'}: a public node publishes exactly one internal node (bureaus "
+            f"feed the city's one credit database through `internal-node ingest --source`); distrust the keys of "
+            f"the one it must not publish",
+            reason="wrong-sender",
+        )
+
+
+def _check_signer_now(key: TrustedKey, header: Header, ctx: OpenContext, digest: str | None) -> None:
+    """The signer key must be valid at the reader's clock, within the grace: ``created`` is the signer's
+    choice and proves nothing about now (FORMAT.md §9.1). The one exception: an expired (never a revoked)
+    key's package whose digest a parked package vouched for by a valid key commits to (a resend across
+    a rotation); the hash chain makes it the package the valid key's holder meant."""
+    now = datetime.fromtimestamp(ctx.now, UTC)
+    if key.valid_at(now, timedelta(seconds=ctx.limits.key_grace)):
+        return
+    if now > key.expires and digest is not None and digest in ctx.gap_anchors:
+        return
+    raise PackageRejected(
+        f"signer key {key.key_id} is valid {key.created.isoformat()} to {key.expires.isoformat()}: not at the "
+        f"reader's clock {now.isoformat()} (grace {ctx.limits.key_grace}s), and no parked package commits to "
+        f"this one",
+        reason="expired-signer",
+    )
 
 
 def open_payload(vh: VerifiedHeader, payload: Iterable[bytes], ctx: OpenContext) -> Iterator[Item]:
@@ -208,7 +265,7 @@ class PackageOpener:
                 if chunk is None:
                     break
                 self._buf += chunk
-            self._vh = verify_header(self._buf, self._size, self._ctx)
+            self._vh = verify_header(self._buf, self._size, self._ctx, self._expected)
         return self._vh
 
     def items(self) -> Iterator[Item]:

@@ -203,6 +203,7 @@ def test_equivocation_is_rejected_with_self_contained_evidence(homes: Any, tmp_p
 
     from keys import Purpose
     from nodekit import trust_store
+    from tests.forge import checkpoint_item
     from transfer.header import parse_prefix
     from transfer.limits import MAGIC
     from transfer.medium import channel_dirname, package_name
@@ -215,7 +216,8 @@ def test_equivocation_is_rejected_with_self_contained_evidence(homes: Any, tmp_p
         peer = trust_store.load_trust_state(s).current_for(b.id)
     out = io.BytesIO()
     other = seal(
-        [{"kind": "manifest", "policy": None, "content": None, "note": "second"}, rec(99)],
+        [{"kind": "manifest", "policy": None, "content": None, "note": "second"},
+         checkpoint_item(a.identity.signer_for(b.id, 1), a.id, int(_CLOCK().timestamp())), rec(99)],
         sender_node=a.id, sender_role="internal", signer=a.identity.signer_for(b.id, 1),
         recipient=Recipient(peer.node_id, peer.key_id, peer.public.enc), seq=1, prev="0" * 64,
         created=int(_CLOCK().timestamp()), out=out, spool=io.BytesIO(),

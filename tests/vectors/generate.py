@@ -16,6 +16,7 @@ import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import orjson
 import zstandard
 
 from keys import Purpose, SecretKeys, canonical
+from transfer.checkpoint import sign_checkpoint
 from transfer.crypto import StreamEncryptor, mac_key, payload_key, wrap_file_key
 from transfer.header import ZERO_DIGEST, Header, signed_prefix
 from transfer.items import RECORD_TABLES, Item
@@ -39,15 +41,26 @@ SEEDS = {
     "int-a": (b"\x01" * 32, b"\x11" * 32),  # the internal node (sender)
     "pub-b": (b"\x02" * 32, b"\x12" * 32),  # the public node that reads the vectors
     "pub-c": (b"\x03" * 32, b"\x13" * 32),  # another public node (wrong role / wrong recipient)
-    "int-x": (b"\x04" * 32, b"\x14" * 32),  # an internal node nobody trusts
+    "int-x": (b"\x04" * 32, b"\x14" * 32),  # an internal node the reader does not trust, unless a vector says
     "int-r": (b"\x05" * 32, b"\x15" * 32),  # an internal node whose key was revoked
+    "int-a-old": (b"\x06" * 32, b"\x16" * 32),  # int-a's earlier key, expired 50 days before NOW
 }
-ROLES = {"int-a": "internal", "pub-b": "public", "pub-c": "public", "int-x": "internal", "int-r": "internal"}
+ROLES = {"int-a": "internal", "pub-b": "public", "pub-c": "public", "int-x": "internal", "int-r": "internal",
+         "int-a-old": "internal"}  # fmt: skip
+NODES = {"int-a-old": "int-a"}  # the node of a key named otherwise than its node
+KEY_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z: every key's card was made then
+KEY_EXPIRES = {"int-a-old": NOW - 50 * 86400}  # the others expire 2028-01-01T00:00:00Z
+DEFAULT_EXPIRES = 1_830_297_600
 
 
-def keys(node: str) -> SecretKeys:
-    sign, enc = SEEDS[node]
+def keys(name: str) -> SecretKeys:
+    sign, enc = SEEDS[name]
     return SecretKeys(sign, enc)
+
+
+def node_of(name: str) -> str:
+    """The node id a key belongs to (its name, unless :data:`NODES` says otherwise)."""
+    return NODES.get(name, name)
 
 
 class DeterministicRandom:
@@ -94,6 +107,28 @@ def good_items(n: int = 3) -> list[Item]:
     return [manifest(), *(record(i) for i in range(1, n + 1))]
 
 
+def checkpoint(sender: str = "int-a") -> Item:
+    """The checkpoint every package carries exactly once (FORMAT.md §13.4): here of an empty log, at T0."""
+    cp = sign_checkpoint(
+        keys(sender),
+        node=node_of(sender),
+        size=0,
+        root=hashlib.sha256(b"").hexdigest(),
+        at=datetime.fromtimestamp(T0, UTC),
+    )
+    return {"kind": "checkpoint", **cp.envelope()}
+
+
+def cp(sender: str = "int-a") -> bytes:
+    """:func:`checkpoint` encoded, for the item streams built by hand."""
+    return canonical.encode(checkpoint(sender))
+
+
+def with_checkpoint(items: list[Item], sender: str, count: int) -> list[Item]:
+    """``items`` with ``count`` checkpoints after the manifest (FORMAT.md §13.4 puts one there)."""
+    return [items[0], *(checkpoint(sender) for _ in range(count)), *items[1:]]
+
+
 def sealed(
     items: list[Item],
     *,
@@ -104,12 +139,14 @@ def sealed(
     created: int = T0,
     package_type: str = "delta",
     seed: str = "vector",
+    checkpoints: int = 1,
 ) -> bytes:
+    """A package as a correct writer seals it, with ``checkpoints`` checkpoint items after the manifest."""
     out, spool = io.BytesIO(), io.BytesIO()
     r = keys(recipient)
     seal(
-        items,
-        sender_node=sender,
+        with_checkpoint(items, sender, checkpoints),
+        sender_node=node_of(sender),
         sender_role=ROLES[sender],
         signer=keys(sender),
         recipient=Recipient(recipient, r.key_id, r.public.enc),
@@ -147,7 +184,7 @@ def raw_seal(
     r = keys(recipient)
     share, body = wrap_file_key(file_key, r.public.enc, rng)
     header = Header(
-        suite=SUITE_CG1, type="delta", sender_node=sender, sender_key=keys(sender).key_id, recipient_node=recipient,
+        suite=SUITE_CG1, type="delta", sender_node=node_of(sender), sender_key=keys(sender).key_id, recipient_node=recipient,
         recipient_key=r.key_id, seq=1, prev=ZERO_DIGEST, created=T0, not_after=T0 + DEFAULT_VALIDITY,
         counts=counts, compressed=len(compressed), plain=declared_plain if declared_plain is not None else len(plain),
         nonce=nonce.hex(), stanza_share=share.hex(), stanza_body=body.hex(),
@@ -205,7 +242,7 @@ class Vector:
     trust: dict[str, str] | None = None  # node -> status; default: int-a trusted
     limits: dict[str, int] | None = None
     now: int = NOW
-    items: int | None = None  # number of items an accepted vector yields
+    items: int | None = None  # number of items an accepted vector yields (its checkpoint included)
     reader: str | None = None  # the node that opens it; default pub-b
 
 
@@ -213,9 +250,9 @@ def build() -> list[Vector]:
     v: list[Vector] = []
     ok = sealed(good_items())
     ok_digest = hashlib.sha256(ok).hexdigest()
-    v.append(Vector("ok", ok, "accept", "a good delta package, seq 1", items=4))
+    v.append(Vector("ok", ok, "accept", "a good delta package, seq 1", items=5))
     heartbeat = sealed([manifest(), {"kind": "heartbeat"}], seed="hb")
-    v.append(Vector("heartbeat", heartbeat, "accept", "a heartbeat: nothing changed", items=2))
+    v.append(Vector("heartbeat", heartbeat, "accept", "a heartbeat: nothing changed", items=3))
     v.append(
         Vector(
             "duplicate",
@@ -275,7 +312,7 @@ def build() -> list[Vector]:
     assert len(big) - prefix_len(big) > 2 * (CHUNK + TAG_LEN)
     bp = prefix_len(big)
     c0, c1 = big[bp : bp + CHUNK + TAG_LEN], big[bp + CHUNK + TAG_LEN : bp + 2 * (CHUNK + TAG_LEN)]
-    v.append(Vector("big-ok", big, "accept", "a package of three chunks (a 128 KiB document)", items=2))
+    v.append(Vector("big-ok", big, "accept", "a package of three chunks (a 128 KiB document)", items=3))
     v.append(
         Vector(
             "chunk-reordered",
@@ -308,8 +345,8 @@ def build() -> list[Vector]:
         Vector(
             "unknown-version-field",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
-                counts={"manifest": 1, "heartbeat": 1},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
                 overrides={"format": 2},
             ),
             "unknown-version",
@@ -332,7 +369,7 @@ def build() -> list[Vector]:
             "accept",
             "an expired package filling a gap behind a newer pending one",
             state={"pending": {"2": "e" * 64}},
-            items=4,
+            items=5,
         )
     )
     v.append(
@@ -397,6 +434,9 @@ def build() -> list[Vector]:
             state={"last_seq": 2, "last_digest": "d" * 64, "applied": {"2": "d" * 64}},
         )
     )
+    v.extend(_rebase_vectors())
+    v.extend(_one_internal_node_vectors(ok))
+    v.extend(_signer_validity_vectors())
     v.append(Vector("oversized", ok, "oversized", "bigger than the reader's file limit", limits={"max_file": 1000}))
     bomb_body = canonical.encode({"kind": "manifest", "policy": None, "content": None, "note": "x" * 900}) + b" " * (
         50 << 20
@@ -404,7 +444,9 @@ def build() -> list[Vector]:
     v.append(
         Vector(
             "decompression-bomb",
-            raw_seal(lambda k: frame(bomb_body), counts={"manifest": 1}, declared_plain=4096, seed="bomb"),
+            raw_seal(
+                lambda k: frame(bomb_body), counts={"manifest": 1, "checkpoint": 1}, declared_plain=4096, seed="bomb"
+            ),
             "decompression-bomb",
             "50 MiB of payload behind a header that declares 4 KiB",
         )
@@ -414,9 +456,13 @@ def build() -> list[Vector]:
             "unknown-kind",
             raw_seal(
                 stream_of(
-                    [canonical.encode(manifest()), canonical.encode({"kind": "sql", "text": "DROP TABLE penalty"})]
+                    [
+                        canonical.encode(manifest()),
+                        cp(),
+                        canonical.encode({"kind": "sql", "text": "DROP TABLE penalty"}),
+                    ]
                 ),
-                counts={"manifest": 1, "sql": 1},
+                counts={"manifest": 1, "checkpoint": 1, "sql": 1},
             ),
             "unknown-kind",
             "an item of a kind outside the closed list",
@@ -428,7 +474,8 @@ def build() -> list[Vector]:
         Vector(
             "bad-schema",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode(bad)]), counts={"manifest": 1, "record": 1}
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode(bad)]),
+                counts={"manifest": 1, "checkpoint": 1, "record": 1},
             ),
             "bad-schema",
             "a record row without its publish_until field",
@@ -438,8 +485,8 @@ def build() -> list[Vector]:
         Vector(
             "non-canonical-item",
             raw_seal(
-                stream_of([canonical.encode(manifest()), b'{"kind": "heartbeat"}']),
-                counts={"manifest": 1, "heartbeat": 1},
+                stream_of([canonical.encode(manifest()), cp(), b'{"kind": "heartbeat"}']),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
             ),
             "bad-schema",
             "an item with insignificant whitespace",
@@ -449,8 +496,8 @@ def build() -> list[Vector]:
         Vector(
             "bad-counts",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
-                counts={"manifest": 1, "heartbeat": 2},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 2},
             ),
             "bad-payload",
             "the header declares two heartbeats, the payload has one",
@@ -460,10 +507,10 @@ def build() -> list[Vector]:
         Vector(
             "bad-trailer",
             raw_seal(
-                lambda k: stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})])(
+                lambda k: stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})])(
                     b"wrong key"
                 ),
-                counts={"manifest": 1, "heartbeat": 1},
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
             ),
             "bad-payload",
             "item stream MAC under the wrong key",
@@ -473,8 +520,8 @@ def build() -> list[Vector]:
         Vector(
             "downgraded-suite",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
-                counts={"manifest": 1, "heartbeat": 1},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
                 overrides={"suite": 2},
                 seed="suite",
             ),
@@ -487,8 +534,8 @@ def build() -> list[Vector]:
         Vector(
             "unsupported-suite",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})]),
-                counts={"manifest": 1, "heartbeat": 1},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
                 overrides={"suite": 2},
                 seed="suite",
             ),
@@ -497,8 +544,15 @@ def build() -> list[Vector]:
         )
     )
     wrong_dir = raw_seal(
-        stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"}), canonical.encode(record(1))]),
-        counts={"manifest": 1, "heartbeat": 1, "record": 1},
+        stream_of(
+            [
+                canonical.encode(manifest()),
+                cp("pub-c"),
+                canonical.encode({"kind": "heartbeat"}),
+                canonical.encode(record(1)),
+            ]
+        ),
+        counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1, "record": 1},
         sender="pub-c",
         recipient="int-a",
         seed="dir",
@@ -513,17 +567,182 @@ def build() -> list[Vector]:
             reader="int-a",
         )
     )
-    heartbeat_stream = stream_of([canonical.encode(manifest()), canonical.encode({"kind": "heartbeat"})])
+    v.append(
+        Vector(
+            "no-checkpoint",
+            sealed(good_items(), checkpoints=0, seed="no-cp"),
+            "bad-checkpoint",
+            "a package without the checkpoint every package carries (FORMAT.md §13.4)",
+        )
+    )
+    v.append(
+        Vector(
+            "two-checkpoints",
+            sealed(good_items(), checkpoints=2, seed="two-cp"),
+            "bad-checkpoint",
+            "a package with two checkpoint items: exactly one is allowed",
+        )
+    )
+    v.append(
+        Vector(
+            "sender-not-key-node",
+            raw_seal(
+                stream_of([canonical.encode(manifest_return()), cp("pub-c"), canonical.encode({"kind": "heartbeat"})]),
+                counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
+                overrides={"sender": {"node": "pub-b", "key": keys("pub-c").key_id}},
+                sender="pub-c",
+                recipient="int-a",
+                seed="sender-node",
+            ),
+            "wrong-sender",
+            "signed by pub-c's key, the header naming pub-b as sender; the reader trusts both (issue 13 case 23)",
+            trust={"pub-b": "trusted", "pub-c": "trusted"},
+            reader="int-a",
+        )
+    )
+    heartbeat_stream = stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})])
     v.append(
         Vector(
             "zstd-window-too-large",
-            raw_seal(heartbeat_stream, counts={"manifest": 1, "heartbeat": 1}, window_log=24, seed="window"),
+            raw_seal(
+                heartbeat_stream, counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1}, window_log=24, seed="window"
+            ),
             "bad-payload",
             "a zstd frame that declares a 16 MiB window, above the 8 MiB readers allow",
         )
     )
     v.extend(_objection_vectors())
     return v
+
+
+def snapshot_items() -> list[Item]:
+    return [manifest(), record(1), {"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": 1}]
+
+
+def _rebase_vectors() -> list[Vector]:
+    """Issue 13 case 6: a snapshot signed with a stolen key must not rewind a channel for good (FORMAT.md §9.3)."""
+    at_two = {"last_seq": 2, "last_digest": "d" * 64, "applied": {"2": "d" * 64}}
+    far = sealed(snapshot_items(), seq=2 + 10_001, prev="f" * 64, package_type="snapshot", seed="far")
+    heartbeat_stream = stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})])
+    counts = {"manifest": 1, "checkpoint": 1, "heartbeat": 1}
+    return [
+        Vector(
+            "seq-above-limit",
+            raw_seal(heartbeat_stream, counts=counts, overrides={"seq": 10**12, "prev": "f" * 64}, seed="seq-limit"),
+            "bad-header",
+            "seq 10^12: more than the 12 digits of a package file name",
+        ),
+        Vector(
+            "seq-at-limit-too-far",
+            raw_seal(heartbeat_stream, counts=counts, overrides={"seq": 10**12 - 1, "prev": "f" * 64}, seed="seq-top"),
+            "rebase-too-far",
+            "seq 10^12-1 is a valid header, but far beyond the rebase bound of a reader at seq 0",
+        ),
+        Vector(
+            "rebase-too-far",
+            far,
+            "rebase-too-far",
+            "a snapshot 10 001 ahead of a reader at seq 2 (bound 10 000)",
+            state=at_two,
+        ),
+        Vector(
+            "rebase-within-configured-bound",
+            far,
+            "rebase",
+            "the same snapshot for a reader configured with a bound of 20 000",
+            state=at_two,
+            limits={"rebase_bound": 20_000},
+        ),
+        Vector(
+            "snapshot-clock-regression",
+            sealed(snapshot_items(), seq=9, prev="f" * 64, package_type="snapshot", seed="snap"),
+            "clock-regression",
+            "a snapshot created an hour before the package the reader applied last",
+            state={**at_two, "last_created": T0 + 1},
+        ),
+        Vector(
+            "snapshot-expired",
+            sealed(
+                snapshot_items(),
+                seq=9,
+                prev="f" * 64,
+                created=NOW - 30 * 86400,
+                package_type="snapshot",
+                seed="snap-old",
+            ),
+            "expired",
+            "an expired snapshot, although a newer package is parked: never a resend that fills a gap",
+            state={**at_two, "pending": {"12": "e" * 64}},
+        ),
+    ]
+
+
+def _signer_validity_vectors() -> list[Vector]:
+    """Issue 13 case 7: the signer key must be valid at the reader's clock (FORMAT.md §9.1), not at the
+    ``created`` its holder chose; an expired key's package is accepted only to fill a gap that a parked
+    package vouched for by a valid key commits to."""
+    old = sealed(good_items(), sender="int-a-old", created=NOW - 51 * 86400, seed="old-key")
+    old_digest = hashlib.sha256(old).hexdigest()
+    rotated = {"int-a": "trusted", "int-a-old": {"status": "superseded", "last_seq": 1}}
+    return [
+        Vector(
+            "expired-signer",
+            old,
+            "expired-signer",
+            "signed by a key that expired 50 days ago, created inside its validity, with a newer package parked",
+            state={"pending": {"2": "e" * 64}},
+            trust={"int-a-old": "trusted"},
+        ),
+        Vector(
+            "expired-signer-gap-fill",
+            old,
+            "accept",
+            "the old key's last package resent after it expired: the parked seq 2, signed by the current key, "
+            "commits to its digest",
+            state={"parked": [{"seq": 2, "digest": "e" * 64, "prev": old_digest, "signer": "int-a"}]},
+            trust=rotated,
+            items=5,
+        ),
+        Vector(
+            "expired-signer-unvouched",
+            old,
+            "expired-signer",
+            "the parked package that commits to it is itself signed by the expired key: it vouches for nothing",
+            state={"parked": [{"seq": 2, "digest": "e" * 64, "prev": old_digest, "signer": "int-a-old"}]},
+            trust=rotated,
+        ),
+    ]
+
+
+def _one_internal_node_vectors(ok: bytes) -> list[Vector]:
+    """Issue 13 case 9: a public node publishes exactly one internal node (FORMAT.md §9.5)."""
+    both = {"int-a": "trusted", "int-x": "trusted"}
+    return [
+        Vector(
+            "second-internal-node",
+            sealed(good_items(), sender="int-x", seed="second-internal"),
+            "wrong-sender",
+            "a second internal node in the trust store (edited by hand) while the reader publishes int-a",
+            trust=both,
+            state={"publisher": "int-a"},
+        ),
+        Vector(
+            "first-internal-node-goes-on",
+            ok,
+            "accept",
+            "the internal node the reader publishes goes on beside the second one",
+            trust=both,
+            state={"publisher": "int-a"},
+            items=5,
+        ),
+        Vector(
+            "two-internal-nodes-none-published",
+            ok,
+            "wrong-sender",
+            "two internal nodes in the trust store and none published yet: neither may publish",
+            trust=both,
+        ),
+    ]
 
 
 def objection(**changes: Any) -> Item:
@@ -552,20 +771,20 @@ def _objection_vectors() -> list[Vector]:
             "a public node returns an objection to the internal node",
             trust={"pub-c": "trusted"},
             reader="int-a",
-            items=2,
+            items=3,
         ),
         Vector(
             "objection-resolution-ok",
             sealed([manifest(), resolution, withdrawn], seed="resolution"),
             "accept",
             "the internal node sends an objection's resolution with the record's withdrawal",
-            items=3,
+            items=4,
         ),
         Vector(
             "objection-wrong-direction",
             raw_seal(
-                stream_of([canonical.encode(manifest()), canonical.encode(objection())]),
-                counts={"manifest": 1, "objection": 1},
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode(objection())]),
+                counts={"manifest": 1, "checkpoint": 1, "objection": 1},
                 seed="objection-dir",
             ),
             "kind-not-allowed",
@@ -574,8 +793,14 @@ def _objection_vectors() -> list[Vector]:
         Vector(
             "objection-bad-schema",
             raw_seal(
-                stream_of([canonical.encode(manifest_return()), canonical.encode(objection(contact="13812345678"))]),
-                counts={"manifest": 1, "objection": 1},
+                stream_of(
+                    [
+                        canonical.encode(manifest_return()),
+                        cp("pub-c"),
+                        canonical.encode(objection(contact="13812345678")),
+                    ]
+                ),
+                counts={"manifest": 1, "checkpoint": 1, "objection": 1},
                 sender="pub-c",
                 recipient="int-a",
                 seed="objection-schema",
@@ -612,6 +837,9 @@ def write(out: Path) -> dict[str, Any]:
         "keys": {
             n: {
                 "role": ROLES[n],
+                "node": node_of(n),
+                "created": KEY_CREATED,
+                "expires": KEY_EXPIRES.get(n, DEFAULT_EXPIRES),
                 "key_id": keys(n).key_id,
                 "sign": keys(n).public.sign.hex(),
                 "enc": keys(n).public.enc.hex(),

@@ -13,7 +13,7 @@ import pytest
 from keys import KeyStatus, PublicKeys, TrustedKey, TrustState
 from keys.errors import KeyStoreError
 from tests.vectors import generate
-from transfer.channel import ChannelState, Verdict, check
+from transfer.channel import ChannelState, Parked, Verdict, check, gap_anchors
 from transfer.errors import PackageRejected, TransferError
 from transfer.limits import Limits
 from transfer.opener import OpenContext, PackageOpener
@@ -38,24 +38,37 @@ def test_every_named_case_is_covered() -> None:
         "truncated-chunk", "truncated-mid", "chunk-reordered", "extended", "header-tampered", "ciphertext-tampered",
         "expired", "future-dated", "replayed", "equivocation", "gap", "fork", "oversized", "decompression-bomb",
         "unknown-kind", "bad-schema", "unknown-version-field", "unknown-version-magic", "downgraded-suite",
-        "objection-ok", "objection-wrong-direction", "objection-bad-schema",
+        "objection-ok", "objection-wrong-direction", "objection-bad-schema", "no-checkpoint", "two-checkpoints",
+        "sender-not-key-node", "seq-above-limit", "rebase-too-far", "snapshot-clock-regression", "snapshot-expired",
+        "expired-signer", "expired-signer-gap-fill", "expired-signer-unvouched", "second-internal-node",
     }  # fmt: skip
     assert required <= set(VECTORS)
 
 
 def _trust(vec: dict[str, Any]) -> TrustState:
+    """The reader's trust store: key name -> status, or -> {"status": …, "last_seq": …} for a superseded key."""
     statuses = vec.get("trust", {"int-a": "trusted"})
     entries = []
-    for node, status in statuses.items():
-        k = INDEX["keys"][node]
+    for name, entry in statuses.items():
+        k = INDEX["keys"][name]
+        status, last_seq = (entry, None) if isinstance(entry, str) else (entry["status"], entry.get("last_seq"))
         entries.append(
             TrustedKey(
-                key_id=k["key_id"], node_id=node, node_name=node, role=k["role"],
+                key_id=k["key_id"], node_id=k["node"], node_name=k["node"], role=k["role"],
                 public=PublicKeys(bytes.fromhex(k["sign"]), bytes.fromhex(k["enc"])), status=KeyStatus(status),
-                created=datetime(2026, 1, 1, tzinfo=UTC), expires=datetime(2028, 1, 1, tzinfo=UTC),
+                created=datetime.fromtimestamp(k["created"], UTC), expires=datetime.fromtimestamp(k["expires"], UTC),
+                last_seq=last_seq,
             )
         )  # fmt: skip
     return TrustState(entries)
+
+
+def _parked(vec: dict[str, Any]) -> list[Parked]:
+    """The reader's parked packages: seq, digest, prev and the name of the signer key (index "keys")."""
+    return [
+        Parked(p["seq"], p["digest"], p["prev"], INDEX["keys"][p["signer"]]["key_id"])
+        for p in vec.get("state", {}).get("parked", [])
+    ]
 
 
 def _outcome(vec: dict[str, Any]) -> tuple[str, int]:
@@ -70,25 +83,35 @@ def _outcome(vec: dict[str, Any]) -> tuple[str, int]:
         return own
 
     limits = Limits(**vec.get("limits", {}))
+    role = generate.ROLES[reader]
+    now = vec.get("now", INDEX["now"])
+    trust = _trust(vec)
+    parked = _parked(vec)
+    sender_role = "public" if role == "internal" else "internal"
+    anchors = gap_anchors(parked, trust, role=sender_role, now=now, grace=limits.key_grace)
     ctx = OpenContext(
-        own_node=reader, own_role=generate.ROLES[reader], trust=_trust(vec), own_keys=own_keys,  # type: ignore[arg-type]
-        now=vec.get("now", INDEX["now"]), limits=limits,
+        own_node=reader, own_role=role, trust=trust, own_keys=own_keys,  # type: ignore[arg-type]
+        now=now, limits=limits, gap_anchors=anchors, publisher=vec.get("state", {}).get("publisher"),
     )  # fmt: skip
     try:
         if len(data) > limits.max_file:  # what staging checks before copying
             raise PackageRejected("too big", reason="oversized")
-        opener = PackageOpener((data[i : i + 10_000] for i in range(0, len(data), 10_000)), ctx, file_size=len(data))
+        digest = hashlib.sha256(data).hexdigest()
+        pieces = (data[i : i + 10_000] for i in range(0, len(data), 10_000))
+        opener = PackageOpener(pieces, ctx, file_size=len(data), expected_digest=digest)
         vh = opener.header()
         st = vec.get("state", {})
+        pending = {int(k): d for k, d in st.get("pending", {}).items()} | {p.seq: p.digest for p in parked}
         state = ChannelState(
             sender_node=vh.header.sender_node, recipient_node=reader, suite=st.get("suite"),
             last_seq=st.get("last_seq", 0), last_digest=st.get("last_digest", "0" * 64),
-            rebase_seq=st.get("rebase_seq", 0), applied={int(k): d for k, d in st.get("applied", {}).items()},
-            pending={int(k): d for k, d in st.get("pending", {}).items()},
+            last_created=st.get("last_created", 0), rebase_seq=st.get("rebase_seq", 0),
+            applied={int(k): d for k, d in st.get("applied", {}).items()}, pending=pending,
         )  # fmt: skip
         verdict = check(
-            vh.header, hashlib.sha256(data).hexdigest(), state, now=ctx.now, skew=limits.skew, pending_quota=10
-        )
+            vh.header, digest, state, now=ctx.now, skew=limits.skew, pending_quota=10,
+            rebase_bound=limits.rebase_bound,
+        )  # fmt: skip
         if verdict not in (Verdict.ACCEPT, Verdict.REBASE):
             return verdict.value, 0
         return verdict.value, len(list(opener.items()))

@@ -472,17 +472,18 @@ def test_succession_by_an_untrusted_key(enrolled: tuple[Path, Path], tmp_path: P
 
 def test_succession_for_another_node(enrolled: tuple[Path, Path], tmp_path: Path) -> None:
     i, p = enrolled
-    # a second internal node, trusted by the public node, tries to rotate the first one's identity
-    other = make_identity(tmp_path / "other", role="internal", now=datetime.now().astimezone(), name="other-internal")
+    # a second public node, trusted by the internal node, tries to rotate the first one's identity (a
+    # public node trusts only one internal node: issue 13 case 9)
+    other = make_identity(tmp_path / "other", role="public", now=datetime.now().astimezone(), name="other-public")
     (tmp_path / "other.card").write_bytes(other.card().encode())
-    ok(pk(p, "trust", str(tmp_path / "other.card"), "--fingerprint", other.current_key_id))
-    victim = Identity.load(i / "keys")
+    ok(ik(i, "trust", str(tmp_path / "other.card"), "--fingerprint", other.current_key_id))
+    victim = Identity.load(p / "keys")
     now = datetime.now().astimezone()
     st = make_succession(
         other.current_secret(),
-        make_identity(tmp_path / "x", role="internal", now=now).current_secret(),
+        make_identity(tmp_path / "x", role="public", now=now).current_secret(),
         node_id=victim.node_id,
-        role="internal",
+        role="public",
         new_created=now,
         new_expires=now + timedelta(days=30),
         created=now,
@@ -490,8 +491,20 @@ def test_succession_for_another_node(enrolled: tuple[Path, Path], tmp_path: Path
     )
     path = tmp_path / "hijack.json"
     path.write_bytes(st.encode())
-    line = refusal(p, pk, ["apply-statement", str(path)], code=4, reason="wrong-node", names=path)
+    line = refusal(i, ik, ["apply-statement", str(path)], code=4, reason="wrong-node", names=path)
     assert "only rotate its own key" in line
+
+
+def test_a_public_node_refuses_a_second_internal_node(enrolled: tuple[Path, Path], tmp_path: Path) -> None:
+    """Issue 13 case 9: one line, exit 3, naming the internal node already published and the way bureaus
+    feed the one credit database instead."""
+    _, p = enrolled
+    bureau = make_identity(tmp_path / "bureau", role="internal", now=datetime.now().astimezone(), name="tax-bureau")
+    card = tmp_path / "bureau.card"
+    card.write_bytes(bureau.card().encode())
+    line = refusal(p, pk, ["trust", str(card), "--fingerprint", bureau.current_key_id], code=3, reason="wrong-sender",
+                   names=card)  # fmt: skip
+    assert "exactly one internal node" in line and "ingest --source" in line
 
 
 def test_init_twice(homes: tuple[Path, Path]) -> None:

@@ -139,3 +139,36 @@ def test_db_upgrade_brings_a_database_that_is_behind_up_to_date(
     node = Node.open(home, spec)  # opens only on a current schema
     assert node.schema_state() == (heads, heads)
     node.close()
+
+
+def test_a_channel_holds_every_sequence_number_of_the_format(tmp_path: Path, database_url: str) -> None:
+    """Issue 13 case 6: a header's seq goes up to the 12 digits of a file name; the channel tables must
+    hold it on every engine (a 32-bit column overflowed on PostgreSQL)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from nodekit.models import ChannelPackageRow, ChannelRow
+    from transfer.limits import MAX_SEQ
+
+    node = init_home(tmp_path / "home", PUBLIC, name="t", database_url=database_url)
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    try:
+        with node.transaction() as s:
+            row = ChannelRow(
+                sender_node="int-a", recipient_node="pub-b", outbound=False, suite=1, last_seq=MAX_SEQ,
+                last_digest="a" * 64, last_created=0, rebase_seq=MAX_SEQ, updated_at=at,
+            )  # fmt: skip
+            s.add(row)
+            s.flush()
+            s.add(
+                ChannelPackageRow(
+                    channel_id=row.id, seq=MAX_SEQ, digest="a" * 64, type="snapshot", status="applied", created=0,
+                    size=1, counts="{}", file="p999999999999-aaaaaaaaaaaaaaaa.cgp", recorded_at=at,
+                )
+            )  # fmt: skip
+        with node.sessions() as s:
+            assert s.scalars(select(ChannelRow.last_seq)).one() == MAX_SEQ
+            assert s.scalars(select(ChannelPackageRow.seq)).one() == MAX_SEQ
+    finally:
+        node.close()

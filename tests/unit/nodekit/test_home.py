@@ -108,3 +108,21 @@ def test_exchange_durations_default_and_are_checked(tmp_path: Path) -> None:
     (home / "node.toml").write_text(text.replace('quarantine_retention = "180d"', "quarantine_retention = 180"))
     with pytest.raises(ConfigError, match=r"\[exchange\] quarantine_retention must be a duration"):
         load_config(home, "public")
+
+
+def test_rebase_bound_is_configurable(tmp_path: Path) -> None:
+    """Issue 13 case 6: how far ahead of the channel a snapshot may rebase is ``[exchange] rebase_bound``."""
+    from exchange.node import limits_for
+
+    home = tmp_path / "pub"
+    assert run_cli("public-node", "--home", str(home), "init").code == 0
+    text = (home / "node.toml").read_text()
+    assert "rebase_bound = 10000" in text, "the template states the default"
+    assert load_config(home, "public").rebase_bound == 10_000
+    (home / "node.toml").write_text(text.replace("rebase_bound = 10000", "rebase_bound = 250"))
+    assert load_config(home, "public").rebase_bound == 250
+    assert limits_for(load_config(home, "public")).rebase_bound == 250, "what the node's reader is given"
+    for bad in ("0", "'many'", "true"):
+        (home / "node.toml").write_text(text.replace("rebase_bound = 10000", f"rebase_bound = {bad}"))
+        with pytest.raises(ConfigError, match=r"\[exchange\] rebase_bound"):
+            load_config(home, "public")

@@ -153,13 +153,37 @@ def test_node_id_stays_bound_to_its_role(node: Node, peer: Identity) -> None:
     )
 
 
-def test_several_peers_per_role(node: Node, tmp_path: Path) -> None:
-    peers = [make_identity(tmp_path / f"p{i}", role="internal", now=NOW, name=f"i{i}") for i in range(3)]
+@pytest.fixture
+def internal_node(tmp_path: Path, database_url: str) -> Iterator[Node]:
+    from internal_node import SPEC as INTERNAL
+
+    n = init_home(tmp_path / "internal", INTERNAL, name="city-internal", database_url=database_url)
+    init_node_identity(n, now=NOW)
+    yield n
+    n.close()
+
+
+def test_several_public_peers(internal_node: Node, tmp_path: Path) -> None:
+    """One internal node feeds several public nodes (the other way round is refused, below)."""
+    peers = [make_identity(tmp_path / f"p{i}", role="public", now=NOW, name=f"p{i}") for i in range(3)]
     for p in peers:
-        trust(node, p.card())
-    with node.sessions() as s:
+        trust(internal_node, p.card())
+    with internal_node.sessions() as s:
         state = trust_store.load_trust_state(s)
-    assert sorted(k.node_id for k in state.peers("internal")) == sorted(p.node_id for p in peers)
+    assert sorted(k.node_id for k in state.peers("public")) == sorted(p.node_id for p in peers)
+
+
+def test_a_public_node_trusts_one_internal_node(node: Node, peer: Identity, tmp_path: Path) -> None:
+    """Issue 13 case 9: a public node publishes exactly one internal node, across its successive keys."""
+    trust(node, peer.card())
+    second = make_identity(tmp_path / "bureau", role="internal", now=NOW, name="tax-bureau")
+    err = refused(node, lambda s: trust_store.trust_card(s, second.card(), second.current_key_id, NOW), KeyStoreError,
+                  "wrong-sender")  # fmt: skip
+    assert peer.node_id in str(err) and "ingest --source" in str(err) and "\n" not in str(err)
+    # replacing the internal node (its keys lost: SECURITY.md) is distrusting the old one first
+    with node.transaction() as s:
+        trust_store.distrust(s, peer.current_key_id, NOW)
+    trust(node, second.card())
 
 
 def test_rotation_followed_as_a_package_would_apply_it(node: Node, peer: Identity) -> None:
@@ -211,15 +235,18 @@ def test_succession_by_an_untrusted_key(node: Node, peer: Identity) -> None:
     refused(node, lambda s: trust_store.apply_succession(s, statement, NOW), TrustError, "untrusted-key")
 
 
-def test_succession_for_another_node(node: Node, peer: Identity, tmp_path: Path) -> None:
-    trust(node, peer.card())
-    other = make_identity(tmp_path / "other", role="internal", now=NOW)
-    trust(node, other.card())
+def test_succession_for_another_node(internal_node: Node, tmp_path: Path) -> None:
+    # two public nodes of one internal node (a public node trusts one internal node only, case 9)
+    peer = make_identity(tmp_path / "public-keys", role="public", now=NOW, name="city-public")
+    trust(internal_node, peer.card())
+    other = make_identity(tmp_path / "other", role="public", now=NOW)
+    trust(internal_node, other.card())
+    node = internal_node
     statement = make_succession(
         other.current_secret(),
         SecretKeys.generate(),
         node_id=peer.node_id,  # "other" tries to move "peer" to a key it holds
-        role="internal",
+        role="public",
         new_created=NOW,
         new_expires=NOW + YEAR,
         created=NOW,

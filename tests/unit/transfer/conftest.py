@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -11,9 +11,10 @@ import pytest
 
 from keys import KeyStatus, SecretKeys, TrustedKey, TrustState
 from keys.errors import KeyStoreError
+from tests.forge import checkpoint_item
 from transfer.channel import ChannelState
 from transfer.header import ZERO_DIGEST
-from transfer.items import Item
+from transfer.items import Item, PreparedBatch, PreparedItem, Sealable
 from transfer.opener import OpenContext, PackageOpener
 from transfer.seal import Recipient, SealedPackage, seal
 
@@ -51,9 +52,15 @@ class Pair:
     internal_id: str = "int-a"
     public_id: str = "pub-b"
 
+    def checkpoint(self, *, from_public: bool = False) -> Item:
+        """The checkpoint :meth:`seal` adds for the sender (the same bytes every time)."""
+        if from_public:
+            return checkpoint_item(self.public, self.public_id, NOW)
+        return checkpoint_item(self.internal, self.internal_id, NOW)
+
     def seal(
         self,
-        items: Iterable[Item],
+        items: Iterable[Sealable],
         *,
         seq: int = 1,
         prev: str = ZERO_DIGEST,
@@ -62,8 +69,14 @@ class Pair:
         validity: int = 7 * 86400,
         from_public: bool = False,
         rng: Callable[[int], bytes] | None = None,
+        checkpoint: bool = True,
     ) -> tuple[bytes, SealedPackage]:
+        """Seal ``items`` from one node of the pair to the other. Every package carries exactly one
+        checkpoint (FORMAT.md §13.4): unless ``checkpoint`` is false, the sender's is added after the
+        manifest and key announcements, and :func:`open_all` leaves it out of what it returns."""
         out, spool = io.BytesIO(), io.BytesIO()
+        if checkpoint:
+            items = _with(items, self.checkpoint(from_public=from_public))
         if from_public:
             sender, role, signer, rcpt_id, rcpt = self.public_id, "public", self.public, self.internal_id, self.internal
         else:
@@ -123,10 +136,30 @@ def _lookup(keys: dict[str, SecretKeys], key_id: str) -> SecretKeys:
         raise KeyStoreError(f"no key {key_id}", reason="unknown-recipient-key") from None
 
 
+def _kind(item: Sealable) -> str:
+    return item.kind if isinstance(item, (PreparedItem, PreparedBatch)) else str(item.get("kind"))
+
+
+def _with(items: Iterable[Sealable], checkpoint: Item) -> Iterator[Sealable]:
+    """``items`` with ``checkpoint`` where FORMAT.md §13.4 puts it: after the manifest and key announcements."""
+    placed = False
+    for item in items:
+        if not placed and _kind(item) not in ("manifest", "key-announcement"):
+            yield checkpoint
+            placed = True
+        yield item
+    if not placed:
+        yield checkpoint
+
+
+_ADDED = (Pair().checkpoint(), Pair().checkpoint(from_public=True))
+
+
 def open_all(data: bytes, ctx: OpenContext, piece: int = 100_000) -> list[Item]:
+    """Every item of the package, except the checkpoint :meth:`Pair.seal` added."""
     opener = PackageOpener((data[i : i + piece] for i in range(0, len(data), piece)), ctx, file_size=len(data))
     opener.header()
-    return list(opener.items())
+    return [item for item in opener.items() if item not in _ADDED]
 
 
 def manifest() -> Item:

@@ -27,8 +27,8 @@ def header(
     return pair.seal(items, seq=seq, prev=prev, created=created, validity=validity, package_type=ptype)[1].header
 
 
-def run(h: Header, digest: str, state: ChannelState, *, now: int = NOW, highest: int = 0, quota: int = 10) -> Verdict:
-    return check(h, digest, state, now=now, skew=600, pending_quota=quota, highest_known=highest)
+def run(h: Header, digest: str, state: ChannelState, *, now: int = NOW, quota: int = 10) -> Verdict:
+    return check(h, digest, state, now=now, skew=600, pending_quota=quota)
 
 
 def reason(h: Header, digest: str, state: ChannelState, **kw: int) -> str:
@@ -98,7 +98,7 @@ def test_parked_package_is_accepted_at_its_turn(pair: Pair) -> None:
 def test_expiry_only_stops_the_newest(pair: Pair) -> None:
     old = header(pair, created=NOW - 10 * 86400, validity=86400)
     assert reason(old, D1, pair.channel()) == "expired"
-    assert run(old, D1, pair.channel(), highest=2) is Verdict.ACCEPT  # a newer package is known
+    # a newer package is known: only an applied or a parked one counts (issue 13 case 7)
     assert run(old, D1, pair.channel(pending={2: D2})) is Verdict.ACCEPT
 
 
@@ -125,3 +125,37 @@ def test_suite_is_pinned(pair: Pair) -> None:
 def test_wrong_channel(pair: Pair) -> None:
     s = ChannelState(sender_node="int-z", recipient_node=pair.public_id)
     assert reason(header(pair), D1, s) == "wrong-sender"
+
+
+# -- issue 13 case 6: a forged snapshot must not rewind a channel for good ---------------------------
+
+
+def test_a_snapshot_rebases_at_most_the_bound_ahead(pair: Pair) -> None:
+    s = pair.channel(last_seq=5, last_digest=D3, applied={5: D3}, last_created=NOW - 3600)
+    at_bound = header(pair, seq=5 + 10_000, prev=D9, ptype="snapshot")
+    assert run(at_bound, D9, s) is Verdict.REBASE
+    forged = header(pair, seq=10**12 - 1, prev=D9, ptype="snapshot")  # the stolen key's jump to the end
+    assert reason(forged, D9, s) == "rebase-too-far"
+    beyond = header(pair, seq=5 + 10_001, prev=D9, ptype="snapshot")
+    assert reason(beyond, D9, s) == "rebase-too-far"
+    # the bound is the reader's configuration
+    assert check(beyond, D9, s, now=NOW, skew=600, pending_quota=10, rebase_bound=10_001) is Verdict.REBASE
+    with pytest.raises(PackageRejected) as err:
+        check(at_bound, D9, s, now=NOW, skew=600, pending_quota=10, rebase_bound=100)
+    assert err.value.reason == "rebase-too-far"
+
+
+def test_a_snapshot_is_not_older_than_the_last_applied_package(pair: Pair) -> None:
+    s = pair.channel(last_seq=2, last_digest=D2, applied={2: D2}, last_created=NOW - 60)
+    older = header(pair, seq=9, prev=D9, created=NOW - 3600, ptype="snapshot")
+    assert reason(older, D9, s) == "clock-regression"
+    assert run(header(pair, seq=9, prev=D9, created=NOW - 60, ptype="snapshot"), D9, s) is Verdict.REBASE
+
+
+def test_an_expired_snapshot_is_never_accepted(pair: Pair) -> None:
+    old = header(pair, seq=9, prev=D9, created=NOW - 10 * 86400, validity=86400, ptype="snapshot")
+    # a newer package parked does not make an old snapshot a resend that fills a gap
+    s = pair.channel(last_seq=2, last_digest=D2, applied={2: D2}, pending={12: D1})
+    assert reason(old, D9, s) == "expired"
+    nxt = header(pair, seq=3, prev=D2, created=NOW - 10 * 86400, validity=86400, ptype="snapshot")
+    assert reason(nxt, D3, s) == "expired"

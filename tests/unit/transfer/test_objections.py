@@ -97,7 +97,7 @@ def test_an_objection_round_trips_to_the_internal_node(pair: Pair) -> None:
     # objections are a return package's content: no heartbeat is needed beside them
     items = [MANIFEST, objection(), objection(id="0c" * 16, category="repair", contact=None)]
     data, sealed = pair.seal(items, from_public=True)
-    assert sealed.header.counts == {"manifest": 1, "objection": 2}
+    assert sealed.header.counts == {"manifest": 1, "checkpoint": 1, "objection": 2}
     assert open_all(data, pair.internal_ctx()) == items
 
 

@@ -124,3 +124,23 @@ def test_seal_streams_into_file_objects(pair: Pair, tmp_path: object) -> None:
     assert sealed.header.counts == {"manifest": 1, "record": 1}
     # the spool holds only ciphertext: no plaintext byte of the record appears in it
     assert "昆明示例".encode() not in spool.getvalue() and b"penalty" not in spool.getvalue()
+
+
+def test_seq_is_at_most_the_twelve_digits_of_a_file_name(pair: Pair) -> None:
+    """Issue 13 case 6: the header's seq limit is the width of the seq in the package file name."""
+    from transfer.header import Header
+    from transfer.limits import MAX_SEQ
+    from transfer.medium import package_name
+
+    assert MAX_SEQ == 999_999_999_999
+    assert package_name(MAX_SEQ, "f" * 64).startswith(f"p{MAX_SEQ}-")
+    assert package_name(1, "f" * 64).startswith("p000000000001-")
+    _, top = pair.seal([manifest(), record(1)], seq=MAX_SEQ, prev="a" * 64)
+    assert top.header.seq == MAX_SEQ
+    doc = top.header.document()
+    doc["seq"] = MAX_SEQ + 1
+    with pytest.raises(PackageRejected) as err:
+        Header.from_document(doc)
+    assert err.value.reason == "bad-header" and "999999999999" in str(err.value)
+    with pytest.raises(PackageRejected):
+        pair.seal([manifest(), record(1)], seq=MAX_SEQ + 1, prev="a" * 64)  # the writer refuses it too

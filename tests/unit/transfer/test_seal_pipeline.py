@@ -35,7 +35,7 @@ def test_same_package_whatever_the_form_of_the_prepared_items(pair: Pair) -> Non
         rng=fixed_rng(),
     )  # fmt: skip
     assert plain == single == batched
-    assert sealed.header.counts == {"manifest": 1, "record": 3000}
+    assert sealed.header.counts == {"manifest": 1, "checkpoint": 1, "record": 3000}
     assert open_all(batched, pair.public_ctx()) == [manifest(), *items]
 
 

@@ -15,13 +15,16 @@ from transfer.errors import PackageRejected
 from transfer.limits import MAX_WINDOW_LOG
 from transfer.opener import OpenContext, PackageOpener
 
-ITEMS = [generate.manifest(), {"kind": "heartbeat"}]
+ITEMS = [generate.manifest(), generate.checkpoint(), {"kind": "heartbeat"}]
 
 
 def package(window_log: int) -> bytes:
     bodies = [canonical.encode(i) for i in ITEMS]
     return generate.raw_seal(
-        generate.stream_of(bodies), counts={"manifest": 1, "heartbeat": 1}, window_log=window_log, seed="window"
+        generate.stream_of(bodies),
+        counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
+        window_log=window_log,
+        seed="window",
     )
 
 
@@ -61,7 +64,7 @@ def test_a_frame_that_needs_a_larger_window_is_refused(window_log: int) -> None:
     # the frame is a few dozen bytes whatever window it declares: what must be refused is the window
     assert zstandard.get_frame_parameters(generate.zstd_frame(b"x" * 100, window_log)).window_size == 1 << window_log
     data = package(window_log)
-    assert len(data) < 1000
+    assert len(data) < 1500  # header, signature, checkpoint: no room for an 8 MiB window
     opener = PackageOpener([data], context(), file_size=len(data))
     yielded = []
     with pytest.raises(PackageRejected, match="does not decompress") as err:
