@@ -1,16 +1,20 @@
-"""Issue 13, case 26: the staged copy replaced between its verification and its apply.
+"""Issue 13, cases 26 and 29, between two real node homes and a real transfer folder.
 
-Whoever can write the node's staging folder swaps the verified package for another one, validly
+Case 26, the staged copy replaced between its verification and its apply: whoever can write the node's staging folder swaps the verified package for another one, validly
 signed by the same sender for the same sequence number and of the same size. The opener that applies
 the items recomputes the digest of every byte it reads and compares it with the digest taken at
 staging: the package is refused as ``digest-mismatch``, nothing of either is applied, and the
 channel keeps its state.
+
+Case 29: an extended file (the package and bytes after it) is refused as ``extended`` when its header
+is read, so it is never parked as a gap, where its payload would not be read until its turn came.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from exchange.node import open_exchange
 from exchange.receive import Receiving
-from nodekit.models import ChannelRow, NodeMeta
+from nodekit.models import ChannelPackageRow, ChannelRow, NodeMeta
 from tests.nodes import Clock, Home, trusted_pair
 from transfer.header import ZERO_DIGEST
 from transfer.items import Item
@@ -62,7 +66,9 @@ def _record(key: str, name: str) -> Item:
     }  # fmt: skip
 
 
-def _seal(sender: Home, recipient: Home, items: list[Item], created: int) -> bytes:
+def _seal(sender: Home, recipient: Home, items: list[Item], created: int, seq: int = 1, seed: int = 0) -> bytes:
+    """A package sealed with a seeded random source: its compressed size (which the random MAC key
+    changes by a few bytes) is the same on every run."""
     out, spool = io.BytesIO(), io.BytesIO()
     seal(
         items,
@@ -70,11 +76,12 @@ def _seal(sender: Home, recipient: Home, items: list[Item], created: int) -> byt
         sender_role="internal",
         signer=sender.identity.current_secret(),
         recipient=Recipient(recipient.id, recipient.identity.current_key_id, recipient.identity.public.enc),
-        seq=1,
-        prev=ZERO_DIGEST,
+        seq=seq,
+        prev=ZERO_DIGEST if seq == 1 else "ab" * 32,
         created=created,
         out=out,
         spool=spool,
+        rng=random.Random(seed).randbytes,
     )
     return out.getvalue()
 
@@ -93,8 +100,8 @@ def _twins(a: Home, b: Home, clock: Clock) -> tuple[bytes, bytes]:
     """Two packages of seq 1, both validly signed by ``a``, of the same size and different content."""
     created = int(clock().timestamp()) - 60
     first = _seal(a, b, [MANIFEST, _record("1" * 32, "企业甲")], created)
-    for n in range(100):  # zstd is deterministic: the first same-sized variant is always the same one
-        second = _seal(a, b, [MANIFEST, _record(f"{n + 2:032x}", "企业乙")], created - 1)
+    for n in range(1, 200):  # deterministic: the first same-sized variant is always the same one
+        second = _seal(a, b, [MANIFEST, _record(f"{n + 2:032x}", "企业乙")], created - 1, seed=n)
         if len(second) == len(first):
             return first, second
     raise AssertionError("no same-sized twin package")
@@ -133,3 +140,19 @@ def test_a_staged_package_swapped_before_apply_is_refused_and_changes_nothing(
         assert [k for k in s.scalars(select(NodeMeta.key)) if k.startswith("r:")] == [], "nothing applied"
         after = [(c.last_seq, c.last_digest) for c in s.scalars(select(ChannelRow))]
     assert after == before and all(d == ZERO_DIGEST for _, d in after), "the channel digest is unchanged"
+
+
+def test_an_extended_package_ahead_of_the_channel_is_refused_not_parked(pair: tuple[Home, Home, Path, Clock]) -> None:
+    a, b, medium, clock = pair
+    data = _seal(a, b, [MANIFEST, _record("1" * 32, "企业甲")], int(clock().timestamp()) - 60, seq=3) + b"\x00"
+    folder = medium / channel_dirname(a.id, b.id)
+    folder.mkdir()
+    (folder / package_name(3, hashlib.sha256(data).hexdigest())).write_bytes(data)
+    eb = open_exchange(b.node, b.identity)
+
+    out = eb.receive(MetaApplier)
+
+    assert [(o.result, o.reason) for o in out] == [("rejected", "extended")]
+    with b.node.sessions() as s:
+        assert list(s.scalars(select(ChannelPackageRow))) == [], "nothing parked"
+    assert not any(eb.pending.root.rglob("*.cgp")), "nothing in the pending folder"

@@ -153,3 +153,18 @@ def test_rules_are_total(rule: str, value: object) -> None:
 def test_masked_values_never_hold_the_raw_value(rule: str) -> None:
     for raw in ("11010519491231002X", "13812345678", "6222021234567890123"):
         assert raw not in (RULES[rule](raw) or "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("A1234567890123", "A1**********23"),  # 14 characters: still a document number, 2 + 2 kept
+        ("A12345678901234", "A12345*****1234"),  # 15: the ID-number rule, 6 + 4 kept
+        ("A123456789012", "A1*********12"),  # 13
+        ("A1234567890123456", "A12345*******3456"),  # 17
+    ],
+)
+def test_id_number_masking_switches_rule_between_14_and_15_characters(raw: str, masked: str) -> None:
+    """Issue 13, case 25: the boundary between the two rules, from both sides (a 15-character legacy
+    ID pinned it from above only, so ``>= 14`` would have passed)."""
+    assert mask_id_number(raw) == masked
