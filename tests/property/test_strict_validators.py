@@ -156,7 +156,9 @@ VALIDATORS = (
     Validator("home.parse_duration", _refuses(parse_duration, ConfigError), ("15m", "7d", "90s"), trims_blanks=True),
     Validator("cli export --resend", _pattern(_RANGE), ("3", "3..5")),
     Validator("projection.as_date", lambda v: isinstance(as_date(v), date), ("2026-11-26",), trims_blanks=True),
-    Validator("projection._version", _refuses(lambda v: _version({"version": v}), ValueError), ("12",), trims_blanks=True),
+    Validator(
+        "projection._version", _refuses(lambda v: _version({"version": v}), ValueError), ("12",), trims_blanks=True
+    ),
     Validator("public changes._iso_date", _refuses(_iso_date), ("2026-11-26",)),
 )
 
