@@ -73,7 +73,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "reason", "message"), BAD, ids=[f"{b[0]}={b[1]!r}"[:40] for b in BAD])
+@pytest.mark.parametrize(("path", "value", "reason", "message"), BAD, ids=[f"{i}-{b[0]}" for i, b in enumerate(BAD)])
 def test_each_header_field_rule(path: str, value: object, reason: str, message: str) -> None:
     with pytest.raises(PackageRejected) as err:
         Header.from_document(_with(path, value))
