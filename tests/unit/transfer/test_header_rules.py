@@ -165,6 +165,7 @@ def test_needed_prefix_waits_for_the_length_then_counts_exactly() -> None:
 
 def test_signed_prefix_bounds_the_header() -> None:
     assert signed_prefix(b"{}") == MAGIC + (2).to_bytes(4, "big") + b"{}"
+    assert signed_prefix(b"x") == MAGIC + (1).to_bytes(4, "big") + b"x", "one byte is the lower bound"
     assert len(signed_prefix(b"x" * MAX_HEADER)) == len(MAGIC) + 4 + MAX_HEADER
     for size in (0, MAX_HEADER + 1):
         with pytest.raises(PackageRejected) as err:
