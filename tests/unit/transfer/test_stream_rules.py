@@ -25,6 +25,7 @@ from transfer.crypto import (
 )
 from transfer.errors import PackageRejected
 from transfer.limits import CHUNK, TAG_LEN, payload_size
+from transfer.opener import _ChunkReader
 
 KEY = bytes(range(32))
 
@@ -125,3 +126,16 @@ def test_a_stanza_holding_a_file_key_of_another_length_is_refused() -> None:
             "bad-stanza",
             "the recipient stanza holds a file key of the wrong length",
         )
+
+
+# --- the file-like reader zstandard pulls the decrypted payload through -----------------------------
+
+
+def test_the_chunk_reader_returns_exactly_what_is_asked_across_chunks() -> None:
+    reader = _ChunkReader(iter([b"abc", b"defgh", b"ij"]))
+    assert reader.read(4) == b"abcd", "a read spans chunks"
+    assert reader.read(0) == b""
+    assert reader.read(3) == b"efg"
+    assert reader.remaining(), "one byte of ``h`` and the last chunk are left"
+    assert reader.read(-1) == b"ij", "remaining() consumed one byte, which is not given back"
+    assert reader.read(5) == b"" and not reader.remaining()
