@@ -234,7 +234,8 @@ def test_a_channel_folder_with_a_trailing_newline_is_not_merged_into_the_channel
         (root / folder / name).write_bytes(b"x")
     (root / "int-a_to_pub-b").mkdir()
     (root / "int-a_to_pub-b" / (name + "\n")).write_bytes(b"x")
-    files, odd = Medium(root).scan(recipient="pub-b")
+    with Medium(root).scan(recipient="pub-b") as scan:
+        files, odd = scan.files, scan.odd
     assert files == []
     assert sorted(u.path.name for u in odd) == sorted(["int-a_to_pub-b\n", "int-a_to_pub-b\r\n", "int-a_to_pub-b ",
                                                          name + "\n"])  # fmt: skip
