@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import signal
 import threading
 from pathlib import Path
@@ -18,11 +17,12 @@ from internal_node.documents import queue_document, withdraw_document
 from internal_node.errors import ExportError
 from internal_node.export import SUMMARY_COLUMNS, ExportReport, export, resend
 from internal_node.returns import import_returns
+from keys.strict import whole
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, one_line, pass_node_context
 from nodekit.home import parse_duration
 from nodekit.text import printable
 
-_RANGE = re.compile(r"^(\d+)(?:\.\.(\d+))?$")
+_RANGE = whole(r"([0-9]{1,18})(?:\.\.([0-9]{1,18}))?")
 
 
 def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -17,12 +16,13 @@ from internal_node.errors import DocumentError
 from internal_node.leakguard import scan_value
 from internal_node.projection import opaque_key
 from internal_node.publication import DocumentOutcome, pseudonym_key, publish_items
+from keys.strict import whole
 from nodekit.events import record_event
 from transfer import media
 from transfer.limits import MAX_DOCUMENT
 from transfer.log import EventCode
 
-_NAME = re.compile(r"^[^/\\\x00.][^/\\\x00]{0,254}$")
+_NAME = whole(r"[^/\\\x00.][^/\\\x00]{0,254}")
 
 
 @dataclass(frozen=True)

@@ -82,9 +82,11 @@ _USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 
 # Candidates are found at every start position (a zero-width lookahead), so an invalid candidate
 # never hides an overlapping valid one. Groups may be separated by one space or hyphen, as people
-# write them (110105 19491231 002X); no digit may stand right before or after the number.
-_ID18 = re.compile(r"(?<!\d)(?=(\d{6})[ -]?(\d{8})[ -]?(\d{3}[0-9Xx])(?!\d))")
-_ID15 = re.compile(r"(?<!\d)(?=(\d{6})[ -]?(\d{6})[ -]?(\d{3})(?!\d))")
+# write them (110105 19491231 002X); no digit may stand right before or after the number. The text
+# is NFKC-folded first (``normalise``), so ASCII digits are the ones that matter: re.ASCII keeps a
+# digit of another script beside the number from hiding it.
+_ID18 = re.compile(r"(?<!\d)(?=(\d{6})[ -]?(\d{8})[ -]?(\d{3}[0-9Xx])(?!\d))", re.ASCII)
+_ID15 = re.compile(r"(?<!\d)(?=(\d{6})[ -]?(\d{6})[ -]?(\d{3})(?!\d))", re.ASCII)
 
 _LEVEL = r"(?:绝\s*密|机\s*密|秘\s*密)"
 _INTERNAL = r"内\s*部"
@@ -230,7 +232,7 @@ def is_valid_uscc(value: str) -> bool:
     return code[17] == _USCC_ALPHABET[(31 - total % 31) % 31]
 
 
-_SIX_DIGITS = re.compile(r"\d{6}")
+_SIX_DIGITS = re.compile(r"\d{6}", re.ASCII)
 
 
 def _ids(text: str, *, legacy: bool) -> Iterator[Hit]:

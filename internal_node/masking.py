@@ -187,6 +187,7 @@ def mask_phone(value: object) -> str | None:
     # a country code is not part of the number whose first 3 digits are kept
     prefix = _COUNTRY_CODE.match(text)
     head, text = (prefix.group(0), text[prefix.end() :]) if prefix else ("", text)
+    # isdigit, not [0-9]: a digit of any script is part of the number and is masked like the others
     digits = sum(ch.isdigit() for ch in text)
     if digits < 8:
         return HIDDEN

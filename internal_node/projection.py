@@ -35,6 +35,7 @@ from internal_node.policy import (
     PolicyError,
 )
 from keys import canonical
+from keys.strict import ascii_int, calendar_date
 
 RowValue = str | int | None
 Row = dict[str, RowValue]
@@ -241,12 +242,8 @@ def as_date(value: object) -> date | _Invalid | None:
         return value.date()
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            return _INVALID
-    return _INVALID
+    parsed = calendar_date(value.strip()) if isinstance(value, str) else None
+    return _INVALID if parsed is None else parsed
 
 
 _TYPE_SEPARATORS = re.compile(r"[;；,，、\s]+")
@@ -296,9 +293,10 @@ def _version(record: Mapping[str, Any]) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"record version must be an integer, found {type(value).__name__}")
     if isinstance(value, str):
-        if not value.strip().isdigit():
+        number = ascii_int(value.strip())
+        if number is None:
             raise ValueError(f"record version must be an integer, found {value!r}")
-        value = int(value)
+        return number
     return value
 
 

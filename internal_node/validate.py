@@ -34,6 +34,17 @@ class Problem:
         return f"{file}:{self.line}: {self.field}: {printable(self.message, limit=300)}"
 
 
+# Full-width digits and separators, as Chinese input methods type them, are read as ASCII in dates,
+# amounts and commitment codes: the one fold those fields make (docs/INGEST.md). It is explicit so
+# that no other script's digits (Arabic-Indic, Devanagari, ...) pass as an accident of ``\d``.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９－／．，：", "0123456789-/.,:")
+
+
+def fold_full_width(text: str) -> str:
+    """``text`` with full-width digits and ``－／．，：`` replaced by their ASCII forms."""
+    return text.translate(_FULL_WIDTH)
+
+
 def _shown(value: object) -> str:
     return printable(value if isinstance(value, str) else repr(value), limit=60)
 
@@ -168,9 +179,9 @@ def resident_id_birth_date(value: str) -> date:
 
 # --- dates --------------------------------------------------------------------------------------
 
-_DATE_SEP = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
-_DATE_ZH = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
-_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_DATE_SEP = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?", re.ASCII)
+_DATE_ZH = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日", re.ASCII)
+_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
 EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01, with Excel's phantom 1900-02-29 before March
 MIN_YEAR, MAX_YEAR = 1900, 2099
 
@@ -201,7 +212,7 @@ def _parse_date(value: object) -> date:
         return _excel_serial(value)
     if not isinstance(value, str):
         raise InvalidValue(f"expected a date, got {type(value).__name__}")
-    text = value.strip()
+    text = fold_full_width(value.strip())
     m = _DATE_SEP.fullmatch(text) or _DATE_ZH.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
     if m is None:
         raise InvalidValue(f"expected a date as YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD, got {_shown(text)}")
@@ -241,7 +252,7 @@ AMOUNT_PLACES = 6
 # (10^9 万元 is 10^13 yuan, far above any fine or arrear).
 AMOUNT_INTEGER_DIGITS = 9
 _QUANTUM = Decimal(1).scaleb(-AMOUNT_PLACES)
-_AMOUNT = re.compile(r"\d+(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_AMOUNT = re.compile(r"\d+(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 
 
 def parse_amount(value: object) -> Decimal:
@@ -256,7 +267,7 @@ def parse_amount(value: object) -> Decimal:
         text = repr(value)
         amount = Decimal(text)
     elif isinstance(value, str):
-        text = value.strip()
+        text = fold_full_width(value.strip())
         if not _AMOUNT.fullmatch(text):
             if text.startswith("-"):
                 raise InvalidValue(f"amount must be ≥ 0, got {_shown(text)}")
@@ -326,12 +337,12 @@ def parse_text(value: str, max_len: int, *, multiline: bool = False) -> str:
     return text
 
 
-_COMMITMENT_CODE = re.compile(r"\d{20}")
+_COMMITMENT_CODE = re.compile(r"\d{20}", re.ASCII)
 
 
 def check_commitment_code(value: str) -> str:
     """承诺编码: 6-digit region, 8-digit date (YYYYMMDD), 6-digit serial."""
-    code = value.strip()
+    code = fold_full_width(value.strip())
     if not _COMMITMENT_CODE.fullmatch(code):
         raise InvalidValue(f"commitment code must be 20 digits (region 6 + date 8 + serial 6), got {_shown(code)}")
     try:

@@ -14,13 +14,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from keys.contexts import Purpose, signed_message
 from keys.errors import EncodingError, KeyStoreError, SignatureError
+from keys.strict import KEY_ID, matches
 
 Role = Literal["internal", "public"]
 ROLES: tuple[Role, ...] = ("internal", "public")
 KEY_ID_BYTES = 16  # 128 bits of SHA-256
 KEY_ID_HEX = 2 * KEY_ID_BYTES
 _KEY_ID_DOMAIN = b"credgap/v1 key-id\x00"
-_HEX_ID = re.compile(rf"^[0-9a-f]{{{KEY_ID_HEX}}}$")
+_FINGERPRINT_SEPARATORS = re.compile(r"[\s:-]", re.ASCII)  # what people type or paste between groups
 
 
 def key_id_of(sign_pub: bytes, enc_pub: bytes) -> str:
@@ -41,14 +42,14 @@ def parse_fingerprint(text: str) -> str:
 
     Never accepts a prefix: the whole id must be given.
     """
-    cleaned = re.sub(r"[\s:\-]", "", text).lower()
-    if not _HEX_ID.match(cleaned):
+    cleaned = _FINGERPRINT_SEPARATORS.sub("", text).lower()
+    if not matches(cleaned, KEY_ID):
         raise EncodingError(f"a fingerprint is {KEY_ID_HEX} hex digits (spaces allowed); got {len(cleaned)} characters")
     return cleaned
 
 
 def check_key_id(key_id: str) -> str:
-    if not isinstance(key_id, str) or not _HEX_ID.match(key_id):
+    if not matches(key_id, KEY_ID):
         raise EncodingError(f"a key id is {KEY_ID_HEX} lowercase hex digits")
     return key_id
 

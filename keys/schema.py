@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from keys.errors import EncodingError
 from keys.identity import ROLES, PublicKeys, Role
-
-NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")  # docs/FORMAT.md: it also names folders on the medium
+from keys.strict import NODE_ID, hex_of, matches
 
 
 def node_id_field(value: object, name: str = "node_id") -> str:
     """A node id: 3 to 63 of ``a-z 0-9 -``, not starting with ``-``."""
-    if not isinstance(value, str) or not NODE_ID.match(value):
+    if not matches(value, NODE_ID):
         raise EncodingError(f"{name} must match [a-z0-9][a-z0-9-]{{2,62}}, found {value!r:.70}")
     return value
 
@@ -33,12 +31,10 @@ def fields(doc: object, name: str, required: set[str], optional: frozenset[str] 
 
 def hex_field(value: object, name: str, nbytes: int) -> bytes:
     """A lowercase hex string of exactly ``nbytes`` bytes."""
-    if not isinstance(value, str) or len(value) != 2 * nbytes or value != value.lower():
+    raw = hex_of(value, nbytes)
+    if raw is None:
         raise EncodingError(f"{name} must be {2 * nbytes} lowercase hex digits")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise EncodingError(f"{name} must be {2 * nbytes} lowercase hex digits") from None
+    return raw
 
 
 def text_field(value: object, name: str, max_len: int = 200) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from keys.errors import EncodingError
+from keys.strict import matches, whole
 
-_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-_VALIDITY = re.compile(r"^\s*(\d+)\s*([dwy])\s*$")
+_TS = whole(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")  # strptime alone takes "٢٠٢٦"
+_VALIDITY = whole(r" *([0-9]{1,5}) *([dwy]) *")
 _DAYS = {"d": 1, "w": 7, "y": 365}
 MIN_VALIDITY = timedelta(days=1)
 MAX_VALIDITY = timedelta(days=10 * 365)
@@ -28,7 +28,7 @@ def format_time(at: datetime) -> str:
 
 def parse_time(text: object, field: str) -> datetime:
     """Parse a document time; ``field`` names it in the error."""
-    if not isinstance(text, str) or not _TS.match(text):
+    if not matches(text, _TS):
         raise EncodingError(f"{field} must be a UTC time written YYYY-MM-DDTHH:MM:SSZ, found {text!r:.40}")
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -38,7 +38,7 @@ def parse_time(text: object, field: str) -> datetime:
 
 def parse_validity(text: str) -> timedelta:
     """Parse a key validity such as ``2y``, ``26w`` or ``90d`` (1 day to 10 years)."""
-    match = _VALIDITY.match(text)
+    match = _VALIDITY.fullmatch(text)
     if not match:
         raise EncodingError(f"bad validity {text!r}: expected a number and d, w or y (e.g. 2y)")
     span = timedelta(days=int(match.group(1)) * _DAYS[match.group(2)])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from keys.strict import whole
 from nodekit.errors import ConfigError, HomeError
 from transfer.limits import DEFAULT_REBASE_BOUND
 
@@ -17,7 +17,7 @@ ROLES: tuple[Role, ...] = ("internal", "public")
 CONFIG_NAME = "node.toml"
 HOME_ENV = "CREDGAP_HOME"
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION = whole(r"\s*([0-9]{1,9})\s*([smhdw])\s*")  # ASCII digits, few enough for int()
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 

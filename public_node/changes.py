@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from keys.strict import calendar_date
 from nodekit.text import printable
 from public_node.errors import BadItem
 from public_node.models import KEY_LENGTH, RECORD_TABLE
@@ -26,7 +27,6 @@ RECORD_DATE_FIELD = {
     "gov_credit": "occurred_date",
 }
 _KEY = re.compile(r"[0-9a-f]{32}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Upsert(NamedTuple):
@@ -127,13 +127,7 @@ def parse_change(item: Mapping[str, Any], today: date) -> Upsert | Removal:
 
 def _iso_date(value: Any) -> str | None:
     """``value`` if it is a valid ``YYYY-MM-DD`` date, else None."""
-    if isinstance(value, str) and _DATE.fullmatch(value):
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return None
-        return value
-    return None
+    return value if calendar_date(value) is not None else None
 
 
 def _text(row: Mapping[str, Any], name: str, fallback: str, where: str, limit: int) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from keys.strict import calendar_date
 from nodekit.text import printable
 from public_node.errors import BadQuery, DocumentRejected
 from public_node.models import DOCUMENT_TABLE
@@ -89,10 +90,9 @@ def store_document(session: Session, doc: Mapping[str, Any]) -> bool:
             f"{where}: subject_key expected 32 lowercase hex digits or null, got {printable(subject_key)}"
         )
     publish_until = doc.get("publish_until")
-    try:
-        until = None if publish_until is None else date.fromisoformat(str(publish_until))
-    except ValueError as exc:
-        raise DocumentRejected(f"{where}: publish_until expected YYYY-MM-DD, got {printable(publish_until)}") from exc
+    until = None if publish_until is None else calendar_date(publish_until)
+    if publish_until is not None and until is None:
+        raise DocumentRejected(f"{where}: publish_until expected YYYY-MM-DD, got {printable(publish_until)}")
     data = doc.get("data")
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DocumentRejected(f"{where}: data expected bytes, got {type(data).__name__}")

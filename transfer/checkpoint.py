@@ -8,7 +8,6 @@ one of N's keys under the ``log-checkpoint`` context. It travels as an envelope
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -18,13 +17,13 @@ from keys.contexts import Purpose
 from keys.errors import EncodingError, SignatureError
 from keys.identity import PublicKeys, SecretKeys, check_key_id
 from keys.schema import fields, hex_field, int_field, node_id_field
+from keys.strict import is_hex
 from keys.times import format_time, parse_time
 from transfer.errors import LogVerificationError
 
 CHECKPOINT_TYPE = "credgap-log-checkpoint"
 MAX_TREE_SIZE = 2**53 - 1
 _FIELDS = {"type", "v", "node", "key", "size", "root", "at"}
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def parse_checkpoint(envelope: object) -> Checkpoint:
         if doc["type"] != CHECKPOINT_TYPE or doc["v"] != 1:
             raise EncodingError(f"not a log checkpoint (type {doc['type']!r:.40}, v {doc['v']!r:.10})")
         root = doc["root"]
-        if not isinstance(root, str) or not _HEX32.match(root):
+        if not is_hex(root, 64):
             raise EncodingError("root must be 64 lowercase hex digits")
         cp = Checkpoint(
             node=node_id_field(doc["node"], "node"),

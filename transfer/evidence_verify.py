@@ -84,7 +84,7 @@ def load_keys(bundle: Path, pins: list[str]) -> dict[str, bytes]:
             raise Failed(f"keys.json: the public keys listed for {key_id} do not have that fingerprint")
         keys[key_id] = sign
     if pins:
-        wanted = {re.sub(r"[\s:\-]", "", p).lower() for p in pins}
+        wanted = {re.sub(r"[\s:\-]", "", p, flags=re.ASCII).lower() for p in pins}
         for w in wanted:
             if not re.fullmatch(r"[0-9a-f]{32}", w):
                 raise Failed(f"--key-fingerprint {w!r}: a fingerprint is 32 hex digits")

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from keys import canonical
 from keys.errors import EncodingError
+from keys.strict import KEY_ID as KEY_ID  # re-exported: the opener and the medium check ids with them
+from keys.strict import NODE_ID as NODE_ID
+from keys.strict import is_hex, matches, whole
 from transfer.errors import PackageRejected
 from transfer.limits import FORMAT_VERSION, MAGIC, MAX_HEADER, MAX_NOT_AFTER_SPAN, MAX_SEQ, SIG_LEN
 
-NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
-KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 ZERO_DIGEST = "0" * 64
 VERSION_PREFIX = b"credgap.package/v"
 PACKAGE_TYPES = ("delta", "snapshot")
 _FIELDS = {"format", "suite", "type", "sender", "recipient", "seq", "prev", "created", "not_after", "counts",
            "sizes", "nonce", "stanza"}  # fmt: skip
-_KIND_NAME = re.compile(r"^[a-z][a-z-]{0,31}$")
+_KIND_NAME = whole(r"[a-z][a-z-]{0,31}")
 
 
 def _hex(value: object, nbytes: int, field: str) -> str:
-    if not isinstance(value, str) or len(value) != 2 * nbytes or not re.fullmatch(r"[0-9a-f]+", value):
+    if not is_hex(value, 2 * nbytes):
         raise PackageRejected(f"header field {field}: expected {2 * nbytes} lowercase hex digits", reason="bad-header")
     return value
 
@@ -41,7 +41,7 @@ def _obj(value: object, field: str, keys: set[str]) -> dict[str, Any]:
 
 
 def check_node_id(value: object, field: str = "node") -> str:
-    if not isinstance(value, str) or not NODE_ID.match(value):
+    if not matches(value, NODE_ID):
         raise PackageRejected(f"header field {field}: not a node id", reason="bad-header")
     return value
 
@@ -106,7 +106,7 @@ class Header:
             raise PackageRejected(f"header field type: expected one of {PACKAGE_TYPES}", reason="bad-header")
         counts = doc["counts"]
         if not isinstance(counts, dict) or not all(
-            isinstance(k, str) and _KIND_NAME.match(k) and isinstance(v, int) and not isinstance(v, bool) and v > 0
+            matches(k, _KIND_NAME) and isinstance(v, int) and not isinstance(v, bool) and v > 0
             for k, v in counts.items()
         ):
             raise PackageRejected("header field counts: expected kind -> positive integer", reason="bad-header")

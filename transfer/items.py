@@ -14,6 +14,7 @@ import orjson
 
 from keys import canonical
 from keys.errors import EncodingError
+from keys.strict import calendar_date, matches, whole
 from keys.times import parse_time
 from transfer.crypto import new_mac
 from transfer.errors import PackageRejected
@@ -52,12 +53,13 @@ MAX_CONTACT = 64  # bytes of UTF-8: a masked contact hint
 MAX_STRING = 65536  # bytes of UTF-8, not characters (FORMAT.md §10.3)
 MAX_NOTE = 1000  # bytes of UTF-8: a manifest's note
 MAX_ROW_FIELDS = 200
-_KEY = re.compile(r"^[0-9a-f]{32}$")
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
-_HEX64 = re.compile(r"^[0-9a-f]{128}$")
-_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_DIGIT_RUN = re.compile(r"[0-9]{7}")  # more than 6 digits in a row: an unmasked phone or ID number
+_KEY = whole(r"[0-9a-f]{32}")
+_HEX32 = whole(r"[0-9a-f]{64}")
+_HEX64 = whole(r"[0-9a-f]{128}")
+_FIELD = whole(r"[a-z][a-z0-9_]{0,63}")
+# More than 6 digits in a row: an unmasked phone or ID number. Digits of every script count here (no
+# re.ASCII, on purpose): a number written in full-width or Arabic-Indic digits is still unmasked.
+_DIGIT_RUN = re.compile(r"\d{7}")
 COMMON_ROW_FIELDS = (
     "subject_key",
     "subject_name",
@@ -114,7 +116,7 @@ def _hexfield(item: Item, key: str, kind: str, pattern: re.Pattern[str], *, null
     v = item[key]
     if v is None and nullable:
         return
-    if not isinstance(v, str) or not pattern.match(v):
+    if not matches(v, pattern):
         raise _bad(kind, f"{key} must be lowercase hex of the right length")
 
 
@@ -134,7 +136,7 @@ def _check_row(row: object) -> None:
     names = _FIELD_NAMES
     for k, v in row.items():
         if k not in names:
-            if not _FIELD.match(k):
+            if not matches(k, _FIELD):
                 raise _bad("record", f"row member {k!r} is not a field name")
             if len(names) < _FIELD_NAMES_MAX:
                 names.add(k)
@@ -154,9 +156,11 @@ def _check_row(row: object) -> None:
     for k in COMMON_ROW_FIELDS:
         if k not in row:
             raise _bad("record", f"row lacks the common field {k}")
+    if not matches(row["subject_key"], _KEY):
+        raise _bad("record", "row.subject_key must be 32 lowercase hex digits")
     pu = row["publish_until"]
-    if pu is not None and not (isinstance(pu, str) and _DATE.match(pu)):
-        raise _bad("record", "row.publish_until must be YYYY-MM-DD or null")
+    if pu is not None and calendar_date(pu) is None:
+        raise _bad("record", "row.publish_until must be YYYY-MM-DD (a calendar date) or null")
 
 
 _UPSERT_MEMBERS = frozenset({"kind", "op", "table", "key", "version", "row"})
@@ -197,8 +201,8 @@ def _document(item: Item) -> None:
     _posint(item, "version", "document")
     _str(item, "title", "document")
     pu = item["publish_until"]
-    if pu is not None and not (isinstance(pu, str) and _DATE.match(pu)):
-        raise _bad("document", "publish_until must be YYYY-MM-DD or null")
+    if pu is not None and calendar_date(pu) is None:
+        raise _bad("document", "publish_until must be YYYY-MM-DD (a calendar date) or null")
     name = item["name"]
     if (
         not isinstance(name, str)

@@ -21,7 +21,6 @@ import errno
 import fcntl
 import hashlib
 import os
-import re
 import secrets
 import stat
 from collections.abc import Callable
@@ -30,13 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from keys.strict import whole
 from transfer.errors import MEDIUM_MISSING, MediumError, PackageRejected, medium_fault
 from transfer.files import COPY_CHUNK, TEMP_PREFIX, atomic_writer, ensure_dir, open_dir, read_chunks
 from transfer.header import NODE_ID
 from transfer.quarantine import Quarantine  # re-exported: it used to live here
 
-PACKAGE_NAME = re.compile(r"^p(\d{12})-([0-9a-f]{16})\.cgp$")
-CHANNEL_DIR = re.compile(r"^([a-z0-9][a-z0-9-]{2,62})_to_([a-z0-9][a-z0-9-]{2,62})$")
+PACKAGE_NAME = whole(r"p([0-9]{12})-([0-9a-f]{16})\.cgp")  # whole(): "x.cgp\n" is not "x.cgp"
+CHANNEL_DIR = whole(r"([a-z0-9][a-z0-9-]{2,62})_to_([a-z0-9][a-z0-9-]{2,62})")
 
 # What can be wrong with one entry of the medium (docs/FORMAT.md §16): the closed set of reason codes
 # an entry is reported with, once, instead of failing the round.

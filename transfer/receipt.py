@@ -9,7 +9,6 @@ log head. It is signed under the ``receipt`` context and travels as the ``receip
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from keys.contexts import Purpose
 from keys.errors import EncodingError, SignatureError
 from keys.identity import PublicKeys, SecretKeys, check_key_id
 from keys.schema import fields, hex_field, int_field, node_id_field
+from keys.strict import is_hex, matches, whole
 from keys.times import format_time, parse_time
 from transfer.checkpoint import Checkpoint, parse_checkpoint
 from transfer.errors import LogVerificationError
@@ -39,8 +39,7 @@ _FIELDS = {
     "checkpoint",
     "acknowledges",
 }
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
-_REASON = re.compile(r"^[a-z0-9-]{0,64}$")
+_REASON = whole(r"[a-z0-9-]{0,64}")
 
 
 @dataclass(frozen=True)
@@ -137,11 +136,11 @@ def parse_receipt(document: object, sig: object) -> Receipt:
         if doc["type"] != RECEIPT_TYPE or doc["v"] != 1:
             raise EncodingError(f"not a receipt (type {doc['type']!r:.40}, v {doc['v']!r:.10})")
         digest, outcome, reason = doc["digest"], doc["outcome"], doc["reason"]
-        if not isinstance(digest, str) or not _HEX32.match(digest):
+        if not is_hex(digest, 64):
             raise EncodingError("digest must be 64 lowercase hex digits")
         if outcome not in OUTCOMES:
             raise EncodingError(f"outcome must be one of {sorted(OUTCOMES)}, found {outcome!r:.40}")
-        if not isinstance(reason, str) or not _REASON.match(reason) or (outcome != "rejected" and reason):
+        if not matches(reason, _REASON) or (outcome != "rejected" and reason):
             raise EncodingError("reason must be a reason code (empty unless the outcome is rejected)")
         seq = doc["seq"]
         receipt = Receipt(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -153,3 +154,50 @@ def test_rules_are_total(rule: str, value: object) -> None:
 def test_masked_values_never_hold_the_raw_value(rule: str) -> None:
     for raw in ("11010519491231002X", "13812345678", "6222021234567890123"):
         assert raw not in (RULES[rule](raw) or "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("A1234567890123", "A1**********23"),  # 14 characters: still a document number, 2 + 2 kept
+        ("A12345678901234", "A12345*****1234"),  # 15: the ID-number rule, 6 + 4 kept
+        ("A123456789012", "A1*********12"),  # 13
+        ("A1234567890123456", "A12345*******3456"),  # 17
+    ],
+)
+def test_id_number_masking_switches_rule_between_14_and_15_characters(raw: str, masked: str) -> None:
+    """Issue 13, case 25: the boundary between the two rules, from both sides (a 15-character legacy
+    ID pinned it from above only, so ``>= 14`` would have passed)."""
+    assert mask_id_number(raw) == masked
+
+
+@pytest.mark.parametrize(
+    ("rule", "raw", "masked"),
+    [
+        (mask_phone, "12345678", "123*5678"),  # 8 digits: the shortest shown partly
+        (mask_phone, "1234567", HIDDEN),
+        (mask_bank_account, "12345678", "****5678"),  # 8 characters: the shortest shown partly
+        (mask_bank_account, "1234567", HIDDEN),
+        (mask_address, "人民路", HIDDEN),  # no division at all
+        (mask_address, "市中区人民路", HIDDEN),  # starts with a division word: no name before it
+        (mask_address, "一二三四五六七八市九区十路", "一二三四五六七八市九区"),  # a name of 8 characters
+        (mask_address, "一二三四五六七八九市十区", HIDDEN),  # 9: street text, not a division name
+        (mask_address, "云南省昆明市五华区华山西路市场", "云南省昆明市五华区"),  # the county level ends it
+        (mask_address, "云南省大理州宾川县金牛镇市场", "云南省大理州宾川县"),
+        (mask_address, "内蒙古自治区阿拉善盟阿拉善左旗巴彦浩特镇市场", "内蒙古自治区阿拉善盟阿拉善左旗"),
+        (mask_address, "云南省玉溪市峨山彝族自治县双江街道市场", "云南省玉溪市峨山彝族自治县"),
+        (mask_address, "内蒙古自治区呼伦贝尔市鄂温克族自治旗巴彦托海镇市场", "内蒙古自治区呼伦贝尔市鄂温克族自治旗"),
+        (
+            mask_address,
+            "一二三四五省一二三四五市一二三四五州一二三四五区路",
+            "一二三四五省一二三四五市一二三四五州一二三四五区",
+        ),
+        (mask_address, "一二三四五六省一二三四五市一二三四五州一二三四五区路", HIDDEN),  # 25 characters kept
+        (mask_address, "云南省昆明市第3区", HIDDEN),  # a digit in the kept part
+    ],
+)
+def test_masking_rules_at_their_boundaries(rule: Any, raw: str, masked: str) -> None:
+    """The disclosure rules at each edge ``make mutate`` found unpinned (docs/SECURITY.md, "Mutation
+    testing"): the shortest value shown partly, the county level that ends an address, the longest
+    division name and kept part."""
+    assert rule(raw) == masked
