@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from exchange.node import open_exchange
 from exchange.receive import Receiving
 from nodekit.models import ChannelPackageRow, ChannelRow, NodeMeta
+from tests.forge import checkpoint_item
 from tests.nodes import Clock, Home, trusted_pair
 from transfer.header import ZERO_DIGEST
 from transfer.items import Item
@@ -70,11 +71,13 @@ def _seal(sender: Home, recipient: Home, items: list[Item], created: int, seq: i
     """A package sealed with a seeded random source: its compressed size (which the random MAC key
     changes by a few bytes) is the same on every run."""
     out, spool = io.BytesIO(), io.BytesIO()
+    signer = sender.identity.current_secret()
+    body = [items[0], checkpoint_item(signer, sender.id, created), *items[1:]]  # the one checkpoint (FORMAT §13.4)
     seal(
-        items,
+        body,
         sender_node=sender.id,
         sender_role="internal",
-        signer=sender.identity.current_secret(),
+        signer=signer,
         recipient=Recipient(recipient.id, recipient.identity.current_key_id, recipient.identity.public.enc),
         seq=seq,
         prev=ZERO_DIGEST if seq == 1 else "ab" * 32,
