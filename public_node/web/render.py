@@ -1,10 +1,9 @@
 """Templates: a Jinja2 environment with autoescape and the i18n extension (English message ids, the
-zh-CN catalogue by default), and the filters the pages use — highlighting a match safely (escape
+zh-CN catalogue of nodekit.i18n by default), and the filters the pages use — highlighting a match safely (escape
 first, then mark) and showing published fields."""
 
 from __future__ import annotations
 
-import gettext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,18 +12,12 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from nodekit import i18n
 from public_node.search import normalise
 from public_node.web.labels import CODE_LABELS, CODED_FIELDS, FIELD_LABELS, HIDDEN_FIELDS, KIND_LABELS
 
 HERE = Path(__file__).resolve().parent
-LOCALE_DIR = HERE / "locale"
-DEFAULT_LANGUAGE = "zh_CN"
-
-
-def translations(language: str = DEFAULT_LANGUAGE) -> gettext.GNUTranslations:
-    """The compiled catalogue of ``language`` (shipped in the package: a missing one is a packaging
-    error, raised here rather than silently showing English)."""
-    return gettext.translation("messages", localedir=LOCALE_DIR, languages=[language])
+DEFAULT_LANGUAGE = i18n.CHINESE
 
 
 def _norm_map(text: str) -> tuple[str, list[int]]:
@@ -71,7 +64,7 @@ def make_environment(timezone: str, language: str = DEFAULT_LANGUAGE) -> Environ
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    tr = translations(language)
+    tr = i18n.translations(language)  # the operators' catalogue: one for the CLI and the platform
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     zone = ZoneInfo(timezone)
 
