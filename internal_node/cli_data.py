@@ -96,6 +96,27 @@ def register(root: click.Group) -> None:
         help="Let rows change fields an upheld objection corrected; REASON is logged.",
     )
     @click.option(
+        "--map",
+        "column_map",
+        metavar="列名=FIELD",
+        multiple=True,
+        help="Read the column 列名 as FIELD (English name or standard header), for a header the variants table does not know (repeatable).",
+    )
+    @click.option(
+        "--default",
+        "defaults",
+        metavar="列名=值",
+        multiple=True,
+        help="Use 值 where the file lacks the column 列名 or leaves it blank (repeatable).",
+    )
+    @click.option(
+        "--header-row",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="The header is sheet row N (rows above it, such as a title, are skipped); default: the first non-blank row.",
+    )
+    @click.option(
         "--operator", metavar="NAME", default=None, help="Who runs this (default: $CREDGAP_OPERATOR, OS user)."
     )
     @json_option
@@ -116,6 +137,9 @@ def register(root: click.Group) -> None:
         override_objection: str | None,
         operator: str | None,
         as_json: bool,
+        column_map: tuple[str, ...] = (),
+        defaults: tuple[str, ...] = (),
+        header_row: int | None = None,
     ) -> None:
         """Load a department's file of KIND into the credit database (all rows or none, unless --skip-invalid)."""
         try:
@@ -133,6 +157,9 @@ def register(root: click.Group) -> None:
                 reactivate=_reason(reactivate, "--reactivate"),
                 override_objection=_reason(override_objection, "--override-objection"),
                 actor=operator_actor(operator) if operator or reactivate or override_objection else None,
+                column_map=column_map,
+                defaults=defaults,
+                header_row=header_row,
             )
         except IngestRejected as exc:
             if as_json:
