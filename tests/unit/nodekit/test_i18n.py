@@ -138,3 +138,14 @@ def test_operators_read_chinese_while_json_and_node_log_stay_english(tmp_path: P
     r = run_cli("public-node", "--lang", "zh_CN", "--home", str(home), "keys", "show")
     log = (home / "logs" / "node.log").read_text(encoding="utf-8") if (home / "logs" / "node.log").exists() else ""
     assert not re.search(r"[\u4e00-\u9fff]", log.replace(home.name, "")), log
+
+
+def test_swept_commands_speak_chinese(tmp_path: Path) -> None:
+    home = str(tmp_path / "int")
+    assert run_cli("internal-node", "--home", home, "init").code == 0
+    r = run_cli("internal-node", "--lang", "zh_CN", "--home", home, "review", "list")
+    assert r.code == 0 and r.out.strip() == "没有等待审核的内容"
+    r = run_cli("internal-node", "--lang", "zh_CN", "--home", home, "policy", "check")
+    assert r.code == 0 and "：通过\n  摘要 " in r.out
+    r = run_cli("internal-node", "--home", home, "policy", "check")
+    assert r.code == 0 and ": ok\n  digest " in r.out
