@@ -57,13 +57,18 @@ mutate: venv
 clean:
 	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache mutants
 
-# The operators' zh-CN catalogue (CLI messages and help, click's messages, the demo, the platform):
-# extract the message ids, merge them into the .po (translate the new ones there), compile the .mo
-# the package ships (tests/unit/nodekit/test_i18n.py checks both; docs/adr/0016-operator-language.md).
+# The zh-CN catalogues (docs/adr/0016-operator-language.md): the operators' (CLI messages and help,
+# click's messages, the demo) and the platform's (its templates and code; the platform falls back to
+# the operators' one). Extract the message ids, merge them into each .po (translate the new ones
+# there), compile the .mo files the package ships (tests/unit/nodekit/test_i18n.py and
+# tests/web/test_i18n.py check both).
 i18n: venv
 	$(BIN)/python scripts/i18n.py build/credgap.pot
 	$(BIN)/pybabel update -i build/credgap.pot -D credgap -d nodekit/locale -l zh_CN --ignore-obsolete --no-wrap --ignore-pot-creation-date
 	$(BIN)/pybabel compile -D credgap -d nodekit/locale -l zh_CN --statistics
+	$(BIN)/pybabel extract -F public_node/web/babel.cfg -k N_ -k WebError:3 --no-location -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d public_node/web/locale -l zh_CN --ignore-obsolete --no-wrap
+	$(BIN)/pybabel compile -d public_node/web/locale -l zh_CN --statistics
 
 # the .mo is committed (a fresh clone and a wheel work without Babel); `make venv` recompiles it when
 # the .po is newer, e.g. after a merge that touched both

@@ -1,5 +1,6 @@
-"""The operator's language: one gettext catalogue (English message ids, zh-CN translations) for the
-CLI's messages and help texts, click's own messages and the web platform's templates.
+"""The operator's language: the gettext catalogue (English message ids, zh-CN translations) of the
+CLI's messages and help texts, click's own messages and the demo; the web platform's catalogue falls
+back to it.
 
 Wrap a message a person reads in ``_()`` (``ngettext`` for a count, ``N_`` to mark a constant that is
 translated where it is shown). What scripts and auditors read stays English and is never wrapped:

@@ -1,8 +1,9 @@
-"""Extract every message id of the operator's catalogue into a .pot (`make i18n` then merges it into
+"""Extract every message id of the operators' catalogue into a .pot (`make i18n` then merges it into
 nodekit/locale/zh_CN/LC_MESSAGES/credgap.po and compiles the .mo).
 
-The ids come from four places: the product's code (``_``, ``N_``, ``ngettext``, ``WebError``'s third
-argument) and the platform's templates, extracted with Babel; the help texts of both programs' click
+The ids come from four places: the product's code outside the web platform (``_``, ``N_``,
+``ngettext``), extracted with Babel (the platform's templates and code have their own catalogue,
+public_node/web/locale, which falls back to this one); the help texts of both programs' click
 commands and options, read from the command trees; click's own messages (usage errors, "Usage:",
 "Options:"), extracted from the installed click with Babel; and the demo's narration (``step`` and
 ``say`` lines of scripts/demo.sh). tests/unit/nodekit/test_i18n.py calls :func:`catalogue` too."""
@@ -19,7 +20,7 @@ from babel.messages.pofile import write_po
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("keys", "transfer", "nodekit", "exchange", "internal_node", "public_node")
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "WebError": (3,)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
 CLICK_MODULES = ("core.py", "exceptions.py", "types.py", "parser.py", "formatting.py", "decorators.py", "termui.py")
 DEMO = ROOT / "scripts" / "demo.sh"
 _DEMO_LINE = re.compile(r"""^\s*(?:step|say)\s+(?:-n\s+)?(["'])(?P<text>(?:(?!\1).)*)\1""", re.MULTILINE)
@@ -35,10 +36,9 @@ def catalogue() -> Catalog:
     """Every message id the operator can be shown, with where it was found."""
     catalog = Catalog(project="credgap", version="0.1.0", charset="utf-8")
     for package in PACKAGES:
-        methods = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
-        options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+        methods = [("web/**", "ignore"), ("**.py", "python")]
         for filename, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT / package), methods, options_map=options, keywords=KEYWORDS
+            str(ROOT / package), methods, keywords=KEYWORDS
         ):
             _add(catalog, message, f"{package}/{filename}")
     from internal_node.cli import cli as internal_cli

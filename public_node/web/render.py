@@ -1,9 +1,10 @@
 """Templates: a Jinja2 environment with autoescape and the i18n extension (English message ids, the
-zh-CN catalogue of nodekit.i18n by default), and the filters the pages use — highlighting a match safely (escape
+zh-CN catalogue by default), and the filters the pages use — highlighting a match safely (escape
 first, then mark) and showing published fields."""
 
 from __future__ import annotations
 
+import gettext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,17 @@ from public_node.search import normalise
 from public_node.web.labels import CODE_LABELS, CODED_FIELDS, FIELD_LABELS, HIDDEN_FIELDS, KIND_LABELS
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_LANGUAGE = i18n.CHINESE
+LOCALE_DIR = HERE / "locale"
+DEFAULT_LANGUAGE = "zh_CN"
+
+
+def translations(language: str = DEFAULT_LANGUAGE) -> gettext.GNUTranslations:
+    """The compiled catalogue of ``language`` (shipped in the package: a missing one is a packaging
+    error, raised here rather than silently showing English), falling back to the operators'
+    catalogue (nodekit.i18n), so a message both sides show is translated once."""
+    tr = gettext.translation("messages", localedir=LOCALE_DIR, languages=[language])
+    tr.add_fallback(i18n.translations(language))
+    return tr
 
 
 def _norm_map(text: str) -> tuple[str, list[int]]:
@@ -64,7 +75,7 @@ def make_environment(timezone: str, language: str = DEFAULT_LANGUAGE) -> Environ
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    tr = i18n.translations(language)  # the operators' catalogue: one for the CLI and the platform
+    tr = translations(language)
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     zone = ZoneInfo(timezone)
 
