@@ -8,7 +8,6 @@ from exchange.reconcile import ReconcileFailed, ReconcileReport, reconcile
 from nodekit import trust_store
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.home import parse_duration
-from nodekit.i18n import N_, _, ngettext
 
 
 def register(root: click.Group) -> None:
@@ -34,40 +33,23 @@ def register(root: click.Group) -> None:
         with node.sessions() as s:
             me = trust_store.own_node_id(s)
             if me is None:
-                raise click.UsageError(_("this node has no identity yet (keys init)"))
+                raise click.UsageError("this node has no identity yet (keys init)")
             report = reconcile(s, me, now=node.clock(), period=seconds, peer=peer)
         emit(report.as_dict(), lambda: _human(report, show_all), as_json=as_json)
         if not report.ok:
             sm = report.summary
             raise ReconcileFailed(
-                N_(
-                    "not reconciled: {missing} missing, {rejected} rejected, {parked} parked, "
-                    "{unexplained} receipt(s) for packages never exported"
-                ),
-                params={
-                    "missing": sm["missing"],
-                    "rejected": sm["rejected"],
-                    "parked": sm["parked"],
-                    "unexplained": sm["unexplained_receipts"],
-                },
+                f"not reconciled: {sm['missing']} missing, {sm['rejected']} rejected, {sm['parked']} parked, "
+                f"{sm['unexplained_receipts']} receipt(s) for packages never exported"
             )
 
 
 def _human(report: ReconcileReport, show_all: bool) -> None:
     sm = report.summary
-    n = len(report.packages)
     click.echo(
-        ngettext("{n} package exported", "{n} packages exported", n).format(n=n)
-        + ": "
-        + _("{applied} applied, {pending} pending, {parked} parked, {rejected} rejected, {missing} missing").format(
-            applied=sm["applied"],
-            pending=sm["pending"],
-            parked=sm["parked"],
-            rejected=sm["rejected"],
-            missing=sm["missing"],
-        )
-        + " "
-        + _("(period {seconds}s)").format(seconds=report.period)
+        f"{len(report.packages)} package(s) exported: {sm['applied']} applied, {sm['pending']} pending, "
+        f"{sm['parked']} parked, {sm['rejected']} rejected, {sm['missing']} missing "
+        f"(period {report.period}s)"
     )
     rows = []
     for p in report.packages:
@@ -76,19 +58,15 @@ def _human(report: ReconcileReport, show_all: bool) -> None:
         note = p.reason
         if p.rejected_copies:
             note = (note + "; " if note else "") + ", ".join(
-                _("a copy {digest} was rejected ({reason})").format(digest=c["digest"][:16], reason=c["reason"])
-                for c in p.rejected_copies
+                f"a copy {c['digest'][:16]} was rejected ({c['reason']})" for c in p.rejected_copies
             )
         rows.append([p.channel, p.seq, p.digest[:16], p.sealed.strftime("%Y-%m-%d %H:%M"), p.status.upper(), note])
     if rows:
-        headers = [_("channel"), _("seq"), _("digest"), _("sealed (UTC)"), _("status"), _("note")]
-        click.echo(table(rows, headers))
+        click.echo(table(rows, ["channel", "seq", "digest", "sealed (UTC)", "status", "note"]))
     for r in report.unexplained:
         click.echo(
-            _("UNEXPLAINED receipt from {issuer} on {channel}: seq {seq} digest {digest} {outcome} {reason}")
-            .format(issuer=r["issuer"], channel=r["channel"], seq=r["seq"], digest=r["digest"][:16],
-                    outcome=r["outcome"], reason=r["reason"])
-            .rstrip()
-        )  # fmt: skip
+            f"UNEXPLAINED receipt from {r['issuer']} on {r['channel']}: seq {r['seq']} digest {r['digest'][:16]} "
+            f"{r['outcome']} {r['reason']}".rstrip()
+        )
     if report.ok:
-        click.echo(_("reconciled: every exported package is accounted for"))
+        click.echo("reconciled: every exported package is accounted for")

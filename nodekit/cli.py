@@ -238,16 +238,14 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
     @click.option("--debug", is_flag=True, envvar="CREDGAP_DEBUG", help="Show tracebacks on errors.")
     @click.option(
         "--lang",
-        "lang",
         type=click.Choice(i18n.LANGUAGES),
         default=None,
+        expose_value=False,  # read by run() before click parses, so that click's own messages are translated
         help="Language of messages and help: en or zh_CN (default: from the locale, LANG=zh_CN.UTF-8).",
     )
     @click.version_option(package_name="credgap", message="%(prog)s (credgap) %(version)s")
     @click.pass_context
-    def root(
-        ctx: click.Context, home_arg: str | None, passphrase_file: Path | None, debug: bool, lang: str | None
-    ) -> None:
+    def root(ctx: click.Context, home_arg: str | None, passphrase_file: Path | None, debug: bool) -> None:
         _STATE.debug = _STATE.debug or debug
         ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
         ctx.call_on_close(ctx.obj.close)
@@ -264,11 +262,11 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     """Run a node program and return its exit code; operators see one line per error, never a traceback
     (unless ``--debug``)."""
     global _STATE
-    args = list(argv) if argv is not None else sys.argv[1:]
-    _STATE = CliState(debug="--debug" in args)
+    _STATE = CliState(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
     name = prog_name or root.name or "node"
+
     try:  # the language is needed before click parses (its own usage errors are translated too)
-        language = i18n.resolve(_lang_argument(args))
+        language = i18n.resolve(_lang_argument(argv if argv is not None else sys.argv[1:]))
     except i18n.UnknownLanguage as exc:
         click.echo(
             f"{name}: error: --lang {printable(str(exc), 40)}: expected one of {', '.join(i18n.LANGUAGES)}", err=True
@@ -276,7 +274,7 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
         return int(ExitCode.USAGE)
     with i18n.speaking(language):
         i18n.translate_help(root)
-        return _run(root, args, name, prog_name)
+        return _run(root, argv, name, prog_name)
 
 
 def _lang_argument(args: Sequence[str]) -> str | None:
@@ -291,10 +289,10 @@ def _lang_argument(args: Sequence[str]) -> str | None:
     return None
 
 
-def _run(root: click.Group, args: list[str], name: str, prog_name: str | None) -> int:
+def _run(root: click.Group, argv: Sequence[str] | None, name: str, prog_name: str | None) -> int:
     _ = i18n._
     try:
-        rv = root.main(args=args, prog_name=prog_name, standalone_mode=False)
+        rv = root.main(args=list(argv) if argv is not None else None, prog_name=prog_name, standalone_mode=False)
         if isinstance(rv, int):  # click returns the code of ctx.exit() (--help, --version) here
             return rv
     except click.exceptions.Exit as exc:
