@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import gettext
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from internal_node.readers import FileFacts, Format, IngestError, RawRow, RowRea
 from internal_node.rows import FILE, RowValidator, ValidRow
 from internal_node.upsert import BatchWriter, Counts, Guarded, Undone
 from internal_node.validate import InvalidValue, Problem, check_uscc, parse_text
+from nodekit import i18n
 from nodekit.errors import ExitCode
 from nodekit.events import record_event
 from nodekit.runtime import Node
@@ -47,6 +49,9 @@ class IngestRejected(IngestError):
     def __init__(self, message: str, report: IngestReport, *, reason: str | None = None) -> None:
         super().__init__(message, reason=reason)
         self.report = report
+
+    def shown(self) -> str:
+        return _refusal(self.report, shown=True)
 
 
 @dataclass
@@ -175,7 +180,8 @@ class _RejectsFile:
 
 
 def _problems_text(problems: list[Problem]) -> str:
-    return "; ".join(f"{p.field}: {p.message}" for p in problems)
+    """The problems of a row for the person correcting it, in their language."""
+    return "; ".join(f"{p.field}: {p.text()}" for p in problems)
 
 
 def _cell_text(cell: Any) -> str:
@@ -404,11 +410,21 @@ def _sha256_or_empty(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _refusal(report: IngestReport) -> str:
+def _refusal(report: IngestReport, *, shown: bool = False) -> str:
+    """Why the file was refused: English (logs, --json), or with ``shown`` in the operator's language."""
     c = report.counts
-    first = report.problems[0].render(report.file) if report.problems else ""
-    what = f"{c.rejected} of {c.rows} rows invalid" if c.rejected else f"{report.problem_count} problems"
-    return f"{report.file}: rejected, nothing written: {what} (first: {first})"
+    t = i18n.active() if shown else gettext.NullTranslations()
+    first = (
+        "" if not report.problems else (report.problems[0].shown if shown else report.problems[0].render)(report.file)
+    )
+    if c.rejected:
+        what = t.ngettext("{rejected} of {rows} row invalid", "{rejected} of {rows} rows invalid", c.rows)
+    else:
+        what = t.ngettext("{problems} problem", "{problems} problems", report.problem_count)
+    what = what.format(rejected=c.rejected, rows=c.rows, problems=report.problem_count)
+    return t.gettext("{file}: rejected, nothing written: {what} (first: {first})").format(
+        file=report.file, what=what, first=first
+    )
 
 
 def _run(

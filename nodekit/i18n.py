@@ -100,6 +100,11 @@ def speaking(language: str) -> Iterator[None]:
             os.environ["LANGUAGE"] = saved
 
 
+def active() -> gettext.NullTranslations:
+    """The catalogue now spoken (``gettext``/``ngettext`` methods, for code that picks its catalogue)."""
+    return _active
+
+
 def language() -> str:
     """The language now spoken (``en`` or ``zh_CN``)."""
     return _active_language
