@@ -31,14 +31,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nodekit.errors import ExitCode, NodeError
-from nodekit.models import ChannelPackageRow, ChannelRow, ReceiptRow
+from nodekit.models import ChannelPackageRow, ChannelRow, ReceiptRow, TransferLogRow
 from transfer.errors import PackageRejected
 from transfer.header import parse_prefix
 from transfer.limits import DEFAULT_VALIDITY
+from transfer.log import EventCode
 from transfer.medium import channel_dirname, package_name
 from transfer.stores import PackageStore
 
@@ -101,6 +103,7 @@ class ReconcileReport:
     period: int
     packages: list[PackageStatus]
     unexplained: list[dict[str, Any]]
+    abandoned: list[dict[str, Any]] = field(default_factory=list)  # receipts for what a recovery jumped past
 
     @property
     def summary(self) -> dict[str, int]:
@@ -139,6 +142,7 @@ class ReconcileReport:
             "summary": self.summary,
             "packages": [p.as_dict() for p in self.packages],
             "unexplained_receipts": self.unexplained,
+            "abandoned_receipts": self.abandoned,
         }
 
 
@@ -161,6 +165,7 @@ def reconcile(
         stmt = stmt.where(ChannelRow.recipient_node == peer)
     packages: list[PackageStatus] = []
     unexplained: list[dict[str, Any]] = []
+    abandoned: list[dict[str, Any]] = []
     for ch in session.scalars(stmt.order_by(ChannelRow.recipient_node)):
         name = channel_dirname(me, ch.recipient_node)
         sent = session.scalars(
@@ -183,17 +188,40 @@ def reconcile(
             statuses[p.seq] = st
             packages.append(st)
         known = {p.digest for p in sent}
+        skipped = _recovered_ranges(session, name)
         for r in receipts:
             if r.digest in known:
                 continue
             target = statuses.get(r.seq) if r.seq is not None else None
             if r.outcome == "rejected" and target is not None and by_seq[r.seq].digest != r.digest:  # type: ignore[index]
                 target.rejected_copies.append(_receipt(r))
+            elif r.seq is not None and any(lo < r.seq < hi for lo, hi in skipped):
+                # sent by this node before its database was restored from a backup: a recorded recovery
+                # jumped past them (channel.recovered), so they are the abandoned log's, not unexplained
+                abandoned.append({**_receipt(r), "channel": name})
             else:
                 unexplained.append({**_receipt(r), "channel": name})
         for st in statuses.values():
             _judge(st, now)
-    return ReconcileReport(period=period, packages=packages, unexplained=unexplained)
+    return ReconcileReport(period=period, packages=packages, unexplained=unexplained, abandoned=abandoned)
+
+
+def _recovered_ranges(session: Session, channel: str) -> list[tuple[int, int]]:
+    """The sequence numbers each recovery of this (outbound) channel jumped over: (old last, next seq)."""
+    out: list[tuple[int, int]] = []
+    for subject in session.scalars(
+        select(TransferLogRow.subject).where(TransferLogRow.event == EventCode.CHANNEL_RECOVERED.value)
+    ):
+        doc = orjson.loads(subject)
+        old, nxt = (doc.get("old") or {}).get("seq"), doc.get("next_seq")
+        if (
+            doc.get("channel") == channel
+            and doc.get("side") == "sender"
+            and isinstance(old, int)
+            and isinstance(nxt, int)
+        ):
+            out.append((old, nxt))
+    return out
 
 
 def _judge(st: PackageStatus, now: datetime) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from exchange import cli_transfer
+from exchange import cli_recover, cli_transfer
 from internal_node import SPEC, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
 from nodekit.cli import make_root, run
 
@@ -14,6 +14,7 @@ cli = make_root(
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
 cli_transfer.register(cli)
+cli_recover.register(cli)
 cli_policy.register(cli)
 cli_data.register(cli)
 cli_exchange.register(cli)

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from exchange import cli_transfer
+from exchange import cli_recover, cli_transfer
 from exchange.alarms import check_inbound
 from exchange.cli_outcomes import (
     echo_outcomes,
@@ -38,6 +38,7 @@ cli = make_root(
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
 cli_transfer.register(cli)
+cli_recover.register(cli)
 
 
 @cli.command("import")
