@@ -286,3 +286,40 @@ def test_after_a_fork_recover_sets_the_forged_side_aside(net: Net) -> None:
     assert net.import_() == [(6, "applied", "")]
     [entry] = log_events(net.public.node, "channel.recovered")
     assert [a["seq"] for a in entry["abandoned"]] == [2]
+
+
+# ---------------------------------------------------------------------------------- the command itself
+
+
+def test_recover_shows_its_plan_asks_and_needs_a_reason(net: Net) -> None:
+    net.ingest(1)
+    net.export()
+    assert net.import_() == [(1, "applied", "")]
+    assert net.returns() == ["applied"]
+    home = net.internal
+    assert cli(home, "channel", "recover", "--yes").code == 2, "--reason is required"
+    assert cli(home, "channel", "recover", "--reason", "  ", "--yes").code == 2
+    assert cli(home, "channel", "recover", "--reason", "x", "--json").code == 2, "--json cannot ask"
+
+    # without --yes it shows the plan and asks; no changes nothing
+    no = run_cli("internal-node", "--home", str(home.node.config.home), "channel", "recover", "--reason", "drill",
+                 input="n\n")  # fmt: skip
+    assert no.code != 0
+    assert "learned from its latest verified receipt" in no.out and "snapshot at seq 3" in no.out
+    assert log_events(home.node, "channel.recovered") == []
+    # the internal node learns from the public node's latest verified receipt by default
+    yes = run_cli("internal-node", "--home", str(home.node.config.home), "channel", "recover", "--reason", "drill",
+                  "--operator", "张三", input="y\n")  # fmt: skip
+    assert yes.code == 0, yes.out + yes.err
+    [entry] = log_events(home.node, "channel.recovered")
+    assert (entry["why"], entry["source"], entry["next_seq"]) == ("drill", "receipts", 3)
+    assert net.export().seq == 3
+    assert net.import_() == [(3, "rebased", "")]
+
+    # a public node has no receipt that says where the internal node stands: it needs its status
+    r = cli(net.public, "channel", "recover", "--reason", "drill", "--yes")
+    assert r.code == 2 and "--peer-status" in r.err
+    bad = net.tmp / "bad-status.json"
+    bad.write_text('{"exchange": {"node": "someone-else", "channels": []}}')
+    r = cli(net.public, "channel", "recover", "--peer-status", str(bad), "--reason", "drill", "--yes")
+    assert r.code == 2 and "someone-else" in r.err and "Traceback" not in r.err
