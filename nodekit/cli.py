@@ -20,6 +20,8 @@ from keys.identity_store import Identity
 from nodekit.db import database_fault, database_location, is_database_error, log_database_error
 from nodekit.errors import DiskFull, ExitCode, NodeError
 from nodekit.home import HOME_ENV, load_config, resolve_home
+from nodekit.logs import LOG_FORMAT_ENV, LOG_FORMATS, LogFormat, attach_node_log
+from nodekit.operator import OPERATOR_ENV, set_operator
 from nodekit.runtime import Node, NodeSpec
 from nodekit.text import printable
 
@@ -40,6 +42,7 @@ class CliState:
     emitted: bool = False  # a JSON document is already on stdout: an error adds no second one
     database: str = "the node database"  # where the node's database is, once it is opened
     home: Path | None = None  # the node home, once it is opened
+    log_format: LogFormat = "text"  # node.log's format (--log-format)
 
 
 _STATE = CliState()
@@ -93,25 +96,7 @@ pass_node_context = click.make_pass_decorator(NodeContext)
 
 
 def _setup_file_logging(node: Node) -> None:
-    logdir = node.config.log_dir
-    if not logdir.is_dir():
-        return
-    root = logging.getLogger("credgap")
-    target = str(logdir / "node.log")
-    if any(getattr(h, "baseFilename", None) == target for h in root.handlers):
-        return
-    handler = _LogFile(target, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-class _LogFile(logging.FileHandler):
-    """The node log. A record it cannot write (the disk is full) is dropped: the operator's one line
-    on stderr still says what happened, and logging's own traceback must not follow it there."""
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        pass
+    attach_node_log(node.config.log_dir, _STATE.log_format)
 
 
 def _set_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -234,11 +219,34 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
         default=None,
         help="Read the key passphrase from this file (a systemd credential or a secrets mount).",
     )
+    @click.option(
+        "--operator",
+        metavar="NAME",
+        default=None,
+        help=f"Who runs this command, named in every log entry it writes (default: ${OPERATOR_ENV}, else the OS user).",
+    )
+    @click.option(
+        "--log-format",
+        type=click.Choice(LOG_FORMATS),
+        default="text",
+        envvar=LOG_FORMAT_ENV,
+        show_envvar=True,
+        help="node.log as text lines or as JSON lines (for a log shipper).",
+    )
     @click.option("--debug", is_flag=True, envvar="CREDGAP_DEBUG", help="Show tracebacks on errors.")
     @click.version_option(package_name="credgap", message="%(prog)s (credgap) %(version)s")
     @click.pass_context
-    def root(ctx: click.Context, home_arg: str | None, passphrase_file: Path | None, debug: bool) -> None:
+    def root(
+        ctx: click.Context,
+        home_arg: str | None,
+        passphrase_file: Path | None,
+        operator: str | None,
+        log_format: LogFormat,
+        debug: bool,
+    ) -> None:
         _STATE.debug = _STATE.debug or debug
+        _STATE.log_format = log_format
+        set_operator(operator)
         ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
         ctx.call_on_close(ctx.obj.close)
 
@@ -255,6 +263,7 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     (unless ``--debug``)."""
     global _STATE
     _STATE = CliState(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
+    set_operator(None)
     name = prog_name or root.name or "node"
     try:
         rv = root.main(args=list(argv) if argv is not None else None, prog_name=prog_name, standalone_mode=False)
