@@ -43,6 +43,7 @@ class CliState:
     database: str = "the node database"  # where the node's database is, once it is opened
     home: Path | None = None  # the node home, once it is opened
     log_format: LogFormat = "text"  # node.log's format (--log-format)
+    command: str | None = None  # the subcommand run (e.g. "export"), for the metrics written after it
 
 
 _STATE = CliState()
@@ -246,6 +247,7 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
     ) -> None:
         _STATE.debug = _STATE.debug or debug
         _STATE.log_format = log_format
+        _STATE.command = ctx.invoked_subcommand
         set_operator(operator)
         ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
         ctx.call_on_close(ctx.obj.close)
@@ -292,6 +294,11 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     except Exception as exc:  # the one place an error becomes an exit code
         return _report(name, exc)
     return int(ExitCode.OK)
+
+
+def last_invocation() -> tuple[str | None, Path | None]:
+    """(the subcommand, the node home if it was opened) of the last :func:`run`."""
+    return _STATE.command, _STATE.home
 
 
 def named_fault(exc: BaseException) -> NodeError | None:
