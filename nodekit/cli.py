@@ -260,6 +260,31 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
     return root
 
 
+EXIT_CODE_MEANINGS = {
+    ExitCode.OK: "success",
+    ExitCode.FAILURE: "operational failure (I/O, database, medium)",
+    ExitCode.USAGE: "usage: bad options, node home or configuration",
+    ExitCode.REJECTED: "input refused (department file, card, policy)",
+    ExitCode.VERIFICATION: "verification failed (signature, package, fingerprint, audit chain)",
+    ExitCode.PENDING: "incomplete, action pending (an operator must act; nothing failed)",
+}
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table every ``--help`` ends with (``\b``: click keeps the lines as they are)."""
+    rows = "\n".join(f"  {int(code)}  {EXIT_CODE_MEANINGS.get(code, code.name.lower())}" for code in ExitCode)
+    return f"\b\nExit codes:\n{rows}\n  130  interrupted"
+
+
+def add_exit_code_epilogs(command: click.Command) -> None:
+    """Give ``command`` and every command under it the exit-code epilog (once)."""
+    if command.epilog is None:
+        command.epilog = exit_codes_epilog()
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_exit_code_epilogs(sub)
+
+
 def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str | None = None) -> int:
     """Run a node program and return its exit code; operators see one line per error, never a traceback
     (unless ``--debug``)."""
@@ -267,6 +292,13 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     _STATE = CliState(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
     set_operator(None)
     name = prog_name or root.name or "node"
+    if root.epilog is None:
+        var = "_" + name.upper().replace("-", "_") + "_COMPLETE"
+        root.epilog = (
+            f"{exit_codes_epilog()}\n\n\b\nShell completion (bash; zsh_source, fish_source likewise):\n"
+            f'  eval "$({var}=bash_source {name})"'
+        )
+    add_exit_code_epilogs(root)
     try:
         rv = root.main(args=list(argv) if argv is not None else None, prog_name=prog_name, standalone_mode=False)
         if isinstance(rv, int):  # click returns the code of ctx.exit() (--help, --version) here
