@@ -8,13 +8,13 @@ CATALOGUE := nodekit/locale/zh_CN/LC_MESSAGES/credgap
 # Set CREDGAP_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run the
 # database tests against PostgreSQL as well; .ci/run does.
 
-.PHONY: all venv demo test test-sqlite test-pg lint bench bench-full bench-web i18n openapi mutate clean
+.PHONY: all venv demo test test-sqlite test-pg lint bench bench-full bench-web i18n openapi mutate clean dist lock
 
 all: test
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,postgresql]'
 	touch $(STAMP)
 
 venv: $(STAMP) $(CATALOGUE).mo
@@ -55,7 +55,20 @@ mutate: venv
 	@echo "== surviving mutants: $$(grep -c ': survived' mutants/survivors.txt) (mutants/survivors.txt; mutmut show NAME)"
 
 clean:
-	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache mutants
+	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache mutants dist
+
+# The offline installation bundle (docs/OPERATIONS.md, "Installing offline"): credgap's wheel, a
+# wheelhouse/ of every runtime dependency pinned by requirements/runtime.lock, install.sh and SHA256SUMS.
+# Built on a connected machine of the target's kind; tests/deploy/test_offline_install.py installs it
+# into a fresh venv with the network cut off.
+dist: venv
+	$(BIN)/python scripts/make_dist.py --out dist
+
+# requirements/runtime.lock: the runtime pins with their hashes, at the versions of constraints.txt
+# (after a change of dependencies in pyproject.toml: update constraints.txt, then `make lock`)
+lock: venv
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --extra postgresql \
+	  -c constraints.txt --no-emit-index-url --no-emit-find-links -o requirements/runtime.lock pyproject.toml
 
 # The zh-CN catalogues (docs/adr/0016-operator-language.md): the operators' (CLI messages and help,
 # click's messages, the demo) and the platform's (its templates and code; the platform falls back to

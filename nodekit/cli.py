@@ -21,6 +21,8 @@ from nodekit import i18n
 from nodekit.db import database_fault, database_location, is_database_error, log_database_error
 from nodekit.errors import DiskFull, ExitCode, NodeError
 from nodekit.home import HOME_ENV, load_config, resolve_home
+from nodekit.logs import LOG_FORMAT_ENV, LOG_FORMATS, LogFormat, attach_node_log
+from nodekit.operator import OPERATOR_ENV, set_operator
 from nodekit.runtime import Node, NodeSpec
 from nodekit.text import printable
 
@@ -41,6 +43,8 @@ class CliState:
     emitted: bool = False  # a JSON document is already on stdout: an error adds no second one
     database: str = "the node database"  # where the node's database is, once it is opened
     home: Path | None = None  # the node home, once it is opened
+    log_format: LogFormat = "text"  # node.log's format (--log-format)
+    command: str | None = None  # the subcommand run (e.g. "export"), for the metrics written after it
 
 
 _STATE = CliState()
@@ -94,25 +98,7 @@ pass_node_context = click.make_pass_decorator(NodeContext)
 
 
 def _setup_file_logging(node: Node) -> None:
-    logdir = node.config.log_dir
-    if not logdir.is_dir():
-        return
-    root = logging.getLogger("credgap")
-    target = str(logdir / "node.log")
-    if any(getattr(h, "baseFilename", None) == target for h in root.handlers):
-        return
-    handler = _LogFile(target, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-class _LogFile(logging.FileHandler):
-    """The node log. A record it cannot write (the disk is full) is dropped: the operator's one line
-    on stderr still says what happened, and logging's own traceback must not follow it there."""
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        pass
+    attach_node_log(node.config.log_dir, _STATE.log_format)
 
 
 def _set_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -235,6 +221,20 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
         default=None,
         help="Read the key passphrase from this file (a systemd credential or a secrets mount).",
     )
+    @click.option(
+        "--operator",
+        metavar="NAME",
+        default=None,
+        help=f"Who runs this command, named in every log entry it writes (default: ${OPERATOR_ENV}, else the OS user).",
+    )
+    @click.option(
+        "--log-format",
+        type=click.Choice(LOG_FORMATS),
+        default="text",
+        envvar=LOG_FORMAT_ENV,
+        show_envvar=True,
+        help="node.log as text lines or as JSON lines (for a log shipper).",
+    )
     @click.option("--debug", is_flag=True, envvar="CREDGAP_DEBUG", help="Show tracebacks on errors.")
     @click.option(
         "--lang",
@@ -245,8 +245,18 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
     )
     @click.version_option(package_name="credgap", message="%(prog)s (credgap) %(version)s")
     @click.pass_context
-    def root(ctx: click.Context, home_arg: str | None, passphrase_file: Path | None, debug: bool) -> None:
+    def root(
+        ctx: click.Context,
+        home_arg: str | None,
+        passphrase_file: Path | None,
+        operator: str | None,
+        log_format: LogFormat,
+        debug: bool,
+    ) -> None:
         _STATE.debug = _STATE.debug or debug
+        _STATE.log_format = log_format
+        _STATE.command = ctx.invoked_subcommand
+        set_operator(operator)
         ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
         ctx.call_on_close(ctx.obj.close)
 
@@ -258,12 +268,45 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
     return root
 
 
+EXIT_CODE_MEANINGS = {
+    ExitCode.OK: "success",
+    ExitCode.FAILURE: "operational failure (I/O, database, medium)",
+    ExitCode.USAGE: "usage: bad options, node home or configuration",
+    ExitCode.REJECTED: "input refused (department file, card, policy)",
+    ExitCode.VERIFICATION: "verification failed (signature, package, fingerprint, audit chain)",
+    ExitCode.PENDING: "incomplete, action pending (an operator must act; nothing failed)",
+}
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table every ``--help`` ends with (``\b``: click keeps the lines as they are)."""
+    rows = "\n".join(f"  {int(code)}  {EXIT_CODE_MEANINGS.get(code, code.name.lower())}" for code in ExitCode)
+    return f"\b\nExit codes:\n{rows}\n  130  interrupted"
+
+
+def add_exit_code_epilogs(command: click.Command) -> None:
+    """Give ``command`` and every command under it the exit-code epilog (once)."""
+    if command.epilog is None:
+        command.epilog = exit_codes_epilog()
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_exit_code_epilogs(sub)
+
+
 def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str | None = None) -> int:
     """Run a node program and return its exit code; operators see one line per error, never a traceback
     (unless ``--debug``)."""
     global _STATE
     _STATE = CliState(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
+    set_operator(None)
     name = prog_name or root.name or "node"
+    if root.epilog is None:
+        var = "_" + name.upper().replace("-", "_") + "_COMPLETE"
+        root.epilog = (
+            f"{exit_codes_epilog()}\n\n\b\nShell completion (bash; zsh_source, fish_source likewise):\n"
+            f'  eval "$({var}=bash_source {name})"'
+        )
+    add_exit_code_epilogs(root)
 
     try:  # the language is needed before click parses (its own usage errors are translated too)
         language = i18n.resolve(_lang_argument(argv if argv is not None else sys.argv[1:]))
@@ -319,6 +362,11 @@ def _run(root: click.Group, argv: Sequence[str] | None, name: str, prog_name: st
     except Exception as exc:  # the one place an error becomes an exit code
         return _report(name, exc)
     return int(ExitCode.OK)
+
+
+def last_invocation() -> tuple[str | None, Path | None]:
+    """(the subcommand, the node home if it was opened) of the last :func:`run`."""
+    return _STATE.command, _STATE.home
 
 
 def named_fault(exc: BaseException) -> NodeError | None:

@@ -16,6 +16,7 @@ from nodekit.auditlog import (
     AuditError,
     LogFilter,
     load_against,
+    log_segments,
     own_public_keys,
     pinned_keys,
     rows_with_base,
@@ -96,6 +97,7 @@ def register(root: click.Group) -> None:
             held = load_against(s, identity.node_id, against) if against else None
             try:
                 result = verify_node_log(s, identity.node_id, keys, against=held, base=base)
+                segs = log_segments(s)
             except LogVerificationError as exc:
                 emit(
                     {"ok": False, "index": exc.index, "reason": exc.reason, "message": str(exc)},
@@ -103,7 +105,7 @@ def register(root: click.Group) -> None:
                     as_json=as_json,
                 )
                 raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
-        data = result.as_dict()
+        data = {**result.as_dict(), "segments": segs}
 
         def human() -> None:
             click.echo(
@@ -138,6 +140,13 @@ def register(root: click.Group) -> None:
                     + _("the database still holds every entry; it extends the bundle {folder} ({size} entries)").format(
                         folder=b.folder, size=b.size
                     )
+                )
+            for seg in segs:
+                click.echo(
+                    f"  a new segment starts at entry {seg['start']} ({seg['at']}): channel {seg['channel']} "
+                    f"recovered ({seg['side']}), seq {seg['old']['seq']} -> {seg['new']['seq']}"
+                    + (f", next snapshot at {seg['next_seq']}" if seg.get("next_seq") else "")
+                    + f"; reason: {seg['why']}"
                 )
             if result.against is not None:
                 click.echo(
