@@ -143,7 +143,8 @@ def test_operators_read_chinese_while_json_and_node_log_stay_english(tmp_path: P
 
 def test_swept_commands_speak_chinese(tmp_path: Path) -> None:
     home = str(tmp_path / "int")
-    assert run_cli("internal-node", "--home", home, "init").code == 0
+    r = run_cli("internal-node", "--home", home, "init", env={"LANG": "zh_CN.UTF-8"})
+    assert r.code == 0 and r.out.startswith(f"已初始化内网节点目录 {home}\n  如需调整，请编辑 "), r.out
     r = run_cli("internal-node", "--lang", "zh_CN", "--home", home, "review", "list")
     assert r.code == 0 and r.out.strip() == "没有等待审核的内容"
     r = run_cli("internal-node", "--lang", "zh_CN", "--home", home, "policy", "check")
