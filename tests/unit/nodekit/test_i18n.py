@@ -119,6 +119,13 @@ def test_help_in_chinese_by_option_and_by_locale() -> None:
     assert os.environ.get("LANGUAGE") == before
 
 
+def test_lang_after_the_subcommand() -> None:
+    r = run_cli("internal-node", "status", "--help", "--lang", "zh_CN")
+    assert r.code == 0 and "用法：" in r.out
+    r = run_cli("internal-node", "db", "current", "--lang=zh_CN", "--help")
+    assert r.code == 0 and "用法：" in r.out
+
+
 def test_usage_errors_in_chinese() -> None:
     r = run_cli("internal-node", "--lang", "zh_CN", "--no-such-option")
     assert r.code == 2
