@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import orjson
 
-from internal_node.columns import KINDS, KindSpec
+from internal_node.columns import KINDS, FieldType, KindSpec
 from internal_node.readers import FileFacts, Format, IngestError, RawRow, RowReader, detect_format, inspect_file
 from internal_node.rows import FILE, RowValidator, ValidRow
 from internal_node.upsert import BatchWriter, Counts, Guarded, Undone
@@ -277,7 +277,7 @@ def ingest_file(
     report.options = {
         **({"header_row": header_row} if header_row is not None else {}),
         **({"map": [f"{h}={f}" for h, f in mapping.items()]} if mapping else {}),
-        **({"defaults": [f"{c}={v}" for c, v in given_defaults]} if given_defaults else {}),
+        **({"defaults": [_logged_default(spec, mapping, c, v) for c, v in given_defaults]} if given_defaults else {}),
     }
     rejects_path = rejects or (default_rejects_path(path) if skip_invalid else None)
     try:
@@ -354,6 +354,16 @@ def _pairs(option: str, given: Sequence[str]) -> list[tuple[str, str]]:
             raise IngestUsageError(f"{option} {column.strip()}: given twice")
         pairs.append((column.strip(), value.strip()))
     return pairs
+
+
+def _logged_default(spec: KindSpec, mapping: dict[str, str], column: str, value: str) -> str:
+    """``列名=值`` as the transfer log keeps it: a free-text or identity-number value as its SHA-256,
+    since the log never holds what could be a record's content (docs/FORMAT.md §13.1)."""
+    name = mapping.get(column) or spec.field_named(column)
+    field_type = spec.by_name[name].type if name else None
+    if field_type in (FieldType.LONGTEXT, FieldType.ID_NO):
+        return f"{column}=sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+    return f"{column}={value}"
 
 
 def _field_option(spec: KindSpec, option: str, column: str, name: str) -> str:

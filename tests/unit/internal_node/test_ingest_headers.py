@@ -237,3 +237,14 @@ def test_rejects_of_a_workbook_show_cells_as_the_sheet_does(node: Node, tmp_path
         lines = list(csv.reader(fh))
     assert lines[1][:3] == ["4", "2", "4"]
     assert lines[1][4 + date_at] == "2025-03-02"
+
+
+def test_a_free_text_default_is_logged_as_its_digest(node: Node, tmp_path: Path) -> None:
+    import hashlib
+
+    headers, rows = penalty_table()
+    path = write_rows(tmp_path / "p.csv", headers, rows)
+    report = ingest(node, path, defaults=["备注=由市场监管局统一补录"])
+    assert report.accepted
+    digest = hashlib.sha256("由市场监管局统一补录".encode()).hexdigest()
+    assert last_subject(node)["defaults"] == [f"备注=sha256:{digest}"]
