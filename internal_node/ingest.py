@@ -26,6 +26,7 @@ from internal_node.validate import InvalidValue, Problem, check_uscc, parse_text
 from nodekit import i18n
 from nodekit.errors import ExitCode
 from nodekit.events import record_event
+from nodekit.i18n import N_
 from nodekit.runtime import Node
 from transfer.log import EventCode
 
@@ -233,18 +234,20 @@ def ingest_file(
     show in ``status`` and ``review list`` at once."""
     spec = KINDS.get(kind)
     if spec is None:
-        raise IngestUsageError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
+        raise IngestUsageError(
+            N_("unknown kind {kind}: expected one of {kinds}"), params={"kind": repr(kind), "kinds": ", ".join(KINDS)}
+        )
     try:
         source = parse_text(source, 200)
         source_uscc = check_uscc(source_uscc) if source_uscc else None
     except InvalidValue as exc:
-        raise IngestUsageError(f"--source/--source-uscc: {exc}") from None
+        raise IngestUsageError(N_("--source/--source-uscc: {error}"), params={"error": exc}) from None
     if not source:
-        raise IngestUsageError("--source: the data source unit (数据来源单位) is required")
+        raise IngestUsageError(N_("--source: the data source unit (数据来源单位) is required"))
     mapping = {header: _field_option(spec, "--map", header, name) for header, name in _pairs("--map", column_map)}
     given_defaults = _pairs("--default", defaults)
     if header_row is not None and header_row < 1:
-        raise IngestUsageError(f"--header-row {header_row}: rows are numbered from 1")
+        raise IngestUsageError(N_("--header-row {row}: rows are numbered from 1"), params={"row": header_row})
     try:
         file_format = detect_format(path, fmt)
         facts = inspect_file(path, file_format, encoding)
@@ -264,7 +267,7 @@ def ingest_file(
             )
         raise
     if header_row is not None and file_format is Format.JSONL:
-        raise IngestUsageError("--header-row: a JSON Lines file has no header row")
+        raise IngestUsageError(N_("--header-row: a JSON Lines file has no header row"))
     report = IngestReport(path.name, facts.sha256, kind, source, file_format.value, facts.encoding)
     reader = RowReader(path, file_format, facts.encoding, header_row=header_row)
     validator = RowValidator(spec, source_unit=source, source_unit_uscc=source_uscc, column_map=mapping)
@@ -273,7 +276,10 @@ def ingest_file(
         try:
             validator.set_default(name, value)
         except InvalidValue as exc:
-            raise IngestUsageError(f"--default {column}={value}: {exc}") from None
+            raise IngestUsageError(
+                N_("--default {column}={value}: {error}"),
+                params={"column": column, "value": value, "error": exc},
+            ) from None
     report.options = {
         **({"header_row": header_row} if header_row is not None else {}),
         **({"map": [f"{h}={f}" for h, f in mapping.items()]} if mapping else {}),
@@ -283,7 +289,10 @@ def ingest_file(
     try:
         sink = _RejectsFile(rejects_path) if rejects_path else None
     except OSError as exc:
-        raise IngestUsageError(f"cannot write the rejects file {rejects_path}: {exc.strerror or exc}") from exc
+        raise IngestUsageError(
+            N_("cannot write the rejects file {path}: {error}"),
+            params={"path": rejects_path, "error": exc.strerror or exc},
+        ) from exc
     try:
         try:
             with node.transaction() as session:
@@ -349,9 +358,14 @@ def _pairs(option: str, given: Sequence[str]) -> list[tuple[str, str]]:
     for item in given:
         column, sep, value = item.partition("=")
         if not sep or not column.strip() or not value.strip():
-            raise IngestUsageError(f"{option} {item}: expected 列名=value (a column, '=', a value)")
+            raise IngestUsageError(
+                N_("{option} {item}: expected 列名=value (a column, '=', a value)"),
+                params={"option": option, "item": item},
+            )
         if any(c == column.strip() for c, _v in pairs):
-            raise IngestUsageError(f"{option} {column.strip()}: given twice")
+            raise IngestUsageError(
+                N_("{option} {column}: given twice"), params={"option": option, "column": column.strip()}
+            )
         pairs.append((column.strip(), value.strip()))
     return pairs
 
@@ -374,9 +388,13 @@ def _field_option(spec: KindSpec, option: str, column: str, name: str) -> str:
         return found
     choices = [*spec.by_name, *(f.label for f in spec.fields)]
     close = difflib.get_close_matches(name.strip(), choices, n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(close)}?" if close else f"; the {spec.kind} fields are in docs/INGEST.md"
-    return_value = f"{option} {column}={name}" if option == "--map" else f"{option} {column}"
-    raise IngestUsageError(f"{return_value}: {name.strip()!r} is not a {spec.kind} field{hint}")
+    given = f"{option} {column}={name}" if option == "--map" else f"{option} {column}"
+    params = {"given": given, "name": repr(name.strip()), "kind": spec.kind, "close": " or ".join(close)}
+    if close:
+        raise IngestUsageError(N_("{given}: {name} is not a {kind} field; did you mean {close}?"), params=params)
+    raise IngestUsageError(
+        N_("{given}: {name} is not a {kind} field; the {kind} fields are in docs/INGEST.md"), params=params
+    )
 
 
 def _log_undone(
