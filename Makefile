@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+CATALOGUE := nodekit/locale/zh_CN/LC_MESSAGES/credgap
 # Set CREDGAP_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run the
 # database tests against PostgreSQL as well; .ci/run does.
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,postgresql]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) $(CATALOGUE).mo
 
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
@@ -69,12 +70,23 @@ lock: venv
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --extra postgresql \
 	  -c constraints.txt --no-emit-index-url --no-emit-find-links -o requirements/runtime.lock pyproject.toml
 
-# The platform's zh-CN catalogue: extract message ids, merge them into the .po (translate the new
-# ones there), compile the .mo that the package ships (tests/web/test_i18n.py checks both).
+# The zh-CN catalogues (docs/adr/0016-operator-language.md): the operators' (CLI messages and help,
+# click's messages, the demo) and the platform's (its templates and code; the platform falls back to
+# the operators' one). Extract the message ids, merge them into each .po (translate the new ones
+# there), compile the .mo files the package ships (tests/unit/nodekit/test_i18n.py and
+# tests/web/test_i18n.py check both).
 i18n: venv
+	$(BIN)/python scripts/i18n.py build/credgap.pot
+	$(BIN)/pybabel update -i build/credgap.pot -D credgap -d nodekit/locale -l zh_CN --ignore-obsolete --no-wrap --ignore-pot-creation-date
+	$(BIN)/pybabel compile -D credgap -d nodekit/locale -l zh_CN --statistics
 	$(BIN)/pybabel extract -F public_node/web/babel.cfg -k N_ -k WebError:3 --no-location -o build/messages.pot .
 	$(BIN)/pybabel update -i build/messages.pot -d public_node/web/locale -l zh_CN --ignore-obsolete --no-wrap
 	$(BIN)/pybabel compile -d public_node/web/locale -l zh_CN --statistics
+
+# the .mo is committed (a fresh clone and a wheel work without Babel); `make venv` recompiles it when
+# the .po is newer, e.g. after a merge that touched both
+$(CATALOGUE).mo: $(CATALOGUE).po $(STAMP)
+	$(BIN)/pybabel compile -D credgap -d nodekit/locale -l zh_CN
 
 # docs/openapi.json from the app's routes (tests/web/test_api.py keeps them equal)
 openapi: venv

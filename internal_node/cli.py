@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from exchange import cli_transfer
+from exchange import cli_recover, cli_transfer
 from internal_node import SPEC, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
 from nodekit.cli import last_invocation, make_root, run
 
@@ -16,6 +16,7 @@ cli = make_root(
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
 cli_transfer.register(cli)
+cli_recover.register(cli)
 cli_policy.register(cli)
 cli_data.register(cli)
 cli_exchange.register(cli)

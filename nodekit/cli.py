@@ -17,6 +17,7 @@ import click
 import orjson
 
 from keys.identity_store import Identity
+from nodekit import i18n
 from nodekit.db import database_fault, database_location, is_database_error, log_database_error
 from nodekit.errors import DiskFull, ExitCode, NodeError
 from nodekit.home import HOME_ENV, load_config, resolve_home
@@ -235,6 +236,13 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
         help="node.log as text lines or as JSON lines (for a log shipper).",
     )
     @click.option("--debug", is_flag=True, envvar="CREDGAP_DEBUG", help="Show tracebacks on errors.")
+    @click.option(
+        "--lang",
+        type=click.Choice(i18n.LANGUAGES),
+        default=None,
+        expose_value=False,  # read by run() before click parses, so that click's own messages are translated
+        help="Language of messages and help: en or zh_CN (default: from the locale, LANG=zh_CN.UTF-8).",
+    )
     @click.version_option(package_name="credgap", message="%(prog)s (credgap) %(version)s")
     @click.pass_context
     def root(
@@ -299,6 +307,33 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
             f'  eval "$({var}=bash_source {name})"'
         )
     add_exit_code_epilogs(root)
+
+    try:  # the language is needed before click parses (its own usage errors are translated too)
+        language = i18n.resolve(_lang_argument(argv if argv is not None else sys.argv[1:]))
+    except i18n.UnknownLanguage as exc:
+        click.echo(
+            f"{name}: error: --lang {printable(str(exc), 40)}: expected one of {', '.join(i18n.LANGUAGES)}", err=True
+        )
+        return int(ExitCode.USAGE)
+    with i18n.speaking(language):
+        i18n.translate_help(root)
+        return _run(root, argv, name, prog_name)
+
+
+def _lang_argument(args: Sequence[str]) -> str | None:
+    """The value of ``--lang`` among the arguments (anywhere before ``--``), or None."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+    return None
+
+
+def _run(root: click.Group, argv: Sequence[str] | None, name: str, prog_name: str | None) -> int:
+    _ = i18n._
     try:
         rv = root.main(args=list(argv) if argv is not None else None, prog_name=prog_name, standalone_mode=False)
         if isinstance(rv, int):  # click returns the code of ctx.exit() (--help, --version) here
@@ -306,7 +341,7 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo(f"{name}: aborted", err=True)
+        click.echo(name + ": " + _("aborted"), err=True)
         return int(ExitCode.FAILURE)
     except click.exceptions.NoArgsIsHelpError as exc:  # a group named without a command: its help answers
         exc.show()
@@ -317,11 +352,12 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
             _json_error("usage", message)
         hint = ""
         if isinstance(exc, click.UsageError):
-            hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx is not None else " (try --help)"
-        click.echo(f"{name}: error: {message}{hint}", err=True)
+            command = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "--help"
+            hint = " " + _("(try '{command}')").format(command=command)
+        click.echo(_("{program}: error: {message}").format(program=name, message=message + hint), err=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo(f"{name}: interrupted", err=True)
+        click.echo(name + ": " + _("interrupted"), err=True)
         return 130
     except Exception as exc:  # the one place an error becomes an exit code
         return _report(name, exc)
@@ -343,7 +379,7 @@ def named_fault(exc: BaseException) -> NodeError | None:
         # a write() error names no file: the home is where this node writes
         where = exc.filename or _STATE.home or "the node home"
         log.warning("disk full: %s", where, exc_info=exc)
-        return DiskFull(f"disk full: {where}")
+        return DiskFull(i18n.N_("disk full: {where}"), params={"where": where})
     return None
 
 
@@ -360,16 +396,22 @@ def one_line(exc: BaseException) -> tuple[str, str, int]:
 
 
 def _report(name: str, exc: BaseException) -> int:
-    reason, message, exit_code = one_line(exc)
+    _ = i18n._
+    fault = named_fault(exc) if not isinstance(exc, NodeError) else None
+    target = fault if fault is not None else exc
+    reason, message, exit_code = one_line(target)
+    # the operator reads their language; node.log and --json keep the English text
+    text = printable(target.shown(), limit=2000) if isinstance(target, NodeError) else message
     if reason != "internal":
         log.warning("%s failed (%s): %s", name, reason, message)
     else:
         if not _STATE.debug:
             message += " (run with --debug for the traceback)"
+            text += " " + _("(run with --debug for the traceback)")
         log.error("%s: %s", name, message, exc_info=exc)
     if _STATE.json and not _STATE.emitted:
         _json_error(str(reason), message)
-    click.echo(f"{name}: error: {message}", err=True)
+    click.echo(_("{program}: error: {message}").format(program=name, message=text), err=True)
     if _STATE.debug:
         click.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
     return exit_code

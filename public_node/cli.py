@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from exchange import cli_transfer
+from exchange import cli_recover, cli_transfer
 from exchange.alarms import check_inbound
 from exchange.cli_outcomes import (
     echo_outcomes,
@@ -43,6 +43,7 @@ cli = make_root(
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
 cli_transfer.register(cli)
+cli_recover.register(cli)
 
 
 @cli.command("import")
