@@ -112,3 +112,47 @@ def test_a_public_node_restored_from_a_backup_resumes_the_exchange(homes: Any, r
     export(a.node, a.identity)
     assert [o.result for o in import_packages(restored, b.identity)] == ["applied"], "and the next export follows"
     restored.close()
+
+
+def test_an_internal_node_restored_by_the_documented_procedure_resumes_through_channel_recover(
+    tmp_path: Path, database_factory: Any, request: pytest.FixtureRequest
+) -> None:
+    """docs/OPERATIONS.md, "Restoring an internal node": `db backup`, the disk lost, the backup put
+    back, `db upgrade`, then `channel recover` on both sides: no sequence number is sealed twice and the
+    public node reads the longer log as a recorded restore (no alarm)."""
+    _sqlite_only(request)
+    from tests.integration.test_channel_recover import Net, alarms, cli
+
+    net = Net(tmp_path, database_factory)
+    try:
+        net.ingest(2)
+        net.export()
+        assert net.import_() == [(1, "applied", "")]
+        assert net.returns() == ["applied"]
+        home = net.internal.node.config.home
+        assert cli(net.internal, "db", "backup", str(tmp_path / "nightly")).code == 0
+        net.ingest(1)
+        net.export()
+        net.ingest(1)
+        net.export()
+        assert net.import_() == [(2, "applied", ""), (3, "applied", "")]
+
+        # the disk fails: stop, put the backup back, db upgrade (keys/ and node.toml came from their own copy)
+        net.internal.node.close()
+        db = Path(net.internal.node.config.database_url.removeprefix("sqlite:///"))
+        for stale in db.parent.glob(db.name + "*"):
+            stale.unlink()
+        shutil.copyfile(tmp_path / "nightly" / "node.db", db)
+        assert run_cli("internal-node", "--home", str(home), "db", "upgrade").code == 0
+        assert net.sent_seqs() == [1], "the restored database forgot seq 2 and 3"
+
+        _pub, internal = net.recover_both("internal node restored from the nightly db backup", restored=True)
+        assert internal["next_seq"] == 5
+        net.ingest(1)
+        assert net.export().seq == 5
+        assert net.import_() == [(5, "rebased", "")]
+        assert net.sent_seqs() == [1, 5], "no sequence number sent before the restore is used again"
+        assert alarms(net.public) == [] and alarms(net.internal) == []
+    finally:
+        net.internal.node.close()
+        net.public.node.close()
