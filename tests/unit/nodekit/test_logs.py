@@ -50,6 +50,15 @@ def test_text_entries_carry_time_offset_and_operator(tmp_path: Path, credgap_log
     assert line.endswith("INFO credgap.exchange [operator=王科长]: sealed seq 7")
 
 
+def test_a_commands_own_operator_option_names_its_log_entries(tmp_path: Path, credgap_log: logging.Logger) -> None:
+    from nodekit.operator import operator_actor
+
+    attach_node_log(tmp_path)
+    assert operator_actor("李审核") == "operator:李审核"  # e.g. `review decide --operator 李审核`
+    logging.getLogger("credgap").warning("decided")
+    assert "[operator=李审核]: decided" in (tmp_path / "node.log").read_text(encoding="utf-8")
+
+
 def test_json_lines(tmp_path: Path, credgap_log: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CREDGAP_OPERATOR", "ops-bot")
     attach_node_log(tmp_path, "json")
