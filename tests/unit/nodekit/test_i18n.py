@@ -140,12 +140,17 @@ def test_operators_read_chinese_while_json_and_node_log_stay_english(tmp_path: P
     assert doc["error"]["message"] == "no node home given: pass --home DIR or set CREDGAP_HOME"
     assert "未指定节点目录" in r.err and "CREDGAP_HOME" in r.err
 
-    home = tmp_path / "pub"
-    assert run_cli("public-node", "--home", str(home), "init").code == 0
+    home = tmp_path / "int"
+    assert run_cli("internal-node", "--home", str(home), "init").code == 0
     (home / "logs").mkdir(exist_ok=True)
-    r = run_cli("public-node", "--lang", "zh_CN", "--home", str(home), "keys", "show")
-    log = (home / "logs" / "node.log").read_text(encoding="utf-8") if (home / "logs" / "node.log").exists() else ""
-    assert not re.search(r"[\u4e00-\u9fff]", log.replace(home.name, "")), log
+    bad = tmp_path / "p.dat"
+    bad.write_text("x", encoding="utf-8")
+    args = ["--home", str(home), "ingest", str(bad), "--kind", "penalty", "--source", "x"]
+    r = run_cli("internal-node", "--lang", "zh_CN", *args)
+    assert r.code == 3 and "无法根据后缀 .dat 判断格式" in r.err
+    log = (home / "logs" / "node.log").read_text(encoding="utf-8")
+    assert "p.dat: cannot tell the format from the suffix .dat" in log
+    assert not re.search(r"[\u4e00-\u9fff]", log), log
 
 
 def test_swept_commands_speak_chinese(tmp_path: Path) -> None:
