@@ -63,7 +63,7 @@ class Problem:
 
     @classmethod
     def say(
-        cls, line: int, field: str, template: str, severity: Literal["error", "warning"] = "error", **params: object
+        cls, line: int, field: str, template: str, severity: Literal["error", "warning"] = "error", /, **params: object
     ) -> Problem:
         """A problem from an English template (a message id) and its parameters."""
         return cls(line, field, template.format(**params) if params else template, severity, template, params)
