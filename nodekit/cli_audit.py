@@ -27,6 +27,7 @@ from nodekit.auditlog import (
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.evidence import export_bundle
 from nodekit.text import printable
+from transfer.checkpoint import Checkpoint
 from transfer.errors import LogVerificationError
 from transfer.logverify import StoredEntry, UndecodableEntry
 
@@ -95,8 +96,13 @@ def register(root: click.Group) -> None:
         with node.sessions() as s:
             held = load_against(s, identity.node_id, against) if against else None
             try:
-                result = verify_node_log(s, identity.node_id, keys, against=held, base=base)
                 segs = log_segments(s)
+                restored = _abandoned_head(segs, held)
+                # a peer-held checkpoint of the log this node lost in a restore, recorded by channel recover:
+                # the restored log is verified on its own, and the checkpoint shown as the abandoned head
+                result = verify_node_log(
+                    s, identity.node_id, keys, against=None if restored is not None else held, base=base
+                )
             except LogVerificationError as exc:
                 emit(
                     {"ok": False, "index": exc.index, "reason": exc.reason, "message": str(exc)},
@@ -105,6 +111,8 @@ def register(root: click.Group) -> None:
                 )
                 raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
         data = {**result.as_dict(), "segments": segs}
+        if restored is not None:
+            data["against_abandoned"] = restored
 
         def human() -> None:
             click.echo(
@@ -128,6 +136,11 @@ def register(root: click.Group) -> None:
                     f"recovered ({seg['side']}), seq {seg['old']['seq']} -> {seg['new']['seq']}"
                     + (f", next snapshot at {seg['next_seq']}" if seg.get("next_seq") else "")
                     + f"; reason: {seg['why']}"
+                )
+            if restored is not None:
+                click.echo(
+                    f"  the peer-held checkpoint of {restored['size']} entries is of the log abandoned when this node "
+                    f"was restored from a backup (recorded by channel recover at entry {restored['start']})"
                 )
             if result.against is not None:
                 click.echo(
@@ -219,6 +232,17 @@ def register(root: click.Group) -> None:
             cp = sign_log_checkpoint(s, identity.current_secret(), identity.node_id, node.clock())
         data: dict[str, Any] = {"size": cp.size, "root": cp.root, "key": cp.key, "at": cp.at.isoformat()}
         emit(data, f"checkpoint at {cp.size} entries, root {cp.root}, key {cp.key}", as_json=as_json)
+
+
+def _abandoned_head(segs: list[dict[str, Any]], held: Checkpoint | None) -> dict[str, Any] | None:
+    """The recovery that recorded ``held`` as the head of this node's abandoned log, if one did."""
+    if held is None:
+        return None
+    for seg in segs:
+        head = seg.get("abandoned_head")
+        if isinstance(head, dict) and head.get("size") == held.size and head.get("root") == held.root:
+            return {"size": held.size, "root": held.root, "start": seg["start"]}
+    return None
 
 
 def _problem(e: StoredEntry) -> dict[str, str]:

@@ -223,6 +223,11 @@ def test_an_internal_database_restored_from_backup_never_reuses_a_seq(net: Net) 
     before = net.shown()
     restore(net.internal.node, old)  # the disk failed; last night's backup is put back
     assert net.sent_seqs() == [1]
+    bundle = net.tmp / "pub-evidence"
+    assert cli(net.public, "audit", "export", "-o", str(bundle)).code == 0
+    [held] = list((bundle / "peer-checkpoints").glob(f"{net.internal.id}-*.json"))
+    lost = cli(net.internal, "audit", "verify", "--against", str(held))
+    assert lost.code == 4 and "truncated" in lost.err, "unrecorded, the shorter log reads as cut off"
 
     pub, internal = net.recover_both("internal database restored from the backup of last night", restored=True)
     assert pub["abandoned_packages"] == [] and pub["after"]["last_seq"] == 3
@@ -250,10 +255,15 @@ def test_an_internal_database_restored_from_backup_never_reuses_a_seq(net: Net) 
     doc: Any = r.json()
     assert [a["seq"] for a in doc["abandoned_receipts"]] == [3], "sent before the restore: explained by it"
     assert doc["unexplained_receipts"] == []
-    # the internal node's log verifies across the boundary and shows it
+    # the internal node's log verifies across the boundary and shows it; the public node's checkpoint of
+    # the lost log reads as the recorded restore's abandoned head, not as a truncation
     log = verified_log(net.internal)
     [seg] = log["segments"]
     assert seg["old"]["seq"] == 1 and seg["next_seq"] == 5
+    r = cli(net.internal, "audit", "verify", "--against", str(held), "--json")
+    assert r.code == 0, r.out + r.err
+    assert r.json()["against_abandoned"]["start"] == seg["start"]  # type: ignore[index]
+    assert "abandoned when this node was restored" in cli(net.internal, "audit", "verify", "--against", str(held)).out
 
 
 # ---------------------------------------------------------------------------------- (c) fork
