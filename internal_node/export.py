@@ -275,6 +275,29 @@ def export(
     return report
 
 
+AWAITING_REVIEW = "awaiting-review"
+
+
+def heartbeat_only(node: Node, identity: Identity, *, peer: str | None = None) -> list[SentPackage]:
+    """Seal and deliver a heartbeat (no data item) to each trusted public node, leaving the
+    publication's position as it was: what changed since the review goes in the next reviewed export.
+    Its manifest says ``awaiting-review``, so the public side sees a live link waiting for a review."""
+    policy = load_policy(node.config.policy_file)
+    with node.sessions() as s:
+        peers = _peers(s, peer)
+    if not peers:
+        raise ExportError("no trusted public node: trust its identity card first (keys trust)", reason="no-peer")
+    exchange = open_exchange(node, identity)
+
+    def nothing(_session: Session, _seq: int) -> Iterator[dict[str, Any]]:
+        yield from ()
+
+    return [
+        exchange.send(pk, nothing, manifest={"policy": policy.digest, "content": None, "note": AWAITING_REVIEW})
+        for pk in peers
+    ]
+
+
 def preview(node: Node, policy: DisclosurePolicy, *, full: bool, peer: str | None) -> ExportReport:
     """What ``export`` would seal, computed in one transaction that is rolled back: the database is
     left exactly as it was (no publication row, no counter, no transfer-log entry; see
