@@ -35,7 +35,6 @@ def channel_group() -> None:
     help="The peer's `status --json` output, carried over by an operator (default: the latest receipts).",
 )
 @click.option("--reason", required=True, metavar="TEXT", help="Why (recorded in the transfer log).")
-@click.option("--operator", metavar="NAME", help="Who decides (default: $CREDGAP_OPERATOR, else the OS user).")
 @click.option("--yes", is_flag=True, help="Do it without asking (the plan is still shown).")
 @json_option
 @pass_node_context
@@ -44,7 +43,6 @@ def recover_cmd(
     peer: str | None,
     peer_status: Path | None,
     reason: str,
-    operator: str | None,
     yes: bool,
     as_json: bool,
 ) -> None:
@@ -62,7 +60,7 @@ def recover_cmd(
     node = nctx.node()
     role = node.config.role
     side = "sender" if role == "internal" else "receiver"
-    actor = operator_actor(operator)
+    actor = operator_actor()  # the program's --operator, $CREDGAP_OPERATOR, else the OS user
     with node.transaction() as s:
         me = trust_store.own_node_id(s)
         if me is None:

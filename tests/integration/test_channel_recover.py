@@ -19,7 +19,7 @@ from internal_node.export import export
 from internal_node.returns import import_returns
 from nodekit import trust_store
 from nodekit.identity_ops import revoke_identity
-from nodekit.models import PeerCheckpointRow
+from nodekit.models import PeerCheckpointRow, TransferLogRow
 from nodekit.runtime import Node
 from public_node import SPEC as PUBLIC
 from public_node.cli import send_returns
@@ -323,11 +323,14 @@ def test_recover_shows_its_plan_asks_and_needs_a_reason(net: Net) -> None:
     assert "learned from its latest verified receipt" in no.out and "snapshot at seq 3" in no.out
     assert log_events(home.node, "channel.recovered") == []
     # the internal node learns from the public node's latest verified receipt by default
-    yes = run_cli("internal-node", "--home", str(home.node.config.home), "channel", "recover", "--reason", "drill",
-                  "--operator", "张三", input="y\n")  # fmt: skip
+    yes = run_cli("internal-node", "--home", str(home.node.config.home), "--operator", "张三", "channel", "recover",
+                  "--reason", "drill", input="y\n")  # fmt: skip
     assert yes.code == 0, yes.out + yes.err
     [entry] = log_events(home.node, "channel.recovered")
     assert (entry["why"], entry["source"], entry["next_seq"]) == ("drill", "receipts", 3)
+    with home.node.sessions() as s:
+        actor = s.scalar(select(TransferLogRow.actor).where(TransferLogRow.event == "channel.recovered"))
+    assert actor == "operator:张三"
     assert net.export().seq == 3
     assert net.import_() == [(3, "rebased", "")]
 
