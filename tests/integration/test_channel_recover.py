@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, delete, insert, select
 
+from exchange import recover
 from internal_node import SPEC as INTERNAL
 from internal_node.export import export
 from internal_node.returns import import_returns
@@ -341,3 +342,20 @@ def test_recover_shows_its_plan_asks_and_needs_a_reason(net: Net) -> None:
     bad.write_text('{"exchange": {"node": "someone-else", "channels": []}}')
     r = cli(net.public, "channel", "recover", "--peer-status", str(bad), "--reason", "drill", "--yes")
     assert r.code == 2 and "someone-else" in r.err and "Traceback" not in r.err
+
+
+def test_a_plan_is_carried_out_only_on_the_channel_it_was_made_for(net: Net) -> None:
+    net.ingest(1)
+    net.export()
+    assert net.import_() == [(1, "applied", "")]
+    assert net.returns() == ["applied"]
+    node = net.internal.node
+    with node.sessions() as s:
+        plan = recover.plan_recovery(s, net.internal.id, "sender", recover.from_receipts(s, net.internal.id,
+                                                                                       net.public.id))  # fmt: skip
+    assert plan.next_seq == 3
+    net.ingest(1)
+    net.export()  # an export while the operator was reading the plan
+    with pytest.raises(recover.RecoverError, match="moved since the plan was shown"), node.transaction() as s:
+        recover.apply_recovery(s, plan, reason="drill", at=net.clock())
+    assert log_events(node, "channel.recovered") == []
