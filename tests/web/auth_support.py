@@ -59,8 +59,8 @@ def make_admin(
         return a.id
 
 
-def totp_code(secret: str, at: datetime, offset: int = 0) -> str:
-    return pyotp.TOTP(secret).at(at, offset)
+def totp_code(secret: str, at: datetime) -> str:
+    return pyotp.TOTP(secret).at(at)
 
 
 def admin_login(client: TestClient, username: str, secret: str, at: datetime):  # type: ignore[no-untyped-def]
