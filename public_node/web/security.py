@@ -153,13 +153,14 @@ def audit(
     p.audit(s, event, actor=actor or actor_of(request), result=result, reason=reason, subject=full)
 
 
-def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(request: Request, name: str, status: int = 200, *, private: bool = True, **context: Any) -> HTMLResponse:
     """A page with the caller's ``account`` and ``csrf`` token in its context (and the CSRF cookie set
     for a visitor who has none)."""
     p: Platform = platform(request)
     v = visitor(request)
     response = p.render(name, status=status, account=v.account, csrf=v.csrf, csrf_name=CSRF_FIELD, **context)
-    response.headers["Cache-Control"] = "no-store"
+    if private or v.account is not None:
+        response.headers["Cache-Control"] = "no-store"
     if v.set_csrf_cookie:
         set_cookie(request, response, CSRF_COOKIE, v.csrf)
     return response
