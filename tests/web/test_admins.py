@@ -280,3 +280,20 @@ def test_the_auditor_downloads_an_evidence_bundle_the_standalone_verifier_accept
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert _events(client)[-1] == ("admin.action", "ok", "")
+
+
+def test_an_administrator_changes_the_printed_password_before_any_console_page(
+    client: TestClient, clock: Clock
+) -> None:
+    c = _as(client, accounts.ROLE_AUDITOR, clock)
+    with platform_of(client).web_transaction() as s:
+        s.execute(update(Account).values(must_change_password=True))  # as `public-node admin create` leaves it
+    r = c.get("/audit")
+    assert r.status_code == 403
+    data = {"csrf_token": csrf(c, "/account"), "current": PASSWORD, "new": "a fresh auditor passphrase"}
+    assert c.post("/account/password", data=data, follow_redirects=False).status_code == 303
+    clock.now += timedelta(seconds=30)
+    log_in(c, "auditor_one", "a fresh auditor passphrase")
+    r = c.post("/login/totp", data={"csrf_token": csrf(c, "/login/totp"), "code": totp_code(SECRET, clock.now)},
+               follow_redirects=False)  # fmt: skip
+    assert r.headers["location"] == "/audit" and c.get("/audit").status_code == 200

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -117,6 +117,22 @@ def test_an_administrator_enrols_totp_and_logs_in_with_it(page: Any, env: dict[s
     codes = page.locator("ul.codes code").all_inner_texts()
     assert len(codes) == accounts.RECOVERY_CODES
     page.click("main a")
+    page.wait_for_load_state()
+    assert page.url.endswith("/account"), (
+        page.url,
+        page.inner_text("main")[:300],
+    )  # the printed password must be changed first
+    assert page.goto("/audit").status == 403
+    page.goto("/account")
+    page.fill("#current", env["passwords"]["auditor_li"])
+    page.fill("#new", "审计员的新口令 li 2026")
+    with page.expect_navigation():
+        page.click("form[action='/account/password'] button")
+    _login(page, "auditor_li", "审计员的新口令 li 2026")
+    second = pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30))  # the next step: this one is spent
+    page.fill("#code", second)
+    with page.expect_navigation():
+        page.click("form.account button")
     page.wait_for_url("**/audit")
     assert "package.applied" in page.inner_text("#log")
     shot(page, "audit-console")
@@ -129,9 +145,9 @@ def test_an_administrator_enrols_totp_and_logs_in_with_it(page: Any, env: dict[s
     assert response.status == 403
     # logging in again with the code just used (a replay) is refused
     again = page.context.browser.new_context(base_url=env["server"].url, locale="zh-CN").new_page()
-    _login(again, "auditor_li", env["passwords"]["auditor_li"])
+    _login(again, "auditor_li", "审计员的新口令 li 2026")
     assert again.locator(".qr svg").count() == 0  # enrolled: no second enrolment
-    again.fill("#code", used)
+    again.fill("#code", second)
     with again.expect_navigation():
         again.click("form.account button")
     assert "验证码无效或已被使用" in again.inner_text("main")
