@@ -22,7 +22,7 @@ from public_node.web.db import upgrade_web_database, web_engine
 from tests.helpers import run_cli
 from tests.web.server import Server
 from tests.web.support import published_home
-from tests.web.test_browser import ARGS, CHROMIUM, Watch, shot, sync_api
+from tests.web.test_browser import ARGS, CHROMIUM, Watch, axe_violations, shot, sync_api
 from transfer.log import EventCode
 
 pytestmark = pytest.mark.browser
@@ -92,6 +92,9 @@ def test_sign_up_log_in_and_the_slow_down(page: Any) -> None:
     _login(page, "zhang_san", "一个足够长的口令 2026")
     assert page.url.endswith("/account") and page.inner_text("#me") == "zhang_san"
     shot(page, "account")
+    assert axe_violations(page) == []
+    page.goto("/register")
+    assert axe_violations(page) == []
     other = page.context.browser.new_context(base_url=page.url.split("/account")[0], locale="zh-CN")
     p2 = other.new_page()
     for _ in range(4):
@@ -109,6 +112,7 @@ def test_an_administrator_enrols_totp_and_logs_in_with_it(page: Any, env: dict[s
     assert page.url.endswith("/login/totp")
     assert page.locator(".qr svg").count() == 1
     shot(page, "totp-enrol")
+    assert axe_violations(page) == []
     secret = page.inner_text("#totp-secret")
     used = pyotp.TOTP(secret).now()
     page.fill("#code", used)
@@ -136,11 +140,16 @@ def test_an_administrator_enrols_totp_and_logs_in_with_it(page: Any, env: dict[s
     page.wait_for_url("**/audit")
     assert "package.applied" in page.inner_text("#log")
     shot(page, "audit-console")
+    assert axe_violations(page) == []
     page.goto("/audit/alarms")
     assert "bad-signature" in page.inner_text("#log")
     page.goto("/audit/web")
     assert "网站审计日志校验通过" in page.inner_text("#chain-status")
     shot(page, "audit-web-log")
+    assert axe_violations(page) == []
+    page.goto("/audit/packages")
+    shot(page, "audit-packages")
+    assert axe_violations(page) == []
     response = page.goto("/admin/users")  # the auditor is refused the system administrator's pages
     assert response.status == 403
     # logging in again with the code just used (a replay) is refused
