@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from nodekit.logs import attach_node_log
+from nodekit.logs import NodeLogFile, attach_node_log
 from nodekit.operator import set_operator
 from tests.helpers import run_cli
 
@@ -91,3 +91,22 @@ def test_a_bad_operator_name_is_a_usage_error(tmp_path: Path) -> None:
     r = run_cli("internal-node", "--home", str(tmp_path), "--operator", "a\x07b", "status")
     assert r.code == 2
     assert "--operator" in r.err and len(r.err.splitlines()) == 1
+
+
+def test_a_log_folder_that_vanished_drops_the_record_instead_of_raising(tmp_path: Path) -> None:
+    """A removed log folder (a rotated-away disk, a test home torn down) must not make every log call of
+    the process raise: WatchedFileHandler reopens outside logging's error handling."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    handler = NodeLogFile(str(logdir / "node.log"), encoding="utf-8")
+    log = logging.getLogger("credgap.test-vanished")
+    log.addHandler(handler)
+    try:
+        log.warning("first")
+        (logdir / "node.log").unlink()
+        logdir.rmdir()
+        log.warning("second")  # raised FileNotFoundError before
+        assert not logdir.exists()
+    finally:
+        log.removeHandler(handler)
+        handler.close()
