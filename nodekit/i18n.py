@@ -125,6 +125,22 @@ def N_(message: str) -> str:
     return message
 
 
+class Shown:
+    """A parameter of an error read one way in English (``str``: logs, --json) and as a message id in
+    the operator's language (``shown``): ``Shown(with_article(role), role)`` is "an internal" in the
+    log and 内网 on a Chinese operator's screen."""
+
+    def __init__(self, english: str, message_id: str) -> None:
+        self.english = english
+        self.message_id = message_id
+
+    def __str__(self) -> str:
+        return self.english
+
+    def shown(self) -> str:
+        return self.english if _active_language == ENGLISH else _(self.message_id)
+
+
 def help_id(text: str) -> str:
     """The message id of a click help text: the text as click shows it (``inspect.cleandoc``)."""
     return inspect.cleandoc(text)

@@ -171,3 +171,20 @@ def test_the_platform_falls_back_to_the_operators_catalogue() -> None:
     tr = translations("zh_CN")
     assert tr.gettext("Search") != "Search"  # the platform's own catalogue
     assert tr.gettext("Usage:") == "用法："  # the operators' one, behind it
+
+
+def test_an_error_reads_english_in_the_log_and_chinese_on_the_screen() -> None:
+    from nodekit.errors import DatabaseError
+
+    exc = DatabaseError(
+        i18n.N_("{database} belongs to {owner} node, not to this {role} node"),
+        params={
+            "database": "sqlite:///h/node.db",
+            "owner": i18n.Shown("an internal", "internal"),
+            "role": i18n.Shown("public", "public"),
+        },
+    )
+    assert str(exc) == "sqlite:///h/node.db belongs to an internal node, not to this public node"
+    with i18n.speaking("zh_CN"):
+        assert exc.shown() == "sqlite:///h/node.db 属于内网节点，而不属于本外网节点"
+    assert exc.shown() == str(exc)
