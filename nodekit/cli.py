@@ -80,7 +80,12 @@ class NodeContext:
                 raise click.UsageError("no passphrase: give --passphrase-file or set CREDGAP_PASSPHRASE")
             return str(click.prompt("Key passphrase", hide_input=True, err=True))
 
-        source = identity_ops.passphrase_source(cli_file=self.passphrase_file, config=node.config, prompt=ask)
+        source = identity_ops.passphrase_source(
+            cli_file=self.passphrase_file,
+            config=node.config,
+            prompt=ask,
+            warn=lambda text: click.echo(f"warning: {text}", err=True),
+        )
         return identity_ops.load_identity(node, source)
 
     def close(self) -> None:

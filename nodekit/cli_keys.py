@@ -54,7 +54,9 @@ def _prompt(confirm: bool) -> Callable[[], str]:
 
 def _source(nctx: NodeContext, *, confirm: bool = False) -> identity_ops.PassphraseSource:
     node = nctx.node()
-    return identity_ops.passphrase_source(cli_file=nctx.passphrase_file, config=node.config, prompt=_prompt(confirm))
+    return identity_ops.passphrase_source(
+        cli_file=nctx.passphrase_file, config=node.config, prompt=_prompt(confirm), warn=_warn
+    )
 
 
 def _warn(text: str) -> None:
@@ -118,6 +120,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             )
         else:
             passphrase = _source(nctx, confirm=True)()
+            identity_ops.check_new_passphrase(passphrase)
             _warn_test_kdf()
         identity = identity_ops.init_identity(
             node, name=name or node.config.name, passphrase=passphrase, now=node.clock(), validity=validity
@@ -219,9 +222,10 @@ def register(root: click.Group, spec: NodeSpec) -> None:
     def trust_cmd(nctx: NodeContext, card: Path, fingerprint: str, as_json: bool) -> None:
         """Enrol a peer's identity card if its full fingerprint matches FP and its self-signature verifies."""
         node = nctx.node()
-        key = identity_ops.trust_card_file(node, card, fingerprint, node.clock())
+        key, added = identity_ops.trust_card_file(node, card, fingerprint, node.clock())
         data = {
             "ok": True,
+            "added": added,
             "key_id": key.key_id,
             "fingerprint": format_fingerprint(key.key_id),
             "node_id": key.node_id,
@@ -231,8 +235,9 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         }
         emit(
             data,
-            f"trusted key {format_fingerprint(key.key_id)} of {key.role} node {printable(key.node_name)} "
-            f"({key.node_id}), valid to {format_time(key.expires)}",
+            f"{'trusted' if added else 'already trusted:'} key {format_fingerprint(key.key_id)} of {key.role} node "
+            f"{printable(key.node_name)} ({key.node_id}), valid to {format_time(key.expires)}"
+            + ("" if added else "; nothing changed"),
             as_json=as_json,
         )
 

@@ -110,6 +110,10 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext, digest: str |
     try:
         ctx.own_keys(header.recipient_key)
     except KeyStoreError as exc:
+        if exc.reason != "unknown-recipient-key":
+            # a wrong or missing passphrase, an unreadable key file: this node's fault, not the
+            # package's, so nothing is quarantined and the whole run stops with that error
+            raise
         raise PackageRejected(
             f"package is sealed to key {header.recipient_key}, which this node does not hold",
             reason="unknown-recipient-key",
