@@ -233,7 +233,7 @@ def register(root: click.Group) -> None:
         """Verify and apply the return packages waiting on the medium (receipts, key announcements).
 
         Exit 4 when a package was rejected (quarantined with its reason; the others are processed)."""
-        outcomes = import_returns(nctx.node(), nctx.identity())
+        outcomes = import_returns(nctx.node(), nctx.identity(unlock=True))
         emit({"outcomes": [o.as_dict() for o in outcomes]}, lambda: echo_outcomes(outcomes), as_json=as_json)
         finish(outcomes)
 

@@ -69,8 +69,10 @@ class NodeContext:
             _setup_file_logging(self._node)
         return self._node
 
-    def identity(self) -> Identity:
-        """The node's identity; its passphrase is asked for only when a protected key is opened."""
+    def identity(self, *, unlock: bool = False) -> Identity:
+        """The node's identity; its passphrase is asked for only when a protected key is opened, or at
+        once with ``unlock`` (import and watch: a wrong passphrase fails at start-up and touches
+        nothing, even with no package waiting)."""
         from nodekit import identity_ops
 
         node = self.node()
@@ -86,7 +88,10 @@ class NodeContext:
             prompt=ask,
             warn=lambda text: click.echo(f"warning: {text}", err=True),
         )
-        return identity_ops.load_identity(node, source)
+        identity = identity_ops.load_identity(node, source)
+        if unlock:
+            identity.current_secret()
+        return identity
 
     def close(self) -> None:
         if self._node is not None:

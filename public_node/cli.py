@@ -49,7 +49,7 @@ def import_cmd(nctx: NodeContext, as_json: bool) -> None:
     Exit 0 when everything was applied, found duplicate or parked for a gap; 4 when a package was
     rejected (it is quarantined with a reason, and the others are still processed)."""
     node = nctx.node()
-    identity = nctx.identity()
+    identity = nctx.identity(unlock=True)
     with ProgressBars() as bars:  # on a terminal only, never with --json
         outcomes = import_packages(node, identity, progress=None if as_json else bars.update)
     emit({"outcomes": [o.as_dict() for o in outcomes]}, lambda: echo_outcomes(outcomes), as_json=as_json)
@@ -68,8 +68,7 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
     """Run as a service: import each package within a second of its arrival, until SIGTERM/SIGINT,
     and send the receipts back in a return package after the packages that arrived."""
     node = nctx.node()
-    identity = nctx.identity()
-    identity.current_secret()  # unlock the key now, not at the first package
+    identity = nctx.identity(unlock=True)  # the key now, not at the first package
     interval = parse_duration(receipts_every) if receipts_every not in ("0", "0s") else None
     owed = {"receipts": False, "last": 0.0}
 
