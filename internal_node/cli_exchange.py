@@ -34,6 +34,7 @@ def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
         "undelivered": undelivered_dicts(every_package(r.sent)),
         "skipped": r.skipped,
         "alarms": [o.message() for o in r.alarms],
+        "notes": r.notes,
     }
     if dry_run:
         out["peers"] = [
@@ -114,8 +115,8 @@ def _human(r: ExportReport, dry_run: bool) -> None:
         return
     for sp in every_package(r.sent):
         click.echo(sent_line(sp))
-    for peer in r.skipped:
-        click.echo(f"nothing to send to {peer} (--no-heartbeat)")
+    for note in r.notes:
+        click.echo(note)
     for o in r.alarms:
         click.echo(o.message(), err=True)
 
@@ -135,11 +136,16 @@ def register(root: click.Group) -> None:
         "--resend", metavar="SEQ[..SEQ]", help="Copy already-sealed packages from the archive to the medium again."
     )
     @click.option("--every", metavar="DURATION", help="Run in the foreground, exporting every DURATION (e.g. 1h).")
+    @click.option(
+        "--allow-missing-medium",
+        is_flag=True,
+        help="Exit 0 when the medium is not there: the package waits in the archive for the next export.",
+    )
     @json_option
     @pass_node_context
     def export_cmd(
         nctx: NodeContext, full: bool, dry_run: bool, expect: str | None, no_heartbeat: bool, peer: str | None,
-        resend: str | None, every: str | None, as_json: bool,
+        resend: str | None, every: str | None, allow_missing_medium: bool, as_json: bool,
     ) -> None:  # fmt: skip
         """Export the publishable changes since the last export to each trusted public node.
 
@@ -157,7 +163,7 @@ def register(root: click.Group) -> None:
                 {"sent": [sent_dict(p) for p in sent], "undelivered": undelivered_dicts(sent)},
                 "\n".join(sent_line(p) for p in sent), as_json=as_json,
             )  # fmt: skip
-            finish_sent(sent)
+            _finish(sent, allow_missing_medium=allow_missing_medium)
             return
         if every is not None:
             if dry_run or expect:
@@ -170,7 +176,7 @@ def register(root: click.Group) -> None:
                 progress=None if as_json else bars.update,
             )  # fmt: skip
         emit(_report_dict(report, dry_run), lambda: _human(report, dry_run), as_json=as_json)
-        finish_sent(every_package(report.sent))
+        _finish(every_package(report.sent), allow_missing_medium=allow_missing_medium)
 
     @root.command("publish")
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -236,6 +242,20 @@ def register(root: click.Group) -> None:
         outcomes = import_returns(nctx.node(), nctx.identity(unlock=True))
         emit({"outcomes": [o.as_dict() for o in outcomes]}, lambda: echo_outcomes(outcomes), as_json=as_json)
         finish(outcomes)
+
+
+def _finish(packages: list[Any], *, allow_missing_medium: bool) -> None:
+    """Exit 1 for a package the medium did not take (as ``import`` does), unless the medium is simply
+    absent and ``--allow-missing-medium`` says that is expected (a device carried away between runs)."""
+    missed = [p for p in packages if not p.delivered]
+    if allow_missing_medium and missed and all(p.reason == "medium-missing" for p in missed):
+        click.echo(
+            f"medium missing: {len(missed)} package(s) kept in the archive for the next export "
+            "(--allow-missing-medium)",
+            err=True,
+        )
+        return
+    finish_sent(packages)
 
 
 def resend_packages(node: Any, identity: Any, first: int, last: int, peer: str | None) -> Any:

@@ -56,6 +56,7 @@ class ExportReport:
     sent: list[SentPackage] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     alarms: list[Overdue] = field(default_factory=list)  # raised by this export where it sealed nothing
+    notes: list[str] = field(default_factory=list)  # what a person should read besides the packages
 
 
 CONTENT_DIGEST_CONTEXT = b"credgap-content/1\n"
@@ -197,10 +198,24 @@ def export(
     for pk in peers:
         with node.sessions() as s:
             probe = plan(s, pk, full=full)
+        if not full and expect is not None and probe.upto <= probe.since:
+            # a re-run of a reviewed export whose package the medium did not take: what was reviewed
+            # is sealed already, so deliver it from the archive and seal nothing new
+            earlier = exchange.deliver_unwritten(pk.node_id)
+            if earlier:
+                report.sent.extend(earlier)
+                seqs = ", ".join(str(p.seq) for p in earlier)
+                report.notes.append(
+                    f"{pk.node_name}: delivered seq {seqs} from the archive; nothing new to seal"
+                    if all(p.delivered for p in earlier)
+                    else f"{pk.node_name}: seq {seqs} still in the archive; nothing new to seal"
+                )
+                continue
         if not full and not heartbeat and probe.upto <= probe.since:
             # what an earlier export sealed but did not write (killed, or the medium failed)
             report.sent.extend(exchange.deliver_unwritten(pk.node_id))
             report.skipped.append(pk.node_id)
+            report.notes.append(f"nothing to send to {pk.node_name} (--no-heartbeat)")
             # sealing checks this channel's receipts; with nothing sealed the check must still run, or
             # a quiet node under --no-heartbeat would never say its packages went unacknowledged
             with node.transaction() as s:

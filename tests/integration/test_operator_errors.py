@@ -67,3 +67,36 @@ def test_the_importer_itself_quarantines_nothing_on_a_wrong_passphrase(pair: Pai
     finally:
         node.close()
     assert _files(pair.medium) == medium and _files(pair.public / "quarantine") == quarantine
+
+
+def test_export_expect_with_the_medium_missing_exits_1(pair: Pair) -> None:
+    """Point 2: as import does: exit 1, reason medium-missing, a line on stderr; the package waits in
+    the archive. --allow-missing-medium makes that an expected outcome (exit 0)."""
+    pair.ingest([penalty(1)])
+    digest = pair.digest()
+    pair.medium.rmdir()
+    r = pair.i("export", "--expect", digest, "--json")
+    assert r.code == 1, (r.out, r.err)
+    doc = r.json()
+    assert isinstance(doc, dict) and doc["undelivered"][0]["reason"] == "medium-missing", doc
+    r = pair.i("export", "--expect", digest)
+    assert r.code == 1 and "transfer medium not found" in r.err, (r.out, r.err)
+    pair.ingest([penalty(2)], name="q.jsonl")
+    r = pair.i("export", "--allow-missing-medium")
+    assert r.code == 0, (r.out, r.err)
+    assert "NOT DELIVERED" in r.out and "--allow-missing-medium" in r.err
+
+
+def test_rerunning_a_reviewed_export_after_a_delivery_failure(pair: Pair) -> None:
+    """Point 4: the archived package goes out and nothing new is sealed (it was exit 3, content-changed)."""
+    pair.ingest([penalty(1)])
+    digest = pair.digest()
+    pair.medium.rename(pair.root / "away")
+    assert pair.i("export", "--expect", digest).code == 1
+    r = pair.i("export", "--expect", digest)  # the medium still away: still exit 1, nothing new sealed
+    assert r.code == 1 and "seq 1 still in the archive; nothing new to seal" in r.out, (r.out, r.err)
+    (pair.root / "away").rename(pair.medium)
+    r = pair.i("export", "--expect", digest)
+    assert r.code == 0, (r.out, r.err)
+    assert "city-public: delivered seq 1 from the archive; nothing new to seal" in r.out
+    assert [p.name for p in pair.medium.rglob("*.cgp")] != [] and len(list(pair.medium.rglob("*.cgp"))) == 1
