@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad options, or a missing or wrong node home / configuration
     REJECTED = 3  # input refused: a department file, an identity card, a policy file
     VERIFICATION = 4  # a signature, a package, a fingerprint or an audit chain did not verify
+    PENDING = 5  # incomplete, action pending: nothing failed, but something waits for an operator
 
 
 class NodeError(Exception):
