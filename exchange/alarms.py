@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -260,6 +261,31 @@ def check_clock(s: Session, node: Node) -> ClockBehind | None:
     ensure_syslog(syslog_address(node))
     alarm_log.warning("%s: %s", node.config.name, found.message())
     return found
+
+
+class MediumAlarm:
+    """``ALARM medium-missing`` while the transfer medium is not there: on stderr and in the system log
+    at once, then again every ``every`` seconds while it stays missing (a removable device left
+    unmounted must not go unnoticed until the overdue alarm a day later)."""
+
+    def __init__(self, node: Node, every: float, echo: Callable[[str], None]) -> None:
+        self.node, self.every, self.echo = node, every, echo
+        self._last: float | None = None
+
+    def check(self, now: float) -> str | None:
+        """Raise the alarm if the medium is missing and it was not raised within ``every``; the message."""
+        medium = self.node.config.medium
+        if medium.is_dir():
+            self._last = None
+            return None
+        if self._last is not None and now - self._last < self.every:
+            return None
+        self._last = now
+        message = f"ALARM medium-missing: transfer medium {medium} not found (is the device mounted?)"
+        ensure_syslog(syslog_address(self.node))
+        alarm_log.warning("%s: %s", self.node.config.name, message)
+        self.echo(message)
+        return message
 
 
 def check_inbound(node: Node) -> list[Overdue]:

@@ -8,7 +8,7 @@ import time
 import click
 
 from exchange import cli_transfer
-from exchange.alarms import check_inbound
+from exchange.alarms import MediumAlarm, check_inbound
 from exchange.cli_outcomes import (
     echo_outcomes,
     finish,
@@ -63,8 +63,12 @@ def import_cmd(nctx: NodeContext, as_json: bool) -> None:
     "--receipts-every", default="1m", show_default=True,
     help="After packages were processed, send the return package (receipts) at most this often; 0s: never.",
 )  # fmt: skip
+@click.option(
+    "--medium-alarm-every", default="5m", show_default=True,
+    help="While the transfer medium is missing, raise the medium-missing alarm again this often.",
+)  # fmt: skip
 @pass_node_context
-def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -> None:
+def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str, medium_alarm_every: str) -> None:
     """Run as a service: import each package within a second of its arrival, until SIGTERM/SIGINT,
     and send the receipts back in a return package after the packages that arrived."""
     node = nctx.node()
@@ -86,8 +90,10 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
             owed["receipts"], owed["last"] = False, time.monotonic()
 
     purged_on: list[object] = [None]
+    medium_alarm = MediumAlarm(node, float(parse_duration(medium_alarm_every)), lambda m: click.echo(m, err=True))
 
     def idle() -> None:  # no package within the expected period: ALARM_OVERDUE, once per period
+        medium_alarm.check(time.monotonic())
         for alarm in check_inbound(node):
             click.echo(alarm.message(), err=True)
         today = node.today()
@@ -100,9 +106,15 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -
 
     watcher = MediumWatcher(
         node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll, on_idle=idle,
-        service=ServiceManager(),
+        on_missing=lambda: medium_alarm.check(time.monotonic()), service=ServiceManager(),
     )  # fmt: skip
     watcher.install_signal_handlers()
+    if not node.config.medium.is_dir():
+        click.echo(
+            f"warning: transfer medium {node.config.medium} not found: waiting for it to be mounted "
+            f"(the alarm is raised again every {medium_alarm_every} while it is missing)",
+            err=True,
+        )
     click.echo(f"watching {node.config.medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C", err=True)
     stats = watcher.run()
     click.echo(f"stopped after {stats.rounds} rounds ({stats.mode})", err=True)
