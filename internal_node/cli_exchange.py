@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shlex
+import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,9 +23,24 @@ from internal_node.returns import import_returns
 from keys.strict import whole
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, one_line, pass_node_context
 from nodekit.home import parse_duration
-from nodekit.text import printable
+from nodekit.text import plural, printable
 
 _RANGE = whole(r"([0-9]{1,18})(?:\.\.([0-9]{1,18}))?")
+_DIGEST = whole(r"[0-9a-f]{64}")
+
+
+def _digest_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--expect``: a content digest as ``--dry-run`` prints it, or a usage error (exit 2) before
+    anything is read, refreshed or sealed."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if not _DIGEST.match(text):
+        raise click.BadParameter(
+            "expected the 64 hexadecimal digits of a content digest, as `export --dry-run` prints it",
+            param_hint="--expect",
+        )
+    return text
 
 
 def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
@@ -66,24 +84,28 @@ def _shown(value: object) -> str:
     return printable(value, 1_000)
 
 
-def _echo_item(it: dict[str, Any]) -> None:
+def _item_lines(it: dict[str, Any]) -> list[str]:
     """One item of a dry run: a header line, then every field on its own line, nulls included and
     nothing shortened; a document's bytes (``data``) are shown by size and SHA-256."""
-    click.echo(f"  {it['op']} {it.get('table', it['kind'])} {it['key']} v{it['version']}")
+    out = [f"  {it['op']} {it.get('table', it['kind'])} {it['key']} v{it['version']}"]
     for name, value in it.items():
         if name in _HEADER:
             continue
         if isinstance(value, dict):
             for field, v in value.items():
-                click.echo(f"    {name}.{printable(field, 64)}: {_shown(v)}")
+                out.append(f"    {name}.{printable(field, 64)}: {_shown(v)}")
         elif name == "data" and isinstance(value, str):
             data = base64.b64decode(value)
-            click.echo(f"    data: {len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()} (--json has them)")
+            out.append(f"    data: {len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()} (--json has them)")
         else:
-            click.echo(f"    {printable(name, 64)}: {_shown(value)}")
+            out.append(f"    {printable(name, 64)}: {_shown(value)}")
+    return out
 
 
-def _human(r: ExportReport, dry_run: bool) -> None:
+def _human(r: ExportReport, dry_run: bool, *, command: str = "internal-node", limit: int | None = None) -> None:
+    if dry_run:
+        _dry_run(r, command=command, limit=limit)
+        return
     c = r.refresh.counts()
     click.echo(f"policy {r.policy_digest}")
     click.echo(
@@ -93,6 +115,16 @@ def _human(r: ExportReport, dry_run: bool) -> None:
         if any(c.values())
         else "publication up to date"
     )
+    _held(r)
+    for sp in every_package(r.sent):
+        click.echo(sent_line(sp))
+    for note in r.notes:
+        click.echo(note)
+    for o in r.alarms:
+        click.echo(o.message(), err=True)
+
+
+def _held(r: ExportReport) -> None:
     waiting = [b for b in r.refresh.review if not b.get("decided")]
     for b in waiting[:20]:
         click.echo(
@@ -101,24 +133,58 @@ def _human(r: ExportReport, dry_run: bool) -> None:
         )
     if len(waiting) > 20:
         click.echo(f"... and {len(waiting) - 20} more held for review (internal-node review list)", err=True)
-    if dry_run:
-        for p in r.plans:
-            click.echo(f"\n== {p.peer.node_name} ({p.peer.node_id}): {p.count} items, content digest {p.digest}")
-            click.echo(f"  {'kind':<11}" + "".join(f"{c:>10}" for c in SUMMARY_COLUMNS))
-            for table, counts in p.summary.items():
-                click.echo(f"  {table:<11}" + "".join(f"{counts[c]:>10}" for c in SUMMARY_COLUMNS))
-            for rv in p.reversals:
-                click.echo(f"  REVERSED {rv['table']} {rv['key']} v{rv['version']}: a withdrawn record published again")
-            for it in p.items:
-                _echo_item(it)
-        click.echo("\nnothing sealed (--dry-run); seal exactly this with: internal-node export --expect DIGEST")
-        return
-    for sp in every_package(r.sent):
-        click.echo(sent_line(sp))
-    for note in r.notes:
-        click.echo(note)
-    for o in r.alarms:
-        click.echo(o.message(), err=True)
+
+
+def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
+    """A dry run for a person: per public node a summary by kind, then the exact command that seals
+    exactly that, then the items one by one (the first ``limit``); through a pager on a terminal."""
+    lines: list[str] = []
+    say = lines.append
+    c = r.refresh.counts()
+    say(f"policy {r.policy_digest}")
+    if any(c.values()):
+        changed = " (policy changed: everything re-projected)" if r.refresh.policy_changed else ""
+        say("the export would first refresh the publication: " + ", ".join(f"{k} {v}" for k, v in c.items() if v)
+            + changed)  # fmt: skip
+    else:
+        say("publication up to date")
+    _held(r)
+    several = len(r.plans) > 1
+    for p in r.plans:
+        say("")
+        say(f"== {printable(p.peer.node_name)}: {plural(p.count, 'item')}, content digest {p.digest}")
+        say(f"  {'kind':<11}" + "".join(f"{col:>10}" for col in SUMMARY_COLUMNS))
+        for table, counts in p.summary.items():
+            say(f"  {table:<11}" + "".join(f"{counts[col]:>10}" for col in SUMMARY_COLUMNS))
+        if not p.summary:
+            say("  (nothing new: a heartbeat)")
+        for rv in p.reversals:
+            say(f"  REVERSED {rv['table']} {rv['key']} v{rv['version']}: a withdrawn record published again")
+    say("")
+    say("nothing sealed (--dry-run); to seal exactly this after review:")
+    for p in r.plans:
+        peer = f" --peer {shlex.quote(p.peer.node_name)}" if several else ""
+        full = " --full" if p.full else ""
+        say(f"  {command} export{full} --expect {p.digest}{peer}")
+    shown = 0
+    for p in r.plans:
+        if limit is not None and shown >= limit:
+            break
+        say("")
+        say(f"== items for {printable(p.peer.node_name)}")
+        for it in p.items:
+            if limit is not None and shown >= limit:
+                break
+            lines.extend(_item_lines(it))
+            shown += 1
+    total = sum(len(p.items) for p in r.plans)
+    if total > shown:
+        say(f"... {plural(total - shown, 'more item')} not shown (--limit {limit}; --json has them all)")
+    text = "\n".join(lines)
+    if sys.stdout.isatty() and len(lines) > shutil.get_terminal_size().lines:
+        click.echo_via_pager(text + "\n")
+    else:
+        click.echo(text)
 
 
 def register(root: click.Group) -> None:
@@ -129,7 +195,18 @@ def register(root: click.Group) -> None:
     @click.option(
         "--dry-run", is_flag=True, help="Show exactly what would be published, record by record, and its digest."
     )
-    @click.option("--expect", metavar="DIGEST", help="Seal only if the content digest still equals this reviewed one.")
+    @click.option(
+        "--expect",
+        metavar="DIGEST",
+        callback=_digest_option,
+        help="Seal only if the content digest still equals this reviewed one.",
+    )
+    @click.option(
+        "--limit",
+        type=click.IntRange(min=0),
+        default=None,
+        help="With --dry-run: show only the first N items after the summary (--json has them all).",
+    )
     @click.option("--no-heartbeat", is_flag=True, help="Send nothing when nothing changed.")
     @click.option("--peer", metavar="NODE", help="Only this public node (node id or name).")
     @click.option(
@@ -145,7 +222,7 @@ def register(root: click.Group) -> None:
     @pass_node_context
     def export_cmd(
         nctx: NodeContext, full: bool, dry_run: bool, expect: str | None, no_heartbeat: bool, peer: str | None,
-        resend: str | None, every: str | None, allow_missing_medium: bool, as_json: bool,
+        limit: int | None, resend: str | None, every: str | None, allow_missing_medium: bool, as_json: bool,
     ) -> None:  # fmt: skip
         """Export the publishable changes since the last export to each trusted public node.
 
@@ -175,7 +252,12 @@ def register(root: click.Group) -> None:
                 node, identity, full=full, dry_run=dry_run, expect=expect, heartbeat=not no_heartbeat, peer=peer,
                 progress=None if as_json else bars.update,
             )  # fmt: skip
-        emit(_report_dict(report, dry_run), lambda: _human(report, dry_run), as_json=as_json)
+        command = f"internal-node --home {shlex.quote(str(node.config.home))}"
+        emit(
+            _report_dict(report, dry_run),
+            lambda: _human(report, dry_run, command=command, limit=limit),
+            as_json=as_json,
+        )
         _finish(every_package(report.sent), allow_missing_medium=allow_missing_medium)
 
     @root.command("publish")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,72 @@ def test_rerunning_a_reviewed_export_after_a_delivery_failure(pair: Pair) -> Non
     assert r.code == 0, (r.out, r.err)
     assert "city-public: delivered seq 1 from the archive; nothing new to seal" in r.out
     assert [p.name for p in pair.medium.rglob("*.cgp")] != [] and len(list(pair.medium.rglob("*.cgp"))) == 1
+
+
+def _second_public(pair: Pair, url: str) -> Path:
+    from tests.helpers import run_cli
+    from tests.integration.operator_support import PW_P, fingerprint
+
+    home = pair.root / "public2"
+
+    def p2(*args: str) -> Any:
+        return run_cli("public-node", "--home", str(home), *args, env={"CREDGAP_PASSPHRASE": PW_P})
+
+    ok(p2("init", "--name", "county public", "--medium", str(pair.medium), "--database-url", url))
+    ok(p2("keys", "init"))
+    ok(p2("keys", "export-card", "-o", str(pair.root / "public2.card")))
+    ok(p2("keys", "trust", str(pair.root / "internal.card"), "--fingerprint",
+          fingerprint(pair.i("keys", "show", "--json"))))  # fmt: skip
+    ok(
+        pair.i(
+            "keys", "trust", str(pair.root / "public2.card"), "--fingerprint", fingerprint(p2("keys", "show", "--json"))
+        )
+    )
+    return home
+
+
+def test_the_dry_run_prints_the_exact_command_for_each_peer(pair: Pair, database_factory: Callable[[str], str]) -> None:
+    """Point 6 (and 5: the hint is run as printed): with two public nodes, one command per peer with
+    its digest and --peer; each seals exactly what was reviewed for that peer."""
+    import shlex
+
+    _second_public(pair, database_factory("pub2"))
+    pair.ingest([penalty(1)])
+    r = ok(pair.i("export", "--dry-run"))
+    doc = ok(pair.i("export", "--dry-run", "--json")).json()
+    assert isinstance(doc, dict)
+    commands = [line.strip() for line in r.out.splitlines() if line.startswith("  internal-node ")]
+    home = shlex.quote(str(pair.internal))
+    assert commands == [
+        f"internal-node --home {home} export --expect {p['digest']} --peer {shlex.quote(p['name'])}"
+        for p in doc["peers"]
+    ]
+    assert "--peer 'county public'" in r.out
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "internal-node"
+        sealed = ok(pair.i(*argv[1:]))
+        assert "sealed " in sealed.out
+    assert len(list(pair.medium.rglob("*.cgp"))) == 2
+
+
+@pytest.mark.parametrize("digest", ["abc", "z" * 64, "0" * 63, "0" * 65])
+def test_a_malformed_expect_digest_is_a_usage_error(pair: Pair, digest: str) -> None:
+    """Point 6: exit 2 before anything is refreshed or sealed, not a verification failure."""
+    pair.ingest([penalty(1)])
+    r = pair.i("export", "--expect", digest)
+    assert r.code == 2, (r.out, r.err)
+    assert "--expect" in r.err and "64 hexadecimal digits" in r.err
+    assert not list(pair.medium.rglob("*.cgp"))
+
+
+def test_the_dry_run_summary_comes_first_and_limit_cuts_the_detail(pair: Pair) -> None:
+    """Point 14: per kind new/changed/withdrawn/held/reversed first, the items after, --limit N."""
+    pair.ingest([penalty(n) for n in range(1, 6)])
+    full = ok(pair.i("export", "--dry-run")).out
+    assert full.index("new   changed withdrawn      held  reversed") < full.index("upsert ")
+    assert full.index("--expect") < full.index("upsert ")
+    short = ok(pair.i("export", "--dry-run", "--limit", "2")).out
+    assert short.count("  upsert ") == 2
+    assert "... 5 more items not shown (--limit 2; --json has them all)" in short
+    assert "the export would first refresh" not in short and "publication up to date" in short
