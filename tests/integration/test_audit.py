@@ -438,7 +438,13 @@ def test_a_checkpoint_with_a_foreign_key_fails_when_keys_are_pinned(logged: Home
     a, b, *_ = nodes
     other = b.identity.current_key_id
     r = cli(a, "audit", "verify", "--key-fingerprint", other)
-    assert r.code == 2 and "no key" in r.err
+    # issue 18 point 7: a well-formed fingerprint that matches no key of this node is a verification
+    # failure (exit 4), not a usage error; a malformed one stays a usage error (exit 2)
+    assert r.code == 4 and "no key" in r.err and "NOT verified" in r.err, r.err
+    doc = cli(a, "audit", "verify", "--key-fingerprint", other, "--json").json()
+    assert isinstance(doc, dict) and doc["error"]["reason"] == "unknown-key"
+    r = cli(a, "audit", "verify", "--key-fingerprint", other[:20])
+    assert r.code == 2, r.err
     # a checkpoint signature altered in the table
     with a.node.transaction() as s:
         row = s.scalars(select(LogCheckpointRow).order_by(LogCheckpointRow.size).limit(1)).one()
