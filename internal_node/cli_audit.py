@@ -33,7 +33,7 @@ def register(root: click.Group) -> None:
         with node.sessions() as s:
             me = trust_store.own_node_id(s)
             if me is None:
-                raise click.UsageError("this node has no identity yet (keys init)")
+                raise click.UsageError("this node has no identity yet (`internal-node keys init`)")
             report = reconcile(s, me, now=node.clock(), period=seconds, peer=peer)
         emit(report.as_dict(), lambda: _human(report, show_all), as_json=as_json)
         if not report.ok:

@@ -193,7 +193,10 @@ def export(
     with node.sessions() as s:
         peers = _peers(s, peer)
     if not peers:
-        raise ExportError("no trusted public node: trust its identity card first (keys trust)", reason="no-peer")
+        raise ExportError(
+            "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)",
+            reason="no-peer",
+        )
     exchange = open_exchange(node, identity)
     for pk in peers:
         with node.sessions() as s:
@@ -291,7 +294,8 @@ def preview(node: Node, policy: DisclosurePolicy, *, full: bool, peer: str | Non
             peers = _peers(s, peer)
             if not peers:
                 raise ExportError(
-                    "no trusted public node: trust its identity card first (keys trust)", reason="no-peer"
+                    "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)",
+                    reason="no-peer",
                 )
             held = _held(s)
             for pk in peers:

@@ -94,7 +94,9 @@ def problems(data: dict[str, Any]) -> list[Problem]:
                 )
             )
     if own.get("expires_soon"):
-        out.append(Problem("warning", "key-expiry", f"own key expires {own['expires']}: rotate it (keys rotate)"))
+        out.append(
+            Problem("warning", "key-expiry", f"own key expires {own['expires']}: rotate it (`{program} keys rotate`)")
+        )
     for k in ex.get("trusted_keys", []):
         if k.get("expires_soon"):
             out.append(
@@ -180,7 +182,9 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
                 )
         own = ex.get("own_key") or {}
         if own.get("expires_soon"):
-            click.echo(f"  WARNING own key {own['key_id']} expires {own['expires']}: rotate it (keys rotate)")
+            click.echo(
+                f"  WARNING own key {own['key_id']} expires {own['expires']}: rotate it (`{program} keys rotate`)"
+            )
         for k in ex["trusted_keys"]:
             soon = f"; WARNING: expires {k['expires']}" if k.get("expires_soon") else ""
             click.echo(

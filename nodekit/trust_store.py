@@ -349,7 +349,7 @@ def _check_one_internal_node(rows: list[TrustedKeyRow], card: IdentityCard) -> N
         raise KeyStoreError(
             f"the card is of internal node {card.node_id}, and this public node already publishes internal node "
             f"{others[0]}: a public node publishes exactly one internal node (bureaus and departments feed the "
-            f"city's one credit database through `internal-node ingest --source`); to replace the internal node, "
+            f"city's one credit database through `internal-node ingest FILE --kind KIND --source UNIT`); to replace the internal node, "
             f"distrust its keys first",
             reason="wrong-sender",
             exit_code=3,

@@ -128,7 +128,9 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
     heartbeat) and write it to the medium."""
     sent = send_returns(nctx.node(), nctx.identity())
     if not sent:
-        raise click.UsageError("no trusted internal node: trust its identity card first (keys trust)")
+        raise click.UsageError(
+            "no trusted internal node: trust its identity card first (`public-node keys trust CARD --fingerprint FP`)"
+        )
     packages = every_package(sent)
     emit(
         {"sent": [sent_dict(p) for p in packages], "undelivered": undelivered_dicts(packages)},

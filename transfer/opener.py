@@ -152,7 +152,7 @@ def _check_one_internal_node(header: Header, ctx: OpenContext) -> None:
         raise PackageRejected(
             f"this public node trusts internal nodes {header.sender_node} and {', '.join(others)}, and publishes "
             f"{ctx.publisher or 'none of them yet'}: a public node publishes exactly one internal node (bureaus "
-            f"feed the city's one credit database through `internal-node ingest --source`); distrust the keys of "
+            f"feed the city's one credit database through `internal-node ingest FILE --kind KIND --source UNIT`); distrust the keys of "
             f"the one it must not publish",
             reason="wrong-sender",
         )

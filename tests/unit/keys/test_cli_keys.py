@@ -542,7 +542,7 @@ def test_a_public_node_refuses_a_second_internal_node(enrolled: tuple[Path, Path
     card.write_bytes(bureau.card().encode())
     line = refusal(p, pk, ["trust", str(card), "--fingerprint", bureau.current_key_id], code=3, reason="wrong-sender",
                    names=card)  # fmt: skip
-    assert "exactly one internal node" in line and "ingest --source" in line
+    assert "exactly one internal node" in line and "ingest FILE --kind KIND --source UNIT" in line
 
 
 def test_init_twice(homes: tuple[Path, Path]) -> None:
