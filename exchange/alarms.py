@@ -27,6 +27,7 @@ from nodekit import trust_store
 from nodekit.events import record_event
 from nodekit.models import ChannelPackageRow, ChannelRow, ReceiptRow, TransferLogRow, TrustedKeyRow
 from nodekit.runtime import Node
+from nodekit.text import plural, printable
 from transfer.log import EventCode
 from transfer.medium import channel_dirname
 
@@ -80,6 +81,7 @@ class Overdue:
     since: datetime  # the last arrival, or the oldest unacknowledged package
     age: int  # seconds
     count: int = 0  # packages waiting for a receipt
+    peer_name: str = ""  # the peer's node name, as its card gives it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,13 +91,15 @@ class Overdue:
             "since": self.since.isoformat(timespec="seconds"),
             "age_seconds": self.age,
             "count": self.count,
+            "peer_name": self.peer_name,
         }
 
     def message(self) -> str:
+        who = f"{printable(self.peer_name, 100)} ({self.peer})" if self.peer_name else self.peer
         if self.kind == "no-package":
-            return f"ALARM overdue: no package from {self.peer} on {self.channel} since {self.since:%Y-%m-%d %H:%M:%S}Z ({self.age}s)"
+            return f"ALARM overdue: no package from {who} since {self.since:%Y-%m-%d %H:%M:%S}Z ({self.age}s)"
         return (
-            f"ALARM overdue: {self.count} package(s) on {self.channel} without a receipt from {self.peer}, "
+            f"ALARM overdue: {plural(self.count, 'package')} without a receipt from {who}, "
             f"the oldest sealed {self.since:%Y-%m-%d %H:%M:%S}Z ({self.age}s ago)"
         )
 
@@ -130,8 +134,13 @@ def inbound_overdue(s: Session, node: Node, now: datetime) -> list[Overdue]:
         since = last or trusted_at
         age = int((now - since).total_seconds())
         if age > period:
-            out.append(Overdue("no-package", peer, channel_dirname(peer, me), since, age))
+            out.append(Overdue("no-package", peer, channel_dirname(peer, me), since, age, peer_name=_name(s, peer)))
     return out
+
+
+def _name(s: Session, node_id: str) -> str:
+    name = s.scalar(select(TrustedKeyRow.node_name).where(TrustedKeyRow.node_id == node_id).limit(1))
+    return name or ""
 
 
 def receipts_overdue(s: Session, node: Node, now: datetime, *, peer: str | None = None) -> list[Overdue]:
@@ -154,7 +163,15 @@ def receipts_overdue(s: Session, node: Node, now: datetime, *, peer: str | None 
             age = int((now - oldest).total_seconds())
             if age > period:
                 out.append(
-                    Overdue("no-receipt", ch.recipient_node, channel_dirname(me, ch.recipient_node), oldest, age, count)
+                    Overdue(
+                        "no-receipt",
+                        ch.recipient_node,
+                        channel_dirname(me, ch.recipient_node),
+                        oldest,
+                        age,
+                        count,
+                        peer_name=_name(s, ch.recipient_node),
+                    )
                 )
     return out
 

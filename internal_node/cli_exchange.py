@@ -9,12 +9,21 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from exchange.cli_outcomes import echo_outcomes, finish, finish_sent, sent_dict, sent_line, undelivered_dicts
+from exchange.cli_outcomes import (
+    echo_outcomes,
+    finish,
+    finish_sent,
+    node_names,
+    sent_dict,
+    sent_line,
+    undelivered_dicts,
+)
 from exchange.engine import every_package
 from internal_node.documents import queue_document, withdraw_document
 from internal_node.errors import ExportError
@@ -102,7 +111,14 @@ def _item_lines(it: dict[str, Any]) -> list[str]:
     return out
 
 
-def _human(r: ExportReport, dry_run: bool, *, command: str = "internal-node", limit: int | None = None) -> None:
+def _human(
+    r: ExportReport,
+    dry_run: bool,
+    *,
+    command: str = "internal-node",
+    limit: int | None = None,
+    names: Mapping[str, str] | None = None,
+) -> None:
     if dry_run:
         _dry_run(r, command=command, limit=limit)
         return
@@ -117,7 +133,7 @@ def _human(r: ExportReport, dry_run: bool, *, command: str = "internal-node", li
     )
     _held(r)
     for sp in every_package(r.sent):
-        click.echo(sent_line(sp))
+        click.echo(sent_line(sp, names))
     for note in r.notes:
         click.echo(note)
     for o in r.alarms:
@@ -238,9 +254,9 @@ def register(root: click.Group) -> None:
             sent = resend_packages(node, identity, first, last, peer)
             emit(
                 {"sent": [sent_dict(p) for p in sent], "undelivered": undelivered_dicts(sent)},
-                "\n".join(sent_line(p) for p in sent), as_json=as_json,
+                "\n".join(sent_line(p, node_names(node)) for p in sent), as_json=as_json,
             )  # fmt: skip
-            _finish(sent, allow_missing_medium=allow_missing_medium)
+            _finish(sent, allow_missing_medium=allow_missing_medium, names=node_names(node))
             return
         if every is not None:
             if dry_run or expect:
@@ -255,10 +271,10 @@ def register(root: click.Group) -> None:
         command = f"internal-node --home {shlex.quote(str(node.config.home))}"
         emit(
             _report_dict(report, dry_run),
-            lambda: _human(report, dry_run, command=command, limit=limit),
+            lambda: _human(report, dry_run, command=command, limit=limit, names=node_names(node)),
             as_json=as_json,
         )
-        _finish(every_package(report.sent), allow_missing_medium=allow_missing_medium)
+        _finish(every_package(report.sent), allow_missing_medium=allow_missing_medium, names=node_names(node))
 
     @root.command("publish")
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -326,18 +342,18 @@ def register(root: click.Group) -> None:
         finish(outcomes)
 
 
-def _finish(packages: list[Any], *, allow_missing_medium: bool) -> None:
+def _finish(packages: list[Any], *, allow_missing_medium: bool, names: Mapping[str, str] | None = None) -> None:
     """Exit 1 for a package the medium did not take (as ``import`` does), unless the medium is simply
     absent and ``--allow-missing-medium`` says that is expected (a device carried away between runs)."""
     missed = [p for p in packages if not p.delivered]
     if allow_missing_medium and missed and all(p.reason == "medium-missing" for p in missed):
         click.echo(
-            f"medium missing: {len(missed)} package(s) kept in the archive for the next export "
+            f"medium missing: {plural(len(missed), 'package')} kept in the archive for the next export "
             "(--allow-missing-medium)",
             err=True,
         )
         return
-    finish_sent(packages)
+    finish_sent(packages, names)
 
 
 def resend_packages(node: Any, identity: Any, first: int, last: int, peer: str | None) -> Any:
@@ -356,7 +372,7 @@ def _loop(nctx: NodeContext, period: int, *, full: bool, heartbeat: bool, peer: 
     while not stop.is_set():
         try:
             report = export(node, identity, full=full, heartbeat=heartbeat, peer=peer)
-            _human(report, False)
+            _human(report, False, names=node_names(node))
         except Exception as exc:  # one failed round must not end the schedule
             reason, message, _ = one_line(exc)  # never SQL or a row, as for a single export
             click.echo(f"internal-node: export failed ({reason}): {message}", err=True)

@@ -111,9 +111,19 @@ def _setup_file_logging(node: Node) -> None:
     if any(getattr(h, "baseFilename", None) == target for h in root.handlers):
         return
     handler = _LogFile(target, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+
+
+class LogFormatter(logging.Formatter):
+    """node.log's format: each time in ISO 8601 with its UTC offset (``2026-12-02T17:05:09.123+08:00``),
+    so that lines from nodes and hosts in different zones, or either side of a clock change, compare."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        from datetime import datetime
+
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
 
 
 class _LogFile(logging.FileHandler):

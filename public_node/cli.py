@@ -13,6 +13,7 @@ from exchange.cli_outcomes import (
     echo_outcomes,
     finish,
     finish_sent,
+    node_names,
     outcome_line,
     sent_dict,
     sent_line,
@@ -75,18 +76,19 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str, m
     identity = nctx.identity(unlock=True)  # the key now, not at the first package
     interval = parse_duration(receipts_every) if receipts_every not in ("0", "0s") else None
     owed = {"receipts": False, "last": 0.0}
+    names = node_names(node)
 
     def work(stop: object) -> None:
         outcomes = import_packages(node, identity, stop=stop)  # type: ignore[arg-type]
         if outcomes:  # what brought them in: a filesystem event, the periodic rescan, or the start
             click.echo(f"round {watcher.stats.rounds + 1} woken by {watcher.stats.woken_by}")
         for o in outcomes:
-            click.echo(outcome_line(o))
+            click.echo(outcome_line(o, names))
             if o.result != "skipped":  # a half-written file gets no receipt (yet)
                 owed["receipts"] = True
         if interval is not None and owed["receipts"] and time.monotonic() - owed["last"] >= interval:
             for p in every_package(send_returns(node, identity)):
-                click.echo(sent_line(p))
+                click.echo(sent_line(p, names))
             owed["receipts"], owed["last"] = False, time.monotonic()
 
     purged_on: list[object] = [None]
@@ -134,9 +136,9 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
     packages = every_package(sent)
     emit(
         {"sent": [sent_dict(p) for p in packages], "undelivered": undelivered_dicts(packages)},
-        "\n".join(sent_line(p) for p in packages), as_json=as_json,
+        "\n".join(sent_line(p, node_names(nctx.node())) for p in packages), as_json=as_json,
     )  # fmt: skip
-    finish_sent(packages)
+    finish_sent(packages, node_names(nctx.node()))
 
 
 cli_query.register(cli)

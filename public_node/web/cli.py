@@ -50,7 +50,10 @@ def serve_cmd(
     finally:
         engine.dispose()
     os.environ[HOME_ENV] = str(node.config.home)
-    click.echo(f"serving http://{host}:{port}/ with {workers} worker(s); stop with SIGTERM or Ctrl-C", err=True)
+    click.echo(
+        f"serving http://{host}:{port}/ with {workers} worker{'s' if workers != 1 else ''}; stop with SIGTERM or Ctrl-C",
+        err=True,
+    )
     uvicorn.run(
         "public_node.web.app:app_from_environment",
         factory=True,

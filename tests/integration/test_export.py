@@ -316,7 +316,7 @@ def test_a_quiet_export_without_heartbeats_still_raises_the_receipts_alarm(
     out = capsys.readouterr()
     assert "nothing to send to pub (--no-heartbeat)" in out.out, "named by its node name, not its id"
     [line] = [x for x in out.err.splitlines() if x.startswith("ALARM")]
-    assert "1 package(s)" in line and f"without a receipt from {b.id}" in line
+    assert f"ALARM overdue: 1 package without a receipt from pub ({b.id})" in line
     assert _report_dict(quiet, False)["alarms"] == [line]
     with a.node.sessions() as s:
         raised = s.scalars(select(TransferLogRow.reason).where(TransferLogRow.event == "alarm.overdue")).all()

@@ -177,3 +177,17 @@ def test_node_toml_is_written_with_any_string_quoted(tmp_path: Path) -> None:
     text = (home / "node.toml").read_text()
     assert text.startswith("# credgap node configuration (internal node).")
     assert text.count("#") > 10, "the comments survive"
+
+
+def test_node_log_times_carry_their_offset(tmp_path: Path) -> None:
+    """Issue 18 point 12: ``2026-12-02T09:30:00.123+08:00``, not a bare local time."""
+    import re
+
+    home = tmp_path / "int"
+    assert run_cli("internal-node", "--home", str(home), "init").code == 0
+    r = run_cli("internal-node", "--home", str(home), "export")  # no identity: fails, and says so in the log
+    assert r.code != 0
+    lines = (home / "logs" / "node.log").read_text(encoding="utf-8").splitlines()
+    assert lines, "something was logged"
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d [A-Z]+ credgap")
+    assert all(stamp.match(line) for line in lines if line[:2] == "20"), lines
