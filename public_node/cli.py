@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
-from exchange import cli_transfer
+from exchange import cli_recover, cli_transfer
 from exchange.alarms import MediumAlarm, check_inbound
 from exchange.cli_outcomes import (
     echo_outcomes,
@@ -25,13 +26,18 @@ from exchange.watch import MediumWatcher
 from keys.identity_store import Identity
 from nodekit import trust_store
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
+from nodekit.errors import NodeError
 from nodekit.home import parse_duration
 from nodekit.runtime import Node
 from nodekit.sdnotify import ServiceManager
+from nodekit.text import human
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 from public_node.store import purge_expired
 from public_node.web import cli as web_cli
+
+if TYPE_CHECKING:
+    from prometheus_client import Histogram
 
 cli = make_root(
     SPEC,
@@ -39,6 +45,7 @@ cli = make_root(
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
 cli_transfer.register(cli)
+cli_recover.register(cli)
 
 
 @cli.command("import")
@@ -68,18 +75,30 @@ def import_cmd(nctx: NodeContext, as_json: bool) -> None:
     "--medium-alarm-every", default="5m", show_default=True,
     help="While the transfer medium is missing, raise the medium-missing alarm again this often.",
 )  # fmt: skip
+@click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), default=None,
+    help="Serve Prometheus metrics on http://HOST:PORT/metrics (the admin port; off unless given).",
+)  # fmt: skip
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address of the metrics port.")
 @pass_node_context
-def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str, medium_alarm_every: str) -> None:
+def watch_cmd(
+    nctx: NodeContext, poll: bool, rescan: str, receipts_every: str, medium_alarm_every: str,
+    metrics_port: int | None, metrics_host: str,
+) -> None:  # fmt: skip
     """Run as a service: import each package within a second of its arrival, until SIGTERM/SIGINT,
     and send the receipts back in a return package after the packages that arrived."""
     node = nctx.node()
     identity = nctx.identity(unlock=True)  # the key now, not at the first package
+    import_seconds = serve_metrics(node, metrics_host, metrics_port) if metrics_port is not None else None
     interval = parse_duration(receipts_every) if receipts_every not in ("0", "0s") else None
     owed = {"receipts": False, "last": 0.0}
     names = node_names(node)
 
     def work(stop: object) -> None:
+        started = time.monotonic()
         outcomes = import_packages(node, identity, stop=stop)  # type: ignore[arg-type]
+        if outcomes and import_seconds is not None:
+            import_seconds.observe(time.monotonic() - started)
         if outcomes:  # what brought them in: a filesystem event, the periodic rescan, or the start
             click.echo(f"round {watcher.stats.rounds + 1} woken by {watcher.stats.woken_by}")
         for o in outcomes:
@@ -103,7 +122,7 @@ def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str, m
             with node.transaction() as s:
                 counts = purge_expired(s, today)
             if counts:
-                click.echo(f"purged expired records: {counts}")
+                click.echo(f"purged expired records: {human(counts)}")
             purged_on[0] = today
 
     watcher = MediumWatcher(
@@ -143,6 +162,26 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
 
 cli_query.register(cli)
 cli.add_command(web_cli.serve_cmd)
+
+
+def serve_metrics(node: Node, host: str, port: int) -> Histogram:
+    """Serve the node's metrics on ``host:port`` (``/metrics``) from a thread of this process; the
+    histogram of import durations that the watch loop feeds."""
+    from prometheus_client import start_http_server
+
+    from exchange.metrics import duration_histogram, node_registry
+    from public_node.queries import record_counts
+
+    registry = node_registry(node, lambda s, n: record_counts(s, today=n.today()))
+    histogram = duration_histogram(registry, "import")
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise NodeError(
+            f"--metrics-port {host}:{port}: cannot listen: {exc.strerror or exc}", reason="metrics-port"
+        ) from exc
+    click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    return histogram
 
 
 def send_returns(node: Node, identity: Identity) -> list[SentPackage]:

@@ -10,9 +10,11 @@ DEMO=$(cd "$DEMO" && pwd)
 MEDIUM="$DEMO/medium"
 INT="$DEMO/internal"
 PUB="$DEMO/public"
+# narration in the operator's language (LANG=zh_CN.UTF-8 make demo): the catalogue the programs use
+say() { python3 -c 'import sys; from nodekit import i18n; i18n.activate(i18n.resolve()); print(i18n._(sys.argv[1]))' "$*"; }
 # bold step titles on a terminal only: a log or a pipe gets plain text, no escape codes
 if [ -t 1 ]; then BOLD=$'\033[1m'; PLAIN=$'\033[0m'; else BOLD=; PLAIN=; fi
-step() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"; }
+step() { printf '\n%s== %s%s\n' "$BOLD" "$(say "$*")" "$PLAIN"; }
 note() { printf '   %s\n' "$*"; }
 
 # Each node unlocks its private key with its own passphrase, read from a file the way a systemd
