@@ -32,7 +32,8 @@ from internal_node.returns import import_returns
 from keys.strict import whole
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, one_line, pass_node_context
 from nodekit.home import parse_duration
-from nodekit.text import plural, printable
+from nodekit.i18n import _, ngettext
+from nodekit.text import printable
 
 _RANGE = whole(r"([0-9]{1,18})(?:\.\.([0-9]{1,18}))?")
 _DIGEST = whole(r"[0-9a-fA-F]{64}")
@@ -61,7 +62,7 @@ def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
         "undelivered": undelivered_dicts(every_package(r.sent)),
         "skipped": r.skipped,
         "alarms": [o.message() for o in r.alarms],
-        "notes": r.notes,
+        "notes": [n.text for n in r.notes],
     }
     if dry_run:
         out["peers"] = [
@@ -135,7 +136,7 @@ def _human(
     for sp in every_package(r.sent):
         click.echo(sent_line(sp, names))
     for note in r.notes:
-        click.echo(note)
+        click.echo(_(note.template).format(**note.params))
     for o in r.alarms:
         click.echo(o.message(), err=True)
 
@@ -160,24 +161,29 @@ def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
     say(f"policy {r.policy_digest}")
     if any(c.values()):
         changed = " (policy changed: everything re-projected)" if r.refresh.policy_changed else ""
-        say("the export would first refresh the publication: " + ", ".join(f"{k} {v}" for k, v in c.items() if v)
-            + changed)  # fmt: skip
+        refreshed = ", ".join(f"{k} {v}" for k, v in c.items() if v)
+        say(_("the export would first refresh the publication: {counts}").format(counts=refreshed) + changed)
     else:
-        say("publication up to date")
+        say(_("publication up to date"))
     _held(r)
     several = len(r.plans) > 1
     for p in r.plans:
         say("")
-        say(f"== {printable(p.peer.node_name)}: {plural(p.count, 'item')}, content digest {p.digest}")
+        items = ngettext("{n} item", "{n} items", p.count).format(n=p.count)
+        say(
+            _("== {peer}: {items}, content digest {digest}").format(
+                peer=printable(p.peer.node_name), items=items, digest=p.digest
+            )
+        )
         say(f"  {'kind':<11}" + "".join(f"{col:>10}" for col in SUMMARY_COLUMNS))
-        for table, counts in p.summary.items():
-            say(f"  {table:<11}" + "".join(f"{counts[col]:>10}" for col in SUMMARY_COLUMNS))
+        for kind, per_kind in p.summary.items():
+            say(f"  {kind:<11}" + "".join(f"{per_kind[col]:>10}" for col in SUMMARY_COLUMNS))
         if not p.summary:
-            say("  (nothing new: a heartbeat)")
+            say(_("  (nothing new: a heartbeat)"))
         for rv in p.reversals:
             say(f"  REVERSED {rv['table']} {rv['key']} v{rv['version']}: a withdrawn record published again")
     say("")
-    say("nothing sealed (--dry-run); to seal exactly this after review:")
+    say(_("nothing sealed (--dry-run); to seal exactly this after review:"))
     for p in r.plans:
         peer = f" --peer {shlex.quote(p.peer.node_name)}" if several else ""
         full = " --full" if p.full else ""
@@ -187,7 +193,7 @@ def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
         if limit is not None and shown >= limit:
             break
         say("")
-        say(f"== items for {printable(p.peer.node_name)}")
+        say(_("== items for {peer}").format(peer=printable(p.peer.node_name)))
         for it in p.items:
             if limit is not None and shown >= limit:
                 break
@@ -195,7 +201,14 @@ def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
             shown += 1
     total = sum(len(p.items) for p in r.plans)
     if total > shown:
-        say(f"... {plural(total - shown, 'more item')} not shown (--limit {limit}; --json has them all)")
+        more = total - shown
+        say(
+            ngettext(
+                "... {n} more item not shown (--limit {limit}; --json has them all)",
+                "... {n} more items not shown (--limit {limit}; --json has them all)",
+                more,
+            ).format(n=more, limit=limit)
+        )
     text = "\n".join(lines)
     if sys.stdout.isatty() and len(lines) > shutil.get_terminal_size().lines:
         click.echo_via_pager(text + "\n")
@@ -368,8 +381,11 @@ def _finish(packages: list[Any], *, allow_missing_medium: bool, names: Mapping[s
     missed = [p for p in packages if not p.delivered]
     if allow_missing_medium and missed and all(p.reason == "medium-missing" for p in missed):
         click.echo(
-            f"medium missing: {plural(len(missed), 'package')} kept in the archive for the next export "
-            "(--allow-missing-medium)",
+            ngettext(
+                "medium missing: {n} package kept in the archive for the next export (--allow-missing-medium)",
+                "medium missing: {n} packages kept in the archive for the next export (--allow-missing-medium)",
+                len(missed),
+            ).format(n=len(missed)),
             err=True,
         )
         return

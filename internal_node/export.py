@@ -23,6 +23,7 @@ from internal_node.pubmodels import PUBLICATION, REVIEW_HOLD, PeerExport
 from keys import TrustedKey
 from keys.identity_store import Identity
 from nodekit import trust_store
+from nodekit.i18n import N_
 from nodekit.runtime import Node
 from transfer.items import RECORD_TABLES, PreparedBatch, PreparedItem
 from transfer.seal import SealedPackage
@@ -48,6 +49,18 @@ class PeerPlan:
     reversals: list[dict[str, Any]] = field(default_factory=list)  # upserts that undo a withdrawal
 
 
+@dataclass(frozen=True)
+class Note:
+    """A line for the operator: an English message id and its parameters (translated where shown)."""
+
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.template.format(**self.params)
+
+
 @dataclass
 class ExportReport:
     policy_digest: str
@@ -56,7 +69,7 @@ class ExportReport:
     sent: list[SentPackage] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     alarms: list[Overdue] = field(default_factory=list)  # raised by this export where it sealed nothing
-    notes: list[str] = field(default_factory=list)  # what a person should read besides the packages
+    notes: list[Note] = field(default_factory=list)  # what a person should read besides the packages
 
 
 CONTENT_DIGEST_CONTEXT = b"credgap-content/1\n"
@@ -211,16 +224,19 @@ def export(
                 report.sent.extend(earlier)
                 seqs = ", ".join(str(p.seq) for p in earlier)
                 report.notes.append(
-                    f"{pk.node_name}: delivered seq {seqs} from the archive; nothing new to seal"
-                    if all(p.delivered for p in earlier)
-                    else f"{pk.node_name}: seq {seqs} still in the archive; nothing new to seal"
+                    Note(
+                        N_("{peer}: delivered seq {seqs} from the archive; nothing new to seal")
+                        if all(p.delivered for p in earlier)
+                        else N_("{peer}: seq {seqs} still in the archive; nothing new to seal"),
+                        {"peer": pk.node_name, "seqs": seqs},
+                    )
                 )
                 continue
         if not peer_full and not heartbeat and probe.upto <= probe.since:
             # what an earlier export sealed but did not write (killed, or the medium failed)
             report.sent.extend(exchange.deliver_unwritten(pk.node_id))
             report.skipped.append(pk.node_id)
-            report.notes.append(f"nothing to send to {pk.node_name} (--no-heartbeat)")
+            report.notes.append(Note(N_("nothing to send to {peer} (--no-heartbeat)"), {"peer": pk.node_name}))
             # sealing checks this channel's receipts; with nothing sealed the check must still run, or
             # a quiet node under --no-heartbeat would never say its packages went unacknowledged
             with node.transaction() as s:

@@ -20,6 +20,7 @@ from keys.statements import REVOCATION_REASONS, RevocationStatement, SuccessionC
 from keys.times import format_time, parse_validity
 from nodekit import identity_ops
 from nodekit.cli import NodeContext, NodeGroup, emit, json_option, pass_node_context, table
+from nodekit.i18n import _
 from nodekit.runtime import NodeSpec
 from nodekit.text import printable
 
@@ -235,9 +236,17 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         }
         emit(
             data,
-            f"{'trusted' if added else 'already trusted:'} key {format_fingerprint(key.key_id)} of {key.role} node "
-            f"{printable(key.node_name)} ({key.node_id}), valid to {format_time(key.expires)}"
-            + ("" if added else "; nothing changed"),
+            (
+                _("trusted key {fp} of {role} node {name} ({node}), valid to {expires}")
+                if added
+                else _("already trusted: key {fp} of {role} node {name} ({node}), valid to {expires}; nothing changed")
+            ).format(
+                fp=format_fingerprint(key.key_id),
+                role=key.role,
+                name=printable(key.node_name),
+                node=key.node_id,
+                expires=format_time(key.expires),
+            ),
             as_json=as_json,
         )
 

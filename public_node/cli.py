@@ -28,6 +28,7 @@ from nodekit import trust_store
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
 from nodekit.errors import NodeError
 from nodekit.home import parse_duration
+from nodekit.i18n import _
 from nodekit.runtime import Node
 from nodekit.sdnotify import ServiceManager
 from nodekit.text import human
@@ -132,8 +133,10 @@ def watch_cmd(
     watcher.install_signal_handlers()
     if not node.config.medium.is_dir():
         click.echo(
-            f"warning: transfer medium {node.config.medium} not found: waiting for it to be mounted "
-            f"(the alarm is raised again every {medium_alarm_every} while it is missing)",
+            _(
+                "warning: transfer medium {medium} not found: waiting for it to be mounted "
+                "(the alarm is raised again every {every} while it is missing)"
+            ).format(medium=node.config.medium, every=medium_alarm_every),
             err=True,
         )
     click.echo(f"watching {node.config.medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C", err=True)

@@ -117,7 +117,7 @@ def test_public_status_after_a_gap_and_a_quarantined_package(tmp_path: Path, dat
     check = run_cli("public-node", "--home", home, "status", "--check")
     assert check.code == 5, (check.out, check.err)  # a warning: incomplete, action pending
     assert "check: WARNING seq 2 rejected (bad-ciphertext)" in check.out
-    assert "check: WARNING 1 package missing before a parked one: seq 3" in check.out
+    assert "check: WARNING missing before a parked package: seq 3 (still on their way?)" in check.out
     doc = run_cli("public-node", "--home", home, "status", "--check", "--json").json()
     assert isinstance(doc, dict) and doc["check"]["status"] == "warning"
     assert [p["code"] for p in doc["check"]["problems"]] == ["rejected", "gap"]
@@ -132,6 +132,7 @@ def test_status_check_ok_and_alarms(tmp_path: Path, database_factory: Any) -> No
     pair = make_pair(tmp_path, (database_factory("int"), database_factory("pub")))
     r = ok(pair.i("status", "--check"))
     assert r.out.rstrip().endswith("check: ok")
+    assert ok(pair.i("--lang", "zh_CN", "status", "--check")).out.rstrip().endswith("检查：正常")
     pair.medium.rename(tmp_path / "away")
     r = pair.i("status", "--check")
     assert r.code == 1 and f"check: ALARM transfer medium {pair.medium} is missing" in r.out, r.out
