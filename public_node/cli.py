@@ -25,7 +25,16 @@ from exchange.node import open_exchange
 from exchange.watch import MediumWatcher
 from keys.identity_store import Identity
 from nodekit import trust_store
-from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
+from nodekit.cli import (
+    NodeContext,
+    ProgressBars,
+    add_exit_code_epilogs,
+    emit,
+    json_option,
+    make_root,
+    pass_node_context,
+    run,
+)
 from nodekit.errors import NodeError
 from nodekit.home import parse_duration
 from nodekit.i18n import _
@@ -165,6 +174,7 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
 
 cli_query.register(cli)
 cli.add_command(web_cli.serve_cmd)
+add_exit_code_epilogs(cli, "public-node")  # every --help ends with the exit codes
 
 
 def serve_metrics(node: Node, host: str, port: int) -> Histogram:
