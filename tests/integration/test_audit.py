@@ -395,6 +395,8 @@ def test_an_edited_event_and_subject_together_name_the_first(logged: Home) -> No
     _tamper(logged, update(TransferLogRow).where(TransferLogRow.index == 8).values(event="x"))
     doc = _verify_fails(logged)
     assert (doc["index"], doc["reason"]) == (3, "edited")
+    shown = cli(logged, "audit", "show").out  # the edited row as stored, without a Python repr
+    assert '(as stored) subject, counts=["{",' in shown and "subject='" not in shown
 
 
 def test_a_deleted_entry_is_caught_and_named(logged: Home) -> None:

@@ -53,6 +53,8 @@ def test_what_an_operator_reads(pair: Pair) -> None:
         assert not any(i[:13] in status for i in ids), "channels by node names, not by ids"
         readable(ok(program("keys", "list")))
         readable(ok(program("audit", "verify")))
+        shown = readable(ok(program("audit", "show")))
+        assert "…" not in shown, "no subject cut: the channel, the seq and the file stay whole"
     returned = readable(ok(pair.p("export")))
     assert "sealed city-public → city-internal seq 1 (" in returned
     readable(ok(pair.i("import")))
