@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from exchange import cli_recover, cli_transfer
 from exchange.alarms import check_inbound
@@ -23,7 +25,7 @@ from exchange.engine import SentPackage, every_package
 from exchange.node import open_exchange
 from exchange.watch import MediumWatcher
 from keys.identity_store import Identity
-from nodekit import trust_store
+from nodekit import cli_audit, trust_store
 from nodekit.cli import (
     NodeContext,
     ProgressBars,
@@ -41,7 +43,10 @@ from nodekit.sdnotify import ServiceManager
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 from public_node.store import purge_expired
+from public_node.web import admin_cli
 from public_node.web import cli as web_cli
+from public_node.web.anchor import anchor_web_audit
+from transfer.errors import TransferError
 
 if TYPE_CHECKING:
     from prometheus_client import Histogram
@@ -108,7 +113,7 @@ def watch_cmd(
             if o.result != "skipped":  # a half-written file gets no receipt (yet)
                 owed["receipts"] = True
         if interval is not None and owed["receipts"] and time.monotonic() - owed["last"] >= interval:
-            for p in every_package(send_returns(node, identity)):
+            for p in every_package(send_returns(node, identity, strict=False)):
                 click.echo(sent_line(p))
             owed["receipts"], owed["last"] = False, time.monotonic()
 
@@ -154,6 +159,8 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
 
 cli_query.register(cli)
 cli.add_command(web_cli.serve_cmd)
+cli.add_command(admin_cli.admin)
+cli_audit.add_log(cli, "web audit log", admin_cli.web_log_summary)
 add_exit_code_epilogs(cli, "public-node")  # every --help ends with the exit codes
 
 
@@ -177,9 +184,17 @@ def serve_metrics(node: Node, host: str, port: int) -> Histogram:
     return histogram
 
 
-def send_returns(node: Node, identity: Identity) -> list[SentPackage]:
+def send_returns(node: Node, identity: Identity, *, strict: bool = True) -> list[SentPackage]:
     """One return package to each trusted internal node: receipts and checkpoints, key announcements,
-    or a heartbeat."""
+    or a heartbeat. First the web audit log's head is anchored (before sealing, so the package's
+    checkpoint covers it); ``strict=False`` (the watch service) reports a failure to anchor, for
+    example a web checkpoint whose signature does not verify, and still sends the receipts."""
+    try:
+        anchor_web_audit(node, datetime.now(UTC))
+    except (NodeError, TransferError, SQLAlchemyError) as exc:
+        if strict:
+            raise
+        click.echo(f"web audit log not anchored: {exc}", err=True)
     exchange = open_exchange(node, identity)
     with node.sessions() as s:
         peers = trust_store.load_trust_state(s).peers("internal")

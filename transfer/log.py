@@ -51,7 +51,8 @@ class EventCode(StrEnum):
     RECORD_REACTIVATED = "record.reactivated"  # ingest --reactivate / --override-objection
     LOGIN_SUCCESS = "login.success"
     LOGIN_FAILURE = "login.failure"
-    ADMIN_ACTION = "admin.action"
+    ADMIN_ACTION = "admin.action"  # in the web audit log (public_node.web.audit), or an operator's action
+    WEB_AUDIT_ANCHORED = "web-audit.anchored"  # the web audit log's latest checkpoint, anchored by export
 
 
 @dataclass(frozen=True)
