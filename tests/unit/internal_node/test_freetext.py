@@ -197,6 +197,9 @@ LEGITIMATE = [
     "黄金珠宝销售；马路两侧摆摊设点",
     "当事人张某、李某某已缴清罚款",
     "建筑工程施工许可证编号530100202503010123",
+    # the shortest passport/permit shapes (8 digits; a letter and 7 digits) count only after their words
+    "发票号码12345678，金额500元",
+    "登记编号A1234567",
 ]
 
 
