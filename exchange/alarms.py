@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from nodekit import trust_store
 from nodekit.events import record_event
 from nodekit.models import ChannelPackageRow, ChannelRow, ReceiptRow, TransferLogRow, TrustedKeyRow
 from nodekit.runtime import Node
+from nodekit.text import plural, printable
 from transfer.log import EventCode
 from transfer.medium import channel_dirname
 
@@ -79,6 +81,7 @@ class Overdue:
     since: datetime  # the last arrival, or the oldest unacknowledged package
     age: int  # seconds
     count: int = 0  # packages waiting for a receipt
+    peer_name: str = ""  # the peer's node name, as its card gives it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,13 +91,15 @@ class Overdue:
             "since": self.since.isoformat(timespec="seconds"),
             "age_seconds": self.age,
             "count": self.count,
+            "peer_name": self.peer_name,
         }
 
     def message(self) -> str:
+        who = f"{printable(self.peer_name, 100)} ({self.peer})" if self.peer_name else self.peer
         if self.kind == "no-package":
-            return f"ALARM overdue: no package from {self.peer} on {self.channel} since {self.since:%Y-%m-%d %H:%M:%S}Z ({self.age}s)"
+            return f"ALARM overdue: no package from {who} since {self.since:%Y-%m-%d %H:%M:%S}Z ({self.age}s)"
         return (
-            f"ALARM overdue: {self.count} package(s) on {self.channel} without a receipt from {self.peer}, "
+            f"ALARM overdue: {plural(self.count, 'package')} without a receipt from {who}, "
             f"the oldest sealed {self.since:%Y-%m-%d %H:%M:%S}Z ({self.age}s ago)"
         )
 
@@ -129,8 +134,13 @@ def inbound_overdue(s: Session, node: Node, now: datetime) -> list[Overdue]:
         since = last or trusted_at
         age = int((now - since).total_seconds())
         if age > period:
-            out.append(Overdue("no-package", peer, channel_dirname(peer, me), since, age))
+            out.append(Overdue("no-package", peer, channel_dirname(peer, me), since, age, peer_name=_name(s, peer)))
     return out
+
+
+def _name(s: Session, node_id: str) -> str:
+    name = s.scalar(select(TrustedKeyRow.node_name).where(TrustedKeyRow.node_id == node_id).limit(1))
+    return name or ""
 
 
 def receipts_overdue(s: Session, node: Node, now: datetime, *, peer: str | None = None) -> list[Overdue]:
@@ -153,7 +163,15 @@ def receipts_overdue(s: Session, node: Node, now: datetime, *, peer: str | None 
             age = int((now - oldest).total_seconds())
             if age > period:
                 out.append(
-                    Overdue("no-receipt", ch.recipient_node, channel_dirname(me, ch.recipient_node), oldest, age, count)
+                    Overdue(
+                        "no-receipt",
+                        ch.recipient_node,
+                        channel_dirname(me, ch.recipient_node),
+                        oldest,
+                        age,
+                        count,
+                        peer_name=_name(s, ch.recipient_node),
+                    )
                 )
     return out
 
@@ -260,6 +278,31 @@ def check_clock(s: Session, node: Node) -> ClockBehind | None:
     ensure_syslog(syslog_address(node))
     alarm_log.warning("%s: %s", node.config.name, found.message())
     return found
+
+
+class MediumAlarm:
+    """``ALARM medium-missing`` while the transfer medium is not there: on stderr and in the system log
+    at once, then again every ``every`` seconds while it stays missing (a removable device left
+    unmounted must not go unnoticed until the overdue alarm a day later)."""
+
+    def __init__(self, node: Node, every: float, echo: Callable[[str], None]) -> None:
+        self.node, self.every, self.echo = node, every, echo
+        self._last: float | None = None
+
+    def check(self, now: float) -> str | None:
+        """Raise the alarm if the medium is missing and it was not raised within ``every``; the message."""
+        medium = self.node.config.medium
+        if medium.is_dir():
+            self._last = None
+            return None
+        if self._last is not None and now - self._last < self.every:
+            return None
+        self._last = now
+        message = f"ALARM medium-missing: transfer medium {medium} not found (is the device mounted?)"
+        ensure_syslog(syslog_address(self.node))
+        alarm_log.warning("%s: %s", self.node.config.name, message)
+        self.echo(message)
+        return message
 
 
 def check_inbound(node: Node) -> list[Overdue]:

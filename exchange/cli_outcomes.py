@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -9,7 +10,8 @@ import click
 from exchange.engine import Outcome, SentPackage
 from nodekit.cli import table
 from nodekit.errors import ExitCode, NodeError
-from nodekit.text import printable
+from nodekit.runtime import Node
+from nodekit.text import plural, printable
 
 
 class PackagesRejected(NodeError):
@@ -19,9 +21,34 @@ class PackagesRejected(NodeError):
     reason = "package-rejected"
 
 
+Names = Mapping[str, str]
+
+
+def node_names(node: Node) -> dict[str, str]:
+    """Node id → node name for this node and every peer in its trust store (how channels are shown)."""
+    from nodekit import trust_store
+
+    with node.sessions() as s:
+        names = {r.node_id: r.node_name for r in trust_store.trusted_rows(s)}
+        me = trust_store.own_node_id(s)
+    if me is not None:
+        names[me] = node.config.name
+    return names
+
+
+def channel_label(channel: str | None, names: Names | None) -> str:
+    """A channel as a person reads it, ``城市内网 → 城市公网``; its folder name when a node is unknown."""
+    if not channel:
+        return "?"
+    sender, sep, recipient = channel.partition("_to_")
+    if sep and names and sender in names and recipient in names:
+        return f"{printable(names[sender], 100)} → {printable(names[recipient], 100)}"
+    return printable(channel, 140)
+
+
 def outcomes_table(outcomes: list[Outcome]) -> str:
     rows = [
-        [o.file, o.seq if o.seq is not None else "-", o.result, o.reason or "-", _counts(o) or o.message[:80]]
+        [o.file, o.seq if o.seq is not None else "-", o.result, o.reason or "-", _counts(o) or o.message]
         for o in outcomes
     ]
     return table(rows, ["file", "seq", "result", "reason", "details"])
@@ -31,7 +58,7 @@ def _counts(o: Outcome) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(o.counts.items()))
 
 
-def outcome_line(o: Outcome) -> str:
+def outcome_line(o: Outcome, names: Names | None = None) -> str:
     """One line per package for ``watch``; the file name and message may come from the medium or an
     unverified header, so they are escaped like every table cell."""
     extra = (
@@ -40,7 +67,7 @@ def outcome_line(o: Outcome) -> str:
         else (f" {_counts(o)}" if o.counts else "")
     )
     seq = o.seq if o.seq is not None else "?"
-    return f"{o.result} {printable(o.channel or '', 140)} seq {seq} {printable(o.file, 200)}{extra}"
+    return f"{o.result} {channel_label(o.channel, names)} seq {seq} {printable(o.file, 200)}{extra}"
 
 
 def finish(outcomes: list[Outcome]) -> None:
@@ -48,7 +75,8 @@ def finish(outcomes: list[Outcome]) -> None:
     rejected = [o for o in outcomes if o.result == "rejected"]
     if rejected:
         raise PackagesRejected(
-            f"{len(rejected)} package(s) rejected and quarantined (first: {rejected[0].file}: {rejected[0].reason})"
+            f"{plural(len(rejected), 'package')} rejected and quarantined "
+            f"(first: {rejected[0].file}: {rejected[0].reason})"
         )
 
 
@@ -79,10 +107,10 @@ def sent_dict(p: SentPackage) -> dict[str, Any]:
     return out
 
 
-def sent_line(p: SentPackage) -> str:
+def sent_line(p: SentPackage, names: Names | None = None) -> str:
     """One package of an export for a person: sealed (or delivered, for an earlier one) and where, or
     NOT DELIVERED with the medium's reason."""
-    what = f"{printable(p.channel, 140)} seq {p.seq} ({p.size} bytes"
+    what = f"{channel_label(p.channel, names)} seq {p.seq} ({p.size} bytes"
     if not p.delivered:
         return (
             f"NOT DELIVERED {what}) kept in the archive: {p.reason or 'medium'}: {printable(p.message, 500)}; "
@@ -106,14 +134,14 @@ def undelivered_dicts(packages: list[SentPackage]) -> list[dict[str, Any]]:
     ]
 
 
-def finish_sent(packages: list[SentPackage]) -> None:
+def finish_sent(packages: list[SentPackage], names: Names | None = None) -> None:
     """Exit 1 with the medium's reason when a package was not delivered, after all were listed."""
     missed = [p for p in packages if not p.delivered]
     if missed:
         first = missed[0]
-        listed = ", ".join(f"seq {p.seq} on {printable(p.channel, 140)}" for p in missed[:10])
+        listed = ", ".join(f"seq {p.seq} on {channel_label(p.channel, names)}" for p in missed[:10])
         raise PackagesUndelivered(
-            f"{len(missed)} package(s) not delivered, kept in the archive ({listed}): "
+            f"{plural(len(missed), 'package')} not delivered, kept in the archive ({listed}): "
             f"{printable(first.message, 500)}; the next export delivers them",
             reason=first.reason or "medium",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import click
 from exchange.inspect import inspect_package
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
 from nodekit.errors import ExitCode, NodeError
-from nodekit.text import printable
+from nodekit.text import human, printable
 
 
 class InspectFailed(NodeError):
@@ -54,7 +55,12 @@ def _human(r: dict[str, Any]) -> None:
         )
         click.echo(label)
         for k in sorted(header):
-            click.echo(f"  {k:<10} {printable(header[k], 200)}")
+            value = header[k]
+            if k in ("created", "not_after") and isinstance(value, int):
+                when = datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
+                click.echo(f"  {k:<10} {when} ({value})")
+            else:
+                click.echo(f"  {k:<10} {printable(value, 1000)}")
     if "signer" in r:
         sg = r["signer"]
         click.echo(f"signer    {printable(sg['node_name'])} ({sg['node_id']}) key {sg['key_id']}")
@@ -65,7 +71,7 @@ def _human(r: dict[str, Any]) -> None:
             + (f": {printable(ch.get('message', ''))}" if ch["verdict"] == "rejected" else "")
         )
     if isinstance(r.get("payload"), dict) and r["payload"].get("verified"):
-        click.echo(f"payload   verified: {r['payload']['counts']}")
+        click.echo(f"payload   verified: {human(r['payload']['counts'])}")
     elif "payload" in r:
         click.echo(f"payload   {printable(r['payload'])}")
     click.echo("result    " + ("VERIFIED" if r["verified"] else f"NOT VERIFIED: {r.get('reason', '?')}"))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keys import Role, SecretKeys, TrustState
-from keys.errors import KeyStoreError
+from keys.errors import KeyFileError, KeySetupError, KeyStoreError, PassphraseError
 from nodekit.events import record_event
 from nodekit.models import ChannelPackageRow, ChannelRow
 from nodekit.runtime import Node
@@ -131,7 +131,10 @@ def every_package(sent: Iterable[SentPackage]) -> list[SentPackage]:
 
 
 def is_package_fault(exc: BaseException) -> bool:
-    """Errors caused by the package's content (quarantine it) rather than by this node (retry later)."""
+    """Errors caused by the package's content (quarantine it) rather than by this node (retry later).
+    This node's own key setup (a wrong passphrase, an unreadable key file) is never the package's fault."""
+    if isinstance(exc, KeySetupError | KeyFileError | PassphraseError):
+        return False
     return isinstance(exc, (PackageRejected, KeyStoreError)) or bool(getattr(exc, "package_fault", False))
 
 

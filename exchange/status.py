@@ -33,6 +33,10 @@ def exchange_status(node: Node) -> dict[str, Any]:
     channels: list[dict[str, Any]] = []
     overdue = False
     with node.sessions() as s:
+        names = {k.node_id: k.node_name for k in trust_store.trusted_rows(s)}
+        me = trust_store.own_node_id(s)
+        if me is not None:
+            names[me] = node.config.name
         for row in s.scalars(select(ChannelRow).order_by(ChannelRow.id)):
             pkgs = s.execute(
                 select(ChannelPackageRow.seq, ChannelPackageRow.status, ChannelPackageRow.recorded_at).where(
@@ -50,6 +54,8 @@ def exchange_status(node: Node) -> dict[str, Any]:
                 "direction": "out" if row.outbound else "in",
                 "sender": row.sender_node,
                 "recipient": row.recipient_node,
+                "sender_name": names.get(row.sender_node),
+                "recipient_name": names.get(row.recipient_node),
                 "last_seq": row.last_seq,
                 "last_digest": row.last_digest,
                 "last_created": last_at,
@@ -65,6 +71,7 @@ def exchange_status(node: Node) -> dict[str, Any]:
                 entry["pending"] = pending
                 if pending:
                     entry["missing"] = [q for q in range(row.last_seq + 1, max(pending)) if q not in pending]
+                entry["rejected"] = _rejected_since(s, row, {q for q, _, _ in pkgs})
                 entry["freshness"] = "overdue" if age is None or age > period else "ok"
                 overdue = overdue or entry["freshness"] == "overdue"
             channels.append(entry)
@@ -116,6 +123,25 @@ def exchange_status(node: Node) -> dict[str, Any]:
         "log": log_info,
         "clock": _clock_status(now, newest, behind),
     }
+
+
+def _rejected_since(s: Session, row: ChannelRow, known: set[int]) -> list[dict[str, Any]]:
+    """The packages of an inbound channel rejected after the last one applied and not received
+    since, each with its reason (from the receipts this node issued): what the sender must resend."""
+    rejected: dict[int, str] = {}
+    for seq, reason in s.execute(
+        select(ReceiptRow.seq, ReceiptRow.reason)
+        .where(
+            ReceiptRow.direction == "out",
+            ReceiptRow.peer_node == row.sender_node,
+            ReceiptRow.outcome == "rejected",
+            ReceiptRow.seq > row.last_seq,
+        )
+        .order_by(ReceiptRow.id)
+    ):
+        if seq is not None and seq not in known:
+            rejected[int(seq)] = reason
+    return [{"seq": q, "reason": r} for q, r in sorted(rejected.items())]
 
 
 def _clock_status(now: datetime, newest: int | None, behind: alarms.ClockBehind | None) -> dict[str, Any]:

@@ -72,6 +72,7 @@ class MediumWatcher:
         poll_interval: float = 1.0,
         debounce: float = 0.05,
         on_idle: Callable[[], Any] | None = None,
+        on_missing: Callable[[], Any] | None = None,
         service: ServiceManager | None = None,
     ) -> None:
         self.root = root
@@ -81,6 +82,7 @@ class MediumWatcher:
         self.poll_interval = poll_interval
         self.debounce = debounce
         self.on_idle = on_idle
+        self.on_missing = on_missing  # called while the medium is missing, each time the watcher looks
         self.service = service or ServiceManager({})
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -128,6 +130,11 @@ class MediumWatcher:
                 log.info("transfer medium %s is there", self.root)
                 self.service.status(f"watching {self.root}")
                 return True
+            if self.on_missing is not None:
+                try:
+                    self.on_missing()
+                except Exception as exc:
+                    log.error("medium-missing task failed: %s", exc, exc_info=exc)
             self._idle(self.stopping, min(self.rescan, self.poll_interval * 5))
         return False
 

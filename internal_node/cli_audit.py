@@ -35,7 +35,7 @@ def register(root: click.Group) -> None:
         with node.sessions() as s:
             me = trust_store.own_node_id(s)
             if me is None:
-                raise click.UsageError("this node has no identity yet (keys init)")
+                raise click.UsageError("this node has no identity yet (`internal-node keys init`)")
             report = reconcile(
                 s, me, now=node.clock(), period=seconds, peer=peer,
                 not_after=archived_not_after(node.config.home / "archive", me),

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shlex
+import shutil
 import signal
+import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from exchange.cli_outcomes import echo_outcomes, finish, finish_sent, sent_dict, sent_line, undelivered_dicts
+from exchange.cli_outcomes import (
+    echo_outcomes,
+    finish,
+    finish_sent,
+    node_names,
+    sent_dict,
+    sent_line,
+    undelivered_dicts,
+)
 from exchange.engine import every_package
 from internal_node.documents import queue_document, withdraw_document
 from internal_node.errors import ContentChanged, ExportError, ReviewStale
@@ -20,10 +32,25 @@ from internal_node.returns import import_returns
 from keys.strict import whole
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, one_line, pass_node_context
 from nodekit.home import parse_duration
+from nodekit.i18n import _, ngettext
 from nodekit.text import printable
 
 _RANGE = whole(r"([0-9]{1,18})(?:\.\.([0-9]{1,18}))?")
 _DIGEST = whole(r"[0-9a-fA-F]{64}")
+
+
+def _digest_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--expect``: a content digest as ``--dry-run`` prints it, or a usage error (exit 2) before
+    anything is read, refreshed or sealed."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if not _DIGEST.match(text):
+        raise click.BadParameter(
+            "expected the 64 hexadecimal digits of a content digest, as `export --dry-run` prints it",
+            param_hint="--expect",
+        )
+    return text
 
 
 def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
@@ -35,6 +62,7 @@ def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
         "undelivered": undelivered_dicts(every_package(r.sent)),
         "skipped": r.skipped,
         "alarms": [o.message() for o in r.alarms],
+        "notes": [n.text for n in r.notes],
     }
     if dry_run:
         out["peers"] = [
@@ -66,24 +94,35 @@ def _shown(value: object) -> str:
     return printable(value, 1_000)
 
 
-def _echo_item(it: dict[str, Any]) -> None:
+def _item_lines(it: dict[str, Any]) -> list[str]:
     """One item of a dry run: a header line, then every field on its own line, nulls included and
     nothing shortened; a document's bytes (``data``) are shown by size and SHA-256."""
-    click.echo(f"  {it['op']} {it.get('table', it['kind'])} {it['key']} v{it['version']}")
+    out = [f"  {it['op']} {it.get('table', it['kind'])} {it['key']} v{it['version']}"]
     for name, value in it.items():
         if name in _HEADER:
             continue
         if isinstance(value, dict):
             for field, v in value.items():
-                click.echo(f"    {name}.{printable(field, 64)}: {_shown(v)}")
+                out.append(f"    {name}.{printable(field, 64)}: {_shown(v)}")
         elif name == "data" and isinstance(value, str):
             data = base64.b64decode(value)
-            click.echo(f"    data: {len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()} (--json has them)")
+            out.append(f"    data: {len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()} (--json has them)")
         else:
-            click.echo(f"    {printable(name, 64)}: {_shown(value)}")
+            out.append(f"    {printable(name, 64)}: {_shown(value)}")
+    return out
 
 
-def _human(r: ExportReport, dry_run: bool) -> None:
+def _human(
+    r: ExportReport,
+    dry_run: bool,
+    *,
+    command: str = "internal-node",
+    limit: int | None = None,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    if dry_run:
+        _dry_run(r, command=command, limit=limit)
+        return
     c = r.refresh.counts()
     click.echo(f"policy {r.policy_digest}")
     click.echo(
@@ -93,6 +132,16 @@ def _human(r: ExportReport, dry_run: bool) -> None:
         if any(c.values())
         else "publication up to date"
     )
+    _held(r)
+    for sp in every_package(r.sent):
+        click.echo(sent_line(sp, names))
+    for note in r.notes:
+        click.echo(_(note.template).format(**note.params))
+    for o in r.alarms:
+        click.echo(o.message(), err=True)
+
+
+def _held(r: ExportReport) -> None:
     waiting = [b for b in r.refresh.review if not b.get("decided")]
     for b in waiting[:20]:
         click.echo(
@@ -101,24 +150,70 @@ def _human(r: ExportReport, dry_run: bool) -> None:
         )
     if len(waiting) > 20:
         click.echo(f"... and {len(waiting) - 20} more held for review (internal-node review list)", err=True)
-    if dry_run:
-        for p in r.plans:
-            click.echo(f"\n== {p.peer.node_name} ({p.peer.node_id}): {p.count} items, content digest {p.digest}")
-            click.echo(f"  {'kind':<11}" + "".join(f"{c:>10}" for c in SUMMARY_COLUMNS))
-            for table, counts in p.summary.items():
-                click.echo(f"  {table:<11}" + "".join(f"{counts[c]:>10}" for c in SUMMARY_COLUMNS))
-            for rv in p.reversals:
-                click.echo(f"  REVERSED {rv['table']} {rv['key']} v{rv['version']}: a withdrawn record published again")
-            for it in p.items:
-                _echo_item(it)
-        click.echo("\nnothing sealed (--dry-run); seal exactly this with: internal-node export --expect DIGEST")
-        return
-    for sp in every_package(r.sent):
-        click.echo(sent_line(sp))
-    for peer in r.skipped:
-        click.echo(f"nothing to send to {peer} (--no-heartbeat)")
-    for o in r.alarms:
-        click.echo(o.message(), err=True)
+
+
+def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
+    """A dry run for a person: per public node a summary by kind, then the exact command that seals
+    exactly that, then the items one by one (the first ``limit``); through a pager on a terminal."""
+    lines: list[str] = []
+    say = lines.append
+    c = r.refresh.counts()
+    say(f"policy {r.policy_digest}")
+    if any(c.values()):
+        changed = " (policy changed: everything re-projected)" if r.refresh.policy_changed else ""
+        refreshed = ", ".join(f"{k} {v}" for k, v in c.items() if v)
+        say(_("the export would first refresh the publication: {counts}").format(counts=refreshed) + changed)
+    else:
+        say(_("publication up to date"))
+    _held(r)
+    several = len(r.plans) > 1
+    for p in r.plans:
+        say("")
+        items = ngettext("{n} item", "{n} items", p.count).format(n=p.count)
+        say(
+            _("== {peer}: {items}, content digest {digest}").format(
+                peer=printable(p.peer.node_name), items=items, digest=p.digest
+            )
+        )
+        say(f"  {'kind':<11}" + "".join(f"{col:>10}" for col in SUMMARY_COLUMNS))
+        for kind, per_kind in p.summary.items():
+            say(f"  {kind:<11}" + "".join(f"{per_kind[col]:>10}" for col in SUMMARY_COLUMNS))
+        if not p.summary:
+            say(_("  (nothing new: a heartbeat)"))
+        for rv in p.reversals:
+            say(f"  REVERSED {rv['table']} {rv['key']} v{rv['version']}: a withdrawn record published again")
+    say("")
+    say(_("nothing sealed (--dry-run); to seal exactly this after review:"))
+    for p in r.plans:
+        peer = f" --peer {shlex.quote(p.peer.node_name)}" if several else ""
+        full = " --full" if p.full else ""
+        say(f"  {command} export{full} --expect {p.digest}{peer}")
+    shown = 0
+    for p in r.plans:
+        if limit is not None and shown >= limit:
+            break
+        say("")
+        say(_("== items for {peer}").format(peer=printable(p.peer.node_name)))
+        for it in p.items:
+            if limit is not None and shown >= limit:
+                break
+            lines.extend(_item_lines(it))
+            shown += 1
+    total = sum(len(p.items) for p in r.plans)
+    if total > shown:
+        more = total - shown
+        say(
+            ngettext(
+                "... {n} more item not shown (--limit {limit}; --json has them all)",
+                "... {n} more items not shown (--limit {limit}; --json has them all)",
+                more,
+            ).format(n=more, limit=limit)
+        )
+    text = "\n".join(lines)
+    if sys.stdout.isatty() and len(lines) > shutil.get_terminal_size().lines:
+        click.echo_via_pager(text + "\n")
+    else:
+        click.echo(text)
 
 
 def register(root: click.Group) -> None:
@@ -129,7 +224,12 @@ def register(root: click.Group) -> None:
     @click.option(
         "--dry-run", is_flag=True, help="Show exactly what would be published, record by record, and its digest."
     )
-    @click.option("--expect", metavar="DIGEST", help="Seal only if the content digest still equals this reviewed one.")
+    @click.option(
+        "--expect",
+        metavar="DIGEST",
+        callback=_digest_option,
+        help="Seal only if the content digest still equals this reviewed one.",
+    )
     @click.option(
         "--expect-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Read the reviewed digest of --expect from this file (written after the review; the scheduled export).",
@@ -138,18 +238,29 @@ def register(root: click.Group) -> None:
         "--stale-heartbeat", is_flag=True,
         help="With --expect: when the content changed since the review, send a heartbeat only and exit 5.",
     )  # fmt: skip
+    @click.option(
+        "--limit",
+        type=click.IntRange(min=0),
+        default=None,
+        help="With --dry-run: show only the first N items after the summary (--json has them all).",
+    )
     @click.option("--no-heartbeat", is_flag=True, help="Send nothing when nothing changed.")
     @click.option("--peer", metavar="NODE", help="Only this public node (node id or name).")
     @click.option(
         "--resend", metavar="SEQ[..SEQ]", help="Copy already-sealed packages from the archive to the medium again."
     )
     @click.option("--every", metavar="DURATION", help="Run in the foreground, exporting every DURATION (e.g. 1h).")
+    @click.option(
+        "--allow-missing-medium",
+        is_flag=True,
+        help="Exit 0 when the medium is not there: the package waits in the archive for the next export.",
+    )
     @json_option
     @pass_node_context
     def export_cmd(
         nctx: NodeContext, full: bool, dry_run: bool, expect: str | None, expect_file: Path | None,
-        stale_heartbeat: bool, no_heartbeat: bool, peer: str | None, resend: str | None, every: str | None,
-        as_json: bool,
+        stale_heartbeat: bool, no_heartbeat: bool, peer: str | None, limit: int | None, resend: str | None,
+        every: str | None, allow_missing_medium: bool, as_json: bool,
     ) -> None:  # fmt: skip
         """Export the publishable changes since the last export to each trusted public node.
 
@@ -171,9 +282,9 @@ def register(root: click.Group) -> None:
             sent = resend_packages(node, identity, first, last, peer)
             emit(
                 {"sent": [sent_dict(p) for p in sent], "undelivered": undelivered_dicts(sent)},
-                "\n".join(sent_line(p) for p in sent), as_json=as_json,
+                "\n".join(sent_line(p, node_names(node)) for p in sent), as_json=as_json,
             )  # fmt: skip
-            finish_sent(sent)
+            _finish(sent, allow_missing_medium=allow_missing_medium, names=node_names(node))
             return
         if every is not None:
             if dry_run or expect:
@@ -190,8 +301,13 @@ def register(root: click.Group) -> None:
                 if not stale_heartbeat:
                     raise
                 stale_review(node, identity, peer, exc, as_json=as_json)
-        emit(_report_dict(report, dry_run), lambda: _human(report, dry_run), as_json=as_json)
-        finish_sent(every_package(report.sent))
+        command = f"internal-node --home {shlex.quote(str(node.config.home))}"
+        emit(
+            _report_dict(report, dry_run),
+            lambda: _human(report, dry_run, command=command, limit=limit, names=node_names(node)),
+            as_json=as_json,
+        )
+        _finish(every_package(report.sent), allow_missing_medium=allow_missing_medium, names=node_names(node))
 
     @root.command("publish")
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -254,9 +370,26 @@ def register(root: click.Group) -> None:
         """Verify and apply the return packages waiting on the medium (receipts, key announcements).
 
         Exit 4 when a package was rejected (quarantined with its reason; the others are processed)."""
-        outcomes = import_returns(nctx.node(), nctx.identity())
+        outcomes = import_returns(nctx.node(), nctx.identity(unlock=True))
         emit({"outcomes": [o.as_dict() for o in outcomes]}, lambda: echo_outcomes(outcomes), as_json=as_json)
         finish(outcomes)
+
+
+def _finish(packages: list[Any], *, allow_missing_medium: bool, names: Mapping[str, str] | None = None) -> None:
+    """Exit 1 for a package the medium did not take (as ``import`` does), unless the medium is simply
+    absent and ``--allow-missing-medium`` says that is expected (a device carried away between runs)."""
+    missed = [p for p in packages if not p.delivered]
+    if allow_missing_medium and missed and all(p.reason == "medium-missing" for p in missed):
+        click.echo(
+            ngettext(
+                "medium missing: {n} package kept in the archive for the next export (--allow-missing-medium)",
+                "medium missing: {n} packages kept in the archive for the next export (--allow-missing-medium)",
+                len(missed),
+            ).format(n=len(missed)),
+            err=True,
+        )
+        return
+    finish_sent(packages, names)
 
 
 def read_expect_file(path: Path) -> str:
@@ -279,9 +412,9 @@ def stale_review(node: Any, identity: Any, peer: str | None, exc: ContentChanged
     sent = heartbeat_only(node, identity, peer=peer)
     emit(
         {"sent": [sent_dict(p) for p in sent], "undelivered": undelivered_dicts(sent), "awaiting_review": True},
-        "\n".join(sent_line(p) for p in sent), as_json=as_json,
+        "\n".join(sent_line(p, node_names(node)) for p in sent), as_json=as_json,
     )  # fmt: skip
-    finish_sent(sent)
+    finish_sent(sent, node_names(node))
     raise ReviewStale(f"{exc}; sent a heartbeat only, the changes wait for that review")
 
 
@@ -301,7 +434,7 @@ def _loop(nctx: NodeContext, period: int, *, full: bool, heartbeat: bool, peer: 
     while not stop.is_set():
         try:
             report = export(node, identity, full=full, heartbeat=heartbeat, peer=peer)
-            _human(report, False)
+            _human(report, False, names=node_names(node))
         except Exception as exc:  # one failed round must not end the schedule
             reason, message, _ = one_line(exc)  # never SQL or a row, as for a single export
             click.echo(f"internal-node: export failed ({reason}): {message}", err=True)

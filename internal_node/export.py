@@ -23,6 +23,7 @@ from internal_node.pubmodels import PUBLICATION, REVIEW_HOLD, PeerExport
 from keys import TrustedKey
 from keys.identity_store import Identity
 from nodekit import trust_store
+from nodekit.i18n import N_
 from nodekit.runtime import Node
 from transfer.items import RECORD_TABLES, PreparedBatch, PreparedItem
 from transfer.seal import SealedPackage
@@ -48,6 +49,18 @@ class PeerPlan:
     reversals: list[dict[str, Any]] = field(default_factory=list)  # upserts that undo a withdrawal
 
 
+@dataclass(frozen=True)
+class Note:
+    """A line for the operator: an English message id and its parameters (translated where shown)."""
+
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.template.format(**self.params)
+
+
 @dataclass
 class ExportReport:
     policy_digest: str
@@ -56,6 +69,7 @@ class ExportReport:
     sent: list[SentPackage] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     alarms: list[Overdue] = field(default_factory=list)  # raised by this export where it sealed nothing
+    notes: list[Note] = field(default_factory=list)  # what a person should read besides the packages
 
 
 CONTENT_DIGEST_CONTEXT = b"credgap-content/1\n"
@@ -192,17 +206,37 @@ def export(
     with node.sessions() as s:
         peers = _peers(s, peer)
     if not peers:
-        raise ExportError("no trusted public node: trust its identity card first (keys trust)", reason="no-peer")
+        raise ExportError(
+            "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)",
+            reason="no-peer",
+        )
     exchange = open_exchange(node, identity)
     for pk in peers:
         with node.sessions() as s:
             # after `channel recover`, the next package to that peer is a snapshot (FORMAT.md §9.6)
             peer_full = full or recover.wants_snapshot(s, pk.node_id) is not None
             probe = plan(s, pk, full=peer_full)
+        if not peer_full and expect is not None and probe.upto <= probe.since:
+            # a re-run of a reviewed export whose package the medium did not take: what was reviewed
+            # is sealed already, so deliver it from the archive and seal nothing new
+            earlier = exchange.deliver_unwritten(pk.node_id)
+            if earlier:
+                report.sent.extend(earlier)
+                seqs = ", ".join(str(p.seq) for p in earlier)
+                report.notes.append(
+                    Note(
+                        N_("{peer}: delivered seq {seqs} from the archive; nothing new to seal")
+                        if all(p.delivered for p in earlier)
+                        else N_("{peer}: seq {seqs} still in the archive; nothing new to seal"),
+                        {"peer": pk.node_name, "seqs": seqs},
+                    )
+                )
+                continue
         if not peer_full and not heartbeat and probe.upto <= probe.since:
             # what an earlier export sealed but did not write (killed, or the medium failed)
             report.sent.extend(exchange.deliver_unwritten(pk.node_id))
             report.skipped.append(pk.node_id)
+            report.notes.append(Note(N_("nothing to send to {peer} (--no-heartbeat)"), {"peer": pk.node_name}))
             # sealing checks this channel's receipts; with nothing sealed the check must still run, or
             # a quiet node under --no-heartbeat would never say its packages went unacknowledged
             with node.transaction() as s:
@@ -286,7 +320,10 @@ def heartbeat_only(node: Node, identity: Identity, *, peer: str | None = None) -
     with node.sessions() as s:
         peers = _peers(s, peer)
     if not peers:
-        raise ExportError("no trusted public node: trust its identity card first (keys trust)", reason="no-peer")
+        raise ExportError(
+            "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)",
+            reason="no-peer",
+        )
     exchange = open_exchange(node, identity)
 
     def nothing(_session: Session, _seq: int) -> Iterator[dict[str, Any]]:
@@ -310,7 +347,8 @@ def preview(node: Node, policy: DisclosurePolicy, *, full: bool, peer: str | Non
             peers = _peers(s, peer)
             if not peers:
                 raise ExportError(
-                    "no trusted public node: trust its identity card first (keys trust)", reason="no-peer"
+                    "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)",
+                    reason="no-peer",
                 )
             held = _held(s)
             for pk in peers:

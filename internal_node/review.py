@@ -79,7 +79,7 @@ def show_held(session: Session, hold_id: int) -> HeldVersion:
     """One entry of the queue, or :class:`ReviewError` naming the id."""
     row = session.get(ReviewHold, hold_id)
     if row is None:
-        raise ReviewError(f"review {hold_id}: no such entry (internal-node review list shows them)", reason="unknown")
+        raise ReviewError(f"review {hold_id}: no such entry (`internal-node review list` shows them)", reason="unknown")
     return _entry(row)
 
 
@@ -102,7 +102,7 @@ def decide(
         raise ReviewError(f"review {hold_id}: --reason is required: say why ({decision})", reason="usage")
     row = session.get(ReviewHold, hold_id, with_for_update=True)
     if row is None:
-        raise ReviewError(f"review {hold_id}: no such entry (internal-node review list shows them)", reason="unknown")
+        raise ReviewError(f"review {hold_id}: no such entry (`internal-node review list` shows them)", reason="unknown")
     if row.state != "held":
         raise ReviewError(
             f"review {hold_id}: {row.table_name} {row.key} v{row.version} is {row.state}, not held: "

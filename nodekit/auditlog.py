@@ -43,6 +43,14 @@ class AuditError(NodeError):
     reason = "audit"
 
 
+class AuditKeyMismatch(AuditError):
+    """A key fingerprint the auditor gave is none of this node's keys: the log is not verified against
+    it, which is a verification failure (exit 4), not a usage error."""
+
+    exit_code = ExitCode.VERIFICATION
+    reason = "unknown-key"
+
+
 def row_to_checkpoint(row: LogCheckpointRow, node: str) -> Checkpoint:
     return Checkpoint(node=node, key=row.key_id, size=row.size, root=row.root, at=row.at, sig=bytes.fromhex(row.sig))
 
@@ -125,13 +133,14 @@ def pinned_keys(keys: Mapping[str, PublicKeys], fingerprints: Iterable[str]) -> 
             raise AuditError(f"--key-fingerprint {fp!r}: {exc}", reason="bad-fingerprint") from None
         public = keys.get(key_id)
         if public is None:
-            raise AuditError(
+            raise AuditKeyMismatch(
                 f"--key-fingerprint {fp}: this node's identity lists no key {key_id}; the checkpoints cannot be "
-                "checked against it",
-                reason="unknown-key",
+                "verified against it (NOT verified)"
             )
         if public.key_id != key_id:  # the identity file was altered: its keys no longer match their ids
-            raise AuditError(f"the public keys stored for {key_id} do not have that fingerprint", reason="bad-key")
+            raise AuditKeyMismatch(
+                f"the public keys stored for {key_id} do not have that fingerprint (NOT verified)", reason="bad-key"
+            )
         out[key_id] = public
     return out
 

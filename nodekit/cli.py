@@ -74,8 +74,10 @@ class NodeContext:
             _setup_file_logging(self._node)
         return self._node
 
-    def identity(self) -> Identity:
-        """The node's identity; its passphrase is asked for only when a protected key is opened."""
+    def identity(self, *, unlock: bool = False) -> Identity:
+        """The node's identity; its passphrase is asked for only when a protected key is opened, or at
+        once with ``unlock`` (import and watch: a wrong passphrase fails at start-up and touches
+        nothing, even with no package waiting)."""
         from nodekit import identity_ops
 
         node = self.node()
@@ -85,8 +87,16 @@ class NodeContext:
                 raise click.UsageError("no passphrase: give --passphrase-file or set CREDGAP_PASSPHRASE")
             return str(click.prompt("Key passphrase", hide_input=True, err=True))
 
-        source = identity_ops.passphrase_source(cli_file=self.passphrase_file, config=node.config, prompt=ask)
-        return identity_ops.load_identity(node, source)
+        source = identity_ops.passphrase_source(
+            cli_file=self.passphrase_file,
+            config=node.config,
+            prompt=ask,
+            warn=lambda text: click.echo(f"warning: {text}", err=True),
+        )
+        identity = identity_ops.load_identity(node, source)
+        if unlock:
+            identity.current_secret()
+        return identity
 
     def close(self) -> None:
         if self._node is not None:
@@ -197,10 +207,71 @@ class ProgressBars:
 
 
 class NodeGroup(click.Group):
-    """A click group whose subcommands are listed in the order they were added."""
+    """A click group whose subcommands are listed in the order they were added, and each of which also
+    takes the program's global options (``public-node init --home DIR`` works as
+    ``public-node --home DIR init`` does: operators type both, and hints may print either)."""
+
+    group_class = type  # groups made with @group.group() are NodeGroups too
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        _accept_global_options(cmd)
+        super().add_command(cmd, name)
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Record a global option given after the subcommand on the program's :class:`NodeContext`."""
+    if value is None or value is False:
+        return
+    node_ctx = ctx.find_object(NodeContext)
+    if node_ctx is None:
+        return
+    if param.name == "home_after":
+        node_ctx.home_arg = str(value)
+    elif param.name == "passphrase_file_after":
+        node_ctx.passphrase_file = Path(value)
+    elif param.name == "debug_after":
+        node_ctx.debug = True
+        _STATE.debug = True
+
+
+def _accept_global_options(cmd: click.Command) -> None:
+    """Give ``cmd`` (and, for a group, every subcommand it gets) hidden copies of the global options."""
+    taken = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+    if "--home" not in taken:
+        cmd.params.extend(
+            [
+                click.Option(
+                    ["--home", "home_after"],
+                    metavar="DIR",
+                    hidden=True,
+                    expose_value=False,
+                    callback=_set_global,
+                    is_eager=True,
+                ),
+                click.Option(
+                    ["--passphrase-file", "passphrase_file_after"],
+                    hidden=True,
+                    expose_value=False,
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    callback=_set_global,
+                    is_eager=True,
+                ),
+                click.Option(
+                    ["--debug", "debug_after"],
+                    is_flag=True,
+                    hidden=True,
+                    expose_value=False,
+                    callback=_set_global,
+                    is_eager=True,
+                ),
+            ]
+        )
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():  # a group made elsewhere and added whole (a NodeGroup's later
+            _accept_global_options(sub)  # subcommands get them as they are added)
 
 
 def make_root(spec: NodeSpec, help_text: str) -> click.Group:

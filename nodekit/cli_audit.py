@@ -48,7 +48,8 @@ def _when(value: str | None, option: str) -> datetime | None:
 
 def _subject(entry: StoredEntry) -> str:
     if not isinstance(entry.subject, dict) or not isinstance(entry.counts, dict):  # an edited row, as stored
-        return f"subject={entry.subject!r} counts={entry.counts!r}"
+        shown = orjson.dumps([entry.subject, entry.counts], default=str).decode()
+        return f"(as stored) subject, counts={shown}"
     parts = [f"{k}={v}" for k, v in entry.subject.items() if k not in ("digest", "root", "known_root")]
     if "digest" in entry.subject:
         parts.append(f"digest={str(entry.subject['digest'])[:16]}")
@@ -244,7 +245,7 @@ def register(root: click.Group) -> None:
         docs = [{**e.document(), "leaf_hash": h, **_problem(e)} for e, h in found]
         rows = [
             [e.index, e.at.strftime("%Y-%m-%d %H:%M:%S"), printable(e.actor, 30), printable(str(e.event), 40),
-             printable(e.result, 32), printable(e.reason, 30), printable(_subject(e), 80)]
+             printable(e.result, 32), printable(e.reason, 30), printable(_subject(e), 2000)]
             for e, _ in found
         ]  # fmt: skip
         emit(

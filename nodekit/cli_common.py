@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
+from nodekit.cli import NodeContext, emit, json_option, pass_node_context
 from nodekit.home import resolve_home
 from nodekit.runtime import Node, NodeSpec, init_home, safe_url
-from nodekit.text import printable
 
 
 def node_status(node: Node) -> dict[str, Any]:
@@ -38,7 +37,6 @@ def node_status(node: Node) -> dict[str, Any]:
 
 
 def register(root: click.Group, spec: NodeSpec) -> None:
-    program = spec.program
 
     @root.command("init")
     @click.option("--name", default=None, help="A human name for this node (default: the home's folder name).")
@@ -71,59 +69,29 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             node.close()
 
     @root.command("status")
+    @click.option(
+        "--check",
+        is_flag=True,
+        help="For monitoring: exit 0 when all is well, 5 on a warning (incomplete, action pending), "
+        "1 on an alarm, a missing medium or an out-of-date schema.",
+    )
     @json_option
     @pass_node_context
-    def status_cmd(nctx: NodeContext, as_json: bool) -> None:
-        """Show the node's role, database, schema and transfer medium."""
+    @click.pass_context
+    def status_cmd(ctx: click.Context, nctx: NodeContext, check: bool, as_json: bool) -> None:
+        """Show the node's role, database, schema, transfer medium and channels, and what needs doing."""
+        from nodekit import status_view
+
         data = node_status(nctx.node(check_schema=False))
-
-        def human() -> None:
-            db = data["database"]
-            click.echo(f"{program} {data['name']!s}  ({data['home']})")
-            click.echo(
-                f"  database  {db['url']} [{db['dialect']}] schema "
-                f"{'current' if db['schema_current'] else 'NOT current: run db upgrade'}"
-            )
-            med = data["medium"]
-            click.echo(f"  medium    {med['path']} {'' if med['present'] else '(missing)'}".rstrip())
-            ex = data.get("exchange")
-            if ex:
-                click.echo(f"  freshness {ex['freshness']} (expected period {ex['expected_period_seconds']}s)")
-                for alarm in ex.get("alarms", []):
-                    click.echo(f"  ALARM     {alarm['alarm']} on {alarm['channel']} since {alarm['since']}")
-                clock = ex.get("clock") or {}
-                if clock.get("status") == "behind":
-                    click.echo(
-                        f"  clock     BEHIND by {clock['behind_seconds'] // 3600}h: it reads {clock['now']}, the newest "
-                        f"package seen was created {clock['newest_created']}: set the clock right"
-                    )
-                quarantine, latest = ex["quarantine"]["count"], ex["quarantine"]["latest"]
-                click.echo(
-                    f"  quarantine {quarantine} package(s)"
-                    + (f"; latest {printable(latest.get('folder'), 80)}: {printable(latest.get('reason'), 64)}: "
-                       f"{printable(latest.get('message', ''), 300)}" if latest else "")
-                )  # fmt: skip
-                rows = [
-                    [c["direction"], c["sender"][:13], c["recipient"][:13], c["last_seq"], c["last_created"] or "-",
-                     c.get("last_applied_at") or "-", ",".join(map(str, c.get("pending", []))) or "-", ",".join(map(str, c.get("missing", c.get("unwritten", [])))) or "-"]
-                    for c in ex["channels"]
-                ]  # fmt: skip
-                headers = ["dir", "sender", "recipient", "last seq", "last created", "last applied", "pending"]
-                if rows:
-                    click.echo(table(rows, [*headers, "missing/unsent"]))
-                own = ex.get("own_key") or {}
-                if own.get("expires_soon"):
-                    click.echo(f"  WARNING own key {own['key_id']} expires {own['expires']}: rotate it (keys rotate)")
-                for k in ex["trusted_keys"]:
-                    soon = f"; WARNING: expires {k['expires']}" if k.get("expires_soon") else ""
-                    click.echo(f"  trusts {k['role']} node {k['node_name']} key {k['key_id']} ({k['status']}{soon})")
-            if isinstance(data.get("review"), dict):
-                click.echo(f"  review    {data['review']['held']} record version(s) held for a person (review list)")
-            for key, value in data.items():
-                if key.startswith("records"):
-                    click.echo(f"  {key:<9} {value}")
-
-        emit(data, human, as_json=as_json)
+        found = status_view.problems(data)
+        if check:
+            data["check"] = {
+                "status": {0: "ok", 5: "warning"}.get(status_view.verdict(found), "alarm"),
+                "problems": [p.as_dict() for p in found],
+            }
+        emit(data, lambda: status_view.echo_status(data, found, check=check), as_json=as_json)
+        if check and status_view.verdict(found):
+            ctx.exit(status_view.verdict(found))
 
     @root.group("db")
     def db_group() -> None:

@@ -20,6 +20,7 @@ from keys.statements import REVOCATION_REASONS, RevocationStatement, SuccessionC
 from keys.times import format_time, parse_validity
 from nodekit import identity_ops
 from nodekit.cli import NodeContext, NodeGroup, emit, json_option, pass_node_context, table
+from nodekit.i18n import _
 from nodekit.runtime import NodeSpec
 from nodekit.text import printable
 
@@ -54,7 +55,9 @@ def _prompt(confirm: bool) -> Callable[[], str]:
 
 def _source(nctx: NodeContext, *, confirm: bool = False) -> identity_ops.PassphraseSource:
     node = nctx.node()
-    return identity_ops.passphrase_source(cli_file=nctx.passphrase_file, config=node.config, prompt=_prompt(confirm))
+    return identity_ops.passphrase_source(
+        cli_file=nctx.passphrase_file, config=node.config, prompt=_prompt(confirm), warn=_warn
+    )
 
 
 def _warn(text: str) -> None:
@@ -118,6 +121,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             )
         else:
             passphrase = _source(nctx, confirm=True)()
+            identity_ops.check_new_passphrase(passphrase)
             _warn_test_kdf()
         identity = identity_ops.init_identity(
             node, name=name or node.config.name, passphrase=passphrase, now=node.clock(), validity=validity
@@ -219,9 +223,10 @@ def register(root: click.Group, spec: NodeSpec) -> None:
     def trust_cmd(nctx: NodeContext, card: Path, fingerprint: str, as_json: bool) -> None:
         """Enrol a peer's identity card if its full fingerprint matches FP and its self-signature verifies."""
         node = nctx.node()
-        key = identity_ops.trust_card_file(node, card, fingerprint, node.clock())
+        key, added = identity_ops.trust_card_file(node, card, fingerprint, node.clock())
         data = {
             "ok": True,
+            "added": added,
             "key_id": key.key_id,
             "fingerprint": format_fingerprint(key.key_id),
             "node_id": key.node_id,
@@ -231,8 +236,17 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         }
         emit(
             data,
-            f"trusted key {format_fingerprint(key.key_id)} of {key.role} node {printable(key.node_name)} "
-            f"({key.node_id}), valid to {format_time(key.expires)}",
+            (
+                _("trusted key {fp} of {role} node {name} ({node}), valid to {expires}")
+                if added
+                else _("already trusted: key {fp} of {role} node {name} ({node}), valid to {expires}; nothing changed")
+            ).format(
+                fp=format_fingerprint(key.key_id),
+                role=key.role,
+                name=printable(key.node_name),
+                node=key.node_id,
+                expires=format_time(key.expires),
+            ),
             as_json=as_json,
         )
 

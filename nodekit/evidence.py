@@ -49,7 +49,7 @@ Files
   cards/                 the identity cards found with the keys (self-signed)
   receipts.jsonl         receipts received (in) and issued (out), signed by their issuers
   peer-checkpoints.jsonl checkpoints of the peers' logs held by this node
-  peer-checkpoints/      the latest one per peer, as files for the peer's `audit verify --against`
+  peer-checkpoints/      the latest one per peer, as files for the peer's `audit verify --against FILE`
   {verifier}           the standalone verifier (docs/FORMAT.md §13 is its specification)
   SHA256SUMS             digests of every file above
 """

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import msgspec
+import tomlkit
 
 from keys.strict import whole
 from nodekit.errors import ConfigError, HomeError
@@ -104,13 +109,110 @@ def _path(home: Path, value: object, key: str, cfg: Path) -> Path:
     return p if p.is_absolute() else home / p
 
 
+class _Section(msgspec.Struct, forbid_unknown_fields=True):
+    """A table of node.toml: every key it may hold, with its type and default."""
+
+
+class _NodeSection(_Section):
+    role: str = ""
+    name: str = ""
+    timezone: str = "Asia/Shanghai"
+
+
+class _DatabaseSection(_Section):
+    url: str = ""
+
+
+class _TransferSection(_Section):
+    medium: str = "medium"
+
+
+class _PolicySection(_Section):
+    file: str = "policy.toml"
+
+
+class _KeysSection(_Section):
+    dir: str = "keys"
+    passphrase_file: str = ""
+
+
+class _ExchangeSection(_Section):
+    period: str = "1d"
+    write_settle: str = "30s"
+    quarantine_retention: str = "180d"
+    receive_wait: str = "5s"
+    rebase_bound: Annotated[int, msgspec.Meta(ge=1)] = DEFAULT_REBASE_BOUND
+
+
+class _AlarmsSection(_Section):
+    syslog: str = "/dev/log"
+
+
+class _ConfigFile(_Section):
+    node: _NodeSection = msgspec.field(default_factory=_NodeSection)
+    database: _DatabaseSection = msgspec.field(default_factory=_DatabaseSection)
+    transfer: _TransferSection = msgspec.field(default_factory=_TransferSection)
+    policy: _PolicySection = msgspec.field(default_factory=_PolicySection)
+    keys: _KeysSection = msgspec.field(default_factory=_KeysSection)
+    exchange: _ExchangeSection = msgspec.field(default_factory=_ExchangeSection)
+    alarms: _AlarmsSection = msgspec.field(default_factory=_AlarmsSection)
+    web: dict[str, Any] = msgspec.field(default_factory=dict)  # checked key by key by public_node.web.config
+
+
+_HINTS = {  # what a wrong type should have been, in the operator's words
+    "period": "a duration string such as '1h'",
+    "write_settle": "a duration string such as '30s'",
+    "quarantine_retention": "a duration string such as '180d'",
+    "receive_wait": "a duration string such as '5s'",
+    "rebase_bound": "a whole number of packages, at least 1",
+}
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_keys(raw: dict[str, Any], cfg: Path) -> None:
+    """Refuse a table or key node.toml does not have, naming the nearest one: a misspelt key would
+    otherwise be ignored and its default used (``meduim = ...`` and the medium silently elsewhere)."""
+    tables = {f.name: f.type for f in msgspec.structs.fields(_ConfigFile)}
+    for table, value in raw.items():
+        if table not in tables:
+            raise ConfigError(f"{cfg}: unknown table [{table}]{did_you_mean(table, tables)}")
+        kind = tables[table]
+        if not isinstance(value, dict):
+            raise ConfigError(f"{cfg}: [{table}] must be a table")
+        if isinstance(kind, type) and issubclass(kind, _Section):
+            keys = [f.name for f in msgspec.structs.fields(kind)]
+            for key in value:
+                if key not in keys:
+                    raise ConfigError(f"{cfg}: [{table}] unknown key {key!r}{did_you_mean(key, keys)}")
+
+
+def _type_error(exc: msgspec.ValidationError, cfg: Path) -> ConfigError:
+    message, _, where = str(exc).partition(" - at `$.")
+    parts = where.rstrip("`").split(".")
+    if len(parts) == 2:
+        table, key = parts
+        expected = _HINTS.get(key) or message[0].lower() + message[1:].replace("`", "")
+        if key in _HINTS:
+            return ConfigError(f"{cfg}: [{table}] {key} must be {expected}")
+        return ConfigError(f"{cfg}: [{table}] {key}: {expected}")
+    return ConfigError(f"{cfg}: {message.replace('`', '')}")
+
+
 def load_config(home: Path, expected_role: Role) -> NodeConfig:
-    """Read ``node.toml`` and check that the home belongs to ``expected_role``."""
+    """Read ``node.toml`` and check that the home belongs to ``expected_role``; an unknown table or
+    key, or a value of the wrong type, is refused with the file, the key and the nearest known key."""
     cfg = home / CONFIG_NAME
     if not home.is_dir():
-        raise HomeError(f"{home}: no such node home (create one with `{expected_role}-node init --home {home}`)")
+        raise HomeError(f"{home}: no such node home (create one with `{expected_role}-node --home {home} init`)")
     if not cfg.is_file():
-        raise HomeError(f"{cfg}: missing; {home} is not a node home (run `{expected_role}-node init` first)")
+        raise HomeError(
+            f"{cfg}: missing; {home} is not a node home (run `{expected_role}-node --home {home} init` first)"
+        )
     try:
         raw = tomllib.loads(cfg.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -123,79 +225,67 @@ def load_config(home: Path, expected_role: Role) -> NodeConfig:
         raise HomeError(
             f"{home} is the home of {with_article(role)} node; run `{role}-node`, not `{expected_role}-node`, on it"
         )
-    name = node.get("name", "")
-    if not isinstance(name, str) or not name:
+    _check_keys(raw, cfg)
+    try:
+        conf = msgspec.convert(raw, _ConfigFile)
+    except msgspec.ValidationError as exc:
+        raise _type_error(exc, cfg) from None
+    if not conf.node.name:
         raise ConfigError(f"{cfg}: [node] name must be a non-empty string")
-    db = raw.get("database", {})
-    url = db.get("url") if isinstance(db, dict) else None
-    if not isinstance(url, str) or not url:
+    if not conf.database.url:
         raise ConfigError(f"{cfg}: [database] url must be a database URL")
-    url = url.replace("{home}", str(home))
-    tr = raw.get("transfer", {})
-    keys = raw.get("keys", {})
-    policy = raw.get("policy", {})
-    exchange = raw.get("exchange", {})
-    if not all(isinstance(t, dict) for t in (tr, keys, policy, exchange)):
-        raise ConfigError(f"{cfg}: [transfer], [keys], [policy] and [exchange] must be tables")
-    pp = keys.get("passphrase_file", "")
-    period = exchange.get("period", "1d")
-    if not isinstance(period, str):
-        raise ConfigError(f"{cfg}: [exchange] period must be a duration string such as '1h'")
-    bound = exchange.get("rebase_bound", DEFAULT_REBASE_BOUND)
-    if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
-        raise ConfigError(f"{cfg}: [exchange] rebase_bound must be a whole number of packages, at least 1")
+    url = conf.database.url.replace("{home}", str(home))
+    ex = conf.exchange
+    pp = conf.keys.passphrase_file
     return NodeConfig(
         home=home,
         role=role,
-        name=name,
+        name=conf.node.name,
         database_url=url,
-        medium=_path(home, tr.get("medium", "medium"), "[transfer] medium", cfg),
-        policy_file=_path(home, policy.get("file", "policy.toml"), "[policy] file", cfg),
-        keys_dir=_path(home, keys.get("dir", "keys"), "[keys] dir", cfg),
+        medium=_path(home, conf.transfer.medium, "[transfer] medium", cfg),
+        policy_file=_path(home, conf.policy.file, "[policy] file", cfg),
+        keys_dir=_path(home, conf.keys.dir, "[keys] dir", cfg),
         passphrase_file=_path(home, pp, "[keys] passphrase_file", cfg) if pp else None,
-        exchange_period=parse_duration(period),
+        exchange_period=_duration(ex.period, "period", cfg),
         raw=raw,
-        write_settle=_duration(exchange, "write_settle", "30s", cfg),
-        quarantine_retention=_duration(exchange, "quarantine_retention", "180d", cfg),
-        receive_wait=_duration(exchange, "receive_wait", "5s", cfg),
-        rebase_bound=bound,
+        write_settle=_duration(ex.write_settle, "write_settle", cfg),
+        quarantine_retention=_duration(ex.quarantine_retention, "quarantine_retention", cfg),
+        receive_wait=_duration(ex.receive_wait, "receive_wait", cfg),
+        rebase_bound=ex.rebase_bound,
     )
 
 
-def _duration(section: dict[str, Any], key: str, default: str, cfg: Path) -> int:
-    value = section.get(key, default)
-    if not isinstance(value, str):
-        raise ConfigError(f"{cfg}: [exchange] {key} must be a duration string such as {default!r}")
+def _duration(value: str, key: str, cfg: Path) -> int:
     try:
         return parse_duration(value)
     except ConfigError:
         raise ConfigError(
-            f"{cfg}: [exchange] {key} = {value!r} is not a duration: a number and one of s, m, h, d, w (e.g. {default})"
+            f"{cfg}: [exchange] {key} = {value!r} is not a duration: a number and one of s, m, h, d, w (e.g. 1h)"
         ) from None
 
 
 CONFIG_TEMPLATE = """\
-# credgap node configuration ({role} node).
+# credgap node configuration.
 # Relative paths are resolved against this home directory.
 
 [node]
 # The role of this home; a node refuses to run on a home of the other role.
-role = "{role}"
+role = ""
 # A human name for this node, shown on identity cards and in the transfer log.
-name = "{name}"
+name = ""
 # The time zone in which publication end dates are read (a record is shown through its last day).
 timezone = "Asia/Shanghai"
 
 [database]
 # SQLAlchemy URL of this node's own database. SQLite by default; for PostgreSQL use e.g.
-#   url = "postgresql+psycopg://credgap@db.internal/credgap_{role}"
-# "{{home}}" is replaced by this directory.
-url = "{database_url}"
+#   url = "postgresql+psycopg://credgap@db.internal/credgap_internal"
+# "{home}" is replaced by this directory.
+url = ""
 
 [transfer]
 # The transfer medium: the directory the dedicated exchange device feeds, or the mount point of the
 # removable device. Each channel has its own folder below it. This is the only path to the other node.
-medium = "{medium}"
+medium = "medium"
 
 [policy]
 # The disclosure policy (internal node: what may be published, and how it is masked).
@@ -232,20 +322,21 @@ def with_article(role: str) -> str:
 
 
 def write_config(home: Path, role: Role, name: str, database_url: str, medium: str) -> Path:
-    """Write a commented ``node.toml`` for a new home (refuses to overwrite)."""
+    """Write a commented ``node.toml`` for a new home (refuses to overwrite). The values are set in
+    the commented template through tomlkit, which quotes and escapes any string TOML can hold."""
     cfg = home / CONFIG_NAME
-    text = CONFIG_TEMPLATE.format(
-        role=role,
-        name=_toml_escape(name),
-        database_url=_toml_escape(database_url),
-        medium=_toml_escape(medium),
-    )
+    doc = tomlkit.parse(CONFIG_TEMPLATE)
+    node, database, transfer = doc["node"], doc["database"], doc["transfer"]
+    assert isinstance(node, dict) and isinstance(database, dict) and isinstance(transfer, dict)
+    node["role"], node["name"] = role, name
+    database["url"] = database_url
+    transfer["medium"] = medium
     with cfg.open("x", encoding="utf-8") as fh:
-        fh.write(text)
+        fh.write(
+            tomlkit.dumps(doc).replace(
+                "# credgap node configuration.", f"# credgap node configuration ({role} node).", 1
+            )
+        )
         fh.flush()
         os.fsync(fh.fileno())
     return cfg
-
-
-def _toml_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')

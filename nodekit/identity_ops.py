@@ -49,7 +49,18 @@ log = logging.getLogger("credgap.keys")
 
 PASSPHRASE_ENV = "CREDGAP_PASSPHRASE"  # noqa: S105 - the name of the variable, not a secret
 MAX_PASSPHRASE_FILE = 4096
+MIN_PASSPHRASE = 12  # characters of a new passphrase (keys init); the Argon2id file guards the rest
 PassphraseSource = Callable[[], bytes]
+
+
+def check_new_passphrase(passphrase: bytes) -> None:
+    """Refuse a new passphrase shorter than :data:`MIN_PASSPHRASE` characters (``short-passphrase``, exit 2)."""
+    if len(passphrase.decode("utf-8")) < MIN_PASSPHRASE:
+        raise KeySetupError(
+            f"the passphrase is shorter than {MIN_PASSPHRASE} characters: choose a longer one "
+            "(a few words are easier to type than symbols)",
+            reason="short-passphrase",
+        )
 
 
 # -- passphrase ----------------------------------------------------------------------------------
@@ -60,10 +71,17 @@ def encode_passphrase(text: str) -> bytes:
     return unicodedata.normalize("NFC", text).encode("utf-8")
 
 
-def read_passphrase_file(path: Path) -> bytes:
-    """The passphrase held in ``path`` (a systemd credential, a secrets mount), without its final newline."""
+def read_passphrase_file(path: Path, warn: Callable[[str], None] | None = None) -> bytes:
+    """The passphrase held in ``path`` (a systemd credential, a secrets mount), without its final newline.
+    ``warn`` is told when the file can be read by its group or by others."""
     try:
         with path.open("rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if mode & 0o044 and warn is not None:
+                warn(
+                    f"{path}: the passphrase file can be read by its group or by others (mode {mode & 0o777:o}); "
+                    f"make it readable by this node's user only (chmod 600 {path})"
+                )
             data = fh.read(MAX_PASSPHRASE_FILE + 1)
     except OSError as exc:
         raise KeySetupError(
@@ -88,6 +106,7 @@ def passphrase_source(
     config: NodeConfig | None,
     prompt: Callable[[], str] | None,
     environ: Mapping[str, str] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> PassphraseSource:
     """Where the passphrase comes from, first match wins: ``--passphrase-file``, ``CREDGAP_PASSPHRASE``,
     node.toml ``[keys] passphrase_file``, then ``prompt`` (an interactive terminal). The returned
@@ -96,11 +115,11 @@ def passphrase_source(
 
     def source() -> bytes:
         if cli_file is not None:
-            return read_passphrase_file(cli_file)
+            return read_passphrase_file(cli_file, warn)
         if env.get(PASSPHRASE_ENV):
             return encode_passphrase(env[PASSPHRASE_ENV])
         if config is not None and config.passphrase_file is not None:
-            return read_passphrase_file(config.passphrase_file)
+            return read_passphrase_file(config.passphrase_file, warn)
         if prompt is not None:
             return encode_passphrase(prompt())
         raise KeySetupError(
@@ -331,16 +350,25 @@ def _undo_files(keys_dir: Path) -> Iterator[None]:
 # -- peers ---------------------------------------------------------------------------------------
 
 
-def trust_card_file(node: Node, path: Path, fingerprint: str, now: datetime, *, actor: str | None = None) -> TrustedKey:
-    """Enrol the peer card at ``path`` if its self-signature verifies and ``fingerprint`` matches."""
+def trust_card_file(
+    node: Node, path: Path, fingerprint: str, now: datetime, *, actor: str | None = None
+) -> tuple[TrustedKey, bool]:
+    """Enrol the peer card at ``path`` if its self-signature verifies and ``fingerprint`` matches:
+    (the key, whether it was added). A card already trusted is not an error: running the same
+    enrolment twice (a script, a repeated step of the walkthrough) changes nothing and says so."""
     card: IdentityCard = read_card(path)
     try:
         with node.transaction() as s:
-            key = trust_store.trust_card(s, card, fingerprint, now, own_role=node.config.role, actor=actor)
+            before = {r.key_id for r in trust_store.trusted_rows(s) if r.status == "trusted"}
+            key = trust_store.trust_card(
+                s, card, fingerprint, now, own_role=node.config.role, actor=actor, idempotent=True
+            )
     except KeyStoreError as exc:
         raise exc.with_source(path) from None
-    log.info("keys trust: %s key %s of %s node %s", path, key.key_id, key.role, key.node_id)
-    return key
+    added = key.key_id not in before
+    if added:
+        log.info("keys trust: %s key %s of %s node %s", path, key.key_id, key.role, key.node_id)
+    return key, added
 
 
 def read_statement_file(path: Path) -> Statement:

@@ -60,6 +60,7 @@ def trust_card(
     *,
     own_role: Role | None = None,
     actor: str | None = None,
+    idempotent: bool = False,
 ) -> TrustedKey:
     """Add a peer's card (self-signature already verified by ``keys.card.parse_card``) if the full
     ``fingerprint`` the operator typed matches its key id.
@@ -69,17 +70,28 @@ def trust_card(
     (``expired-card``), a revoked or distrusted key (``revoked-key``), a key id already present
     (``duplicate-key``), a node id bound to the other role (``role-mismatch``), a second internal node on
     a public node (``wrong-sender``), and a second current key for a node (``node-already-trusted``:
-    apply its revocation or distrust the old key first).
+    apply its revocation or distrust the old key first). With ``idempotent``, a card whose key is
+    already trusted returns that key unchanged instead of ``duplicate-key``.
     """
     try:
         typed = parse_fingerprint(fingerprint)
     except KeyStoreError as exc:
         raise KeyStoreError(f"bad --fingerprint: {exc}", reason="bad-fingerprint", exit_code=2) from None
     if not hmac.compare_digest(typed, card.key_id):
+        # the card's own fingerprint is not echoed: shown here, it would be copied instead of checked
+        # with the peer's operator by another path
         raise TrustError(
-            f"fingerprint mismatch: expected {format_fingerprint(typed)} (as typed), the card has "
-            f"{format_fingerprint(card.key_id)}; not trusted — confirm the fingerprint with the peer's operator",
+            f"fingerprint mismatch: the card's key is not {format_fingerprint(typed)} (as typed); not trusted — "
+            "confirm the fingerprint with the peer's operator by another path (phone, paper), not from this card",
             reason="fingerprint-mismatch",
+        )
+    me = own_node_id(session)
+    if me is not None and card.node_id == me:
+        raise KeyStoreError(
+            f"this is this node's own identity card ({me}): a node never trusts itself; "
+            "trust the card of the peer node instead",
+            reason="own-card",
+            exit_code=3,
         )
     role = own_role or _own_role(session)
     if role is not None and card.role == role:
@@ -88,9 +100,6 @@ def trust_card(
             reason="wrong-role",
             exit_code=3,
         )
-    me = own_node_id(session)
-    if me is not None and card.node_id == me:
-        raise KeyStoreError(f"the card is this node's own ({me})", reason="own-card", exit_code=3)
     card.check_valid(now)
     rows = _rows(session, for_update=True)
     existing = next((r for r in rows if r.key_id == card.key_id), None)
@@ -100,6 +109,8 @@ def trust_card(
                 f"key {card.key_id} of node {existing.node_id} is {existing.status}; it is never trusted again",
                 reason="revoked-key",
             )
+        if idempotent and existing.status == KeyStatus.TRUSTED:
+            return _to_key(existing)  # the same card again: nothing to do (see trust_card_file)
         raise KeyStoreError(
             f"key {card.key_id} is already in the trust store ({existing.status}, node {existing.node_id})",
             reason="duplicate-key",
@@ -338,7 +349,7 @@ def _check_one_internal_node(rows: list[TrustedKeyRow], card: IdentityCard) -> N
         raise KeyStoreError(
             f"the card is of internal node {card.node_id}, and this public node already publishes internal node "
             f"{others[0]}: a public node publishes exactly one internal node (bureaus and departments feed the "
-            f"city's one credit database through `internal-node ingest --source`); to replace the internal node, "
+            f"city's one credit database through `internal-node ingest FILE --kind KIND --source UNIT`); to replace the internal node, "
             f"distrust its keys first",
             reason="wrong-sender",
             exit_code=3,

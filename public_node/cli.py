@@ -11,11 +11,12 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from exchange import cli_recover, cli_transfer
-from exchange.alarms import check_inbound
+from exchange.alarms import MediumAlarm, check_inbound
 from exchange.cli_outcomes import (
     echo_outcomes,
     finish,
     finish_sent,
+    node_names,
     outcome_line,
     sent_dict,
     sent_line,
@@ -38,8 +39,10 @@ from nodekit.cli import (
 )
 from nodekit.errors import NodeError
 from nodekit.home import parse_duration
+from nodekit.i18n import _
 from nodekit.runtime import Node
 from nodekit.sdnotify import ServiceManager
+from nodekit.text import human
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 from public_node.store import purge_expired
@@ -69,7 +72,7 @@ def import_cmd(nctx: NodeContext, as_json: bool) -> None:
     Exit 0 when everything was applied, found duplicate or parked for a gap; 4 when a package was
     rejected (it is quarantined with a reason, and the others are still processed)."""
     node = nctx.node()
-    identity = nctx.identity()
+    identity = nctx.identity(unlock=True)
     with ProgressBars() as bars:  # on a terminal only, never with --json
         outcomes = import_packages(node, identity, progress=None if as_json else bars.update)
     emit({"outcomes": [o.as_dict() for o in outcomes]}, lambda: echo_outcomes(outcomes), as_json=as_json)
@@ -84,22 +87,27 @@ def import_cmd(nctx: NodeContext, as_json: bool) -> None:
     help="After packages were processed, send the return package (receipts) at most this often; 0s: never.",
 )  # fmt: skip
 @click.option(
+    "--medium-alarm-every", default="5m", show_default=True,
+    help="While the transfer medium is missing, raise the medium-missing alarm again this often.",
+)  # fmt: skip
+@click.option(
     "--metrics-port", type=click.IntRange(1, 65535), default=None,
     help="Serve Prometheus metrics on http://HOST:PORT/metrics (the admin port; off unless given).",
 )  # fmt: skip
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address of the metrics port.")
 @pass_node_context
 def watch_cmd(
-    nctx: NodeContext, poll: bool, rescan: str, receipts_every: str, metrics_port: int | None, metrics_host: str
-) -> None:
+    nctx: NodeContext, poll: bool, rescan: str, receipts_every: str, medium_alarm_every: str,
+    metrics_port: int | None, metrics_host: str,
+) -> None:  # fmt: skip
     """Run as a service: import each package within a second of its arrival, until SIGTERM/SIGINT,
     and send the receipts back in a return package after the packages that arrived."""
     node = nctx.node()
-    identity = nctx.identity()
-    identity.current_secret()  # unlock the key now, not at the first package
+    identity = nctx.identity(unlock=True)  # the key now, not at the first package
     import_seconds = serve_metrics(node, metrics_host, metrics_port) if metrics_port is not None else None
     interval = parse_duration(receipts_every) if receipts_every not in ("0", "0s") else None
     owed = {"receipts": False, "last": 0.0}
+    names = node_names(node)
 
     def work(stop: object) -> None:
         started = time.monotonic()
@@ -109,17 +117,19 @@ def watch_cmd(
         if outcomes:  # what brought them in: a filesystem event, the periodic rescan, or the start
             click.echo(f"round {watcher.stats.rounds + 1} woken by {watcher.stats.woken_by}")
         for o in outcomes:
-            click.echo(outcome_line(o))
+            click.echo(outcome_line(o, names))
             if o.result != "skipped":  # a half-written file gets no receipt (yet)
                 owed["receipts"] = True
         if interval is not None and owed["receipts"] and time.monotonic() - owed["last"] >= interval:
             for p in every_package(send_returns(node, identity, strict=False)):
-                click.echo(sent_line(p))
+                click.echo(sent_line(p, names))
             owed["receipts"], owed["last"] = False, time.monotonic()
 
     purged_on: list[object] = [None]
+    medium_alarm = MediumAlarm(node, float(parse_duration(medium_alarm_every)), lambda m: click.echo(m, err=True))
 
     def idle() -> None:  # no package within the expected period: ALARM_OVERDUE, once per period
+        medium_alarm.check(time.monotonic())
         for alarm in check_inbound(node):
             click.echo(alarm.message(), err=True)
         today = node.today()
@@ -127,14 +137,22 @@ def watch_cmd(
             with node.transaction() as s:
                 counts = purge_expired(s, today)
             if counts:
-                click.echo(f"purged expired records: {counts}")
+                click.echo(f"purged expired records: {human(counts)}")
             purged_on[0] = today
 
     watcher = MediumWatcher(
         node.config.medium, work, rescan=float(parse_duration(rescan)), poll=poll, on_idle=idle,
-        service=ServiceManager(),
+        on_missing=lambda: medium_alarm.check(time.monotonic()), service=ServiceManager(),
     )  # fmt: skip
     watcher.install_signal_handlers()
+    if not node.config.medium.is_dir():
+        click.echo(
+            _(
+                "warning: transfer medium {medium} not found: waiting for it to be mounted "
+                "(the alarm is raised again every {every} while it is missing)"
+            ).format(medium=node.config.medium, every=medium_alarm_every),
+            err=True,
+        )
     click.echo(f"watching {node.config.medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C", err=True)
     stats = watcher.run()
     click.echo(f"stopped after {stats.rounds} rounds ({stats.mode})", err=True)
@@ -148,13 +166,15 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
     heartbeat) and write it to the medium."""
     sent = send_returns(nctx.node(), nctx.identity())
     if not sent:
-        raise click.UsageError("no trusted internal node: trust its identity card first (keys trust)")
+        raise click.UsageError(
+            "no trusted internal node: trust its identity card first (`public-node keys trust CARD --fingerprint FP`)"
+        )
     packages = every_package(sent)
     emit(
         {"sent": [sent_dict(p) for p in packages], "undelivered": undelivered_dicts(packages)},
-        "\n".join(sent_line(p) for p in packages), as_json=as_json,
+        "\n".join(sent_line(p, node_names(nctx.node())) for p in packages), as_json=as_json,
     )  # fmt: skip
-    finish_sent(packages)
+    finish_sent(packages, node_names(nctx.node()))
 
 
 cli_query.register(cli)

@@ -19,6 +19,14 @@ def _plain(value: Any) -> Any:
     return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
 
+def _doc_lines(r: Any) -> str:
+    """One published record in full: a heading, then each field on its own line (nothing cut)."""
+    lines = [f"{r.kind} {printable(r.subject_name)}"]
+    for name, value in (r.row or {}).items():
+        lines.append(f"  {printable(name, 64)}: {printable(value, 10_000)}")
+    return "\n".join(lines)
+
+
 def register(root: click.Group) -> None:
     @root.group("query")
     def query_group() -> None:
@@ -88,8 +96,7 @@ def register(root: click.Group) -> None:
             found = find_by_doc_no(s, doc_no, today=node.today())
         emit(
             [_plain(r) for r in found],
-            "\n".join(f"{r.kind} {printable(r.subject_name)} {printable(r.row)}" for r in found)
-            or _("nothing published"),
+            "\n\n".join(_doc_lines(r) for r in found) or _("nothing published"),
             as_json=as_json,
         )
 

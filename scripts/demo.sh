@@ -12,7 +12,9 @@ INT="$DEMO/internal"
 PUB="$DEMO/public"
 # narration in the operator's language (LANG=zh_CN.UTF-8 make demo): the catalogue the programs use
 say() { python3 -c 'import sys; from nodekit import i18n; i18n.activate(i18n.resolve()); print(i18n._(sys.argv[1]))' "$*"; }
-step() { printf '\n\033[1m== %s\033[0m\n' "$(say "$*")"; }
+# bold step titles on a terminal only: a log or a pipe gets plain text, no escape codes
+if [ -t 1 ]; then BOLD=$'\033[1m'; PLAIN=$'\033[0m'; else BOLD=; PLAIN=; fi
+step() { printf '\n%s== %s%s\n' "$BOLD" "$(say "$*")" "$PLAIN"; }
 note() { printf '   %s\n' "$*"; }
 
 # Each node unlocks its private key with its own passphrase, read from a file the way a systemd
@@ -48,7 +50,8 @@ for f in json.loads((pathlib.Path(sys.argv[1]) / "manifest.json").read_text()):
     print(f["file"], f["kind"], f["source"], f["source_uscc"] or "")
 PY
 while read -r file kind source uscc; do
-  inode ingest "$DEMO/dept/$file" --kind "$kind" --source "$source" ${uscc:+--source-uscc "$uscc"} | tail -n 1
+  note "$file:"
+  inode ingest "$DEMO/dept/$file" --kind "$kind" --source "$source" ${uscc:+--source-uscc "$uscc"} 2>&1 | sed 's/^/     /'
 done < "$DEMO/dept/files.txt"
 note "a malformed department file is rejected whole, each bad row named:"
 printf '行政相对人名称,行政相对人类别,统一社会信用代码,行政处罚决定书文号,违法行为类型,违法事实,处罚依据,处罚类别,处罚内容,处罚决定日期,处罚机关,处罚机关统一社会信用代码,严重程度\n昆明错误示例有限公司,法人及非法人组织,91530100MA6K5XXX99,昆市监罚〔2026〕999号,虚假宣传,事实,依据,罚款,罚款,2026-13-45,昆明市市场监督管理局,11530100015235021M,严重\n' > "$DEMO/dept/bad.csv"
@@ -57,8 +60,8 @@ inode ingest "$DEMO/dept/bad.csv" --kind penalty --source "昆明市市场监督
 step "4. the disclosure policy, and exactly what would be published (masked, with a digest)"
 inode policy check
 DIGEST=$(inode export --dry-run --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["peers"][0]["digest"])')
-inode export --dry-run | sed -n '1,12p'
-note "... reviewed content digest: $DIGEST"
+inode export --dry-run --limit 3
+note "the reviewed content digest, the one export --expect wants: $DIGEST"
 
 step "5. the public node watches the medium (filesystem events + periodic rescan)"
 # exec: $! is then the watcher itself, which SIGTERM stops cleanly (not a shell around it)
@@ -133,9 +136,11 @@ python3 - "$PORT" <<'PY'
 import json, sys, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
 fresh = json.load(urllib.request.urlopen(base + "/api/v1/freshness"))
-print(f"   freshness: package {fresh['package_seq']}, records {fresh['records']}")
+records = ", ".join(f"{k} {v}" for k, v in fresh["records"].items())
+print(f"   freshness: package {fresh['package_seq']}, records: {records}")
 hits = json.load(urllib.request.urlopen(base + "/api/v1/search?q=%E6%98%86%E6%98%8E&limit=3"))
-print(f"   /api/v1/search?q=昆明: {hits['total']} subjects, first: {[s['name'] for s in hits['items']]}")
+names = "、".join(s["name"] for s in hits["items"])
+print(f"   /api/v1/search?q=昆明: {hits['total']} subjects, first: {names}")
 PY
 kill -TERM $SERVE; wait $SERVE || true
 trap - EXIT

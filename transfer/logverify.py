@@ -165,7 +165,11 @@ def verify_log(
     problems += sorted(_checkpoint_problems(by_size, roots, len(packed), keys, node), key=lambda p: p[0])
     if problems:
         pos, reason, message = problems[0]
-        more = f" ({len(problems) - 1} more problem(s) after it)" if len(problems) > 1 else ""
+        more = (
+            f" ({len(problems) - 1} more problem{'s' if len(problems) > 2 else ''} after it)"
+            if len(problems) > 1
+            else ""
+        )
         err = LogVerificationError(message + more, index=pos, reason=reason)
         err.problems = problems  # type: ignore[attr-defined]
         raise err

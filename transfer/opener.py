@@ -121,6 +121,10 @@ def _check_verified(raw: RawHeader, header: Header, file_size: int, ctx: OpenCon
     try:
         ctx.own_keys(header.recipient_key)
     except KeyStoreError as exc:
+        if exc.reason != "unknown-recipient-key":
+            # a wrong or missing passphrase, an unreadable key file: this node's fault, not the
+            # package's, so nothing is quarantined and the whole run stops with that error
+            raise
         raise PackageRejected(
             f"package is sealed to key {header.recipient_key}, which this node does not hold",
             reason="unknown-recipient-key",
@@ -159,7 +163,7 @@ def _check_one_internal_node(header: Header, ctx: OpenContext) -> None:
         raise PackageRejected(
             f"this public node trusts internal nodes {header.sender_node} and {', '.join(others)}, and publishes "
             f"{ctx.publisher or 'none of them yet'}: a public node publishes exactly one internal node (bureaus "
-            f"feed the city's one credit database through `internal-node ingest --source`); distrust the keys of "
+            f"feed the city's one credit database through `internal-node ingest FILE --kind KIND --source UNIT`); distrust the keys of "
             f"the one it must not publish",
             reason="wrong-sender",
         )

@@ -377,7 +377,9 @@ def use_recovery_code(s: Session, account: Account, code: str, now: datetime) ->
 def issue_reset(s: Session, account: Account, now: datetime) -> str:
     """A one-time password-reset token for a person's account (given to them by the system administrator)."""
     if account.role != ROLE_USER:
-        raise AccountProblem(N_("Administrators are reset only on the host (public-node admin reset)."), "forbidden")
+        raise AccountProblem(
+            N_("Administrators are reset only on the host (public-node admin reset USERNAME)."), "forbidden"
+        )
     token = secrets.token_urlsafe(24)
     ttl = timedelta(seconds=settings(s)["reset_ttl"])
     s.add(ResetToken(token_hash=digest(token), account_id=account.id, expires_at=now + ttl, used_at=None))

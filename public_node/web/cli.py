@@ -55,9 +55,10 @@ def serve_cmd(
     finally:
         engine.dispose()
     os.environ[HOME_ENV] = str(node.config.home)
-    click.echo(f"serving http://{host}:{port}/ with {workers} worker(s); stop with SIGTERM or Ctrl-C", err=True)
+    serving = f"serving http://{host}:{port}/ with {workers} worker{'s' if workers != 1 else ''}"
+    click.echo(f"{serving}; stop with SIGTERM or Ctrl-C", err=True)
     service = ServiceManager()
-    watchdog = service_probe.start(service, host, port, f"serving http://{host}:{port}/ with {workers} worker(s)")
+    watchdog = service_probe.start(service, host, port, serving)
     try:
         _run(host, port, workers, graceful_timeout, worker_healthcheck, access_log)
     finally:

@@ -395,6 +395,8 @@ def test_an_edited_event_and_subject_together_name_the_first(logged: Home) -> No
     _tamper(logged, update(TransferLogRow).where(TransferLogRow.index == 8).values(event="x"))
     doc = _verify_fails(logged)
     assert (doc["index"], doc["reason"]) == (3, "edited")
+    shown = cli(logged, "audit", "show").out  # the edited row as stored, without a Python repr
+    assert '(as stored) subject, counts=["{",' in shown and "subject='" not in shown
 
 
 def test_a_deleted_entry_is_caught_and_named(logged: Home) -> None:
@@ -443,7 +445,13 @@ def test_a_checkpoint_with_a_foreign_key_fails_when_keys_are_pinned(logged: Home
     a, b, *_ = nodes
     other = b.identity.current_key_id
     r = cli(a, "audit", "verify", "--key-fingerprint", other)
-    assert r.code == 2 and "no key" in r.err
+    # issue 18 point 7: a well-formed fingerprint that matches no key of this node is a verification
+    # failure (exit 4), not a usage error; a malformed one stays a usage error (exit 2)
+    assert r.code == 4 and "no key" in r.err and "NOT verified" in r.err, r.err
+    doc = cli(a, "audit", "verify", "--key-fingerprint", other, "--json").json()
+    assert isinstance(doc, dict) and doc["error"]["reason"] == "unknown-key"
+    r = cli(a, "audit", "verify", "--key-fingerprint", other[:20])
+    assert r.code == 2, r.err
     # a checkpoint signature altered in the table
     with a.node.transaction() as s:
         row = s.scalars(select(LogCheckpointRow).order_by(LogCheckpointRow.size).limit(1)).one()

@@ -60,7 +60,8 @@ def test_the_running_watcher_raises_the_overdue_alarm(tmp_path: Path, database_f
         )  # fmt: skip
     try:
         message = sock.recv(4096)  # the alarm reaches the system log...
-        assert b"ALARM overdue: no package from " + a.id.encode() in message, message
+        # the peer by its node name, with its id (issue 18 point 12)
+        assert b"ALARM overdue: no package from int (" + a.id.encode() + b")" in message, message
         deadline = time.monotonic() + TIMEOUT
         while not _alarms(b):  # ...and the transfer log (committed in the same round)
             assert proc.poll() is None, out.read_text(encoding="utf-8", errors="replace")

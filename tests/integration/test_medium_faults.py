@@ -63,7 +63,9 @@ def assert_refused(r: CliResult, reason: str, seqs: list[int]) -> None:
     """Exit 1; one error line naming the reason's cause and the packages kept back."""
     assert r.code == ExitCode.FAILURE, r.err
     [line] = r.err.splitlines()
-    assert line.startswith(f"internal-node: error: {len(seqs)} package(s) not delivered, kept in the archive ("), line
+    assert line.startswith(
+        f"internal-node: error: {len(seqs)} package{'s' if len(seqs) != 1 else ''} not delivered, kept in the archive ("
+    ), line
     assert all(f"seq {q} on " in line for q in seqs), line
     assert "internal error" not in line and "Traceback" not in r.err
 

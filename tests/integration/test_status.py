@@ -80,6 +80,8 @@ def test_public_status_after_a_gap_and_a_quarantined_package(tmp_path: Path, dat
         "direction": "in",
         "sender": internal.id,
         "recipient": public.id,
+        "sender_name": "int",
+        "recipient_name": "pub",
         "last_seq": first.seq,
         "last_digest": first.digest,
         "recent": [[first.seq, first.digest]],  # what the peer's `channel recover` compares (a fork)
@@ -88,6 +90,7 @@ def test_public_status_after_a_gap_and_a_quarantined_package(tmp_path: Path, dat
         "suite": inbound["suite"],
         "pending": [4],
         "missing": [2, 3],
+        "rejected": [{"seq": 2, "reason": "bad-ciphertext"}],
         "freshness": "ok",
     }
     assert ex["packages_applied"] == 1 and ex["freshness"] == "ok" and ex["alarms"] == []
@@ -101,7 +104,44 @@ def test_public_status_after_a_gap_and_a_quarantined_package(tmp_path: Path, dat
 
     human = run_cli("public-node", "--home", home, "status")
     assert human.code == 0, human.err
-    assert f"quarantine 1 package(s); latest {latest['folder']}: bad-ciphertext: " in human.out
+    assert f"quarantine 1 package; latest {latest['folder']}: bad-ciphertext: " in human.out
     assert "last applied" in human.out and (start + timedelta(minutes=10)).isoformat(timespec="seconds") in human.out
+    # issue 18 points 8 and 12: the rejected package and the exact command that sends it again; channels
+    # by node name; no Python repr
+    assert "seq 2 rejected (bad-ciphertext): run `internal-node export --resend 2 --peer pub` on the internal node" in (
+        human.out
+    )
+    assert "in   int   pub" in human.out and internal.id[:8] not in human.out
+    assert "{" not in human.out and "'" not in human.out
+    assert "records    subject 2, licence 0, penalty 2" in human.out
+    check = run_cli("public-node", "--home", home, "status", "--check")
+    assert check.code == 5, (check.out, check.err)  # a warning: incomplete, action pending
+    assert "check: WARNING seq 2 rejected (bad-ciphertext)" in check.out
+    assert "check: WARNING missing before a parked package: seq 3 (still on their way?)" in check.out
+    doc = run_cli("public-node", "--home", home, "status", "--check", "--json").json()
+    assert isinstance(doc, dict) and doc["check"]["status"] == "warning"
+    assert [p["code"] for p in doc["check"]["problems"]] == ["rejected", "gap"]
     internal.node.close()
     public.node.close()
+
+
+def test_status_check_ok_and_alarms(tmp_path: Path, database_factory: Any) -> None:
+    """Issue 18 point 8: 0 when all is well, 1 for a missing medium or an out-of-date schema."""
+    from tests.integration.operator_support import make_pair, ok
+
+    pair = make_pair(tmp_path, (database_factory("int"), database_factory("pub")))
+    r = ok(pair.i("status", "--check"))
+    assert r.out.rstrip().endswith("check: ok")
+    assert ok(pair.i("--lang", "zh_CN", "status", "--check")).out.rstrip().endswith("检查：正常")
+    pair.medium.rename(tmp_path / "away")
+    r = pair.i("status", "--check")
+    assert r.code == 1 and f"check: ALARM transfer medium {pair.medium} is missing" in r.out, r.out
+    assert "(MISSING: is the device mounted?)" in ok(pair.i("status")).out, "without --check: exit 0"
+    (tmp_path / "away").rename(pair.medium)
+    from nodekit import status_view
+
+    data = pair.p("status", "--json").json()
+    assert isinstance(data, dict)
+    data["database"]["schema_current"] = False
+    [problem] = status_view.problems(data)
+    assert (problem.level, problem.code) == ("alarm", "schema") and status_view.verdict([problem]) == 1

@@ -122,3 +122,31 @@ def test_watch_tells_systemd_it_is_alive_only_between_rounds(public: Home, tmp_p
             proc.kill()
             proc.wait(timeout=TIMEOUT)
         manager.close()
+
+
+def test_watch_warns_at_start_up_and_alarms_while_the_medium_is_missing(public: Home, tmp_path: Path) -> None:
+    """Issue 18 point 8: a missing medium is said at start-up, then alarmed again and again (stderr
+    and the system log) while it stays missing; once it is there, rounds run."""
+    medium = public.node.config.medium
+    medium.rename(tmp_path / "away")
+    proc = subprocess.Popen(
+        [str(BIN / "public-node"), "--home", str(public.node.config.home), "watch", "--rescan", "1s",
+         "--medium-alarm-every", "1s"],
+        env=program_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        while sum("ALARM medium-missing" in line for line in lines) < 2:
+            line = proc.stderr.readline()
+            assert line, f"watch ended ({proc.poll()}); it said {lines}"
+            lines.append(line)
+        assert lines[0].startswith(f"warning: transfer medium {medium} not found: waiting for it to be mounted")
+        alarm = next(line for line in lines if "ALARM" in line)
+        assert alarm.strip() == f"ALARM medium-missing: transfer medium {medium} not found (is the device mounted?)"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=TIMEOUT)

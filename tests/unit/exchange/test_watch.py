@@ -141,3 +141,33 @@ def test_polling_when_native_events_are_unavailable(
     t.join(timeout=10)
     assert not t.is_alive()
     assert seen.found()[0] == "event" and w.stats.events >= 1 and w.stats.rescans == 0
+
+
+def test_the_medium_alarm_repeats_while_missing_and_rearms(tmp_path: Path) -> None:
+    """Issue 18 point 8: once at once, then once per ``every`` (time injected), and again at once
+    after the medium came back and went away."""
+    from types import SimpleNamespace
+
+    from exchange.alarms import MediumAlarm
+
+    medium = tmp_path / "medium"
+    config = SimpleNamespace(medium=medium, name="pub", raw={}, section=lambda _name: {"syslog": ""})
+    said: list[str] = []
+    alarm = MediumAlarm(SimpleNamespace(config=config), 300.0, said.append)  # type: ignore[arg-type]
+    assert alarm.check(1000.0) is not None and len(said) == 1
+    assert alarm.check(1299.0) is None, "not again within the period"
+    assert alarm.check(1300.0) is not None and len(said) == 2
+    medium.mkdir()
+    assert alarm.check(1301.0) is None
+    medium.rmdir()
+    assert alarm.check(1302.0) is not None, "missing again: said at once"
+
+
+def test_the_watcher_reports_a_missing_medium_while_it_waits(tmp_path: Path) -> None:
+    looked = threading.Event()
+    w = MediumWatcher(tmp_path / "never", lambda stop: None, rescan=3600, poll_interval=0.01, on_missing=looked.set)
+    t = run_in_thread(w)
+    assert looked.wait(30)
+    w.stop()
+    t.join(timeout=10)
+    assert not t.is_alive()

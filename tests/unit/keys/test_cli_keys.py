@@ -390,6 +390,8 @@ def test_fingerprint_mismatch(homes: tuple[Path, Path], tmp_path: Path) -> None:
         names=tmp_path / "internal.card",
     )
     assert "fingerprint mismatch" in line
+    # issue 18 point 9: the card's real fingerprint is not echoed (it would be copied, not checked)
+    assert fp not in line.replace(" ", "").replace(":", "") and fp not in line
     refusal(
         p,
         pk,
@@ -400,16 +402,52 @@ def test_fingerprint_mismatch(homes: tuple[Path, Path], tmp_path: Path) -> None:
     )
 
 
-def test_duplicate_key_id(enrolled: tuple[Path, Path], tmp_path: Path) -> None:
+def test_trusting_a_trusted_card_again_is_idempotent(enrolled: tuple[Path, Path], tmp_path: Path) -> None:
+    """Issue 18 point 9: the same enrolment run twice changes nothing and exits 0."""
     i, p = enrolled
-    refusal(
-        p,
-        pk,
-        ["trust", str(tmp_path / "internal.card"), "--fingerprint", fingerprint(i, ik)],
+    before = home_state(p)
+    r = ok(pk(p, "trust", str(tmp_path / "internal.card"), "--fingerprint", fingerprint(i, ik)))
+    assert r.out.startswith("already trusted: key ") and "nothing changed" in r.out
+    doc = ok(pk(p, "trust", str(tmp_path / "internal.card"), "--fingerprint", fingerprint(i, ik), "--json")).json()
+    assert isinstance(doc, dict) and doc["ok"] is True and doc["added"] is False
+    assert home_state(p) == before
+
+
+def test_own_card_is_named_plainly(homes: tuple[Path, Path], tmp_path: Path) -> None:
+    i, _ = homes
+    ok(ik(i, "export-card", "-o", str(tmp_path / "own.card")))
+    line = refusal(
+        i,
+        ik,
+        ["trust", str(tmp_path / "own.card"), "--fingerprint", fingerprint(i, ik)],
         code=3,
-        reason="duplicate-key",
-        names=tmp_path / "internal.card",
+        reason="own-card",
+        names=tmp_path / "own.card",
     )
+    assert "this node's own identity card" in line
+
+
+def test_a_short_passphrase_is_refused_at_init(tmp_path: Path) -> None:
+    home = tmp_path / "internal"
+    ok(run_cli("internal-node", "--home", str(home), "init"))
+    r = ik(home, "init", env={"CREDGAP_PASSPHRASE": "short 名字"})
+    assert r.code == 2 and "shorter than 12 characters" in r.err, r.err
+    assert not list((home / "keys").glob("*.key"))
+    ok(ik(home, "init", env={"CREDGAP_PASSPHRASE": "twelve chars"}))
+
+
+def test_a_passphrase_file_others_can_read_is_warned(homes: tuple[Path, Path], tmp_path: Path) -> None:
+    i, _ = homes
+    secret = tmp_path / "pass"
+    secret.write_text(PW_I + "\n")
+    secret.chmod(0o600)
+    r = ok(run_cli("internal-node", "--home", str(i), "--passphrase-file", str(secret), "keys", "rotate",
+                   env={"CREDGAP_PASSPHRASE": None}))  # fmt: skip
+    assert "passphrase file can be read" not in r.err
+    secret.chmod(0o640)
+    r = ok(run_cli("internal-node", "--home", str(i), "--passphrase-file", str(secret), "keys", "rotate",
+                   env={"CREDGAP_PASSPHRASE": None}))  # fmt: skip
+    assert f"warning: {secret}: the passphrase file can be read by its group or by others (mode 640)" in r.err
 
 
 def test_unknown_key_id(enrolled: tuple[Path, Path]) -> None:
@@ -504,7 +542,7 @@ def test_a_public_node_refuses_a_second_internal_node(enrolled: tuple[Path, Path
     card.write_bytes(bureau.card().encode())
     line = refusal(p, pk, ["trust", str(card), "--fingerprint", bureau.current_key_id], code=3, reason="wrong-sender",
                    names=card)  # fmt: skip
-    assert "exactly one internal node" in line and "ingest --source" in line
+    assert "exactly one internal node" in line and "ingest FILE --kind KIND --source UNIT" in line
 
 
 def test_init_twice(homes: tuple[Path, Path]) -> None:

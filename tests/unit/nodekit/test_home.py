@@ -126,3 +126,68 @@ def test_rebase_bound_is_configurable(tmp_path: Path) -> None:
         (home / "node.toml").write_text(text.replace("rebase_bound = 10000", f"rebase_bound = {bad}"))
         with pytest.raises(ConfigError, match=r"\[exchange\] rebase_bound"):
             load_config(home, "public")
+
+
+def test_a_misspelt_key_is_refused_with_the_nearest_one(tmp_path: Path) -> None:
+    """Issue 18 point 3: ``meduim = ...`` was ignored and the medium fell back to ``<home>/medium``."""
+    home = tmp_path / "pub"
+    assert run_cli("public-node", "--home", str(home), "init").code == 0
+    text = (home / "node.toml").read_text()
+    (home / "node.toml").write_text(text.replace('medium = "medium"', 'meduim = "/mnt/exchange"'))
+    r = run_cli("public-node", "--home", str(home), "status")
+    assert r.code == ExitCode.USAGE, r.out
+    line = r.err.strip()
+    assert "\n" not in line
+    assert str(home / "node.toml") in line and "[transfer] unknown key 'meduim'" in line
+    assert "did you mean 'medium'?" in line
+    (home / "node.toml").write_text(text + "\n[exchnage]\nperiod = '1h'\n")
+    r = run_cli("public-node", "--home", str(home), "status")
+    assert r.code == ExitCode.USAGE and "unknown table [exchnage] (did you mean 'exchange'?)" in r.err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('timezone = "Asia/Shanghai"', "timezone = 8", "[node] timezone: expected str, got int"),
+        ('file = "policy.toml"', "file = true", "[policy] file: expected str, got bool"),
+        ('period = "1d"', "period = 1", "[exchange] period must be a duration string such as '1h'"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    home = tmp_path / "int"
+    assert run_cli("internal-node", "--home", str(home), "init").code == 0
+    text = (home / "node.toml").read_text()
+    assert old in text
+    (home / "node.toml").write_text(text.replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        load_config(home, "internal")
+    assert str(err.value) == f"{home / 'node.toml'}: {expected}"
+
+
+def test_node_toml_is_written_with_any_string_quoted(tmp_path: Path) -> None:
+    """Issue 18 point 3: the old template escaped only backslash and quote; a newline or a control
+    character in a name or path made a file that did not parse (or said something else)."""
+    home = tmp_path / "h"
+    name = 'line\nbreak "quoted" \\ tab\t\x7f 名'
+    medium = str(tmp_path / "me\ndium")
+    r = run_cli("internal-node", "--home", str(home), "init", "--name", name, "--medium", medium)
+    assert r.code == 0, r.err
+    cfg = load_config(home, "internal")
+    assert (cfg.name, cfg.medium) == (name, Path(medium))
+    text = (home / "node.toml").read_text()
+    assert text.startswith("# credgap node configuration (internal node).")
+    assert text.count("#") > 10, "the comments survive"
+
+
+def test_node_log_times_carry_their_offset(tmp_path: Path) -> None:
+    """Issue 18 point 12: ``2026-12-02T09:30:00.123+08:00``, not a bare local time."""
+    import re
+
+    home = tmp_path / "int"
+    assert run_cli("internal-node", "--home", str(home), "init").code == 0
+    r = run_cli("internal-node", "--home", str(home), "export")  # no identity: fails, and says so in the log
+    assert r.code != 0
+    lines = (home / "logs" / "node.log").read_text(encoding="utf-8").splitlines()
+    assert lines, "something was logged"
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d [A-Z]+ credgap")
+    assert all(stamp.match(line) for line in lines if line[:2] == "20"), lines

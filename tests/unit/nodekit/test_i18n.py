@@ -51,7 +51,7 @@ def test_every_message_id_has_a_translation() -> None:
     assert {
         "Show this message and exit.",
         "Usage:",
-        "Show the node's role, database, schema and transfer medium.",
+        "Show the node's role, database, schema, transfer medium and channels, and what needs doing.",
         "12. status of both nodes",
         "no node home given: pass --home DIR or set {env}",
     } <= ids

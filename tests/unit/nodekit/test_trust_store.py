@@ -179,7 +179,7 @@ def test_a_public_node_trusts_one_internal_node(node: Node, peer: Identity, tmp_
     second = make_identity(tmp_path / "bureau", role="internal", now=NOW, name="tax-bureau")
     err = refused(node, lambda s: trust_store.trust_card(s, second.card(), second.current_key_id, NOW), KeyStoreError,
                   "wrong-sender")  # fmt: skip
-    assert peer.node_id in str(err) and "ingest --source" in str(err) and "\n" not in str(err)
+    assert peer.node_id in str(err) and "ingest FILE --kind KIND --source UNIT" in str(err) and "\n" not in str(err)
     # replacing the internal node (its keys lost: SECURITY.md) is distrusting the old one first
     with node.transaction() as s:
         trust_store.distrust(s, peer.current_key_id, NOW)
