@@ -34,6 +34,38 @@ from nodekit.models import NodeMeta, TrustedKeyRow
 from transfer.log import EventCode
 
 NODE_ID_META = "node_id"  # node_meta key holding this node's own node id (written by `keys init`)
+READS_META = "reads:"  # + a peer's node id: the highest package format that peer advertised (FORMAT.md §2.1)
+
+
+def peer_reads(session: Session, node_id: str) -> int:
+    """The highest package format ``node_id`` has advertised (1 until it advertises more)."""
+    row = session.get(NodeMeta, READS_META + node_id)
+    return 1 if row is None else int(row.value)
+
+
+def record_advertisement(
+    session: Session, node_id: str, reads: int, now: datetime, *, via: str, actor: str | None = None, log: bool = True
+) -> bool:
+    """Remember that ``node_id`` reads package formats up to ``reads`` (from a card or a key statement it
+    signed). Only ever raised: an advertisement never lowers what a peer said it reads, so a replayed old
+    card cannot push a channel back to format 1. Returns whether it changed anything."""
+    if reads <= peer_reads(session, node_id):
+        return False
+    row = session.get(NodeMeta, READS_META + node_id)
+    if row is None:
+        session.add(NodeMeta(key=READS_META + node_id, value=str(reads), updated_at=now))
+    else:
+        row.value, row.updated_at = str(reads), now
+    if not log:  # the caller's own entry names it
+        return True
+    record_event(
+        session,
+        EventCode.KEY_TRUSTED,
+        at=now,
+        actor=actor,
+        subject={"node_id": node_id, "via": via, "advertised_format": reads},
+    )
+    return True
 
 
 def load_trust_state(session: Session, *, for_update: bool = False) -> TrustState:
@@ -100,6 +132,14 @@ def trust_card(
                 f"key {card.key_id} of node {existing.node_id} is {existing.status}; it is never trusted again",
                 reason="revoked-key",
             )
+        if (
+            existing.status == KeyStatus.TRUSTED
+            and existing.node_id == card.node_id
+            and existing.role == card.role
+            and record_advertisement(session, card.node_id, card.reads, now, via="card", actor=actor)
+        ):
+            # the same key's card again, re-signed after an upgrade: only its advertisement is new
+            return _to_key(existing)
         raise KeyStoreError(
             f"key {card.key_id} is already in the trust store ({existing.status}, node {existing.node_id})",
             reason="duplicate-key",
@@ -133,6 +173,7 @@ def trust_card(
         expires=card.expires,
     )
     _insert(session, key, now, source=card.encode().decode())
+    advertised = record_advertisement(session, card.node_id, card.reads, now, via="card", actor=actor, log=False)
     record_event(
         session,
         EventCode.KEY_TRUSTED,
@@ -144,6 +185,7 @@ def trust_card(
             "node_name": key.node_name,
             "role": key.role,
             "via": "card",
+            **({"advertised_format": card.reads} if advertised else {}),
         },
     )
     return key
