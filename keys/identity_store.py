@@ -319,9 +319,11 @@ class Identity:
         validity: timedelta = DEFAULT_VALIDITY,
         profile: KdfProfile | None = None,
         random: Random = os.urandom,
+        reads: int = 1,
     ) -> SuccessionStatement:
         """Replace the current key with a new one for the same node id; return the succession statement
-        (signed by both keys). The new key file gets the same protection as the current one."""
+        (signed by both keys, advertising package format ``reads``). The new key file gets the same
+        protection as the current one."""
         self.check_usable(now)
         old_key = self._current
         old = self.current_secret()
@@ -336,6 +338,7 @@ class Identity:
             new_expires=new_key.expires,
             created=now,
             last_seq=last_seq,
+            reads=reads,
         )
         keys = [
             replace(k, status=OwnKeyStatus.RETIRED, changed=to_second(now)) if k is old_key else k for k in self._keys

@@ -31,6 +31,7 @@ from keys.times import format_time
 from keys.trust import KeyStatus, TrustedKey, TrustState
 from nodekit.events import record_event
 from nodekit.models import NodeMeta, TrustedKeyRow
+from transfer.limits import READS_FORMAT
 from transfer.log import EventCode
 
 NODE_ID_META = "node_id"  # node_meta key holding this node's own node id (written by `keys init`)
@@ -41,6 +42,14 @@ def peer_reads(session: Session, node_id: str) -> int:
     """The highest package format ``node_id`` has advertised (1 until it advertises more)."""
     row = session.get(NodeMeta, READS_META + node_id)
     return 1 if row is None else int(row.value)
+
+
+def statement_reads(session: Session) -> int:
+    """What this node's next succession statement advertises: its own format when every peer it trusts has
+    advertised format 2 (and so reads version-2 statements), else 1 (a version-1 statement an older peer
+    still reads: an advertisement it could not read would stall its channel)."""
+    peers = {r.node_id for r in _rows(session, for_update=False) if r.status == KeyStatus.TRUSTED}
+    return READS_FORMAT if all(peer_reads(session, p) >= 2 for p in peers) else 1
 
 
 def record_advertisement(
@@ -219,6 +228,7 @@ def apply_succession(
     old.change = doc
     session.flush()  # the old row stops being "trusted" before the new one takes its place
     _insert(session, change.new, now, source=doc)
+    record_advertisement(session, statement.node_id, statement.reads, now, via="key-announcement", actor=actor)
     record_event(
         session,
         EventCode.KEY_ROTATED,

@@ -87,3 +87,24 @@ def test_the_advertisement_is_in_the_signed_card(tmp_path: Path, database_factor
     doc = card.document()
     assert (doc["v"], doc["reads"]) == (2, 2)
     assert "reads" not in public.identity.card(reads=1).document(), "a format-1 node's card is the v1 card"
+
+
+def test_a_key_announcement_advertises_only_to_peers_that_read_version_2(tmp_path: Path, database_factory: Any) -> None:
+    from keys.keyfile import TEST_PROFILE
+    from nodekit.identity_ops import rotate_identity
+
+    internal, public, _medium, clock = trusted_pair(tmp_path, database_factory)
+    first = rotate_identity(internal.node, internal.identity, now=clock(), profile=TEST_PROFILE)
+    assert (first.reads, first.document()["v"]) == (1, 1), "the public node never advertised: a v1 statement"
+    assert _export(internal, public, tmp_path, 1) == 1
+
+    _present(public, internal, clock, reads=2)
+    clock.advance(hours=1)
+    second = rotate_identity(internal.node, internal.identity, now=clock(), profile=TEST_PROFILE)
+    assert (second.reads, second.document()["v"]) == (2, 2)
+    with public.node.sessions() as s:
+        assert trust_store.peer_reads(s, internal.id) == 1
+    assert _export(internal, public, tmp_path, 2) == 2, "the package carries the statement to the public node"
+    with public.node.sessions() as s:
+        assert trust_store.peer_reads(s, internal.id) == 2, "advertised by the applied key announcement"
+    assert _return(internal, public) == 2
