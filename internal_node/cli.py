@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from exchange import cli_transfer
-from internal_node import SPEC, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
+from internal_node import SPEC, cli_applications, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
 from nodekit.cli import make_root, run
 
 cli = make_root(
@@ -19,6 +19,7 @@ cli_data.register(cli)
 cli_exchange.register(cli)
 cli_audit.register(cli)
 cli_review.register(cli)
+cli_applications.register(cli)
 
 
 def main() -> None:

@@ -117,6 +117,18 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                     click.echo(f"  trusts {k['role']} node {k['node_name']} key {k['key_id']} ({k['status']}{soon})")
             if isinstance(data.get("review"), dict):
                 click.echo(f"  review    {data['review']['held']} record version(s) held for a person (review list)")
+            apps = data.get("applications")
+            if isinstance(apps, dict):
+                click.echo(f"  applications {apps['open']} open (applications list)")
+                for late in apps["overdue"]:
+                    click.echo(
+                        f"  ALARM     application {late['id'][:12]} ({late['type']}) overdue since {late['due']}"
+                    )
+                if apps.get("calendar_missing"):
+                    click.echo(
+                        f"  WARNING   no holiday calendar for {apps['calendar_missing']}: add it to workflow.toml "
+                        "(deadlines are counted in working days)"
+                    )
             for key, value in data.items():
                 if key.startswith("records"):
                     click.echo(f"  {key:<9} {value}")

@@ -25,7 +25,7 @@ def _exchange_status(node: Node) -> dict[str, Any]:
 SPEC = NodeSpec(
     role="public",
     migrations=Path(__file__).resolve().parent / "migrations",
-    schema_heads=frozenset({"e0006", "p0002"}),
+    schema_heads=frozenset({"e0006", "p0003"}),
     status_extra=_status,
     exchange_status=_exchange_status,
 )

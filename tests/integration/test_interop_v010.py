@@ -182,6 +182,7 @@ def test_the_previous_release_and_this_one_exchange_packages_both_ways(
 
     upgraded, old = (public, internal) if first == "public" else (internal, public)
     upgraded.bin = NEW_BIN
+    upgraded("db", "upgrade")  # the upgrade procedure: new programs, then the new migrations
     _ingest(internal, tmp_path, 2)
     # old sender → new reader, and new sender → old reader: format 1 while the old node advertises nothing
     assert _send(internal, public, medium) == 1
@@ -195,6 +196,7 @@ def test_the_previous_release_and_this_one_exchange_packages_both_ways(
 
     # the other node is upgraded and advertises format 2 with its re-signed card
     old.bin = NEW_BIN
+    old("db", "upgrade")
     _enrol(old, upgraded, tmp_path)
     assert _send(upgraded, old, medium) == 2, "the reader advertised format 2"
     assert _send(old, upgraded, medium) == 1, "the first node has not advertised its card yet"
