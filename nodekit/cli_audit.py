@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,18 @@ def _subject(entry: StoredEntry) -> str:
         parts.append(f"digest={str(entry.subject['digest'])[:16]}")
     parts += [f"{k}:{v}" for k, v in entry.counts.items()]
     return " ".join(parts)
+
+
+# Other logs a node keeps beside its transfer log, verified by ``audit verify`` too (the public node's
+# web audit log): per root command, (name, check) where check(node config) returns a summary, or None
+# when the log is not in use, and raises LogVerificationError naming the first bad entry.
+ExtraLog = tuple[str, Callable[[Any], dict[str, Any] | None]]
+_EXTRA_LOGS: dict[int, list[ExtraLog]] = {}
+
+
+def add_log(root: click.Group, name: str, check: Callable[[Any], dict[str, Any] | None]) -> None:
+    """Have ``audit verify`` of ``root`` also verify the log ``name`` with ``check``."""
+    _EXTRA_LOGS.setdefault(id(root), []).append((name, check))
 
 
 def register(root: click.Group) -> None:
@@ -103,6 +116,15 @@ def register(root: click.Group) -> None:
                 )
                 raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
         data = result.as_dict()
+        extra: dict[str, dict[str, Any] | None] = {}
+        for name, check in _EXTRA_LOGS.get(id(root), []):
+            try:
+                extra[name] = check(node.config)
+            except LogVerificationError as exc:
+                emit({"ok": False, "log": name, "index": exc.index, "reason": exc.reason, "message": str(exc)},
+                     None, as_json=as_json)  # fmt: skip
+                raise LogVerificationError(f"{name}: {exc}", index=exc.index, reason=exc.reason) from None
+        data.update({name.replace(" ", "_"): summary for name, summary in extra.items()})
 
         def human() -> None:
             click.echo(
@@ -119,6 +141,13 @@ def register(root: click.Group) -> None:
                     f"checkpoint covers {b.covered}); entries from {b.archived} from the database"
                     if b.archived
                     else f"  the database still holds every entry; it extends the bundle {b.folder} ({b.size} entries)"
+                )
+            for name, summary in extra.items():
+                click.echo(
+                    f"{name} VERIFIED: {summary['entries']} entries, checkpoints cover {summary['covered']}, "
+                    f"root {summary['root']}"
+                    if summary
+                    else f"{name}: not in use"
                 )
             if result.against is not None:
                 click.echo(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 
 import click
 
@@ -22,7 +23,7 @@ from exchange.engine import SentPackage, every_package
 from exchange.node import open_exchange
 from exchange.watch import MediumWatcher
 from keys.identity_store import Identity
-from nodekit import trust_store
+from nodekit import cli_audit, trust_store
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
 from nodekit.home import parse_duration
 from nodekit.runtime import Node
@@ -30,7 +31,9 @@ from nodekit.sdnotify import ServiceManager
 from public_node import SPEC, cli_query
 from public_node.importer import import_packages
 from public_node.store import purge_expired
+from public_node.web import admin_cli
 from public_node.web import cli as web_cli
+from public_node.web.anchor import anchor_web_audit
 
 cli = make_root(
     SPEC,
@@ -128,11 +131,14 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
 
 cli_query.register(cli)
 cli.add_command(web_cli.serve_cmd)
+cli.add_command(admin_cli.admin)
+cli_audit.add_log(cli, "web audit log", admin_cli.web_log_summary)
 
 
 def send_returns(node: Node, identity: Identity) -> list[SentPackage]:
     """One return package to each trusted internal node: receipts and checkpoints, key announcements,
     or a heartbeat."""
+    anchor_web_audit(node, datetime.now(UTC))  # before sealing: the package's checkpoint covers the anchor
     exchange = open_exchange(node, identity)
     with node.sessions() as s:
         peers = trust_store.load_trust_state(s).peers("internal")

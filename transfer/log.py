@@ -52,7 +52,8 @@ class EventCode(StrEnum):
     APPLICATION_DECIDED = "application.decided"  # the credit office's decision (or a refusal at intake)
     LOGIN_SUCCESS = "login.success"
     LOGIN_FAILURE = "login.failure"
-    ADMIN_ACTION = "admin.action"
+    ADMIN_ACTION = "admin.action"  # in the web audit log (public_node.web.audit), or an operator's action
+    WEB_AUDIT_ANCHORED = "web-audit.anchored"  # the web audit log's latest checkpoint, anchored by export
 
 
 @dataclass(frozen=True)

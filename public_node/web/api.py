@@ -29,8 +29,50 @@ from public_node.web.reports import verify_report
 
 
 def rate_limited(request: Request) -> None:
-    """Every API call counts against the client's address limit (429 with Retry-After over it)."""
-    platform(request).limit(request)
+    """Every API call counts against the client's address limit (429 with Retry-After over it); a call
+    with ``Authorization: Bearer <token>`` is then checked against the token (401 forged or revoked,
+    403 out of scope) and counted against the token's own limit."""
+    p = platform(request)
+    header = request.headers.get("authorization")
+    if header is None:
+        p.limit(request)
+    else:
+        token_checked(request, header)
+
+
+def token_checked(request: Request, header: str) -> None:
+    """Check an institution's API token against the endpoint's scope (``accounts.TOKEN_SCOPES``)."""
+    from limits import parse
+
+    from public_node.web import accounts
+    from public_node.web.security import audit
+    from transfer.log import EventCode
+
+    p = platform(request)
+    scheme, _, secret = header.partition(" ")
+    scope = request.url.path.removeprefix(router.prefix + "/").split("/", 1)[0]
+    with p.web_transaction() as s:
+        row = accounts.find_token(s, secret.strip()) if scheme.lower() == "bearer" else None
+        per_minute = accounts.settings(s)["token_per_minute"]
+    reason = (
+        "bad-token" if row is None
+        else "revoked-token" if row.revoked_at is not None
+        else "token-scope" if scope not in row.scopes.split()
+        else ""
+    )  # fmt: skip
+    if reason:
+        p.limit(request)  # refusals count against the address (429 first), so guessing tokens is bounded
+        with p.web_transaction() as s:
+            audit(request, s, EventCode.LOGIN_FAILURE, actor=f"token:{row.id}" if row else None, result="refused",
+                  reason=reason, subject={"token": row.id if row else None, "scope": scope[:32]})  # fmt: skip
+    if reason in ("bad-token", "revoked-token"):
+        raise WebError(401, reason, "The API token is not valid.")
+    if reason:
+        raise WebError(403, reason, "The API token does not cover this endpoint.")
+    assert row is not None
+    verdict = p.limiter.hit(parse(f"{per_minute}/minute"), "token", f"token:{row.id}")
+    if not verdict.allowed:
+        raise WebError(429, "rate-limited", "Too many requests: please wait a moment.", retry_after=verdict.retry_after)
 
 
 class ErrorDetail(BaseModel):
@@ -44,6 +86,8 @@ class ErrorOut(BaseModel):
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "bad request (query, cursor, parameters)"},
+    401: {"model": ErrorOut, "description": "the API token is forged or revoked"},
+    403: {"model": ErrorOut, "description": "the API token does not cover this endpoint"},
     404: {"model": ErrorOut, "description": "nothing published there"},
     429: {"model": ErrorOut, "description": "rate limit reached; see the Retry-After header"},
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,13 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nodekit.home import HOME_ENV, load_config, resolve_home
 from public_node.errors import BadQuery
-from public_node.web import db
+from public_node.web import audit, db
 from public_node.web.config import WebConfig, load_web_config
 from public_node.web.cursors import CursorError, Cursors
 from public_node.web.guard import Guard, Scope
 from public_node.web.labels import N_
 from public_node.web.ratelimit import Limiter, client_address, make_storage
 from public_node.web.render import HERE, make_environment
+from transfer.log import EventCode
 
 log = logging.getLogger("credgap.web")
 
@@ -71,11 +72,14 @@ class Platform:
         self.web_engine = db.web_engine(self.web.web_database_url)
         if not db.web_schema_current(self.web_engine):
             db.upgrade_web_database(self.web_engine)
+        audit.ensure_key(home, self.config.name, self.clock())
         ticks = epoch or (lambda: self.clock().timestamp())
         self.cursors = Cursors(db.cursor_secret(self.web_engine), self.web.cursor_ttl, ticks)
         self.limiter = Limiter(
             make_storage(self.web.rate_limit_storage, self.web_engine, ticks), self.web.rate_limit_exempt, ticks
         )
+        self.web_sessions = sessionmaker(self.web_engine, expire_on_commit=False)
+        self._signer: audit.AuditSigner | None = None
         self.templates = make_environment(self.config.timezone)
         self._counts: tuple[Any, dict[str, int]] | None = None
 
@@ -88,6 +92,23 @@ class Platform:
         """One read transaction on the published database: every query of a request goes through it."""
         with self.read_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def web_transaction(self) -> Iterator[Session]:
+        """One transaction on the web database: an account change and its audit entry commit together."""
+        with self.web_sessions() as session, session.begin():
+            yield session
+
+    def audit(
+        self, session: Session, event: EventCode, *, actor: str, result: str = "ok", reason: str = "",
+        subject: Mapping[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        """Append to the web audit log (signed by the web audit key, loaded once per process)."""
+        if self._signer is None:
+            self._signer = audit.load_signer(self.config.home, self.config.name)
+        audit.record(
+            session, self._signer, event, at=self.clock(), actor=actor, result=result, reason=reason, subject=subject
+        )
 
     def counts(self, session: Session, package_seq: int) -> dict[str, int]:
         """Published records per kind, recounted only when a package was applied or the day changed."""
@@ -162,6 +183,8 @@ def _error_response(
 
 
 _STATUS_MESSAGES = {
+    401: ("login-required", N_("Please log in first.")),
+    403: ("forbidden", N_("Your role does not allow this page.")),
     404: ("not-found", N_("Nothing is published at this address.")),
     405: ("method-not-allowed", N_("This address does not accept that kind of request.")),
 }
@@ -199,7 +222,7 @@ def _install_errors(app: FastAPI) -> None:
 
 def create_fastapi(p: Platform) -> FastAPI:
     """The FastAPI application (pages, API, static files) over one :class:`Platform`."""
-    from public_node.web import api, pages
+    from public_node.web import account_pages, admin_pages, api, pages
 
     app = FastAPI(
         title=TITLE,
@@ -212,6 +235,8 @@ def create_fastapi(p: Platform) -> FastAPI:
     app.state.platform = p
     _install_errors(app)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(admin_pages.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if os.environ.get("CREDGAP_WEB_TEST_HOOKS") == "1":  # tests only: a request the test holds open

@@ -4,6 +4,7 @@ stops accepting connections and drains the requests in flight before the workers
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import click
 
@@ -37,6 +38,7 @@ def serve_cmd(
     """Serve the public credit platform (pages and the /api/v1 JSON API) until SIGTERM or Ctrl-C."""
     import uvicorn
 
+    from public_node.web.audit import ensure_key
     from public_node.web.config import load_web_config
     from public_node.web.db import cursor_secret, upgrade_web_database, web_engine
 
@@ -47,6 +49,7 @@ def serve_cmd(
     try:  # migrate the web database once, here, before any worker starts
         upgrade_web_database(engine)
         cursor_secret(engine)
+        ensure_key(node.config.home, node.config.name, datetime.now(UTC))
     finally:
         engine.dispose()
     os.environ[HOME_ENV] = str(node.config.home)

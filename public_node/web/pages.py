@@ -22,6 +22,7 @@ from public_node.queries import (
 )
 from public_node.search import MAX_QUERY_CHARS, normalise, search_page
 from public_node.views import LIST_TYPES
+from public_node.web import security
 from public_node.web.app import WebError, platform
 from public_node.web.reports import issue_report, verify_report
 
@@ -84,10 +85,10 @@ def subject(request: Request, ident: str) -> Response:
         fresh = freshness(s)
     if page is None:
         raise WebError(404, "not-found", "Nothing is published about this subject.")
-    return p.render("subject.html", page=page, docs=docs, fresh=fresh)
+    return security.page(request, "subject.html", private=False, page=page, docs=docs, fresh=fresh)
 
 
-@router.post("/subjects/{ident}/report", response_class=HTMLResponse)
+@router.post("/subjects/{ident}/report", response_class=HTMLResponse, dependencies=[Depends(security.csrf_checked)])
 def report(request: Request, ident: str) -> Response:
     """Issue a printable credit report with a verification code."""
     p = platform(request)
@@ -110,17 +111,17 @@ def verify(request: Request, code: Annotated[str, Query(max_length=64)] = "") ->
         p.limit(request, "report")
         with p.read() as s:
             result = verify_report(s, p.web_engine, code, today=p.today())
-    return p.render("verify.html", code=code, result=result)
+    return security.page(request, "verify.html", private=False, code=code, result=result)
 
 
-@router.post("/reports/verify", response_class=HTMLResponse)
+@router.post("/reports/verify", response_class=HTMLResponse, dependencies=[Depends(security.csrf_checked)])
 def verify_form(request: Request, code: Annotated[str, Form(max_length=64)]) -> Response:
     """The verification form, posted (the code stays out of addresses and logs)."""
     p = platform(request)
     p.limit(request, "report")
     with p.read() as s:
         result = verify_report(s, p.web_engine, code, today=p.today())
-    return p.render("verify.html", code=code, result=result)
+    return security.page(request, "verify.html", code=code, result=result)
 
 
 @router.get("/lists/{list_type}", response_class=HTMLResponse)

@@ -35,6 +35,8 @@ def test_every_message_id_has_a_translation() -> None:
     ids = _extracted()
     assert len(ids) > 100
     assert sorted(ids - translated) == []
+    # `pybabel update` guesses a fuzzy translation for a new id from an old one; it is never compiled
+    assert sorted(m.id for m in catalogue if m.id and m.fuzzy) == []
 
 
 def test_the_compiled_catalogue_is_current() -> None:

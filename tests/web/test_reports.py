@@ -17,6 +17,7 @@ from public_node.web.app import create_app
 from public_node.web.models import REPORT_RECORD_TABLE, REPORT_TABLE
 from public_node.web.reports import CODE_BYTES, normalise_code
 from tests.unit.public_node.data import key, row, upsert, withdraw
+from tests.web.auth_support import csrf
 from tests.web.conftest import Clock
 from tests.web.support import HX_USCC, TODAY, configure
 
@@ -24,12 +25,18 @@ pytestmark = pytest.mark.db
 
 
 def _issue(client: TestClient) -> str:
-    r = client.post(f"/subjects/{key('hx')}/report")
+    r = client.post(f"/subjects/{key('hx')}/report", data={"csrf_token": csrf(client, f"/subjects/{key('hx')}")})
     assert r.status_code == 200
     m = re.search(r'id="verification-code">([A-Z2-7-]+)<', r.text)
     assert m is not None
     assert "信用报告" in r.text and "出具时间" in r.text and "2026-11-26 16:00" in r.text
     return m.group(1)
+
+
+def test_a_report_needs_the_form_s_csrf_token(client: TestClient) -> None:
+    r = client.post(f"/subjects/{key('hx')}/report")
+    assert r.status_code == 403
+    assert client.post("/reports/verify", data={"code": "AAAA"}).status_code == 403
 
 
 def test_a_report_verifies_unchanged(client: TestClient) -> None:
@@ -38,7 +45,9 @@ def test_a_report_verifies_unchanged(client: TestClient) -> None:
     body = client.get(f"/api/v1/reports/{code}").json()
     assert body["genuine"] and body["unchanged"] and body["package_seq"] == 3
     assert body["subject_name"] == "昆明华兴科技有限公司" and body["changes"] == []
-    page = client.post("/reports/verify", data={"code": code.lower().replace("-", " ")}).text
+    page = client.post(
+        "/reports/verify", data={"code": code.lower().replace("-", " "), "csrf_token": csrf(client, "/reports/verify")}
+    ).text
     assert "报告真实，内容未变化。" in page
 
 
@@ -107,7 +116,7 @@ def test_unknown_codes_are_not_genuine(client: TestClient, code: str) -> None:
     if code:
         r = client.get(f"/api/v1/reports/{code}")
         assert r.status_code == 200 and r.json()["genuine"] is False
-    html = client.post("/reports/verify", data={"code": code}).text
+    html = client.post("/reports/verify", data={"code": code, "csrf_token": csrf(client, "/reports/verify")}).text
     assert ("核验未通过" in html) == bool(code) and "<script>" not in html.split("<main")[1]
 
 
