@@ -18,9 +18,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-Image.MAX_IMAGE_PIXELS = 100_000_000  # Pillow's own guard, above ours: MAX_PIXELS refuses first, with a reason
-
 from transfer.appitems import MAX_ATTACHMENT, MAX_ATTACHMENTS, attachment_type
+
+Image.MAX_IMAGE_PIXELS = 100_000_000  # Pillow's own guard, above ours: MAX_PIXELS refuses first, with a reason
 
 MAX_UPLOAD = 8 * 1024 * 1024  # bytes of one uploaded file, before disarm
 MAX_PIXELS = 40_000_000  # of one image or of one rasterised PDF (all pages): a decompression bomb is refused
