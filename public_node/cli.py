@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import click
+from sqlalchemy.orm import Session
 
 from exchange import cli_transfer
 from exchange.alarms import check_inbound
@@ -28,12 +29,13 @@ from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root,
 from nodekit.home import parse_duration
 from nodekit.runtime import Node
 from nodekit.sdnotify import ServiceManager
-from public_node import SPEC, cli_query
+from public_node import SPEC, cli_query, outbox
 from public_node.importer import import_packages
 from public_node.store import purge_expired
 from public_node.web import admin_cli
 from public_node.web import cli as web_cli
 from public_node.web.anchor import anchor_web_audit
+from transfer.items import Item
 
 cli = make_root(
     SPEC,
@@ -142,7 +144,21 @@ def send_returns(node: Node, identity: Identity) -> list[SentPackage]:
     exchange = open_exchange(node, identity)
     with node.sessions() as s:
         peers = trust_store.load_trust_state(s).peers("internal")
-    return [exchange.send(peer, lambda s, seq: []) for peer in peers]
+        reads = {p.node_id: trust_store.peer_reads(s, p.node_id) for p in peers}
+    filed = outbox.pending(node) if peers else []
+    sent = []
+    for peer in peers:
+        # applications are format-2 kinds: they wait in the outbox until the internal node advertised format 2
+        items = filed if reads[peer.node_id] >= 2 and len(peers) == 1 else []
+
+        def build(_s: Session, _seq: int, items: list[Item] = items) -> list[Item]:
+            return list(items)
+
+        package = exchange.send(peer, build)
+        if items:
+            outbox.mark_sent(node, items, package.seq)
+        sent.append(package)
+    return sent
 
 
 def main() -> None:
