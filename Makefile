@@ -4,19 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+CATALOGUE := nodekit/locale/zh_CN/LC_MESSAGES/credgap
 # Set CREDGAP_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run the
 # database tests against PostgreSQL as well; .ci/run does.
 
-.PHONY: all venv demo test test-sqlite test-pg lint bench bench-full bench-web i18n openapi mutate clean
+.PHONY: all venv demo test test-sqlite test-pg lint bench bench-full bench-web i18n openapi mutate clean dist lock
 
 all: test
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,postgresql]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) $(CATALOGUE).mo
 
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
@@ -54,14 +55,38 @@ mutate: venv
 	@echo "== surviving mutants: $$(grep -c ': survived' mutants/survivors.txt) (mutants/survivors.txt; mutmut show NAME)"
 
 clean:
-	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache mutants
+	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache mutants dist
 
-# The platform's zh-CN catalogue: extract message ids, merge them into the .po (translate the new
-# ones there), compile the .mo that the package ships (tests/web/test_i18n.py checks both).
+# The offline installation bundle (docs/OPERATIONS.md, "Installing offline"): credgap's wheel, a
+# wheelhouse/ of every runtime dependency pinned by requirements/runtime.lock, install.sh and SHA256SUMS.
+# Built on a connected machine of the target's kind; tests/deploy/test_offline_install.py installs it
+# into a fresh venv with the network cut off.
+dist: venv
+	$(BIN)/python scripts/make_dist.py --out dist
+
+# requirements/runtime.lock: the runtime pins with their hashes, at the versions of constraints.txt
+# (after a change of dependencies in pyproject.toml: update constraints.txt, then `make lock`)
+lock: venv
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --extra postgresql \
+	  -c constraints.txt --no-emit-index-url --no-emit-find-links -o requirements/runtime.lock pyproject.toml
+
+# The zh-CN catalogues (docs/adr/0016-operator-language.md): the operators' (CLI messages and help,
+# click's messages, the demo) and the platform's (its templates and code; the platform falls back to
+# the operators' one). Extract the message ids, merge them into each .po (translate the new ones
+# there), compile the .mo files the package ships (tests/unit/nodekit/test_i18n.py and
+# tests/web/test_i18n.py check both).
 i18n: venv
+	$(BIN)/python scripts/i18n.py build/credgap.pot
+	$(BIN)/pybabel update -i build/credgap.pot -D credgap -d nodekit/locale -l zh_CN --ignore-obsolete --no-wrap --ignore-pot-creation-date
+	$(BIN)/pybabel compile -D credgap -d nodekit/locale -l zh_CN --statistics
 	$(BIN)/pybabel extract -F public_node/web/babel.cfg -k N_ -k WebError:3 --no-location -o build/messages.pot .
 	$(BIN)/pybabel update -i build/messages.pot -d public_node/web/locale -l zh_CN --ignore-obsolete --no-wrap
 	$(BIN)/pybabel compile -d public_node/web/locale -l zh_CN --statistics
+
+# the .mo is committed (a fresh clone and a wheel work without Babel); `make venv` recompiles it when
+# the .po is newer, e.g. after a merge that touched both
+$(CATALOGUE).mo: $(CATALOGUE).po $(STAMP)
+	$(BIN)/pybabel compile -D credgap -d nodekit/locale -l zh_CN
 
 # docs/openapi.json from the app's routes (tests/web/test_api.py keeps them equal)
 openapi: venv

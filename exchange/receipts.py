@@ -153,7 +153,12 @@ def _store_peer_checkpoint(
     except LogVerificationError as exc:
         raise PackageRejected(str(exc), reason="bad-checkpoint") from None
     same = session.scalars(
-        select(PeerCheckpointRow).where(PeerCheckpointRow.peer_node == sender, PeerCheckpointRow.size == cp.size)
+        select(PeerCheckpointRow).where(
+            PeerCheckpointRow.peer_node == sender,
+            PeerCheckpointRow.size == cp.size,
+            # set aside by channel recover: the peer's log restored from a backup, or a forged head
+            PeerCheckpointRow.source != "abandoned",
+        )
     ).all()
     if any(r.root != cp.root for r in same):
         # two signed heads of one size: the peer's log was rewritten. Evidence, not the package's fault.

@@ -517,31 +517,60 @@ class Receiving(ExchangeCore):
             keep_bytes=not junk,
             evidence=evidence,
         )
+        # whose header verified: the package's own (header), or one whose size or counts then failed
+        # (exc.header); only then is the sender known and told, in a signed receipt (FORMAT.md §12)
+        verified = header.header if header is not None else getattr(exc, "header", None)
         subject: dict[str, Any] = {"file": printable(source.name, 200), "digest": digest, "size": size}
-        if header is not None:
-            subject.update(
-                channel=channel_dirname(header.header.sender_node, header.header.recipient_node), seq=header.header.seq
-            )
+        if verified is not None:
+            subject.update(channel=channel_dirname(verified.sender_node, verified.recipient_node), seq=verified.seq)
+        kept = folder.name if folder else "(cap reached: not kept)"
+        outcome = Outcome(
+            file=source.name,
+            result="rejected",
+            seq=verified.seq if verified is not None else None,
+            digest=digest,
+            channel=subject.get("channel"),
+            reason=reason,
+            message=message,
+        )
         with self.node.transaction() as s:
-            self._event(s, EventCode.PACKAGE_RECEIVED, subject=subject)
-            self._event(s, EventCode.PACKAGE_REJECTED, result="rejected", reason=reason, subject=subject)
-            self._event(
-                s, EventCode.PACKAGE_QUARANTINED, result="quarantined", reason=reason,
-                subject={**subject, "quarantine": folder.name if folder else "(cap reached: not kept)"},
-            )  # fmt: skip
-            if alarm is not None:
-                self._event(s, alarm, result="alarm", reason=reason, subject=subject)
-            outcome = Outcome(
-                file=source.name,
-                result="rejected",
-                seq=header.header.seq if header is not None else None,
-                digest=digest,
-                reason=reason,
-                message=message,
-            )
-            self._outcome(s, outcome, _claimed_sender(header, header_doc))
+            if verified is None:
+                # unauthenticated: one local entry per distinct file, no receipt, no signature of ours
+                if not self._junk_logged(s, digest):
+                    self._event(
+                        s, EventCode.PACKAGE_REJECTED, result="rejected", reason=reason,
+                        subject={**subject, "verified": False, "quarantine": kept},
+                    )  # fmt: skip
+            else:
+                self._event(s, EventCode.PACKAGE_RECEIVED, subject=subject)
+                self._event(s, EventCode.PACKAGE_REJECTED, result="rejected", reason=reason, subject=subject)
+                self._event(
+                    s, EventCode.PACKAGE_QUARANTINED, result="quarantined", reason=reason,
+                    subject={**subject, "quarantine": kept},
+                )  # fmt: skip
+                if alarm is not None:
+                    self._event(s, alarm, result="alarm", reason=reason, subject=subject)
+                self._outcome(s, outcome, verified.sender_node)
         log.warning("rejected %s: %s: %s", printable(source.name, 200), reason, message)
         return outcome
+
+    def _junk_logged(self, s: Session, digest: str) -> bool:
+        """Whether a file with these bytes was already logged as unauthenticated junk (the digest of a
+        file staging could not even measure is all zeros: each such file is logged)."""
+        if digest == "0" * 64:
+            return False
+        return (
+            s.scalars(
+                select(TransferLogRow.index)
+                .where(
+                    TransferLogRow.event == EventCode.PACKAGE_REJECTED.value,
+                    TransferLogRow.subject.contains(f'"digest":"{digest}"'),
+                    TransferLogRow.subject.contains('"verified":false'),
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
 
     def _known_header(self, vh: VerifiedHeader, digest: str) -> tuple[str, str] | None:
         """The header JSON and signature (hex) of the package already held for ``vh``'s position."""
@@ -599,14 +628,6 @@ def _deferred(f: MediumFile) -> Outcome:
 
 def _odd_key(subject: dict[str, Any], reason: str) -> tuple[str, str, str]:
     return str(subject.get("folder")), str(subject.get("file")), reason
-
-
-def _claimed_sender(header: VerifiedHeader | None, doc: dict[str, Any] | None) -> str | None:
-    if header is not None:
-        return header.header.sender_node
-    sender = doc.get("sender") if doc else None
-    node = sender.get("node") if isinstance(sender, dict) else None
-    return node if isinstance(node, str) else None
 
 
 def _unverified_seq(path: Path) -> int | None:

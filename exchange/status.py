@@ -12,7 +12,15 @@ from exchange import alarms
 from keys.errors import KeyStoreError
 from keys.identity_store import Identity
 from nodekit import trust_store
-from nodekit.models import ChannelPackageRow, ChannelRow, LogCheckpointRow, ReceiptRow, TransferLogRow
+from nodekit.auditlog import log_segments
+from nodekit.models import (
+    ChannelPackageRow,
+    ChannelRow,
+    LogCheckpointRow,
+    PeerCheckpointRow,
+    ReceiptRow,
+    TransferLogRow,
+)
 from nodekit.runtime import Node
 from transfer.medium import Quarantine
 
@@ -43,7 +51,9 @@ def exchange_status(node: Node) -> dict[str, Any]:
                 "sender": row.sender_node,
                 "recipient": row.recipient_node,
                 "last_seq": row.last_seq,
+                "last_digest": row.last_digest,
                 "last_created": last_at,
+                "recent": _recent(s, row),
                 "suite": row.suite,
             }
             if row.outbound:
@@ -66,6 +76,8 @@ def exchange_status(node: Node) -> dict[str, Any]:
             o.as_dict() for o in alarms.inbound_overdue(s, node, now) + alarms.receipts_overdue(s, node, now)
         ]
         log_info = _log_status(s)
+        me = trust_store.own_node_id(s)
+        peer_heads = _peer_heads(s)
         newest = alarms.newest_created(s)
         behind = alarms.clock_behind(s, now)
         trusted = [
@@ -89,7 +101,9 @@ def exchange_status(node: Node) -> dict[str, Any]:
             own = {"error": str(exc)}
     q = Quarantine(node.config.quarantine_dir).entries()
     return {
+        "node": me,
         "channels": channels,
+        "peer_checkpoints": peer_heads,
         "packages_applied": applied or 0,
         "quarantine": {"count": len(q), "latest": q[-1] if q else None},
         "own_key": own,
@@ -129,6 +143,7 @@ def _log_status(s: Session) -> dict[str, Any]:
     received = s.scalar(select(func.count()).select_from(ReceiptRow).where(ReceiptRow.direction == "in"))
     return {
         "entries": entries,
+        "segments": log_segments(s),  # each channel recover starts one (FORMAT.md §13.6)
         "last_checkpoint": None
         if last is None
         else {"size": last.size, "root": last.root, "at": last.at.isoformat(timespec="seconds")},
@@ -136,3 +151,31 @@ def _log_status(s: Session) -> dict[str, Any]:
         "receipts_to_send": outbox or 0,
         "receipts_received": received or 0,
     }
+
+
+RECENT = 64  # packages per channel whose digests status lists (what channel recover compares)
+
+
+def _recent(s: Session, row: ChannelRow) -> list[list[Any]]:
+    """[seq, digest] of the channel's latest packages, sent or applied: the peer's `channel recover` sets
+    aside what it holds at one of these positions with another digest (one side of a fork)."""
+    kept = ("sealed", "written") if row.outbound else ("applied",)
+    rows = s.execute(
+        select(ChannelPackageRow.seq, ChannelPackageRow.digest)
+        .where(ChannelPackageRow.channel_id == row.id, ChannelPackageRow.status.in_(kept))
+        .order_by(ChannelPackageRow.seq.desc())
+        .limit(RECENT)
+    ).all()
+    return [[q, d] for q, d in reversed(rows)]
+
+
+def _peer_heads(s: Session) -> dict[str, dict[str, Any]]:
+    """The latest checkpoint held of each peer's log (what `channel recover` on that peer reads)."""
+    out: dict[str, dict[str, Any]] = {}
+    for peer, size, root in s.execute(
+        select(PeerCheckpointRow.peer_node, PeerCheckpointRow.size, PeerCheckpointRow.root)
+        .where(PeerCheckpointRow.source != "abandoned")
+        .order_by(PeerCheckpointRow.size)
+    ):
+        out[peer] = {"size": size, "root": root}
+    return out

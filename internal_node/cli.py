@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 
-from exchange import cli_transfer
+from exchange import cli_recover, cli_transfer
 from internal_node import SPEC, cli_applications, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
-from nodekit.cli import make_root, run
+from nodekit.cli import last_invocation, make_root, run
 
 cli = make_root(
     SPEC,
@@ -14,6 +16,7 @@ cli = make_root(
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
 cli_transfer.register(cli)
+cli_recover.register(cli)
 cli_policy.register(cli)
 cli_data.register(cli)
 cli_exchange.register(cli)
@@ -23,4 +26,11 @@ cli_applications.register(cli)
 
 
 def main() -> None:
-    sys.exit(run(cli, prog_name="internal-node"))
+    started = time.monotonic()
+    code = run(cli, prog_name="internal-node")
+    if os.environ.get("CREDGAP_METRICS_TEXTFILE"):  # imported only then: most commands start faster
+        from internal_node import metrics
+
+        command, home = last_invocation()
+        metrics.after_command(SPEC, command, home, time.monotonic() - started, code)
+    sys.exit(code)

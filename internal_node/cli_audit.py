@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from exchange.reconcile import ReconcileFailed, ReconcileReport, reconcile
+from exchange.reconcile import ReconcileFailed, ReconcilePending, ReconcileReport, archived_not_after, reconcile
 from nodekit import trust_store
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.home import parse_duration
@@ -25,22 +25,33 @@ def register(root: click.Group) -> None:
     def reconcile_cmd(nctx: NodeContext, peer: str | None, period: str | None, show_all: bool, as_json: bool) -> None:
         """For every exported package: is there a receipt with its digest saying it was applied?
 
-        Lists missing, rejected, parked and pending packages and any receipt for a package never
-        exported. Packages younger than the exchange period without a receipt are pending, not
-        failures. Exit 4 when anything else does not reconcile."""
+        Lists missing, damaged, rejected, parked and pending packages and any receipt for a package
+        never exported. Exit 0 when every package is applied; exit 5 when some package is not applied
+        yet but still within its not_after (each named with what to do, e.g. export --resend N); exit
+        4 when a package's own bytes were rejected, one is past its not_after, or a receipt is
+        unexplained."""
         node = nctx.node()
         seconds = parse_duration(period) if period else node.config.exchange_period
         with node.sessions() as s:
             me = trust_store.own_node_id(s)
             if me is None:
                 raise click.UsageError("this node has no identity yet (keys init)")
-            report = reconcile(s, me, now=node.clock(), period=seconds, peer=peer)
+            report = reconcile(
+                s, me, now=node.clock(), period=seconds, peer=peer,
+                not_after=archived_not_after(node.config.home / "archive", me),
+            )  # fmt: skip
         emit(report.as_dict(), lambda: _human(report, show_all), as_json=as_json)
+        sm = report.summary
         if not report.ok:
-            sm = report.summary
             raise ReconcileFailed(
                 f"not reconciled: {sm['missing']} missing, {sm['rejected']} rejected, {sm['parked']} parked, "
-                f"{sm['unexplained_receipts']} receipt(s) for packages never exported"
+                f"{sm['expired']} past not_after, {sm['unexplained_receipts']} receipt(s) for packages never exported"
+            )
+        if not report.complete:
+            raise ReconcilePending(
+                f"incomplete, action pending: {len(report.waiting)} package(s) not applied yet: "
+                + "; ".join(f"seq {p.seq}: {p.action}" for p in report.waiting[:5])
+                + (" …" if len(report.waiting) > 5 else "")
             )
 
 
@@ -48,25 +59,30 @@ def _human(report: ReconcileReport, show_all: bool) -> None:
     sm = report.summary
     click.echo(
         f"{len(report.packages)} package(s) exported: {sm['applied']} applied, {sm['pending']} pending, "
-        f"{sm['parked']} parked, {sm['rejected']} rejected, {sm['missing']} missing "
+        f"{sm['parked']} parked, {sm['damaged']} damaged, {sm['rejected']} rejected, {sm['missing']} missing "
         f"(period {report.period}s)"
     )
     rows = []
     for p in report.packages:
         if p.status == "applied" and not show_all and not p.rejected_copies:
             continue
-        note = p.reason
+        note = p.reason if p.status == "rejected" else ""
         if p.rejected_copies:
             note = (note + "; " if note else "") + ", ".join(
-                f"a copy {c['digest'][:16]} was rejected ({c['reason']})" for c in p.rejected_copies
+                f"a copy {c['digest'][:16]} was rejected ({c['reason']}): evidence of the medium"
+                for c in p.rejected_copies
             )
-        rows.append([p.channel, p.seq, p.digest[:16], p.sealed.strftime("%Y-%m-%d %H:%M"), p.status.upper(), note])
+        rows.append([
+            p.channel, p.seq, p.digest[:16], p.sealed.strftime("%Y-%m-%d %H:%M"), p.status.upper(), note, p.action,
+        ])  # fmt: skip
     if rows:
-        click.echo(table(rows, ["channel", "seq", "digest", "sealed (UTC)", "status", "note"]))
+        click.echo(table(rows, ["channel", "seq", "digest", "sealed (UTC)", "status", "note", "to do"]))
     for r in report.unexplained:
         click.echo(
             f"UNEXPLAINED receipt from {r['issuer']} on {r['channel']}: seq {r['seq']} digest {r['digest'][:16]} "
             f"{r['outcome']} {r['reason']}".rstrip()
         )
-    if report.ok:
-        click.echo("reconciled: every exported package is accounted for")
+    if report.complete:
+        click.echo("reconciled: every exported package is applied")
+    elif report.ok:
+        click.echo("incomplete: nothing failed, but the packages above wait for the action named")

@@ -12,6 +12,7 @@ from internal_node.ingest import IngestRejected, IngestReport, ingest_file
 from internal_node.readers import Format
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
 from nodekit.errors import ExitCode
+from nodekit.i18n import _, ngettext
 from nodekit.operator import operator_actor
 from nodekit.text import printable
 
@@ -21,46 +22,107 @@ WARNINGS_SHOWN = 5
 
 def _summary(report: IngestReport) -> str:
     c = report.counts
+    fmt = report.format + (f", {report.encoding}" if report.encoding else "")
     lines = [
-        f"accepted {printable(report.file)} ({report.kind}, from {printable(report.source)}; {report.format}"
-        + (f", {report.encoding}" if report.encoding else "")
-        + f"): {c.rows} rows: {c.inserted} inserted, {c.updated} updated, {c.unchanged} unchanged, {c.rejected} rejected",
+        _("accepted {file} ({kind}, from {source}; {format})").format(
+            file=printable(report.file), kind=report.kind, source=printable(report.source), format=fmt
+        )
+        + ": "
+        + ngettext("{n} row", "{n} rows", c.rows).format(n=c.rows)
+        + ": "
+        + _("{inserted} inserted, {updated} updated, {unchanged} unchanged, {rejected} rejected").format(
+            inserted=c.inserted, updated=c.updated, unchanged=c.unchanged, rejected=c.rejected
+        ),
     ]
+    read_with = _read_with(report)
+    if read_with:
+        lines.append("  " + _("read with {options}").format(options=read_with))
     if c.held:
-        lines.append(f"  {c.held} held for operator review (natural persons without an ID number)")
+        lines.append(
+            "  "
+            + ngettext(
+                "{n} record held for operator review (a natural person without an ID number)",
+                "{n} records held for operator review (natural persons without an ID number)",
+                c.held,
+            ).format(n=c.held)
+        )
     if c.reactivated or c.objection_overridden:
         lines.append(
-            f"  {c.reactivated} withdrawn records reactivated, {c.objection_overridden} objection corrections "
-            "overridden (recorded in the transfer log)"
+            "  "
+            + _(
+                "{reactivated} withdrawn records reactivated, {overridden} objection corrections overridden "
+                "(recorded in the transfer log)"
+            ).format(reactivated=c.reactivated, overridden=c.objection_overridden)
         )
     if report.review_held:
-        lines.append(f"  {report.review_held} record versions wait for a person: internal-node review list")
+        lines.append(
+            "  "
+            + ngettext(
+                "{n} record version waits for a person: internal-node review list",
+                "{n} record versions wait for a person: internal-node review list",
+                report.review_held,
+            ).format(n=report.review_held)
+        )
     if report.refresh_error:
-        lines.append(f"  publication not refreshed ({printable(report.refresh_error, 200)}): export will do it")
+        lines.append(
+            "  "
+            + _("publication not refreshed ({error}): export will do it").format(
+                error=printable(report.refresh_error, 200)
+            )
+        )
     if report.kind != "subject" and (c.subjects_inserted or c.subjects_updated):
-        lines.append(f"  subjects: {c.subjects_inserted} new, {c.subjects_updated} updated")
+        lines.append(
+            "  "
+            + _("subjects: {new} new, {updated} updated").format(new=c.subjects_inserted, updated=c.subjects_updated)
+        )
     if report.rejects_file:
-        lines.append(f"  rejected rows listed in {report.rejects_file}")
+        lines.append("  " + _("rejected rows listed in {path}").format(path=report.rejects_file))
     lines.extend(_listing(report, warnings=True))
     return "\n".join(lines)
 
 
+def _read_with(report: IngestReport) -> str:
+    """How the file's columns were read, when not only by the standard's headers (as logged)."""
+    o = report.options
+    parts = [f"--header-row {o['header_row']}"] if "header_row" in o else []
+    parts += [f"--map {m}" for m in o.get("map", [])]
+    parts += [f"--default {d}" for d in o.get("defaults", [])]
+    if o.get("variants"):
+        parts.append(_("header variants {variants}").format(variants=", ".join(o["variants"])))
+    return printable("; ".join(parts), 500) if parts else ""
+
+
 def _listing(report: IngestReport, *, warnings: bool) -> list[str]:
     if warnings:
-        shown = [f"warning: {p.render(report.file)}" for p in report.warnings[:WARNINGS_SHOWN]]
-        if report.warning_count > len(shown):
-            shown.append(f"… and {report.warning_count - len(shown)} more warnings (--json lists more)")
+        shown = [
+            _("warning: {problem}").format(problem=p.render(report.file)) for p in report.warnings[:WARNINGS_SHOWN]
+        ]
+        more = report.warning_count - len(shown)
+        if more > 0:
+            shown.append(
+                ngettext(
+                    "… and {n} more warning (--json lists more)", "… and {n} more warnings (--json lists more)", more
+                ).format(n=more)
+            )
         return shown
     shown = [p.render(report.file) for p in report.problems[:PROBLEMS_SHOWN]]
-    if report.problem_count > len(shown):
-        where = f"all in {report.rejects_file}" if report.rejects_file else "--rejects FILE writes them all"
-        shown.append(f"… and {report.problem_count - len(shown)} more problems ({where})")
+    more = report.problem_count - len(shown)
+    if more > 0:
+        if report.rejects_file:
+            tail = ngettext("… and {n} more problem (all in {path})", "… and {n} more problems (all in {path})", more)
+        else:
+            tail = ngettext(
+                "… and {n} more problem (--rejects FILE writes them all)",
+                "… and {n} more problems (--rejects FILE writes them all)",
+                more,
+            )
+        shown.append(tail.format(n=more, path=report.rejects_file))
     return shown
 
 
 def _reason(value: str | None, option: str) -> str | None:
     if value is not None and not value.strip():
-        raise click.BadParameter("say why (the reason is recorded in the transfer log)", param_hint=option)
+        raise click.BadParameter(_("say why (the reason is recorded in the transfer log)"), param_hint=option)
     return value.strip() if value is not None else None
 
 
@@ -96,6 +158,27 @@ def register(root: click.Group) -> None:
         help="Let rows change fields an upheld objection corrected; REASON is logged.",
     )
     @click.option(
+        "--map",
+        "column_map",
+        metavar="列名=FIELD",
+        multiple=True,
+        help="Read the column 列名 as FIELD (English name or standard header), for a header the variants table does not know (repeatable).",
+    )
+    @click.option(
+        "--default",
+        "defaults",
+        metavar="列名=值",
+        multiple=True,
+        help="Use 值 where the file lacks the column 列名 or leaves it blank (repeatable).",
+    )
+    @click.option(
+        "--header-row",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="The header is sheet row N (rows above it, such as a title, are skipped); default: the first non-blank row.",
+    )
+    @click.option(
         "--operator", metavar="NAME", default=None, help="Who runs this (default: $CREDGAP_OPERATOR, OS user)."
     )
     @json_option
@@ -116,6 +199,9 @@ def register(root: click.Group) -> None:
         override_objection: str | None,
         operator: str | None,
         as_json: bool,
+        column_map: tuple[str, ...] = (),
+        defaults: tuple[str, ...] = (),
+        header_row: int | None = None,
     ) -> None:
         """Load a department's file of KIND into the credit database (all rows or none, unless --skip-invalid)."""
         try:
@@ -133,6 +219,9 @@ def register(root: click.Group) -> None:
                 reactivate=_reason(reactivate, "--reactivate"),
                 override_objection=_reason(override_objection, "--override-objection"),
                 actor=operator_actor(operator) if operator or reactivate or override_objection else None,
+                column_map=column_map,
+                defaults=defaults,
+                header_row=header_row,
             )
         except IngestRejected as exc:
             if as_json:
@@ -168,7 +257,7 @@ def register(root: click.Group) -> None:
         from internal_node import sample_data
 
         if out is None and not load:
-            raise click.UsageError("give --out DIR, or --load to ingest into the node home")
+            raise click.UsageError(_("give --out DIR, or --load to ingest into the node home"))
         day = as_of.date()
         result = sample_data.run(subjects=subjects, seed=seed, out=out, as_of=day, node=nctx.node() if load else None)
         emit(result, lambda: click.echo(sample_data.describe(result)), as_json=as_json)

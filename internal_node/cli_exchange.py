@@ -14,8 +14,8 @@ import click
 from exchange.cli_outcomes import echo_outcomes, finish, finish_sent, sent_dict, sent_line, undelivered_dicts
 from exchange.engine import every_package
 from internal_node.documents import queue_document, withdraw_document
-from internal_node.errors import ExportError
-from internal_node.export import SUMMARY_COLUMNS, ExportReport, export, resend
+from internal_node.errors import ContentChanged, ExportError, ReviewStale
+from internal_node.export import SUMMARY_COLUMNS, ExportReport, export, heartbeat_only, resend
 from internal_node.returns import import_returns
 from keys.strict import whole
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, one_line, pass_node_context
@@ -23,6 +23,7 @@ from nodekit.home import parse_duration
 from nodekit.text import printable
 
 _RANGE = whole(r"([0-9]{1,18})(?:\.\.([0-9]{1,18}))?")
+_DIGEST = whole(r"[0-9a-fA-F]{64}")
 
 
 def _report_dict(r: ExportReport, dry_run: bool) -> dict[str, Any]:
@@ -129,6 +130,14 @@ def register(root: click.Group) -> None:
         "--dry-run", is_flag=True, help="Show exactly what would be published, record by record, and its digest."
     )
     @click.option("--expect", metavar="DIGEST", help="Seal only if the content digest still equals this reviewed one.")
+    @click.option(
+        "--expect-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Read the reviewed digest of --expect from this file (written after the review; the scheduled export).",
+    )  # fmt: skip
+    @click.option(
+        "--stale-heartbeat", is_flag=True,
+        help="With --expect: when the content changed since the review, send a heartbeat only and exit 5.",
+    )  # fmt: skip
     @click.option("--no-heartbeat", is_flag=True, help="Send nothing when nothing changed.")
     @click.option("--peer", metavar="NODE", help="Only this public node (node id or name).")
     @click.option(
@@ -138,13 +147,20 @@ def register(root: click.Group) -> None:
     @json_option
     @pass_node_context
     def export_cmd(
-        nctx: NodeContext, full: bool, dry_run: bool, expect: str | None, no_heartbeat: bool, peer: str | None,
-        resend: str | None, every: str | None, as_json: bool,
+        nctx: NodeContext, full: bool, dry_run: bool, expect: str | None, expect_file: Path | None,
+        stale_heartbeat: bool, no_heartbeat: bool, peer: str | None, resend: str | None, every: str | None,
+        as_json: bool,
     ) -> None:  # fmt: skip
         """Export the publishable changes since the last export to each trusted public node.
 
         Policy, masking and the leak guard run on every path (--full included); a record the leak
         guard blocks is reported and not sealed. A delta with nothing in it is a heartbeat."""
+        if expect_file is not None:
+            if expect is not None:
+                raise click.UsageError("give --expect or --expect-file, not both")
+            expect = read_expect_file(expect_file)
+        if stale_heartbeat and expect is None:
+            raise click.UsageError("--stale-heartbeat needs --expect or --expect-file")
         node = nctx.node()
         identity = nctx.identity()
         if resend is not None:
@@ -165,10 +181,15 @@ def register(root: click.Group) -> None:
             _loop(nctx, parse_duration(every), full=full, heartbeat=not no_heartbeat, peer=peer)
             return
         with ProgressBars() as bars:
-            report = export(
-                node, identity, full=full, dry_run=dry_run, expect=expect, heartbeat=not no_heartbeat, peer=peer,
-                progress=None if as_json else bars.update,
-            )  # fmt: skip
+            try:
+                report = export(
+                    node, identity, full=full, dry_run=dry_run, expect=expect, heartbeat=not no_heartbeat, peer=peer,
+                    progress=None if as_json else bars.update,
+                )  # fmt: skip
+            except ContentChanged as exc:
+                if not stale_heartbeat:
+                    raise
+                stale_review(node, identity, peer, exc, as_json=as_json)
         emit(_report_dict(report, dry_run), lambda: _human(report, dry_run), as_json=as_json)
         finish_sent(every_package(report.sent))
 
@@ -236,6 +257,32 @@ def register(root: click.Group) -> None:
         outcomes = import_returns(nctx.node(), nctx.identity())
         emit({"outcomes": [o.as_dict() for o in outcomes]}, lambda: echo_outcomes(outcomes), as_json=as_json)
         finish(outcomes)
+
+
+def read_expect_file(path: Path) -> str:
+    """The reviewed digest in ``path`` (64 hex digits, surrounding blanks ignored)."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise click.BadParameter(
+            f"{path}: no such file (write the digest of a review there)", param_hint="--expect-file"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"{path}: cannot read: {exc}", param_hint="--expect-file") from None
+    if not _DIGEST.fullmatch(text):
+        raise click.BadParameter(f"{path}: expected a digest of 64 hex digits", param_hint="--expect-file")
+    return text.lower()
+
+
+def stale_review(node: Any, identity: Any, peer: str | None, exc: ContentChanged, *, as_json: bool) -> None:
+    """The reviewed digest is stale: send a heartbeat only (the link is alive), then exit 5 (a review waits)."""
+    sent = heartbeat_only(node, identity, peer=peer)
+    emit(
+        {"sent": [sent_dict(p) for p in sent], "undelivered": undelivered_dicts(sent), "awaiting_review": True},
+        "\n".join(sent_line(p) for p in sent), as_json=as_json,
+    )  # fmt: skip
+    finish_sent(sent)
+    raise ReviewStale(f"{exc}; sent a heartbeat only, the changes wait for that review")
 
 
 def resend_packages(node: Any, identity: Any, first: int, last: int, peer: str | None) -> Any:

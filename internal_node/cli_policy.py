@@ -8,6 +8,7 @@ import click
 
 from internal_node.policy import DEFAULT_POLICY_TOML, check_policy, init_policy
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.i18n import _
 
 
 def register(root: click.Group) -> None:
@@ -29,7 +30,8 @@ def register(root: click.Group) -> None:
         """Validate the policy file and print its digest (the digest every package will carry)."""
         path = file_ if file_ is not None else nctx.node(check_schema=False).config.policy_file
         data = check_policy(path)
-        emit(data, f"{path}: ok\n  digest {data['digest']}", as_json=as_json)
+        digest = _("digest {digest}").format(digest=data["digest"])
+        emit(data, _("{path}: ok").format(path=path) + "\n  " + digest, as_json=as_json)
 
     @policy_group.command("show-default")
     def show_default_cmd() -> None:
@@ -43,4 +45,5 @@ def register(root: click.Group) -> None:
     def init_cmd(nctx: NodeContext, force: bool, as_json: bool) -> None:
         """Write the default policy file into the node home (init does this for a new home)."""
         data = init_policy(nctx.node(check_schema=False).config.policy_file, force=force)
-        emit(data, f"wrote {data['file']}\n  digest {data['digest']}", as_json=as_json)
+        digest = _("digest {digest}").format(digest=data["digest"])
+        emit(data, _("wrote {path}").format(path=data["file"]) + "\n  " + digest, as_json=as_json)

@@ -8,6 +8,7 @@ import click
 from internal_node.policy import load_policy
 from internal_node.review import HeldVersion, decide, list_held, show_held
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.i18n import _, ngettext
 from nodekit.operator import operator_actor
 from nodekit.text import printable
 
@@ -25,10 +26,19 @@ def _lines(h: HeldVersion, *, full: bool) -> list[str]:
             f"    {f['field']}: {f['rule']}: {printable(f.get('match', ''), 80)!s}  in  …{printable(f.get('context', ''), 120)}…"
         )
     if not full and len(h.findings) > 3:
-        out.append(f"    … {len(h.findings) - 3} more (review show {h.id})")
+        more = len(h.findings) - 3
+        out.append(
+            "    "
+            + ngettext("… {n} more (review show {id})", "… {n} more (review show {id})", more).format(n=more, id=h.id)
+        )
     if h.decided_by:
         out.append(
-            f"    decided by {h.decided_by} at {h.decided_at:%Y-%m-%d %H:%M}: {printable(h.decision_reason or '', 200)}"
+            "    "
+            + _("decided by {who} at {at}: {why}").format(
+                who=h.decided_by,
+                at=f"{h.decided_at:%Y-%m-%d %H:%M}",
+                why=printable(h.decision_reason or "", 200),
+            )
         )
     return out
 
@@ -48,7 +58,7 @@ def list_cmd(nctx: NodeContext, every: bool, as_json: bool) -> None:
         held = list_held(s, state=None if every else "held")
     emit(
         {"held": [h.document() for h in held]},
-        "\n".join(line for h in held for line in _lines(h, full=False)) or "nothing held for review",
+        "\n".join(line for h in held for line in _lines(h, full=False)) or _("nothing held for review"),
         as_json=as_json,
     )
 
@@ -70,9 +80,12 @@ def _decide(nctx: NodeContext, hold_id: int, decision: str, operator: str | None
     policy = load_policy(node.config.policy_file)
     with node.transaction() as s:
         h = decide(s, policy, hold_id, decision, actor=actor, why=why, today=node.today(), at=node.clock())
-    done = {"publish": "will be published at the next export", "keep": "dropped; the version published before stays",
-            "withdraw": "will be withdrawn at the next export"}[decision]  # fmt: skip
-    emit(h.document(), f"#{h.id} {h.kind} {h.key} v{h.version}: {done} (by {actor})", as_json=as_json)
+    done = {"publish": _("will be published at the next export"), "keep": _("dropped; the version published before stays"),
+            "withdraw": _("will be withdrawn at the next export")}[decision]  # fmt: skip
+    head = f"#{h.id} {h.kind} {h.key} v{h.version}"
+    emit(
+        h.document(), _("{version}: {done} (by {actor})").format(version=head, done=done, actor=actor), as_json=as_json
+    )
 
 
 @review_group.command("publish")

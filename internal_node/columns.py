@@ -42,10 +42,11 @@ class FieldSpec:
     vocab: Vocabulary | None = None
     default: str | None = None  # stored code used when the column is absent or the cell is blank
     aliases: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()  # earlier editions' and portals' names (header_variants.py)
 
     @property
     def headers(self) -> tuple[str, ...]:
-        return (self.name, self.label, *self.aliases)
+        return (self.name, self.label, *self.aliases, *self.variants)
 
 
 _f = FieldSpec
@@ -248,8 +249,23 @@ class KindSpec:
     has_party: bool
     by_name: dict[str, FieldSpec] = field(init=False, repr=False, compare=False)
     _headers: dict[str, str] = field(init=False, repr=False, compare=False)
+    _variants: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        from internal_node.header_variants import VARIANTS
+
+        extra = VARIANTS.get(self.kind, {})
+        unknown = set(extra) - {f.name for f in self.fields}
+        if unknown:
+            raise ValueError(f"kind {self.kind}: header variants for unknown fields {sorted(unknown)}")
+        fields = tuple(
+            FieldSpec(**{**f.__dict__, "variants": extra[f.name]}) if f.name in extra else f for f in self.fields
+        )
+        object.__setattr__(self, "fields", fields)
+        standard = {normalise_header(h) for f in fields for h in (f.name, f.label, *f.aliases)}
+        object.__setattr__(
+            self, "_variants", frozenset(normalise_header(v) for f in fields for v in f.variants) - standard
+        )
         by_name = {f.name: f for f in self.fields}
         headers: dict[str, str] = {}
         for spec in self.fields:
@@ -264,6 +280,14 @@ class KindSpec:
     def field_for(self, header: str) -> str | None:
         """The field a file's column header names, or None for a column this kind does not know."""
         return self._headers.get(normalise_header(header))
+
+    def is_variant(self, header: str) -> bool:
+        """Whether ``header`` is known only from the variants table (recorded with the ingest)."""
+        return normalise_header(header) in self._variants
+
+    def field_named(self, name: str) -> str | None:
+        """The field an operator names in ``--map``/``--default``: its English name, label or any header."""
+        return name if name in self.by_name else self.field_for(name)
 
 
 _MARKERS = re.compile(r"^\*+|\*+$|\((?:必填|选填|可选|非必填)\)$")

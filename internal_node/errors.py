@@ -19,6 +19,14 @@ class ContentChanged(NodeError):
     reason = "content-changed"
 
 
+class ReviewStale(NodeError):
+    """``export --expect … --stale-heartbeat``: the reviewed digest is stale; only a heartbeat was sent,
+    the new content waits for a review."""
+
+    exit_code = ExitCode.PENDING
+    reason = "review-stale"
+
+
 class DocumentError(NodeError):
     """A document cannot be queued for publication (unreadable, unknown type, no approval)."""
 

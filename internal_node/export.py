@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import LargeBinary, cast, func, select
 from sqlalchemy.orm import Session
 
-from exchange import alarms
+from exchange import alarms, recover
 from exchange.alarms import Overdue
 from exchange.engine import SentPackage
 from exchange.node import open_exchange
@@ -197,8 +197,10 @@ def export(
     exchange = open_exchange(node, identity)
     for pk in peers:
         with node.sessions() as s:
-            probe = plan(s, pk, full=full)
-        if not full and not heartbeat and probe.upto <= probe.since:
+            # after `channel recover`, the next package to that peer is a snapshot (FORMAT.md §9.6)
+            peer_full = full or recover.wants_snapshot(s, pk.node_id) is not None
+            probe = plan(s, pk, full=peer_full)
+        if not peer_full and not heartbeat and probe.upto <= probe.since:
             # what an earlier export sealed but did not write (killed, or the medium failed)
             report.sent.extend(exchange.deliver_unwritten(pk.node_id))
             report.skipped.append(pk.node_id)
@@ -210,7 +212,11 @@ def export(
         holder: dict[str, Any] = {}
 
         def build(
-            session: Session, seq: int, pk: TrustedKey = pk, holder: dict[str, Any] = holder
+            session: Session,
+            seq: int,
+            pk: TrustedKey = pk,
+            holder: dict[str, Any] = holder,
+            full: bool = peer_full,
         ) -> Iterator[dict[str, Any] | PreparedItem | PreparedBatch]:
             pl = plan(session, pk, full=full)
             holder["plan"] = pl
@@ -240,7 +246,11 @@ def export(
                 )
 
         def after(
-            session: Session, sealed: SealedPackage, pk: TrustedKey = pk, holder: dict[str, Any] = holder
+            session: Session,
+            sealed: SealedPackage,
+            pk: TrustedKey = pk,
+            holder: dict[str, Any] = holder,
+            full: bool = peer_full,
         ) -> None:
             pl: PeerPlan = holder["plan"]
             row = session.get(PeerExport, pk.node_id)
@@ -255,17 +265,41 @@ def export(
             row.updated_at = node.clock()
             if full:
                 row.last_full_seq = sealed.seq
+                recover.snapshot_sent(session, pk.node_id)
 
         sent = exchange.send(
             pk,
             build,
-            manifest={"policy": policy.digest, "content": expect, "note": "snapshot" if full else ""},
-            package_type="snapshot" if full else "delta",
+            manifest={"policy": policy.digest, "content": expect, "note": "snapshot" if peer_full else ""},
+            package_type="snapshot" if peer_full else "delta",
             after_seal=after,
         )
         report.plans.append(holder["plan"])
         report.sent.append(sent)
     return report
+
+
+AWAITING_REVIEW = "awaiting-review"
+
+
+def heartbeat_only(node: Node, identity: Identity, *, peer: str | None = None) -> list[SentPackage]:
+    """Seal and deliver a heartbeat (no data item) to each trusted public node, leaving the
+    publication's position as it was: what changed since the review goes in the next reviewed export.
+    Its manifest says ``awaiting-review``, so the public side sees a live link waiting for a review."""
+    policy = load_policy(node.config.policy_file)
+    with node.sessions() as s:
+        peers = _peers(s, peer)
+    if not peers:
+        raise ExportError("no trusted public node: trust its identity card first (keys trust)", reason="no-peer")
+    exchange = open_exchange(node, identity)
+
+    def nothing(_session: Session, _seq: int) -> Iterator[dict[str, Any]]:
+        yield from ()
+
+    return [
+        exchange.send(pk, nothing, manifest={"policy": policy.digest, "content": None, "note": AWAITING_REVIEW})
+        for pk in peers
+    ]
 
 
 def preview(node: Node, policy: DisclosurePolicy, *, full: bool, peer: str | None) -> ExportReport:

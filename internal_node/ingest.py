@@ -5,14 +5,19 @@ unless the operator asks to skip invalid rows, which then go to a rejects file."
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import IO, Any
 
-from internal_node.columns import KINDS
+import orjson
+
+from internal_node.columns import KINDS, KindSpec
 from internal_node.readers import FileFacts, Format, IngestError, RawRow, RowReader, detect_format, inspect_file
 from internal_node.rows import FILE, RowValidator, ValidRow
 from internal_node.upsert import BatchWriter, Counts, Guarded, Undone
@@ -63,6 +68,8 @@ class IngestReport:
     rejects_file: str | None = None
     review_held: int | None = None  # record versions waiting for a person after the ingest's refresh
     refresh_error: str | None = None  # why the publication could not be refreshed (export will)
+    # how the file was read, recorded in the log: --header-row, --map, --default, header variants
+    options: dict[str, Any] = field(default_factory=dict)
 
     def add(self, problem: Problem) -> None:
         if problem.severity == "warning":
@@ -91,10 +98,11 @@ class IngestReport:
             "rejects_file": self.rejects_file,
             "review_held": self.review_held,
             "refresh_error": self.refresh_error,
+            "read_with": self.options,
         }
 
-    def event_subject(self) -> dict[str, str]:
-        return {"file": self.file, "sha256": self.sha256, "kind": self.kind, "source": self.source}
+    def event_subject(self) -> dict[str, Any]:
+        return {"file": self.file, "sha256": self.sha256, "kind": self.kind, "source": self.source, **self.options}
 
     @staticmethod
     def zero_counts() -> dict[str, int]:
@@ -116,27 +124,69 @@ class _Refused(Exception):
     """Unwinds the ingest transaction when the file is refused as a whole."""
 
 
+REJECTS_COLUMNS = ("表格行号", "数据行号", "文件行号", "问题")  # sheet row, data row, file line, problems
+JSONL_RECORD = "原始记录"
+
+
 class _RejectsFile:
-    """The rejects file (CSV, UTF-8 with BOM so spreadsheets show Chinese): line, field, problem.
-    Written beside its final name and renamed into place when complete."""
+    """The rejects file (CSV, UTF-8 with BOM so spreadsheets show Chinese): one line per rejected row
+    with the row a person sees in a spreadsheet (sheet row and data row), the file's line, the
+    problems, then the row's original cells under the file's own headers, so that the rows can be
+    corrected and the file ingested again (its four leading columns are ignored then). Written
+    beside its final name and renamed into place when complete."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(path.name + ".part")
         self._fh: IO[str] = self.tmp.open("w", encoding="utf-8-sig", newline="")
         self._csv = csv.writer(self._fh)
-        self._csv.writerow(["line", "field", "problem"])
+        self._headed = False
 
-    def write(self, problem: Problem) -> None:
-        self._csv.writerow([problem.line, problem.field, problem.message])
+    def _head(self, headers: list[str] | None) -> None:
+        if not self._headed:
+            self._csv.writerow([*REJECTS_COLUMNS, *(headers if headers is not None else [JSONL_RECORD])])
+            self._headed = True
+
+    def write_row(self, raw: RawRow, problems: list[Problem], headers: list[str] | None) -> None:
+        """A rejected row: where a person finds it, why it was rejected, and its cells as given."""
+        self._head(headers)
+        if raw.cells is not None:
+            original = [_cell_text(c) for c in raw.cells]
+        elif raw.mapping is not None:
+            original = [orjson.dumps(raw.mapping, default=str).decode()]
+        else:
+            original = []
+        self._csv.writerow([raw.row or "", raw.data_row or "", raw.line, _problems_text(problems), *original])
+
+    def write_file_problem(self, problem: Problem, headers: list[str] | None) -> None:
+        """A problem of the file as a whole (its header row): no cells of its own."""
+        self._head(headers)
+        self._csv.writerow(["", "", problem.line, _problems_text([problem])])
 
     def commit(self) -> None:
+        if not self._headed:
+            self._head(None)
         self._fh.close()
         self.tmp.replace(self.path)
 
     def discard(self) -> None:
         self._fh.close()
         self.tmp.unlink(missing_ok=True)
+
+
+def _problems_text(problems: list[Problem]) -> str:
+    return "; ".join(f"{p.field}: {p.message}" for p in problems)
+
+
+def _cell_text(cell: Any) -> str:
+    """A cell as a spreadsheet would show it again (dates without a midnight time)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, datetime) and cell.time() == dt_time(0):
+        return cell.date().isoformat()
+    if isinstance(cell, date | datetime):
+        return cell.isoformat()
+    return str(cell)
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -160,12 +210,19 @@ def ingest_file(
     reactivate: str | None = None,
     override_objection: str | None = None,
     refresh_publication: bool = True,
+    column_map: Sequence[str] = (),
+    defaults: Sequence[str] = (),
+    header_row: int | None = None,
 ) -> IngestReport:
     """Ingest one department file of ``kind`` delivered by ``source``; return the report or raise
     :class:`IngestRejected` (nothing written, the rejection recorded in the transfer log).
 
     A row that would publish a withdrawn record again, or change back a field an upheld objection
     corrected, is refused unless ``reactivate`` / ``override_objection`` gives the operator's reason.
+    ``column_map`` (``列名=field``) names the field of a header neither the standard nor the variants
+    table knows; ``defaults`` (``列名=值``) fills a column the file lacks or leaves blank;
+    ``header_row`` is the sheet row of the header when a title sits above it. Each is recorded with
+    the ingest in the transfer log.
     Afterwards the publication is refreshed (its own transaction), so that versions held for review
     show in ``status`` and ``review list`` at once."""
     spec = KINDS.get(kind)
@@ -178,6 +235,10 @@ def ingest_file(
         raise IngestUsageError(f"--source/--source-uscc: {exc}") from None
     if not source:
         raise IngestUsageError("--source: the data source unit (数据来源单位) is required")
+    mapping = {header: _field_option(spec, "--map", header, name) for header, name in _pairs("--map", column_map)}
+    given_defaults = _pairs("--default", defaults)
+    if header_row is not None and header_row < 1:
+        raise IngestUsageError(f"--header-row {header_row}: rows are numbered from 1")
     try:
         file_format = detect_format(path, fmt)
         facts = inspect_file(path, file_format, encoding)
@@ -196,9 +257,22 @@ def ingest_file(
                 counts=IngestReport.zero_counts(),
             )
         raise
+    if header_row is not None and file_format is Format.JSONL:
+        raise IngestUsageError("--header-row: a JSON Lines file has no header row")
     report = IngestReport(path.name, facts.sha256, kind, source, file_format.value, facts.encoding)
-    reader = RowReader(path, file_format, facts.encoding)
-    validator = RowValidator(spec, source_unit=source, source_unit_uscc=source_uscc)
+    reader = RowReader(path, file_format, facts.encoding, header_row=header_row)
+    validator = RowValidator(spec, source_unit=source, source_unit_uscc=source_uscc, column_map=mapping)
+    for column, value in given_defaults:
+        name = mapping.get(column) or _field_option(spec, "--default", column, column)
+        try:
+            validator.set_default(name, value)
+        except InvalidValue as exc:
+            raise IngestUsageError(f"--default {column}={value}: {exc}") from None
+    report.options = {
+        **({"header_row": header_row} if header_row is not None else {}),
+        **({"map": [f"{h}={f}" for h, f in mapping.items()]} if mapping else {}),
+        **({"defaults": [f"{c}={v}" for c, v in given_defaults]} if given_defaults else {}),
+    }
     rejects_path = rejects or (default_rejects_path(path) if skip_invalid else None)
     try:
         sink = _RejectsFile(rejects_path) if rejects_path else None
@@ -263,6 +337,32 @@ def ingest_file(
     return report
 
 
+def _pairs(option: str, given: Sequence[str]) -> list[tuple[str, str]]:
+    """``列名=值`` options as (column, value) pairs; a malformed or repeated one is a usage error."""
+    pairs: list[tuple[str, str]] = []
+    for item in given:
+        column, sep, value = item.partition("=")
+        if not sep or not column.strip() or not value.strip():
+            raise IngestUsageError(f"{option} {item}: expected 列名=value (a column, '=', a value)")
+        if any(c == column.strip() for c, _v in pairs):
+            raise IngestUsageError(f"{option} {column.strip()}: given twice")
+        pairs.append((column.strip(), value.strip()))
+    return pairs
+
+
+def _field_option(spec: KindSpec, option: str, column: str, name: str) -> str:
+    """The field ``name`` stands for (English name, label or any known header), or a usage error with
+    the closest field names."""
+    found = spec.field_named(name.strip())
+    if found is not None:
+        return found
+    choices = [*spec.by_name, *(f.label for f in spec.fields)]
+    close = difflib.get_close_matches(name.strip(), choices, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else f"; the {spec.kind} fields are in docs/INGEST.md"
+    return_value = f"{option} {column}={name}" if option == "--map" else f"{option} {column}"
+    raise IngestUsageError(f"{return_value}: {name.strip()!r} is not a {spec.kind} field{hint}")
+
+
 def _log_undone(
     session: Any, node: Node, undone: list[Undone], report: IngestReport, actor: str | None,
     reactivate: str | None, override_objection: str | None,
@@ -323,24 +423,30 @@ def _run(
     batch_rows: int,
 ) -> None:
     counts = report.counts
-
-    def problem(p: Problem) -> None:
-        report.add(p)
-        if sink is not None and p.severity == "error":
-            sink.write(p)
+    raws: dict[int, RawRow] = {}  # the batch's rows as read, for the rejects file
 
     def flush(batch: list[ValidRow]) -> None:
         refused = writer.write(batch)
+        by_line: dict[int, list[Problem]] = {}
         for p in refused:
-            problem(p)
-        counts.rejected += len({p.line for p in refused})
+            report.add(p)
+            by_line.setdefault(p.line, []).append(p)
+        if sink is not None:
+            for line, problems in by_line.items():
+                sink.write_row(raws[line], problems, reader.headers)
+        counts.rejected += len(by_line)
+        raws.clear()
 
     rows = iter(reader)
     first = next(rows, None)  # reading the first row reads the header row
     if reader.headers is not None:
         header_problems = validator.bind_headers(reader.headers, reader.header_line)
+        if validator.variants_used:
+            report.options["variants"] = list(validator.variants_used)
         for p in header_problems:
-            problem(p)
+            report.add(p)
+            if sink is not None and p.severity == "error":
+                sink.write_file_problem(p, reader.headers)
         if any(p.severity == "error" for p in header_problems):
             raise _Refused
     batch: list[ValidRow] = []
@@ -349,10 +455,14 @@ def _run(
             counts.rows += 1
             valid, problems = validator.validate(raw)
             for p in problems:
-                problem(p)
+                report.add(p)
             if valid is None:
                 counts.rejected += 1
+                if sink is not None:
+                    sink.write_row(raw, [p for p in problems if p.severity == "error"], reader.headers)
                 continue
+            if sink is not None:
+                raws[raw.line] = raw
             batch.append(valid)
             if len(batch) >= batch_rows:
                 flush(batch)

@@ -108,23 +108,40 @@ def inspect_file(path: Path, fmt: Format, encoding: str | None = None) -> FileFa
 
 @dataclass(frozen=True)
 class RawRow:
-    """One record as read: cells in column order (CSV, XLSX) or a mapping of keys (JSON Lines)."""
+    """One record as read: cells in column order (CSV, XLSX) or a mapping of keys (JSON Lines).
+
+    ``line`` is where the record starts in the file (CSV, JSON Lines: the physical line; XLSX: the
+    sheet row); ``row`` is the row a person sees in a spreadsheet (the sheet row; for a CSV, the
+    record's number, since a quoted line break stays inside one row); ``data_row`` counts the data
+    rows after the header (1 for the first), blank rows left out."""
 
     line: int
     cells: list[Any] | None = None
     mapping: dict[str, Any] | None = None
     error: str | None = None  # the line could not be parsed at all
+    row: int = 0
+    data_row: int = 0
 
 
 class RowReader:
     """Iterate over a department file's rows. ``headers`` is the header row (CSV, XLSX) or None."""
 
-    def __init__(self, path: Path, fmt: Format, encoding: str | None) -> None:
+    def __init__(self, path: Path, fmt: Format, encoding: str | None, *, header_row: int | None = None) -> None:
         self.path = path
         self.fmt = fmt
         self.encoding = encoding
+        # the sheet row of the header (--header-row, for a title above it); None: the first non-blank row
+        self.header_row = header_row
         self.headers: list[str] | None = None
         self.header_line = 0
+
+    def _is_header(self, row: int, blank: bool) -> bool:
+        """Whether sheet row ``row`` is the header row (rows before it are skipped)."""
+        if self.header_row is None:
+            return not blank
+        if row == self.header_row and blank:
+            raise self._fail(row, f"--header-row {row}: that row is empty", "empty")
+        return row == self.header_row
 
     def __iter__(self) -> Iterator[RawRow]:
         if self.fmt is Format.CSV:
@@ -146,14 +163,18 @@ class RowReader:
                 delimiter = "\t" if "\t" in first and "," not in first else ","
                 fh.seek(0)
                 reader = csv.reader(fh, delimiter=delimiter, strict=True)
-                for cells in reader:
+                data = 0
+                for row, cells in enumerate(reader, start=1):
                     start, line = line + 1, reader.line_num
-                    if not any(c.strip() for c in cells):
-                        continue
+                    blank = not any(c.strip() for c in cells)
                     if self.headers is None:
-                        self.headers, self.header_line = cells, start
+                        if self._is_header(row, blank):
+                            self.headers, self.header_line = cells, start
                         continue
-                    yield RawRow(start, cells=cells)
+                    if blank:
+                        continue
+                    data += 1
+                    yield RawRow(start, cells=cells, row=row, data_row=data)
         except UnicodeDecodeError as exc:
             raise self._fail(
                 line + 1,
@@ -163,24 +184,33 @@ class RowReader:
         except csv.Error as exc:
             raise self._fail(line + 1, f"malformed CSV: {exc}", "malformed") from exc
         if self.headers is None:
-            raise self._fail(1, "no header row: the file is empty", "empty")
+            raise self._no_header("the file is empty")
 
     def _jsonl(self) -> Iterator[RawRow]:
         try:
             with self.path.open(encoding=self.encoding, newline="") as fh:
+                data = 0
                 for number, text in enumerate(fh, start=1):
                     if not text.strip():
                         continue
+                    data += 1
                     try:
                         # exact decimals: never let an amount pass through a binary float
                         value = json.loads(text, parse_float=Decimal)
                     except ValueError as exc:
-                        yield RawRow(number, error=f"not valid JSON: {printable(str(exc), limit=120)}")
+                        yield RawRow(
+                            number, error=f"not valid JSON: {printable(str(exc), limit=120)}", row=number, data_row=data
+                        )
                         continue
                     if not isinstance(value, dict):
-                        yield RawRow(number, error=f"expected a JSON object, got {type(value).__name__}")
+                        yield RawRow(
+                            number,
+                            error=f"expected a JSON object, got {type(value).__name__}",
+                            row=number,
+                            data_row=data,
+                        )
                         continue
-                    yield RawRow(number, mapping=value)
+                    yield RawRow(number, mapping=value, row=number, data_row=data)
         except UnicodeDecodeError as exc:
             raise self._fail(0, f"not valid {self.encoding} text ({exc.reason})", "encoding") from exc
 
@@ -195,19 +225,28 @@ class RowReader:
             if not wb.worksheets:
                 raise self._fail(0, "the workbook has no sheet", "empty")
             sheet = wb.worksheets[0]
+            data = 0
             for number, values in _sheet_rows(sheet, self._broken_sheet):
                 cells = list(values)
-                if not any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells):
-                    continue
+                blank = not any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells)
                 if self.headers is None:
-                    self.headers = ["" if c is None else str(c) for c in cells]
-                    self.header_line = number
+                    if self._is_header(number, blank):
+                        self.headers = ["" if c is None else str(c) for c in cells]
+                        self.header_line = number
                     continue
-                yield RawRow(number, cells=cells)
+                if blank:
+                    continue
+                data += 1
+                yield RawRow(number, cells=cells, row=number, data_row=data)
         finally:
             wb.close()
         if self.headers is None:
-            raise self._fail(1, "no header row: the first sheet is empty", "empty")
+            raise self._no_header("the first sheet is empty")
+
+    def _no_header(self, empty: str) -> IngestError:
+        if self.header_row is not None:
+            return self._fail(self.header_row, f"--header-row {self.header_row}: the file has fewer rows", "empty")
+        return self._fail(1, f"no header row: {empty}", "empty")
 
     def _broken_sheet(self, sheet: Any, last: int, exc: Exception) -> IngestError:
         message = printable(f"{type(exc).__name__}: {exc}", limit=200)

@@ -3,13 +3,14 @@ the cross-field rules of each kind, and the subject (主体) the record is about
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from internal_node import validate as v
-from internal_node.columns import LONGTEXT_MAX, FieldSpec, FieldType, KindSpec
+from internal_node.columns import LONGTEXT_MAX, FieldSpec, FieldType, KindSpec, normalise_header
 from internal_node.policy_fields import OWN_FIELDS
 from internal_node.readers import RawRow
 from internal_node.validate import InvalidValue, Problem
@@ -18,7 +19,9 @@ ROW = "(row)"
 FILE = "(file)"
 HELD_NO_ID = "natural person without an ID number: held for operator review"
 _EXACT = frozenset({FieldType.USCC, FieldType.ID_NO, FieldType.ORG_CODE, FieldType.COMMITMENT_CODE})
-IGNORED_HEADERS = frozenset({"序号", "行号"})  # row numbers spreadsheets add; they carry no data
+# row numbers spreadsheets add, and the leading columns of a rejects file (ingest.REJECTS_COLUMNS, so
+# that a corrected rejects file is ingested as it is): they carry no data
+IGNORED_HEADERS = frozenset({"序号", "行号", "表格行号", "数据行号", "文件行号", "问题"})
 
 # (later field, earlier field): the later date may not precede the earlier one
 DATE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
@@ -55,8 +58,19 @@ class ValidRow:
 class RowValidator:
     """Validates the rows of one file of one kind (see docs/INGEST.md for the rules)."""
 
-    def __init__(self, spec: KindSpec, *, source_unit: str, source_unit_uscc: str | None) -> None:
+    def __init__(
+        self,
+        spec: KindSpec,
+        *,
+        source_unit: str,
+        source_unit_uscc: str | None,
+        column_map: Mapping[str, str] | None = None,
+    ) -> None:
         self.spec = spec
+        # --map: a file's header (as given) → field, ahead of the standard's headers and variants
+        self.column_map = {normalise_header(h): (h, f) for h, f in (column_map or {}).items()}
+        self.variants_used: list[str] = []  # "header=field" read through the variants table
+        self.operator_defaults: set[str] = set()  # fields given by --default
         self.source_unit = source_unit
         self.source_unit_uscc = source_unit_uscc
         self.columns: list[FieldSpec | None] = []
@@ -74,8 +88,14 @@ class RowValidator:
         problems: list[Problem] = []
         seen: dict[str, str] = {}
         self.columns = []
+        mapped_seen: set[str] = set()
         for header in headers:
-            name = self.spec.field_for(header)
+            mapped = self.column_map.get(normalise_header(header))
+            if mapped is not None:
+                mapped_seen.add(normalise_header(header))
+            name = mapped[1] if mapped is not None else self.spec.field_for(header)
+            if mapped is None and name is not None and self.spec.is_variant(header):
+                self.variants_used.append(f"{header.strip()}={name}")
             if name is None:
                 if header.strip() and header.strip() not in IGNORED_HEADERS:
                     problems.append(
@@ -90,6 +110,9 @@ class RowValidator:
             seen[name] = header.strip()
             self.columns.append(self.spec.by_name[name])
         self._plan = [(i, spec.name) for i, spec in enumerate(self.columns) if spec is not None]
+        for key, (given, _field) in self.column_map.items():
+            if key not in mapped_seen:
+                problems.append(Problem(line, FILE, f"--map {given}: the header row has no such column"))
         if not seen:
             return [
                 Problem(
@@ -100,7 +123,7 @@ class RowValidator:
                 )
             ]
         for spec in self.spec.fields:
-            if spec.required and spec.name not in seen:
+            if spec.required and spec.name not in seen and spec.name not in self.operator_defaults:
                 problems.append(
                     Problem(line, spec.name, f"required column missing (header {spec.label} or {spec.name})")
                 )
@@ -108,8 +131,19 @@ class RowValidator:
 
     def _field_of_key(self, key: str) -> str | None:
         if key not in self._key_cache:
-            self._key_cache[key] = self.spec.field_for(key)
+            mapped = self.column_map.get(normalise_header(key))
+            self._key_cache[key] = mapped[1] if mapped is not None else self.spec.field_for(key)
         return self._key_cache[key]
+
+    def set_default(self, name: str, value: str) -> None:
+        """``--default``: the value of field ``name`` where a row leaves it blank or the file lacks the
+        column, read as a cell is read (raises :class:`InvalidValue`)."""
+        problems: list[Problem] = []
+        converted = self._convert(self.spec.by_name[name], value.strip(), 0, problems)
+        if any(p.severity == "error" for p in problems):
+            raise InvalidValue(problems[0].message)
+        self._defaults[name] = converted
+        self.operator_defaults.add(name)
 
     # --- rows ---
 

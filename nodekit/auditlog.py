@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import orjson
 from sqlalchemy import func, select, text
@@ -27,6 +28,7 @@ from nodekit.models import LogCheckpointRow, ReceiptRow, TransferLogRow
 from transfer import merkle
 from transfer.checkpoint import Checkpoint, parse_checkpoint, read_checkpoint, sign_checkpoint
 from transfer.errors import LogVerificationError
+from transfer.log import EventCode
 from transfer.logverify import StoredEntry, VerifiedLog, read_entry_lines, verify_against, verify_log
 from transfer.receipt import parse_receipt
 
@@ -359,3 +361,29 @@ def select_entries(session: Session, f: LogFilter) -> Iterator[tuple[StoredEntry
         if f.seq is not None and (not isinstance(entry.subject, dict) or entry.subject.get("seq") != f.seq):
             continue
         yield entry, row.leaf_hash
+
+
+def log_segments(s: Session) -> list[dict[str, Any]]:
+    """The log's segments after the first: each `channel recover` starts one with its channel.recovered
+    entry (index, when, channel, why, the heads)."""
+    out: list[dict[str, Any]] = []
+    for index, at, subject in s.execute(
+        select(TransferLogRow.index, TransferLogRow.at, TransferLogRow.subject)
+        .where(TransferLogRow.event == EventCode.CHANNEL_RECOVERED.value)
+        .order_by(TransferLogRow.index)
+    ):
+        doc = orjson.loads(subject)
+        out.append(
+            {
+                "start": index,
+                "at": at.astimezone(UTC).isoformat(timespec="seconds"),
+                "channel": doc.get("channel"),
+                "side": doc.get("side"),
+                "why": doc.get("why"),
+                "old": doc.get("old"),
+                "new": doc.get("new"),
+                "next_seq": doc.get("next_seq"),
+                "abandoned_head": doc.get("abandoned_head"),
+            }
+        )
+    return out

@@ -17,9 +17,12 @@ import click
 import orjson
 
 from keys.identity_store import Identity
+from nodekit import i18n
 from nodekit.db import database_fault, database_location, is_database_error, log_database_error
 from nodekit.errors import DiskFull, ExitCode, NodeError
 from nodekit.home import HOME_ENV, load_config, resolve_home
+from nodekit.logs import LOG_FORMAT_ENV, LOG_FORMATS, LogFormat, attach_node_log
+from nodekit.operator import OPERATOR_ENV, set_operator
 from nodekit.runtime import Node, NodeSpec
 from nodekit.text import printable
 
@@ -40,6 +43,8 @@ class CliState:
     emitted: bool = False  # a JSON document is already on stdout: an error adds no second one
     database: str = "the node database"  # where the node's database is, once it is opened
     home: Path | None = None  # the node home, once it is opened
+    log_format: LogFormat = "text"  # node.log's format (--log-format)
+    command: str | None = None  # the subcommand run (e.g. "export"), for the metrics written after it
 
 
 _STATE = CliState()
@@ -93,25 +98,7 @@ pass_node_context = click.make_pass_decorator(NodeContext)
 
 
 def _setup_file_logging(node: Node) -> None:
-    logdir = node.config.log_dir
-    if not logdir.is_dir():
-        return
-    root = logging.getLogger("credgap")
-    target = str(logdir / "node.log")
-    if any(getattr(h, "baseFilename", None) == target for h in root.handlers):
-        return
-    handler = _LogFile(target, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-class _LogFile(logging.FileHandler):
-    """The node log. A record it cannot write (the disk is full) is dropped: the operator's one line
-    on stderr still says what happened, and logging's own traceback must not follow it there."""
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        pass
+    attach_node_log(node.config.log_dir, _STATE.log_format)
 
 
 def _set_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -234,11 +221,42 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
         default=None,
         help="Read the key passphrase from this file (a systemd credential or a secrets mount).",
     )
+    @click.option(
+        "--operator",
+        metavar="NAME",
+        default=None,
+        help=f"Who runs this command, named in every log entry it writes (default: ${OPERATOR_ENV}, else the OS user).",
+    )
+    @click.option(
+        "--log-format",
+        type=click.Choice(LOG_FORMATS),
+        default="text",
+        envvar=LOG_FORMAT_ENV,
+        show_envvar=True,
+        help="node.log as text lines or as JSON lines (for a log shipper).",
+    )
     @click.option("--debug", is_flag=True, envvar="CREDGAP_DEBUG", help="Show tracebacks on errors.")
+    @click.option(
+        "--lang",
+        type=click.Choice(i18n.LANGUAGES),
+        default=None,
+        expose_value=False,  # read by run() before click parses, so that click's own messages are translated
+        help="Language of messages and help: en or zh_CN (default: from the locale, LANG=zh_CN.UTF-8).",
+    )
     @click.version_option(package_name="credgap", message="%(prog)s (credgap) %(version)s")
     @click.pass_context
-    def root(ctx: click.Context, home_arg: str | None, passphrase_file: Path | None, debug: bool) -> None:
+    def root(
+        ctx: click.Context,
+        home_arg: str | None,
+        passphrase_file: Path | None,
+        operator: str | None,
+        log_format: LogFormat,
+        debug: bool,
+    ) -> None:
         _STATE.debug = _STATE.debug or debug
+        _STATE.log_format = log_format
+        _STATE.command = ctx.invoked_subcommand
+        set_operator(operator)
         ctx.obj = NodeContext(spec=spec, home_arg=home_arg, debug=debug, passphrase_file=passphrase_file)
         ctx.call_on_close(ctx.obj.close)
 
@@ -250,12 +268,72 @@ def make_root(spec: NodeSpec, help_text: str) -> click.Group:
     return root
 
 
+EXIT_CODE_MEANINGS = {
+    ExitCode.OK: "success",
+    ExitCode.FAILURE: "operational failure (I/O, database, medium)",
+    ExitCode.USAGE: "usage: bad options, node home or configuration",
+    ExitCode.REJECTED: "input refused (department file, card, policy)",
+    ExitCode.VERIFICATION: "verification failed (signature, package, fingerprint, audit chain)",
+    ExitCode.PENDING: "incomplete, action pending (an operator must act; nothing failed)",
+}
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table every ``--help`` ends with (``\b``: click keeps the lines as they are)."""
+    rows = "\n".join(f"  {int(code)}  {EXIT_CODE_MEANINGS.get(code, code.name.lower())}" for code in ExitCode)
+    return f"\b\nExit codes:\n{rows}\n  130  interrupted"
+
+
+def add_exit_code_epilogs(command: click.Command) -> None:
+    """Give ``command`` and every command under it the exit-code epilog (once)."""
+    if command.epilog is None:
+        command.epilog = exit_codes_epilog()
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_exit_code_epilogs(sub)
+
+
 def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str | None = None) -> int:
     """Run a node program and return its exit code; operators see one line per error, never a traceback
     (unless ``--debug``)."""
     global _STATE
     _STATE = CliState(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
+    set_operator(None)
     name = prog_name or root.name or "node"
+    if root.epilog is None:
+        var = "_" + name.upper().replace("-", "_") + "_COMPLETE"
+        root.epilog = (
+            f"{exit_codes_epilog()}\n\n\b\nShell completion (bash; zsh_source, fish_source likewise):\n"
+            f'  eval "$({var}=bash_source {name})"'
+        )
+    add_exit_code_epilogs(root)
+
+    try:  # the language is needed before click parses (its own usage errors are translated too)
+        language = i18n.resolve(_lang_argument(argv if argv is not None else sys.argv[1:]))
+    except i18n.UnknownLanguage as exc:
+        click.echo(
+            f"{name}: error: --lang {printable(str(exc), 40)}: expected one of {', '.join(i18n.LANGUAGES)}", err=True
+        )
+        return int(ExitCode.USAGE)
+    with i18n.speaking(language):
+        i18n.translate_help(root)
+        return _run(root, argv, name, prog_name)
+
+
+def _lang_argument(args: Sequence[str]) -> str | None:
+    """The value of ``--lang`` among the arguments (anywhere before ``--``), or None."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+    return None
+
+
+def _run(root: click.Group, argv: Sequence[str] | None, name: str, prog_name: str | None) -> int:
+    _ = i18n._
     try:
         rv = root.main(args=list(argv) if argv is not None else None, prog_name=prog_name, standalone_mode=False)
         if isinstance(rv, int):  # click returns the code of ctx.exit() (--help, --version) here
@@ -263,7 +341,7 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo(f"{name}: aborted", err=True)
+        click.echo(name + ": " + _("aborted"), err=True)
         return int(ExitCode.FAILURE)
     except click.exceptions.NoArgsIsHelpError as exc:  # a group named without a command: its help answers
         exc.show()
@@ -274,15 +352,21 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
             _json_error("usage", message)
         hint = ""
         if isinstance(exc, click.UsageError):
-            hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx is not None else " (try --help)"
-        click.echo(f"{name}: error: {message}{hint}", err=True)
+            command = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "--help"
+            hint = " " + _("(try '{command}')").format(command=command)
+        click.echo(_("{program}: error: {message}").format(program=name, message=message + hint), err=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo(f"{name}: interrupted", err=True)
+        click.echo(name + ": " + _("interrupted"), err=True)
         return 130
     except Exception as exc:  # the one place an error becomes an exit code
         return _report(name, exc)
     return int(ExitCode.OK)
+
+
+def last_invocation() -> tuple[str | None, Path | None]:
+    """(the subcommand, the node home if it was opened) of the last :func:`run`."""
+    return _STATE.command, _STATE.home
 
 
 def named_fault(exc: BaseException) -> NodeError | None:
@@ -295,7 +379,7 @@ def named_fault(exc: BaseException) -> NodeError | None:
         # a write() error names no file: the home is where this node writes
         where = exc.filename or _STATE.home or "the node home"
         log.warning("disk full: %s", where, exc_info=exc)
-        return DiskFull(f"disk full: {where}")
+        return DiskFull(i18n.N_("disk full: {where}"), params={"where": where})
     return None
 
 
@@ -312,16 +396,22 @@ def one_line(exc: BaseException) -> tuple[str, str, int]:
 
 
 def _report(name: str, exc: BaseException) -> int:
-    reason, message, exit_code = one_line(exc)
+    _ = i18n._
+    fault = named_fault(exc) if not isinstance(exc, NodeError) else None
+    target = fault if fault is not None else exc
+    reason, message, exit_code = one_line(target)
+    # the operator reads their language; node.log and --json keep the English text
+    text = printable(target.shown(), limit=2000) if isinstance(target, NodeError) else message
     if reason != "internal":
         log.warning("%s failed (%s): %s", name, reason, message)
     else:
         if not _STATE.debug:
             message += " (run with --debug for the traceback)"
+            text += " " + _("(run with --debug for the traceback)")
         log.error("%s: %s", name, message, exc_info=exc)
     if _STATE.json and not _STATE.emitted:
         _json_error(str(reason), message)
-    click.echo(f"{name}: error: {message}", err=True)
+    click.echo(_("{program}: error: {message}").format(program=name, message=text), err=True)
     if _STATE.debug:
         click.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
     return exit_code

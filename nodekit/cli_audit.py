@@ -17,6 +17,7 @@ from nodekit.auditlog import (
     AuditError,
     LogFilter,
     load_against,
+    log_segments,
     own_public_keys,
     pinned_keys,
     rows_with_base,
@@ -26,6 +27,7 @@ from nodekit.auditlog import (
 )
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.evidence import export_bundle
+from nodekit.i18n import _
 from nodekit.text import printable
 from transfer.errors import LogVerificationError
 from transfer.logverify import StoredEntry, UndecodableEntry
@@ -108,6 +110,7 @@ def register(root: click.Group) -> None:
             held = load_against(s, identity.node_id, against) if against else None
             try:
                 result = verify_node_log(s, identity.node_id, keys, against=held, base=base)
+                segs = log_segments(s)
             except LogVerificationError as exc:
                 emit(
                     {"ok": False, "index": exc.index, "reason": exc.reason, "message": str(exc)},
@@ -115,7 +118,7 @@ def register(root: click.Group) -> None:
                     as_json=as_json,
                 )
                 raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
-        data = result.as_dict()
+        data = {**result.as_dict(), "segments": segs}
         extra: dict[str, dict[str, Any] | None] = {}
         for name, check in _EXTRA_LOGS.get(id(root), []):
             try:
@@ -128,19 +131,44 @@ def register(root: click.Group) -> None:
 
         def human() -> None:
             click.echo(
-                f"transfer log VERIFIED: {data['entries']} entries, {data['checkpoints']} checkpoints "
-                f"(the last covers {data['covered']}; {data['unsigned_tail']} entries after it), root {data['root']}"
+                _(
+                    "transfer log VERIFIED: {entries} entries, {checkpoints} checkpoints (the last covers {covered}; "
+                    "{tail} entries after it), root {root}"
+                ).format(
+                    entries=data["entries"],
+                    checkpoints=data["checkpoints"],
+                    covered=data["covered"],
+                    tail=data["unsigned_tail"],
+                    root=data["root"],
+                )
             )
+            keys = ", ".join(result.keys)
             click.echo(
-                f"  keys {', '.join(result.keys)}" + (" (pinned)" if fingerprints else " (stored with the node)")
+                "  "
+                + (_("keys {keys} (pinned)") if fingerprints else _("keys {keys} (stored with the node)")).format(
+                    keys=keys
+                )
             )
             if result.base is not None:
                 b = result.base
                 click.echo(
-                    f"  entries 0..{b.archived - 1} from the archived bundle {b.folder} ({b.size} entries, its last "
-                    f"checkpoint covers {b.covered}); entries from {b.archived} from the database"
+                    "  "
+                    + _(
+                        "entries 0..{last} from the archived bundle {folder} ({size} entries, its last checkpoint "
+                        "covers {covered}); entries from {archived} from the database"
+                    ).format(last=b.archived - 1, folder=b.folder, size=b.size, covered=b.covered, archived=b.archived)
                     if b.archived
-                    else f"  the database still holds every entry; it extends the bundle {b.folder} ({b.size} entries)"
+                    else "  "
+                    + _("the database still holds every entry; it extends the bundle {folder} ({size} entries)").format(
+                        folder=b.folder, size=b.size
+                    )
+                )
+            for seg in segs:
+                click.echo(
+                    f"  a new segment starts at entry {seg['start']} ({seg['at']}): channel {seg['channel']} "
+                    f"recovered ({seg['side']}), seq {seg['old']['seq']} -> {seg['new']['seq']}"
+                    + (f", next snapshot at {seg['next_seq']}" if seg.get("next_seq") else "")
+                    + f"; reason: {seg['why']}"
                 )
             for name, summary in extra.items():
                 click.echo(
@@ -151,8 +179,15 @@ def register(root: click.Group) -> None:
                 )
             if result.against is not None:
                 click.echo(
-                    f"  extends the peer-held checkpoint of {result.against.size} entries signed "
-                    f"{result.against.at:%Y-%m-%dT%H:%M:%SZ} (consistency proof of {len(result.proof or [])} hashes)"
+                    "  "
+                    + _(
+                        "extends the peer-held checkpoint of {size} entries signed {at} (consistency proof of "
+                        "{hashes} hashes)"
+                    ).format(
+                        size=result.against.size,
+                        at=f"{result.against.at:%Y-%m-%dT%H:%M:%SZ}",
+                        hashes=len(result.proof or []),
+                    )
                 )
 
         emit(data, human, as_json=as_json)
@@ -189,7 +224,9 @@ def register(root: click.Group) -> None:
         ]  # fmt: skip
         emit(
             {"entries": docs},
-            lambda: click.echo(table(rows, ["#", "at (UTC)", "actor", "event", "result", "reason", "subject"])),
+            lambda: click.echo(
+                table(rows, ["#", _("at (UTC)"), _("actor"), _("event"), _("result"), _("reason"), _("subject")])
+            ),
             as_json=as_json,
         )
 
@@ -223,8 +260,11 @@ def register(root: click.Group) -> None:
                 raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
         emit(
             info,
-            f"evidence bundle {out}: {info['entries']} entries, {info['checkpoints']} checkpoints\n"
-            f"  verify anywhere with: {info['verify']} --key-fingerprint FP",
+            _("evidence bundle {path}: {entries} entries, {checkpoints} checkpoints").format(
+                path=out, entries=info["entries"], checkpoints=info["checkpoints"]
+            )
+            + "\n  "
+            + _("verify anywhere with: {command}").format(command=f"{info['verify']} --key-fingerprint FP"),
             as_json=as_json,
         )
 
@@ -238,7 +278,11 @@ def register(root: click.Group) -> None:
         with node.transaction() as s:
             cp = sign_log_checkpoint(s, identity.current_secret(), identity.node_id, node.clock())
         data: dict[str, Any] = {"size": cp.size, "root": cp.root, "key": cp.key, "at": cp.at.isoformat()}
-        emit(data, f"checkpoint at {cp.size} entries, root {cp.root}, key {cp.key}", as_json=as_json)
+        emit(
+            data,
+            _("checkpoint at {size} entries, root {root}, key {key}").format(size=cp.size, root=cp.root, key=cp.key),
+            as_json=as_json,
+        )
 
 
 def _problem(e: StoredEntry) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -147,6 +148,32 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         node.upgrade()
         current, _ = node.schema_state()
         click.echo(f"schema at {', '.join(sorted(current))}")
+
+    @db_group.command("backup")
+    @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+    @json_option
+    @pass_node_context
+    def db_backup(nctx: NodeContext, dest: Path, as_json: bool) -> None:
+        """Copy the node's SQLite databases, consistently while the node runs, into the new directory
+        DEST with a BACKUP.json of their hashes. PostgreSQL: use pg_dump (docs/OPERATIONS.md). The keys
+        are not included: back up the home's keys/ apart."""
+        from nodekit.backup import backup
+
+        node = nctx.node()
+        databases = {"node": node.config.database_url}
+        if node.spec.other_databases is not None:
+            databases.update(node.spec.other_databases(node))
+        current, _ = node.schema_state()
+        about = {"role": node.spec.role, "name": node.config.name, "schema": sorted(current)}
+        report = backup(databases, dest, about=about, clock=node.clock, optional=frozenset(databases) - {"node"})
+        emit(
+            {"path": str(report.path), "files": report.files},
+            "\n".join(
+                f"backed up {dest / name} ({f['bytes']} bytes, sha256 {f['sha256']})"
+                for name, f in report.files.items()
+            ),
+            as_json=as_json,
+        )
 
     @db_group.command("current")
     @json_option

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 
@@ -13,6 +14,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad options, or a missing or wrong node home / configuration
     REJECTED = 3  # input refused: a department file, an identity card, a policy file
     VERIFICATION = 4  # a signature, a package, a fingerprint or an audit chain did not verify
+    PENDING = 5  # incomplete, action pending: nothing failed, but something waits for an operator
 
 
 class NodeError(Exception):
@@ -21,10 +23,27 @@ class NodeError(Exception):
     exit_code: int = ExitCode.FAILURE
     reason: str = "failure"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, reason: str | None = None, params: Mapping[str, object] | None = None) -> None:
+        # ``message`` is an English message id; with ``params`` it is a ``str.format`` template, so the
+        # operator can read it translated (``shown``) while logs and --json keep the English text
+        self.template = message
+        self.params = dict(params) if params else {}
+        super().__init__(message.format(**self.params) if self.params else message)
         if reason is not None:
             self.reason = reason
+
+    def shown(self) -> str:
+        """The message in the operator's language (nodekit.i18n); English when it has no translation."""
+        from nodekit.i18n import _
+
+        template = getattr(self, "template", None)
+        if not isinstance(template, str):
+            return str(self)
+        params = getattr(self, "params", {})
+        try:
+            return _(template).format(**params) if params else _(template)
+        except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English stands
+            return str(self)
 
     @property
     def message(self) -> str:

@@ -8,7 +8,6 @@ writers that raced anyway fail instead of forking the chain.
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Mapping
 from datetime import datetime
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from keys import canonical
 from keys.errors import EncodingError
 from nodekit.models import LogCheckpointRow, TransferLogRow
+from nodekit.operator import OperatorError, operator_actor
 from transfer.errors import LogVerificationError
 from transfer.log import GENESIS, EventCode, LogEntry, parse_ts
 from transfer.logverify import StoredEntry, UndecodableEntry, replace_undecodable
@@ -29,13 +29,14 @@ _PG_LOCK_KEY = 0x63726564  # "cred"
 
 
 def default_actor() -> str:
-    """Who is acting: ``CREDGAP_ACTOR`` if set (services set it), else the OS user."""
+    """Who is acting: ``CREDGAP_ACTOR`` if set (services set it), else the operator
+    (``--operator``, ``CREDGAP_OPERATOR``, the OS user)."""
     actor = os.environ.get("CREDGAP_ACTOR")
     if actor:
         return actor
     try:
-        return f"operator:{getpass.getuser()}"
-    except (KeyError, OSError):
+        return operator_actor()
+    except OperatorError:
         return f"uid:{os.getuid()}"
 
 

@@ -90,6 +90,8 @@ def export_bundle(
     peers = session.scalars(select(PeerCheckpointRow).order_by(PeerCheckpointRow.id)).all()
     latest: dict[str, PeerCheckpointRow] = {}
     for p in peers:
+        if p.source == "abandoned":  # of a peer log restored from a backup (channel recover): not its head
+            continue
         if p.peer_node not in latest or p.size > latest[p.peer_node].size:
             latest[p.peer_node] = p
     _write_lines(out / "peer-checkpoints.jsonl", (canonical.encode(_peer_cp(p).envelope()) for p in peers))

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from keys.strict import whole
 from nodekit.errors import ConfigError, HomeError
+from nodekit.i18n import N_
 from transfer.limits import DEFAULT_REBASE_BOUND
 
 Role = Literal["internal", "public"]
@@ -91,7 +92,7 @@ def resolve_home(home: str | os.PathLike[str] | None) -> Path:
     if home is None or str(home) == "":
         env = os.environ.get(HOME_ENV, "")
         if not env:
-            raise HomeError(f"no node home given: pass --home DIR or set {HOME_ENV}")
+            raise HomeError(N_("no node home given: pass --home DIR or set {env}"), params={"env": HOME_ENV})
         home = env
     return Path(home).expanduser().absolute()
 

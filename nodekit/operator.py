@@ -1,5 +1,6 @@
 """Who is acting at the keyboard: the one place an operator's name is resolved (``--operator NAME``,
-else ``CREDGAP_OPERATOR``, else the OS user), for the transfer log's ``actor``."""
+else ``CREDGAP_OPERATOR``, else the OS user), for the transfer log's ``actor`` and every entry of
+``node.log``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ from nodekit.errors import ExitCode, NodeError
 OPERATOR_ENV = "CREDGAP_OPERATOR"
 MAX_NAME = 100
 
+# The program-wide ``--operator`` of this invocation (the root group sets it; None: not given).
+_given: str | None = None
+
+
+def set_operator(name: str | None) -> None:
+    """Record the program-wide ``--operator`` of this invocation (validated; None clears it)."""
+    global _given
+    _given = None
+    if name is not None:
+        _given = resolve_operator(name)
+
 
 class OperatorError(NodeError):
     """The operator's name is unusable (empty, too long, or with control characters)."""
@@ -20,7 +32,10 @@ class OperatorError(NodeError):
 
 
 def resolve_operator(given: str | None = None) -> str:
-    """The deciding operator's name: ``given``, else ``$CREDGAP_OPERATOR``, else the OS user."""
+    """The deciding operator's name: ``given``, else the program's ``--operator``, else
+    ``$CREDGAP_OPERATOR``, else the OS user."""
+    if given is None:
+        given = _given
     name = given if given is not None else os.environ.get(OPERATOR_ENV)
     if name is None:
         try:

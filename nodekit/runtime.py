@@ -41,6 +41,8 @@ class NodeSpec:
     on_init: Callable[[Node], None] | None = None
     status_extra: Callable[[Node], dict[str, Any]] | None = None  # node-specific lines of `status`
     exchange_status: Callable[[Node], dict[str, Any]] | None = None  # the exchange's part of `status`
+    # databases of the node besides its own, by label, for `db backup` (the public node's web database)
+    other_databases: Callable[[Node], dict[str, str]] | None = None
 
     @property
     def program(self) -> str:

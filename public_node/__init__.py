@@ -22,10 +22,17 @@ def _exchange_status(node: Node) -> dict[str, Any]:
     return exchange_status(node)
 
 
+def _web_database(node: Node) -> dict[str, str]:
+    from public_node.web.config import load_web_config
+
+    return {"web": load_web_config(node.config).web_database_url}
+
+
 SPEC = NodeSpec(
     role="public",
     migrations=Path(__file__).resolve().parent / "migrations",
     schema_heads=frozenset({"e0006", "p0003"}),
     status_extra=_status,
     exchange_status=_exchange_status,
+    other_databases=_web_database,
 )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.orm import Session
 
-from exchange import cli_transfer
+from exchange import cli_recover, cli_transfer
 from exchange.alarms import check_inbound
 from exchange.cli_outcomes import (
     echo_outcomes,
@@ -26,6 +27,7 @@ from exchange.watch import MediumWatcher
 from keys.identity_store import Identity
 from nodekit import cli_audit, trust_store
 from nodekit.cli import NodeContext, ProgressBars, emit, json_option, make_root, pass_node_context, run
+from nodekit.errors import NodeError
 from nodekit.home import parse_duration
 from nodekit.runtime import Node
 from nodekit.sdnotify import ServiceManager
@@ -37,12 +39,16 @@ from public_node.web import cli as web_cli
 from public_node.web.anchor import anchor_web_audit
 from transfer.items import Item
 
+if TYPE_CHECKING:
+    from prometheus_client import Histogram
+
 cli = make_root(
     SPEC,
     "credgap public node: imports verified packages and serves the public credit platform.\n\n"
     "Every command works on one node home (--home DIR or CREDGAP_HOME).",
 )
 cli_transfer.register(cli)
+cli_recover.register(cli)
 
 
 @cli.command("import")
@@ -68,18 +74,29 @@ def import_cmd(nctx: NodeContext, as_json: bool) -> None:
     "--receipts-every", default="1m", show_default=True,
     help="After packages were processed, send the return package (receipts) at most this often; 0s: never.",
 )  # fmt: skip
+@click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), default=None,
+    help="Serve Prometheus metrics on http://HOST:PORT/metrics (the admin port; off unless given).",
+)  # fmt: skip
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address of the metrics port.")
 @pass_node_context
-def watch_cmd(nctx: NodeContext, poll: bool, rescan: str, receipts_every: str) -> None:
+def watch_cmd(
+    nctx: NodeContext, poll: bool, rescan: str, receipts_every: str, metrics_port: int | None, metrics_host: str
+) -> None:
     """Run as a service: import each package within a second of its arrival, until SIGTERM/SIGINT,
     and send the receipts back in a return package after the packages that arrived."""
     node = nctx.node()
     identity = nctx.identity()
     identity.current_secret()  # unlock the key now, not at the first package
+    import_seconds = serve_metrics(node, metrics_host, metrics_port) if metrics_port is not None else None
     interval = parse_duration(receipts_every) if receipts_every not in ("0", "0s") else None
     owed = {"receipts": False, "last": 0.0}
 
     def work(stop: object) -> None:
+        started = time.monotonic()
         outcomes = import_packages(node, identity, stop=stop)  # type: ignore[arg-type]
+        if outcomes and import_seconds is not None:
+            import_seconds.observe(time.monotonic() - started)
         if outcomes:  # what brought them in: a filesystem event, the periodic rescan, or the start
             click.echo(f"round {watcher.stats.rounds + 1} woken by {watcher.stats.woken_by}")
         for o in outcomes:
@@ -135,6 +152,26 @@ cli_query.register(cli)
 cli.add_command(web_cli.serve_cmd)
 cli.add_command(admin_cli.admin)
 cli_audit.add_log(cli, "web audit log", admin_cli.web_log_summary)
+
+
+def serve_metrics(node: Node, host: str, port: int) -> Histogram:
+    """Serve the node's metrics on ``host:port`` (``/metrics``) from a thread of this process; the
+    histogram of import durations that the watch loop feeds."""
+    from prometheus_client import start_http_server
+
+    from exchange.metrics import duration_histogram, node_registry
+    from public_node.queries import record_counts
+
+    registry = node_registry(node, lambda s, n: record_counts(s, today=n.today()))
+    histogram = duration_histogram(registry, "import")
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise NodeError(
+            f"--metrics-port {host}:{port}: cannot listen: {exc.strerror or exc}", reason="metrics-port"
+        ) from exc
+    click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    return histogram
 
 
 def send_returns(node: Node, identity: Identity) -> list[SentPackage]:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
+from nodekit.i18n import _, ngettext
 from nodekit.text import printable
 from public_node.queries import find_by_doc_no, find_by_uscc, list_page, subject_page
 from public_node.search import search
@@ -36,7 +37,11 @@ def register(root: click.Group) -> None:
         rows = [[p.name, p.category, p.uscc or "-", p.subject_key] for p in page.items]
         emit(
             {"total": page.total, "items": [_plain(p) for p in page.items]},
-            lambda: click.echo(f"{page.total} subject(s)\n" + table(rows, ["name", "category", "uscc", "subject key"])),
+            lambda: click.echo(
+                ngettext("{n} subject", "{n} subjects", page.total).format(n=page.total)
+                + "\n"
+                + table(rows, [_("name"), _("category"), _("uscc"), _("subject key")])
+            ),
             as_json=as_json,
         )
 
@@ -56,7 +61,7 @@ def register(root: click.Group) -> None:
                     key = found[0].subject_key
             page = subject_page(s, key, today=today)
         if page is None:
-            raise click.UsageError(f"no published subject {key_or_uscc}")
+            raise click.UsageError(_("no published subject {key}").format(key=key_or_uscc))
         data = {
             "subject": _plain(page.subject),
             "records": {k: [_plain(r) for r in v] for k, v in page.records.items()},
@@ -67,7 +72,7 @@ def register(root: click.Group) -> None:
             click.echo(f"{printable(sub.name)}  [{sub.category}]  {sub.uscc or ''}")
             for kind, records in page.records.items():
                 for r in records:
-                    until = f" (shown until {r.publish_until})" if r.publish_until else ""
+                    until = " " + _("(shown until {day})").format(day=r.publish_until) if r.publish_until else ""
                     click.echo(f"  {kind:<11} {printable(r.doc_no or '-', 60)}{until}")
 
         emit(data, human, as_json=as_json)
@@ -83,7 +88,8 @@ def register(root: click.Group) -> None:
             found = find_by_doc_no(s, doc_no, today=node.today())
         emit(
             [_plain(r) for r in found],
-            "\n".join(f"{r.kind} {printable(r.subject_name)} {printable(r.row)}" for r in found) or "nothing published",
+            "\n".join(f"{r.kind} {printable(r.subject_name)} {printable(r.row)}" for r in found)
+            or _("nothing published"),
             as_json=as_json,
         )
 
@@ -100,7 +106,8 @@ def register(root: click.Group) -> None:
         emit(
             {"total": page.total, "items": [_plain(r) for r in page.items]},
             lambda: click.echo(
-                f"{page.total} entr(ies)\n"
+                ngettext("{n} entry", "{n} entries", page.total).format(n=page.total)
+                + "\n"
                 + "\n".join(f"  {printable(r.subject_name)}  {printable(r.doc_no or '')}" for r in page.items)
             ),
             as_json=as_json,

@@ -10,7 +10,9 @@ DEMO=$(cd "$DEMO" && pwd)
 MEDIUM="$DEMO/medium"
 INT="$DEMO/internal"
 PUB="$DEMO/public"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# narration in the operator's language (LANG=zh_CN.UTF-8 make demo): the catalogue the programs use
+say() { python3 -c 'import sys; from nodekit import i18n; i18n.activate(i18n.resolve()); print(i18n._(sys.argv[1]))' "$*"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$(say "$*")"; }
 note() { printf '   %s\n' "$*"; }
 
 # Each node unlocks its private key with its own passphrase, read from a file the way a systemd

@@ -14,6 +14,12 @@ from sqlalchemy.engine import make_url
 
 PG_ENV = "CREDGAP_TEST_PG_URL"
 
+# Tests read the programs' English (message ids) unless they ask for a language (--lang, LANG in
+# run_cli's env): a developer's zh_CN locale must not change what they compare (nodekit.i18n).
+for _var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_var, None)
+os.environ["LANG"] = "C.UTF-8"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

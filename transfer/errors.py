@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transfer.header import Header
 
 
 class TransferError(Exception):
@@ -18,10 +22,18 @@ class TransferError(Exception):
 
 
 class PackageRejected(TransferError):
-    """A package failed verification or a channel rule. ``reason`` is one of docs/FORMAT.md's codes."""
+    """A package failed verification or a channel rule. ``reason`` is one of docs/FORMAT.md's codes.
+
+    ``header`` is the package's header when its signature and its signer verified before a later check
+    (its size, its recipient key, its counts) failed: the sender is then known, and its receipt may name
+    the seq (FORMAT.md §12). None for everything else: nobody signed it, so nobody is told."""
 
     exit_code = 4
     reason = "rejected"
+
+    def __init__(self, message: str, *, reason: str | None = None, header: Header | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.header = header
 
 
 class MediumError(TransferError):

@@ -36,6 +36,7 @@ class EventCode(StrEnum):
     PACKAGE_REJECTED = "package.rejected"
     PACKAGE_QUARANTINED = "package.quarantined"
     RECEIPT_RECORDED = "receipt.recorded"
+    CHANNEL_RECOVERED = "channel.recovered"  # channel recover: the first entry of a new log segment
     ALARM_REPLAY = "alarm.replay"
     ALARM_EQUIVOCATION = "alarm.equivocation"
     ALARM_FORK = "alarm.fork"

@@ -108,6 +108,17 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext, digest: str |
             f"package is for node {header.recipient_node}, not for this node ({ctx.own_node})", reason="wrong-recipient"
         )
     try:
+        expected = _check_verified(raw, header, file_size, ctx)
+    except PackageRejected as exc:
+        # the header is authentic: the receipt for this rejection may name its sender and seq (§12)
+        exc.header = header
+        raise
+    return VerifiedHeader(header=header, raw=raw, signer=key, size=expected)
+
+
+def _check_verified(raw: RawHeader, header: Header, file_size: int, ctx: OpenContext) -> int:
+    """The checks of an authentic header's promises (recipient key, counts, sizes); the package's size."""
+    try:
         ctx.own_keys(header.recipient_key)
     except KeyStoreError as exc:
         raise PackageRejected(
@@ -131,7 +142,7 @@ def verify_header(prefix: bytes, file_size: int, ctx: OpenContext, digest: str |
         raise PackageRejected(f"file is {file_size} bytes; the header declares {expected}", reason="truncated")
     if file_size > expected:
         raise PackageRejected(f"file is {file_size} bytes; the header declares {expected}", reason="extended")
-    return VerifiedHeader(header=header, raw=raw, signer=key, size=expected)
+    return expected
 
 
 def _check_one_internal_node(header: Header, ctx: OpenContext) -> None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -234,6 +234,12 @@ def create_fastapi(p: Platform) -> FastAPI:
     )
     app.state.platform = p
     _install_errors(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        """A worker's event loop answers: the main process's probe for systemd's watchdog (web/service.py)."""
+        return PlainTextResponse("ok\n")
+
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(application_pages.router)

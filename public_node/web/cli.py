@@ -10,6 +10,8 @@ import click
 
 from nodekit.cli import NodeContext, pass_node_context
 from nodekit.home import HOME_ENV
+from nodekit.sdnotify import ServiceManager
+from public_node.web import service as service_probe
 
 
 @click.command("serve")
@@ -35,8 +37,9 @@ def serve_cmd(
     worker_healthcheck: int,
     access_log: bool,
 ) -> None:
-    """Serve the public credit platform (pages and the /api/v1 JSON API) until SIGTERM or Ctrl-C."""
-    import uvicorn
+    """Serve the public credit platform (pages and the /api/v1 JSON API) until SIGTERM or Ctrl-C.
+
+    Under systemd (Type=notify) it reports ready, and feeds WatchdogSec, while /healthz answers."""
 
     from public_node.web.audit import ensure_key
     from public_node.web.config import load_web_config
@@ -54,6 +57,19 @@ def serve_cmd(
         engine.dispose()
     os.environ[HOME_ENV] = str(node.config.home)
     click.echo(f"serving http://{host}:{port}/ with {workers} worker(s); stop with SIGTERM or Ctrl-C", err=True)
+    service = ServiceManager()
+    watchdog = service_probe.start(service, host, port, f"serving http://{host}:{port}/ with {workers} worker(s)")
+    try:
+        _run(host, port, workers, graceful_timeout, worker_healthcheck, access_log)
+    finally:
+        if watchdog is not None:
+            watchdog.set()
+        service.stopping()
+
+
+def _run(host: str, port: int, workers: int, graceful_timeout: int, worker_healthcheck: int, access_log: bool) -> None:
+    import uvicorn
+
     uvicorn.run(
         "public_node.web.app:app_from_environment",
         factory=True,

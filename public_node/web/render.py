@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from nodekit import i18n
 from public_node.search import normalise
 from public_node.web.labels import CODE_LABELS, CODED_FIELDS, FIELD_LABELS, HIDDEN_FIELDS, KIND_LABELS
 
@@ -23,8 +24,11 @@ DEFAULT_LANGUAGE = "zh_CN"
 
 def translations(language: str = DEFAULT_LANGUAGE) -> gettext.GNUTranslations:
     """The compiled catalogue of ``language`` (shipped in the package: a missing one is a packaging
-    error, raised here rather than silently showing English)."""
-    return gettext.translation("messages", localedir=LOCALE_DIR, languages=[language])
+    error, raised here rather than silently showing English), falling back to the operators'
+    catalogue (nodekit.i18n), so a message both sides show is translated once."""
+    tr = gettext.translation("messages", localedir=LOCALE_DIR, languages=[language])
+    tr.add_fallback(i18n.translations(language))
+    return tr
 
 
 def _norm_map(text: str) -> tuple[str, list[int]]:

@@ -188,7 +188,12 @@ def test_a_copy_of_a_parked_package_is_never_reported_applied(nodes: Any) -> Non
     assert about3 == ["pending", "pending"], "no receipt says a parked package was a duplicate of an applied one"
     assert [(p.seq, p.status) for p in report.packages] == [(1, "applied"), (2, "pending"), (3, "pending")]
     assert [(p.seq, p.status) for p in late.packages] == [(1, "applied"), (2, "missing"), (3, "parked")]
-    assert not late.ok
+    # within their not_after: nothing failed, an action is pending (exit 5), and the report names it
+    assert late.ok and not late.complete and late.verdict == "action-pending"
+    assert late.packages[1].action == "internal-node export --resend 2"
+    with a.node.sessions() as s:
+        expired = reconcile(s, a.id, now=clock() + timedelta(days=8), period=a.node.config.exchange_period)
+    assert not expired.ok and expired.verdict == "failed"
     # the lost package arrives: both are applied, and then reconcile says so
     ea.resend(b.id, 2, 2)
     assert [(o.seq, o.result) for o in eb.receive(MetaApplier)] == [(2, "applied"), (3, "applied")]

@@ -81,6 +81,8 @@ def test_public_status_after_a_gap_and_a_quarantined_package(tmp_path: Path, dat
         "sender": internal.id,
         "recipient": public.id,
         "last_seq": first.seq,
+        "last_digest": first.digest,
+        "recent": [[first.seq, first.digest]],  # what the peer's `channel recover` compares (a fork)
         "last_created": start.isoformat(timespec="seconds"),  # the internal node's time of sealing
         "last_applied_at": (start + timedelta(minutes=10)).isoformat(timespec="seconds"),  # ours
         "suite": inbound["suite"],

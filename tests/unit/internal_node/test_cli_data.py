@@ -26,7 +26,7 @@ def test_accepted_file(home: str, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "p.csv", "penalty", [row("penalty")], encoding="gb18030")
     result = run_cli("internal-node", "--home", home, "ingest", str(path), "--kind", "penalty", "--source", SAMR.name)
     assert result.code == 0, result.err
-    assert result.out.startswith(f"accepted p.csv (penalty, from {SAMR.name}; csv, gb18030): 1 rows: 1 inserted")
+    assert result.out.startswith(f"accepted p.csv (penalty, from {SAMR.name}; csv, gb18030): 1 row: 1 inserted")
 
 
 def test_rejected_file_lists_problems_and_exits_3(home: str, tmp_path: Path) -> None:
@@ -85,3 +85,35 @@ def test_usage_errors_exit_2(home: str, tmp_path: Path) -> None:
         "internal-node", "--home", home, "ingest", str(path), "--kind", "penalty", "--source", "x", "--source-uscc", "1"
     )
     assert bad_uscc.code == 2 and "--source/--source-uscc: USCC must be 18 characters" in bad_uscc.err
+
+
+def test_ingest_options_on_the_command_line_in_chinese(home: str, tmp_path: Path) -> None:
+    """--map, --default and --header-row from the command line; the summary in the operator's language
+    says how the file was read, while --json and the transfer log stay English."""
+    import csv
+
+    from internal_node.columns import KINDS
+
+    base = row("penalty")
+    spec = KINDS["penalty"]
+    names = [f.name for f in spec.fields if f.name in base and f.name != "severity"]
+    headers = ["决定作出时间" if n == "decision_date" else spec.by_name[n].label for n in names]
+    path = tmp_path / "p.csv"
+    with path.open("w", encoding="gb18030", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\r\n")
+        out.writerow(["行政处罚信息公示"])
+        out.writerow(headers)
+        out.writerow([str(base[n]) for n in names])
+    args = ["--home", home, "ingest", str(path), "--kind", "penalty", "--source", SAMR.name, "--header-row", "2"]
+    args += ["--map", "决定作出时间=decision_date", "--default", "严重程度=一般"]
+    result = run_cli("internal-node", *args, env={"LANG": "zh_CN.UTF-8", "LC_ALL": None, "LANGUAGE": None})
+    assert result.code == 0, result.err
+    first, second = result.out.splitlines()[:2]
+    assert first.startswith(f"已接收 p.csv（penalty，来自 {SAMR.name}；csv, gb18030）"), first
+    assert "1 行" in first and "新增 1" in first
+    assert second == "  读取方式：--header-row 2; --map 决定作出时间=decision_date; --default 严重程度=一般"
+    again = run_cli("internal-node", "--lang", "zh_CN", *args, "--json")
+    doc = again.json()
+    assert isinstance(doc, dict)
+    assert doc["read_with"] == {"header_row": 2, "map": ["决定作出时间=decision_date"], "defaults": ["严重程度=一般"]}
+    assert doc["counts"]["unchanged"] == 1

@@ -222,8 +222,10 @@ def test_skip_invalid_accepts_the_valid_rows_and_writes_the_rejects_file(node: N
     assert report.rejects_file == str(rejects)
     with rejects.open(encoding="utf-8-sig", newline="") as fh:
         lines = list(csv.reader(fh))
-    assert lines[0] == ["line", "field", "problem"]
-    assert lines[1] == ["3", "party_uscc", "USCC 91350100M000100Y44: check character is 4, expected 3 (GB 32100)"]
+    assert lines[0][:4] == ["表格行号", "数据行号", "文件行号", "问题"]
+    assert lines[1][:4] == [
+        "3", "2", "3", "party_uscc: USCC 91350100M000100Y44: check character is 4, expected 3 (GB 32100)"
+    ]  # fmt: skip
     assert [line[0] for line in lines[1:]] == ["3", "4", "5"]
     assert len(table_rows(node, "penalty")) == 1
     assert [e.event for e in events(node)] == ["ingest.accepted"]
