@@ -14,6 +14,7 @@ from exchange.node import open_exchange
 from internal_node import applications as apps
 from internal_node.errors import ApplicationError
 from internal_node.export import export
+from internal_node.ingest import IngestRejected
 from internal_node.returns import import_returns
 from nodekit import trust_store
 from nodekit.models import TransferLogRow
@@ -160,3 +161,35 @@ def test_a_format_2_kind_waits_for_the_advertisement(tmp_path: Path, database_fa
             peer, lambda s, seq: [application("d1" * 16, "complaint", None)]
         )
     assert err.value.reason == "unknown-kind"
+
+
+def test_an_upheld_objection_withdraws_the_record_and_a_re_ingest_cannot_undo_it(
+    tmp_path: Path, database_factory: Any
+) -> None:
+    internal, public, _medium, clock = trusted_pair(tmp_path, database_factory)
+    _advertise(internal, public, clock)
+    today = clock().date()
+    row = penalty(1, today)
+    assert ingest_rows(internal.node, "penalty", [row], tmp_path / "dept").accepted
+    _round_trip(internal, public)
+    _file(public, internal, [binding("b1" * 16, COMPANY_USCC[0], "王建国")])
+    with internal.node.transaction() as s:
+        apps.decide(s, "b1" * 16, "approved", "一致。", actor="审核员甲", now=clock())
+    _round_trip(internal, public)
+    [key] = _records(public)
+    _file(public, internal, [application("e1" * 16, "objection", key, statement="该处罚已被复议撤销。")])
+    with internal.node.transaction() as s:
+        with pytest.raises(ApplicationError) as err:
+            apps.decide(s, "e1" * 16, "upheld", "   ", actor="审核员乙", now=clock())
+        assert err.value.reason == "no-reason", "every decision states its reasons"
+    with internal.node.transaction() as s:
+        apps.decide(s, "e1" * 16, "upheld", "经核实，原处罚决定已被复议撤销。", actor="审核员乙", now=clock())
+    _round_trip(internal, public)
+    assert _records(public) == {}, "the upheld objection withdrew the record"
+    assert _decisions(public)["e1" * 16][:2] == ("objection", "upheld")
+    # the department delivers the row again: unchanged, it changes nothing; changed, it is refused
+    assert ingest_rows(internal.node, "penalty", [row], tmp_path / "dept").accepted
+    with pytest.raises(IngestRejected, match="异议成立, objection-upheld"):
+        ingest_rows(internal.node, "penalty", [penalty(1, today, fine="2.5")], tmp_path / "dept")
+    _round_trip(internal, public)
+    assert _records(public) == {}, "the withdrawal stands"
