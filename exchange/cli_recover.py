@@ -14,6 +14,7 @@ from exchange import recover
 from exchange.node import limits_for
 from nodekit import trust_store
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.locks import channel_lock
 from nodekit.models import ChannelRow
 from nodekit.operator import operator_actor
 from nodekit.text import printable
@@ -35,7 +36,6 @@ def channel_group() -> None:
     help="The peer's `status --json` output, carried over by an operator (default: the latest receipts).",
 )
 @click.option("--reason", required=True, metavar="TEXT", help="Why (recorded in the transfer log).")
-@click.option("--operator", metavar="NAME", help="Who decides (default: $CREDGAP_OPERATOR, else the OS user).")
 @click.option("--yes", is_flag=True, help="Do it without asking (the plan is still shown).")
 @json_option
 @pass_node_context
@@ -44,7 +44,6 @@ def recover_cmd(
     peer: str | None,
     peer_status: Path | None,
     reason: str,
-    operator: str | None,
     yes: bool,
     as_json: bool,
 ) -> None:
@@ -62,8 +61,8 @@ def recover_cmd(
     node = nctx.node()
     role = node.config.role
     side = "sender" if role == "internal" else "receiver"
-    actor = operator_actor(operator)
-    with node.transaction() as s:
+    actor = operator_actor()  # the program's --operator, $CREDGAP_OPERATOR, else the OS user
+    with node.sessions() as s:
         me = trust_store.own_node_id(s)
         if me is None:
             raise click.UsageError("this node has no identity yet (keys init)")
@@ -81,12 +80,15 @@ def recover_cmd(
                 "--json > FILE` there, carry FILE over, and give --peer-status FILE"
             )
         plan = recover.plan_recovery(s, me, side, position, rebase_bound=limits_for(node.config).rebase_bound)
-        if not as_json:
-            click.echo("channel recover will:")
-            for line in plan.lines():
-                click.echo(line)
-            if not yes and not click.confirm("go ahead?", default=False):
-                raise click.Abort()
+    if not as_json:
+        click.echo("channel recover will:")
+        for line in plan.lines():
+            click.echo(line)
+        if not yes and not click.confirm("go ahead?", default=False):
+            raise click.Abort()
+    # not while the operator reads: the lock keeps an export or import off the channel while it changes,
+    # and apply_recovery refuses if the channel moved since the plan was shown
+    with channel_lock(node.config.home, plan.channel), node.transaction() as s:
         index = recover.apply_recovery(s, plan, reason=why, at=node.clock(), actor=actor)
     done = {"ok": True, "entry": index, **plan.as_dict()}
 

@@ -56,6 +56,8 @@ class PeerPosition:
     segment: int | None = None  # where the peer's log starts its latest recovered segment (a restored log)
     holds: dict[str, Any] | None = None  # the peer's latest checkpoint of *our* log: {size, root}
     recent: dict[int, str] = field(default_factory=dict)  # seq -> digest of the peer's latest packages
+    # the other direction (peer -> us), as the peer sent it: (last_seq, last_digest, last_created)
+    reverse: tuple[int, str, int | None] | None = None
 
 
 @dataclass
@@ -72,6 +74,7 @@ class RecoveryPlan:
     abandoned: list[dict[str, Any]] = field(default_factory=list)  # receiver: packages set aside
     abandoned_checkpoints: list[int] = field(default_factory=list)  # sizes of peer checkpoints set aside
     abandoned_head: dict[str, Any] | None = None  # our own log's head the peer holds, beyond our log
+    inbound: dict[str, Any] | None = None  # sender: the return channel moved forward to the peer's last
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,7 @@ class RecoveryPlan:
             "abandoned_packages": self.abandoned,
             "abandoned_peer_checkpoints": self.abandoned_checkpoints,
             "abandoned_head": self.abandoned_head,
+            "inbound": self.inbound,
         }
 
     def lines(self) -> list[str]:
@@ -122,6 +126,11 @@ class RecoveryPlan:
             out.append(
                 f"  the peer holds a checkpoint of this node's log at size {self.abandoned_head['size']}: the "
                 "abandoned log before the restore, recorded as such"
+            )
+        if self.inbound is not None:
+            out.append(
+                f"  the return channel moves from seq {self.inbound['from']} to the peer's {self.inbound['to']}: return "
+                "packages this node applied before its restore are not sent again"
             )
         out.append("  a channel.recovered entry starts a new segment of this node's transfer log")
         return out
@@ -187,7 +196,23 @@ def read_peer_status(path: Path, *, peer: str | None, me: str, side: str) -> Pee
             and _HEX64.match(pair[1])
         ):
             recent[pair[0]] = pair[1]
-    return PeerPosition(node, seq, digest, created, "peer-status", segment, holds, recent)
+    reverse = None
+    back = [
+        r for r in ex["channels"]
+        if isinstance(r, dict) and (r.get("sender"), r.get("recipient"), r.get("direction")) == (recipient, sender,
+                                                                                                  "out" if direction == "in" else "in")
+    ]  # fmt: skip
+    if back and side == "sender":
+        rs, rd = back[0].get("last_seq"), back[0].get("last_digest")
+        if (
+            isinstance(rs, int)
+            and not isinstance(rs, bool)
+            and 0 <= rs <= MAX_SEQ
+            and isinstance(rd, str)
+            and _HEX64.match(rd)
+        ):
+            reverse = (rs, rd, _timestamp(back[0].get("last_created")))
+    return PeerPosition(node, seq, digest, created, "peer-status", segment, holds, recent, reverse)
 
 
 def _timestamp(value: Any) -> int | None:
@@ -250,6 +275,13 @@ def plan_recovery(
         if plan.next_seq > MAX_SEQ:
             raise RecoverError(f"seq {plan.next_seq} is beyond the format's limit")
         plan.after["last_seq"] = base + 1
+        back = s.scalars(
+            select(ChannelRow).where(ChannelRow.sender_node == peer.node, ChannelRow.recipient_node == me)
+        ).first()
+        if peer.reverse is not None and back is not None and peer.reverse[0] > back.last_seq:
+            # restored from a backup: the peer's return packages it applied since are gone with it
+            plan.inbound = {"from": back.last_seq, "to": peer.reverse[0], "digest": peer.reverse[1],
+                            "created": peer.reverse[2] or back.last_created}  # fmt: skip
         if peer.holds is not None:
             size = _log_size(s)
             if peer.holds["size"] > size:
@@ -343,6 +375,18 @@ def apply_recovery(s: Session, plan: RecoveryPlan, *, reason: str, at: datetime,
             plan.side == "receiver" and cp.source == "package" and cp.package_seq in abandoned_seqs
         ):
             cp.source = "abandoned"
+    if plan.inbound is not None:
+        back = _row(s, plan.peer.node, plan.me)
+        back.last_seq, back.last_digest = plan.inbound["to"], plan.inbound["digest"]
+        back.last_created, back.updated_at = max(back.last_created, plan.inbound["created"]), at
+        for pkg in s.scalars(
+            select(ChannelPackageRow).where(
+                ChannelPackageRow.channel_id == back.id,
+                ChannelPackageRow.status == "pending",
+                ChannelPackageRow.seq <= plan.inbound["to"],
+            )
+        ):
+            pkg.status = "abandoned"
     if plan.side == "sender":
         key = RECOVER_FULL + plan.peer.node
         meta = s.get(NodeMeta, key)
@@ -365,6 +409,7 @@ def apply_recovery(s: Session, plan: RecoveryPlan, *, reason: str, at: datetime,
             "abandoned": [{"seq": a["seq"], "digest": a["digest"]} for a in plan.abandoned[:100]],
             "abandoned_peer_checkpoints": len(plan.abandoned_checkpoints),
             "abandoned_head": plan.abandoned_head,
+            "inbound": plan.inbound,
         },
     )  # fmt: skip
     return entry.index

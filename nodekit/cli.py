@@ -284,10 +284,17 @@ def exit_codes_epilog() -> str:
     return f"\b\nExit codes:\n{rows}\n  130  interrupted"
 
 
-def add_exit_code_epilogs(command: click.Command) -> None:
-    """Give ``command`` and every command under it the exit-code epilog (once)."""
+def add_exit_code_epilogs(command: click.Command, program: str | None = None) -> None:
+    """Give ``command`` and every command under it the exit-code epilog (once); with ``program``,
+    the root's also says how to turn on click's shell completion for it."""
     if command.epilog is None:
         command.epilog = exit_codes_epilog()
+        if program is not None:
+            var = "_" + program.upper().replace("-", "_") + "_COMPLETE"
+            command.epilog += (
+                "\n\n\b\nShell completion (bash; zsh_source, fish_source likewise):\n"
+                f'  eval "$({var}=bash_source {program})"'
+            )
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             add_exit_code_epilogs(sub)
@@ -300,13 +307,7 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
     _STATE = CliState(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
     set_operator(None)
     name = prog_name or root.name or "node"
-    if root.epilog is None:
-        var = "_" + name.upper().replace("-", "_") + "_COMPLETE"
-        root.epilog = (
-            f"{exit_codes_epilog()}\n\n\b\nShell completion (bash; zsh_source, fish_source likewise):\n"
-            f'  eval "$({var}=bash_source {name})"'
-        )
-    add_exit_code_epilogs(root)
+    add_exit_code_epilogs(root, name)  # the node programs did it at import; a root of a test here
 
     try:  # the language is needed before click parses (its own usage errors are translated too)
         language = i18n.resolve(_lang_argument(argv if argv is not None else sys.argv[1:]))

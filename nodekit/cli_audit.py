@@ -29,6 +29,7 @@ from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.evidence import export_bundle
 from nodekit.i18n import _
 from nodekit.text import printable
+from transfer.checkpoint import Checkpoint
 from transfer.errors import LogVerificationError
 from transfer.logverify import StoredEntry, UndecodableEntry
 
@@ -109,8 +110,13 @@ def register(root: click.Group) -> None:
         with node.sessions() as s:
             held = load_against(s, identity.node_id, against) if against else None
             try:
-                result = verify_node_log(s, identity.node_id, keys, against=held, base=base)
                 segs = log_segments(s)
+                restored = _abandoned_head(segs, held)
+                # a peer-held checkpoint of the log this node lost in a restore, recorded by channel recover:
+                # the restored log is verified on its own, and the checkpoint shown as the abandoned head
+                result = verify_node_log(
+                    s, identity.node_id, keys, against=None if restored is not None else held, base=base
+                )
             except LogVerificationError as exc:
                 emit(
                     {"ok": False, "index": exc.index, "reason": exc.reason, "message": str(exc)},
@@ -119,6 +125,8 @@ def register(root: click.Group) -> None:
                 )
                 raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
         data = {**result.as_dict(), "segments": segs}
+        if restored is not None:
+            data["against_abandoned"] = restored
         extra: dict[str, dict[str, Any] | None] = {}
         for name, check in _EXTRA_LOGS.get(id(root), []):
             try:
@@ -165,10 +173,27 @@ def register(root: click.Group) -> None:
                 )
             for seg in segs:
                 click.echo(
-                    f"  a new segment starts at entry {seg['start']} ({seg['at']}): channel {seg['channel']} "
-                    f"recovered ({seg['side']}), seq {seg['old']['seq']} -> {seg['new']['seq']}"
-                    + (f", next snapshot at {seg['next_seq']}" if seg.get("next_seq") else "")
-                    + f"; reason: {seg['why']}"
+                    "  "
+                    + _(
+                        "a new segment starts at entry {start} ({at}): channel {channel} recovered ({side}), "
+                        "seq {old} -> {new}; reason: {why}"
+                    ).format(
+                        start=seg["start"],
+                        at=seg["at"],
+                        channel=seg["channel"],
+                        side=seg["side"],
+                        old=seg["old"]["seq"],
+                        new=seg["new"]["seq"],
+                        why=seg["why"],
+                    )
+                )
+            if restored is not None:
+                click.echo(
+                    "  "
+                    + _(
+                        "the peer-held checkpoint of {size} entries is of the log abandoned when this node was "
+                        "restored from a backup (recorded by channel recover at entry {start})"
+                    ).format(size=restored["size"], start=restored["start"])
                 )
             for name, summary in extra.items():
                 click.echo(
@@ -283,6 +308,17 @@ def register(root: click.Group) -> None:
             _("checkpoint at {size} entries, root {root}, key {key}").format(size=cp.size, root=cp.root, key=cp.key),
             as_json=as_json,
         )
+
+
+def _abandoned_head(segs: list[dict[str, Any]], held: Checkpoint | None) -> dict[str, Any] | None:
+    """The recovery that recorded ``held`` as the head of this node's abandoned log, if one did."""
+    if held is None:
+        return None
+    for seg in segs:
+        head = seg.get("abandoned_head")
+        if isinstance(head, dict) and head.get("size") == held.size and head.get("root") == held.root:
+            return {"size": held.size, "root": held.root, "start": seg["start"]}
+    return None
 
 
 def _problem(e: StoredEntry) -> dict[str, str]:

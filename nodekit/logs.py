@@ -75,6 +75,18 @@ class NodeLogFile(logging.handlers.WatchedFileHandler):
     def handleError(self, record: logging.LogRecord) -> None:
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        # WatchedFileHandler reopens the file outside logging's error handling (CPython 3.11): a log
+        # folder removed or unreadable would raise out of every log call. Here it drops the record.
+        try:
+            self.reopenIfNeeded()
+            if self.stream is None:
+                self.stream = self._open()
+        except OSError:
+            self.handleError(record)
+            return
+        logging.StreamHandler.emit(self, record)
+
 
 def attach_node_log(logdir: Path, log_format: LogFormat = "text") -> logging.Handler | None:
     """Write the ``credgap`` loggers' records to ``logdir/node.log`` (once per process and file)."""

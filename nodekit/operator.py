@@ -50,4 +50,6 @@ def resolve_operator(given: str | None = None) -> str:
 
 def operator_actor(given: str | None = None) -> str:
     """The transfer log's ``actor`` for the resolved operator: ``operator:NAME``."""
+    if given is not None:  # a command's own --operator: its log entries name the same person from here on
+        set_operator(given)
     return f"operator:{resolve_operator(given)}"

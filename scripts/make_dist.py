@@ -101,6 +101,8 @@ def build(out: Path, python: str) -> None:
     pip = [python, "-m", "pip", "--disable-pip-version-check"]
     # hash-checked: each download must match runtime.lock; a source-only release is built into a wheel
     run(*pip, "wheel", "--quiet", "--require-hashes", "--no-deps", "-r", str(LOCK), "-w", str(wheelhouse))
+    for stale in (ROOT / "build").glob("lib*"):  # setuptools reuses build/lib: a deleted module would ship
+        shutil.rmtree(stale)
     run(*pip, "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT))
     lock_text = LOCK.read_text(encoding="utf-8")
     known = lock_entries(lock_text)

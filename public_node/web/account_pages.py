@@ -175,11 +175,8 @@ def totp(request: Request, code: Optional = "", recovery: Optional = "") -> Resp
             request, "totp.html", status=401, error=N_("The code is not valid, or was already used."), enrol=None
         )
     request.state.visitor = None
-    response = (
-        page(request, "recovery.html", codes=codes, home=_home_of(pending.role))
-        if codes
-        else redirect(_home_of(pending.role))
-    )
+    home = "/account" if pending.must_change_password else _home_of(pending.role)
+    response = page(request, "recovery.html", codes=codes, home=home) if codes else redirect(home)
     set_cookie(request, response, SESSION_COOKIE, token)
     return response
 

@@ -94,6 +94,7 @@ def create_cmd(nctx: NodeContext, username: str, role: str, as_json: bool) -> No
             account = accounts.create_account(s, username, password, role=role, now=datetime.now(UTC))
         except AccountProblem as exc:
             raise _problem(exc) from None
+        account.must_change_password = True  # the printed password is a one-time secret (ASVS 2.3.1)
         _log(s, signer, "admin.create", account=account.id, role=role)
     emit(
         {"username": username, "role": role, "password": password},
@@ -114,6 +115,7 @@ def reset_cmd(nctx: NodeContext, username: str, reset_totp: bool, as_json: bool)
     with _web(nctx) as (s, _config, signer):
         account = _admin(s, username)
         account.password_hash = accounts.hash_secret(password)
+        account.must_change_password = True
         if reset_totp:
             account.totp_secret = None
             account.totp_last_step = 0

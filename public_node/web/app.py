@@ -222,7 +222,7 @@ def _install_errors(app: FastAPI) -> None:
 
 def create_fastapi(p: Platform) -> FastAPI:
     """The FastAPI application (pages, API, static files) over one :class:`Platform`."""
-    from public_node.web import account_pages, admin_pages, api, application_pages, pages
+    from public_node.web import account_pages, admin_pages, api, application_pages, console, pages
 
     app = FastAPI(
         title=TITLE,
@@ -244,6 +244,7 @@ def create_fastapi(p: Platform) -> FastAPI:
     app.include_router(account_pages.router)
     app.include_router(application_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(console.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if os.environ.get("CREDGAP_WEB_TEST_HOOKS") == "1":  # tests only: a request the test holds open

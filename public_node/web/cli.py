@@ -40,7 +40,6 @@ def serve_cmd(
     """Serve the public credit platform (pages and the /api/v1 JSON API) until SIGTERM or Ctrl-C.
 
     Under systemd (Type=notify) it reports ready, and feeds WatchdogSec, while /healthz answers."""
-
     from public_node.web.audit import ensure_key
     from public_node.web.config import load_web_config
     from public_node.web.db import cursor_secret, upgrade_web_database, web_engine

@@ -1,6 +1,6 @@
 """The web database's tables (its own Alembic chain, branch ``web``, revisions w…): the platform's
-own settings, rate-limit counters, and the credit reports it issued. Accounts, sessions and API
-tokens come with the next issue, in the same database (docs/adr/0010-public-platform.md)."""
+own settings, rate-limit counters, and the credit reports it issued. Accounts, sessions, API tokens
+and the web audit log are in ``authmodels`` (w0002, docs/adr/0012-accounts-and-authentication.md)."""
 
 from __future__ import annotations
 

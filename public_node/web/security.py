@@ -93,6 +93,10 @@ def require_role(*roles: str) -> Callable[[Request], Account]:
 
     def check(request: Request) -> Account:
         account = current_account(request)
+        if account.must_change_password:  # an initial or reset password, printed on the host
+            raise WebError(
+                403, "password-change-required", N_("Change the password you were given first (My account).")
+            )
         if account.role not in roles:
             p = platform(request)
             with p.web_transaction() as s:

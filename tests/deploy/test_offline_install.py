@@ -91,6 +91,14 @@ def test_install_into_a_fresh_venv_without_network(tmp_path: Path) -> None:
         [*prefix, str(target / "bin" / "python"), "-c", check], capture_output=True, text=True, env=env
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    # the package data came along: the operators' zh-CN catalogue, the platform's templates
+    zh = subprocess.run(
+        [*prefix, str(target / "bin" / "internal-node"), "--lang", "zh_CN", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert zh.returncode == 0 and "退出码" in zh.stdout, zh.stdout[-2000:] + zh.stderr[-2000:]
     dev = subprocess.run([str(target / "bin" / "python"), "-c", "import pytest"], capture_output=True, env=env)
     assert dev.returncode != 0, "a development tool got into the runtime bundle"
 
@@ -126,6 +134,13 @@ def test_the_runtime_lock_matches_the_development_pins() -> None:
     for name, hashes in lock_entries(lock).items():
         assert hashes, f"{name}: no hash in runtime.lock"
     assert "psycopg" in locked and "tzdata" in locked and "prometheus-client" in locked
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["postgresql"]]
+    for requirement in wanted:
+        name = normalise(re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0])
+        assert name in locked, f"{name}: in pyproject.toml, not in requirements/runtime.lock (run `make lock`)"
     assert "pytest" not in locked and "mypy" not in locked
 
 

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, delete, insert, select
 
+from exchange import recover
 from internal_node import SPEC as INTERNAL
 from internal_node.export import export
 from internal_node.returns import import_returns
 from nodekit import trust_store
 from nodekit.identity_ops import revoke_identity
-from nodekit.models import PeerCheckpointRow
+from nodekit.models import PeerCheckpointRow, TransferLogRow
 from nodekit.runtime import Node
 from public_node import SPEC as PUBLIC
 from public_node.cli import send_returns
@@ -215,18 +216,26 @@ def test_an_internal_database_restored_from_backup_never_reuses_a_seq(net: Net) 
     old = backup(net.internal.node)
     net.ingest(1)
     p2 = net.export()
+    assert net.import_() == [(2, "applied", "")]
+    assert net.returns() == ["applied"]  # return package 2 (the receipt for 2): lost with the restore too
     net.ingest(1)
     p3 = net.export()
-    assert net.import_() == [(2, "applied", ""), (3, "applied", "")]
+    assert net.import_() == [(3, "applied", "")]
     before = net.shown()
     restore(net.internal.node, old)  # the disk failed; last night's backup is put back
     assert net.sent_seqs() == [1]
+    bundle = net.tmp / "pub-evidence"
+    assert cli(net.public, "audit", "export", "-o", str(bundle)).code == 0
+    [held] = list((bundle / "peer-checkpoints").glob(f"{net.internal.id}-*.json"))
+    lost = cli(net.internal, "audit", "verify", "--against", str(held))
+    assert lost.code == 4 and "truncated" in lost.err, "unrecorded, the shorter log reads as cut off"
 
     pub, internal = net.recover_both("internal database restored from the backup of last night", restored=True)
     assert pub["abandoned_packages"] == [] and pub["after"]["last_seq"] == 3
     assert pub["abandoned_peer_checkpoints"], "the public node's checkpoints of the longer log are set aside"
     assert (internal["peer"]["last_seq"], internal["next_seq"]) == (3, 5)
     assert internal["abandoned_head"] is not None
+    assert (internal["inbound"]["from"], internal["inbound"]["to"]) == (1, 2), "the return channel moves on too"
 
     net.ingest(1)
     snap = net.export()
@@ -245,11 +254,17 @@ def test_an_internal_database_restored_from_backup_never_reuses_a_seq(net: Net) 
     r = cli(net.internal, "audit", "reconcile", "--json")
     assert r.code == 0, r.out + r.err
     doc: Any = r.json()
-    assert sorted(a["seq"] for a in doc["abandoned_receipts"]) == [2, 3]
-    # the internal node's log verifies across the boundary and shows it
+    assert [a["seq"] for a in doc["abandoned_receipts"]] == [3], "sent before the restore: explained by it"
+    assert doc["unexplained_receipts"] == []
+    # the internal node's log verifies across the boundary and shows it; the public node's checkpoint of
+    # the lost log reads as the recorded restore's abandoned head, not as a truncation
     log = verified_log(net.internal)
     [seg] = log["segments"]
     assert seg["old"]["seq"] == 1 and seg["next_seq"] == 5
+    r = cli(net.internal, "audit", "verify", "--against", str(held), "--json")
+    assert r.code == 0, r.out + r.err
+    assert r.json()["against_abandoned"]["start"] == seg["start"]  # type: ignore[index]
+    assert "abandoned when this node was restored" in cli(net.internal, "audit", "verify", "--against", str(held)).out
 
 
 # ---------------------------------------------------------------------------------- (c) fork
@@ -272,7 +287,8 @@ def test_after_a_fork_recover_sets_the_forged_side_aside(net: Net) -> None:
     net.ingest(1)
     net.export()  # 3, chained to the real 2
     got = net.import_()
-    assert ((2, "rejected", "equivocation") in got and (3, "rejected", "fork") in got) or (3, "pending", "") in got
+    assert got[0] == (2, "rejected", "equivocation"), got
+    assert alarms(net.public) == ["equivocation", "fork"], "the real 3 does not chain to the forged 2"
     pub, internal = net.recover_both("two packages at seq 2: the forged one applied")
     assert [a["seq"] for a in pub["abandoned_packages"]] == [2], "the forged side of the fork"
     assert internal["next_seq"] == 5
@@ -308,11 +324,14 @@ def test_recover_shows_its_plan_asks_and_needs_a_reason(net: Net) -> None:
     assert "learned from its latest verified receipt" in no.out and "snapshot at seq 3" in no.out
     assert log_events(home.node, "channel.recovered") == []
     # the internal node learns from the public node's latest verified receipt by default
-    yes = run_cli("internal-node", "--home", str(home.node.config.home), "channel", "recover", "--reason", "drill",
-                  "--operator", "张三", input="y\n")  # fmt: skip
+    yes = run_cli("internal-node", "--home", str(home.node.config.home), "--operator", "张三", "channel", "recover",
+                  "--reason", "drill", input="y\n")  # fmt: skip
     assert yes.code == 0, yes.out + yes.err
     [entry] = log_events(home.node, "channel.recovered")
     assert (entry["why"], entry["source"], entry["next_seq"]) == ("drill", "receipts", 3)
+    with home.node.sessions() as s:
+        actor = s.scalar(select(TransferLogRow.actor).where(TransferLogRow.event == "channel.recovered"))
+    assert actor == "operator:张三"
     assert net.export().seq == 3
     assert net.import_() == [(3, "rebased", "")]
 
@@ -323,3 +342,20 @@ def test_recover_shows_its_plan_asks_and_needs_a_reason(net: Net) -> None:
     bad.write_text('{"exchange": {"node": "someone-else", "channels": []}}')
     r = cli(net.public, "channel", "recover", "--peer-status", str(bad), "--reason", "drill", "--yes")
     assert r.code == 2 and "someone-else" in r.err and "Traceback" not in r.err
+
+
+def test_a_plan_is_carried_out_only_on_the_channel_it_was_made_for(net: Net) -> None:
+    net.ingest(1)
+    net.export()
+    assert net.import_() == [(1, "applied", "")]
+    assert net.returns() == ["applied"]
+    node = net.internal.node
+    with node.sessions() as s:
+        plan = recover.plan_recovery(s, net.internal.id, "sender", recover.from_receipts(s, net.internal.id,
+                                                                                       net.public.id))  # fmt: skip
+    assert plan.next_seq == 3
+    net.ingest(1)
+    net.export()  # an export while the operator was reading the plan
+    with pytest.raises(recover.RecoverError, match="moved since the plan was shown"), node.transaction() as s:
+        recover.apply_recovery(s, plan, reason="drill", at=net.clock())
+    assert log_events(node, "channel.recovered") == []

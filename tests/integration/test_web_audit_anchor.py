@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from nodekit.home import load_config
 from nodekit.models import PeerCheckpointRow, TransferLogRow
-from public_node.web.authmodels import Account, WebAuditEntry
+from public_node.web.authmodels import Account, WebAuditCheckpoint, WebAuditEntry
 from public_node.web.config import load_web_config
 from public_node.web.db import web_engine
 from tests.helpers import run_cli
@@ -95,3 +95,15 @@ def test_export_anchors_the_web_log_checkpoint_and_the_internal_node_holds_it(
     with b.node.sessions() as s:
         n = len(s.scalars(select(TransferLogRow).where(TransferLogRow.event == "web-audit.anchored")).all())
     assert n == 1
+
+
+def test_a_forged_web_checkpoint_is_never_anchored(tmp_path: Path, database_factory: Any) -> None:
+    _a, b, _medium, _clock = trusted_pair(tmp_path, database_factory)
+    configure(b.node, web_database_url=database_factory("web"))
+    assert cli(b, "admin", "create", "the_auditor", "--role", "auditor").code == 0
+    with _web(b) as s, s.begin():
+        s.execute(update(WebAuditCheckpoint).values(root="ab" * 32))  # a head the web audit key never signed
+    r = cli(b, "export")
+    assert r.code == 4 and "does not verify" in r.err, r.err
+    with b.node.sessions() as s:
+        assert s.scalars(select(TransferLogRow).where(TransferLogRow.event == "web-audit.anchored")).all() == []

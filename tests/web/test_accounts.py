@@ -254,3 +254,13 @@ def test_an_oversized_login_body_is_refused(client: TestClient) -> None:
     r = client.post("/login", data={"csrf_token": csrf(client), "username": "a", "password": "x" * 20000})
     assert r.status_code == 413
     assert _count(client, WebSession) == 0
+
+
+def test_logout_ends_the_session_on_the_server(client: TestClient) -> None:
+    sign_up(client, "alice")
+    token = log_in(client, "alice").headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    assert (
+        client.post("/logout", data={"csrf_token": csrf(client, "/account")}, follow_redirects=False).status_code == 303
+    )
+    assert TestClient(client.app, cookies={"cg_session": token}).get("/account").status_code == 401
+    assert _count(client, WebSession) == 0

@@ -97,7 +97,7 @@ def test_a_totp_code_used_twice_is_refused(client: TestClient, clock: Clock) -> 
 PAGES = {
     accounts.ROLE_SYSADMIN: ["/admin/users", "/admin/tokens"],
     accounts.ROLE_SECADMIN: ["/admin/security"],
-    accounts.ROLE_AUDITOR: ["/audit", "/audit/alarms", "/audit/web"],
+    accounts.ROLE_AUDITOR: ["/audit", "/audit/alarms", "/audit/web", "/audit/packages"],
 }
 
 
@@ -234,3 +234,66 @@ def test_the_auditor_console_shows_the_web_audit_log_verified(client: TestClient
     assert "login.success" in page.text
     assert auditor.get("/audit", params={"event": "package.applied"}).status_code == 200
     assert auditor.get("/audit", params={"since": "not a date"}).status_code == 400
+
+
+def test_the_auditor_downloads_an_evidence_bundle_the_standalone_verifier_accepts(
+    client: TestClient,
+    clock: Clock,
+    home,
+    tmp_path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    import keys.identity_store
+    import keys.keyfile
+    from keys.keyfile import TEST_PROFILE
+    from nodekit.events import record_event
+    from nodekit.identity_ops import init_identity
+    from transfer.log import EventCode
+
+    init_identity(home, name="pub", passphrase=None, now=clock.now, profile=TEST_PROFILE)
+    with home.transaction() as s:
+        for seq in (1, 2):
+            record_event(s, EventCode.PACKAGE_RECEIVED, at=clock.now, actor="service:watch",
+                         subject={"channel": "int->pub", "seq": seq})  # fmt: skip
+            record_event(s, EventCode.PACKAGE_APPLIED, at=clock.now, actor=f"package:{seq}", result="applied",
+                         subject={"channel": "int->pub", "seq": seq}, counts={"records": 7})  # fmt: skip
+
+    def no_key_file(*_a: object, **_k: object) -> None:
+        raise AssertionError("the web process opened a key file")
+
+    monkeypatch.setattr(keys.keyfile, "open_key_file", no_key_file)
+    monkeypatch.setattr(keys.identity_store, "open_key_file", no_key_file, raising=False)
+    auditor = _as(client, accounts.ROLE_AUDITOR, clock)
+    page = auditor.get("/audit/packages")
+    assert page.status_code == 200 and '<svg class="chart"' in page.text and "<script" not in page.text
+    assert page.text.count("<td>int-&gt;pub</td>") == 2 and "<td>14</td>" in page.text  # two packages, 14 records
+    r = auditor.get("/audit/evidence")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        zf.extractall(tmp_path)
+    out = subprocess.run([sys.executable, str(tmp_path / "evidence" / "verify_log.py"), str(tmp_path / "evidence")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert _events(client)[-1] == ("admin.action", "ok", "")
+
+
+def test_an_administrator_changes_the_printed_password_before_any_console_page(
+    client: TestClient, clock: Clock
+) -> None:
+    c = _as(client, accounts.ROLE_AUDITOR, clock)
+    with platform_of(client).web_transaction() as s:
+        s.execute(update(Account).values(must_change_password=True))  # as `public-node admin create` leaves it
+    r = c.get("/audit")
+    assert r.status_code == 403
+    data = {"csrf_token": csrf(c, "/account"), "current": PASSWORD, "new": "a fresh auditor passphrase"}
+    assert c.post("/account/password", data=data, follow_redirects=False).status_code == 303
+    clock.now += timedelta(seconds=30)
+    log_in(c, "auditor_one", "a fresh auditor passphrase")
+    r = c.post("/login/totp", data={"csrf_token": csrf(c, "/login/totp"), "code": totp_code(SECRET, clock.now)},
+               follow_redirects=False)  # fmt: skip
+    assert r.headers["location"] == "/audit" and c.get("/audit").status_code == 200

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -22,7 +22,7 @@ from public_node.web.db import upgrade_web_database, web_engine
 from tests.helpers import run_cli
 from tests.web.server import Server
 from tests.web.support import published_home
-from tests.web.test_browser import ARGS, CHROMIUM, Watch, shot, sync_api
+from tests.web.test_browser import ARGS, CHROMIUM, Watch, axe_violations, shot, sync_api
 from transfer.log import EventCode
 
 pytestmark = pytest.mark.browser
@@ -92,6 +92,9 @@ def test_sign_up_log_in_and_the_slow_down(page: Any) -> None:
     _login(page, "zhang_san", "一个足够长的口令 2026")
     assert page.url.endswith("/account") and page.inner_text("#me") == "zhang_san"
     shot(page, "account")
+    assert axe_violations(page) == []
+    page.goto("/register")
+    assert axe_violations(page) == []
     other = page.context.browser.new_context(base_url=page.url.split("/account")[0], locale="zh-CN")
     p2 = other.new_page()
     for _ in range(4):
@@ -109,6 +112,7 @@ def test_an_administrator_enrols_totp_and_logs_in_with_it(page: Any, env: dict[s
     assert page.url.endswith("/login/totp")
     assert page.locator(".qr svg").count() == 1
     shot(page, "totp-enrol")
+    assert axe_violations(page) == []
     secret = page.inner_text("#totp-secret")
     used = pyotp.TOTP(secret).now()
     page.fill("#code", used)
@@ -117,21 +121,42 @@ def test_an_administrator_enrols_totp_and_logs_in_with_it(page: Any, env: dict[s
     codes = page.locator("ul.codes code").all_inner_texts()
     assert len(codes) == accounts.RECOVERY_CODES
     page.click("main a")
+    page.wait_for_load_state()
+    assert page.url.endswith("/account"), (
+        page.url,
+        page.inner_text("main")[:300],
+    )  # the printed password must be changed first
+    assert page.goto("/audit").status == 403
+    page.goto("/account")
+    page.fill("#current", env["passwords"]["auditor_li"])
+    page.fill("#new", "审计员的新口令 li 2026")
+    with page.expect_navigation():
+        page.click("form[action='/account/password'] button")
+    _login(page, "auditor_li", "审计员的新口令 li 2026")
+    second = pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30))  # the next step: this one is spent
+    page.fill("#code", second)
+    with page.expect_navigation():
+        page.click("form.account button")
     page.wait_for_url("**/audit")
     assert "package.applied" in page.inner_text("#log")
     shot(page, "audit-console")
+    assert axe_violations(page) == []
     page.goto("/audit/alarms")
     assert "bad-signature" in page.inner_text("#log")
     page.goto("/audit/web")
     assert "网站审计日志校验通过" in page.inner_text("#chain-status")
     shot(page, "audit-web-log")
+    assert axe_violations(page) == []
+    page.goto("/audit/packages")
+    shot(page, "audit-packages")
+    assert axe_violations(page) == []
     response = page.goto("/admin/users")  # the auditor is refused the system administrator's pages
     assert response.status == 403
     # logging in again with the code just used (a replay) is refused
     again = page.context.browser.new_context(base_url=env["server"].url, locale="zh-CN").new_page()
-    _login(again, "auditor_li", env["passwords"]["auditor_li"])
+    _login(again, "auditor_li", "审计员的新口令 li 2026")
     assert again.locator(".qr svg").count() == 0  # enrolled: no second enrolment
-    again.fill("#code", used)
+    again.fill("#code", second)
     with again.expect_navigation():
         again.click("form.account button")
     assert "验证码无效或已被使用" in again.inner_text("main")

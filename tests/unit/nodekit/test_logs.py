@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from nodekit.logs import attach_node_log
+from nodekit.logs import NodeLogFile, attach_node_log
 from nodekit.operator import set_operator
 from tests.helpers import run_cli
 
@@ -48,6 +48,15 @@ def test_text_entries_carry_time_offset_and_operator(tmp_path: Path, credgap_log
     (line,) = (tmp_path / "node.log").read_text(encoding="utf-8").splitlines()
     assert STAMP.match(line), line
     assert line.endswith("INFO credgap.exchange [operator=王科长]: sealed seq 7")
+
+
+def test_a_commands_own_operator_option_names_its_log_entries(tmp_path: Path, credgap_log: logging.Logger) -> None:
+    from nodekit.operator import operator_actor
+
+    attach_node_log(tmp_path)
+    assert operator_actor("李审核") == "operator:李审核"  # e.g. `review decide --operator 李审核`
+    logging.getLogger("credgap").warning("decided")
+    assert "[operator=李审核]: decided" in (tmp_path / "node.log").read_text(encoding="utf-8")
 
 
 def test_json_lines(tmp_path: Path, credgap_log: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,3 +100,22 @@ def test_a_bad_operator_name_is_a_usage_error(tmp_path: Path) -> None:
     r = run_cli("internal-node", "--home", str(tmp_path), "--operator", "a\x07b", "status")
     assert r.code == 2
     assert "--operator" in r.err and len(r.err.splitlines()) == 1
+
+
+def test_a_log_folder_that_vanished_drops_the_record_instead_of_raising(tmp_path: Path) -> None:
+    """A removed log folder (a rotated-away disk, a test home torn down) must not make every log call of
+    the process raise: WatchedFileHandler reopens outside logging's error handling."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    handler = NodeLogFile(str(logdir / "node.log"), encoding="utf-8")
+    log = logging.getLogger("credgap.test-vanished")
+    log.addHandler(handler)
+    try:
+        log.warning("first")
+        (logdir / "node.log").unlink()
+        logdir.rmdir()
+        log.warning("second")  # raised FileNotFoundError before
+        assert not logdir.exists()
+    finally:
+        log.removeHandler(handler)
+        handler.close()
