@@ -425,11 +425,14 @@ def project(
             if isinstance(value, str):
                 row[name] = mask_own_name(value, own_name, masked)
     findings = _number_fields(kind, row, scan_row(kind, key, row), policy, known_id)
-    exempt = [v for f in NAME_FIELDS if isinstance(v := row.get(f), str)] + ([own_name] if own_name else [])
+    # a field is never its own exemption: a name typed into certificate_name (both a name and free
+    # text) must not be waved through because the row shows certificate_name anyway
+    names = [(f, v) for f in NAME_FIELDS if isinstance(v := row.get(f), str)]
     for name in free:
         value = row[name]
         if not isinstance(value, str) or not value:
             continue
+        exempt = [v for f, v in names if f != name] + ([own_name] if own_name else [])
         for hit in scan_free_text(value, exempt_names=exempt):
             finding = Finding(table, key, name, hit.rule, hit.description, match=hit.match, context=hit.context)
             if not any((f.field, f.rule, f.description) == (name, hit.rule, hit.description) for f in findings):

@@ -47,6 +47,15 @@ RESTRICTED = [
     ("住所地为翠湖小区3栋2单元501室", ["3栋2单元501室"]),
     ("家住金碧花园12幢1单元1202号", ["12幢1单元1202号"]),
     ("证人王建国、李秀英在场", ["王建国", "李秀英"]),
+    # more spellings: the fold (full-width digits), zero-width characters, hyphens, 0086, more phrasings
+    ("本案材料属于机密，不予公开", ["属于机密"]),
+    ("涉及涉密信息的部分已删除", ["涉密信息"]),
+    ("附件为内部资料", ["内部资料"]),
+    ("联系电话１３８１２３４５６７８", ["１３８１２３４５６７８"]),
+    ("手机0086-138-1234-5678", ["138-1234-5678"]),
+    ("身份证号110105\u200b19491231\u200b002X", ["110105\u200b19491231\u200b002X"]),
+    ("身份证号110105-1949-1231-002X", ["110105-1949-1231-002X"]),
+    ("来往内地通行证H12345678", ["H12345678"]),
     ("其雇佣的未成年人刘小明（13岁）从事危险作业", ["刘小明"]),
 ]
 LEGITIMATE = [
@@ -99,10 +108,18 @@ def gov_credit(n: int, description: str) -> dict[str, Any]:
             "title": "拖欠企业工程款", "description": description, "occurred_date": "2026-10-01"}  # fmt: skip
 
 
-BUILDERS = {"penalty": penalty, "licence": licence, "list_entry": list_entry, "commitment": commitment,
-            "gov_credit": gov_credit}  # fmt: skip
-FORMATS = {"penalty": "csv-utf8", "licence": "csv-gb18030", "list_entry": "xlsx", "commitment": "jsonl",
-           "gov_credit": "csv-utf8"}  # fmt: skip
+def penalty_content(n: int, content: str) -> dict[str, Any]:
+    """The text in 处罚内容 rather than 违法事实: the hidden corpus found leaks in both."""
+    return penalty(n, "在其网站发布虚假广告", content=content)
+
+
+# one batch per free-text field the hidden corpus leaked through (违法事实, 处罚内容, 许可内容, 列入事由,
+# commitment and government-credit text), each in its own file format
+BUILDERS = {"penalty": penalty, "penalty_content": penalty_content, "licence": licence, "list_entry": list_entry,
+            "commitment": commitment, "gov_credit": gov_credit}  # fmt: skip
+KIND = {"penalty_content": "penalty"}
+FORMATS = {"penalty": "csv-utf8", "penalty_content": "xlsx", "licence": "csv-gb18030", "list_entry": "xlsx",
+           "commitment": "jsonl", "gov_credit": "csv-utf8"}  # fmt: skip
 
 
 def write(path: Path, fmt: str, rows: list[dict[str, Any]]) -> Path:
@@ -150,7 +167,7 @@ def test_the_corpus(pair: Any) -> None:
     a, b, tmp = pair
     n = 0
     legit_rows: list[str] = []
-    for kind, build in BUILDERS.items():
+    for batch, build in BUILDERS.items():
         rows = []
         for text, _ in RESTRICTED:
             n += 1
@@ -159,8 +176,8 @@ def test_the_corpus(pair: Any) -> None:
             n += 1
             rows.append(build(n, text))
             legit_rows.append(text)
-        f = write(tmp / f"corpus-{kind}", FORMATS[kind], rows)
-        ingest_file(a.node, f, kind=kind, source="昆明市市场监督管理局", source_uscc=AUTHORITY_USCC)
+        f = write(tmp / f"corpus-{batch}", FORMATS[batch], rows)
+        ingest_file(a.node, f, kind=KIND.get(batch, batch), source="昆明市市场监督管理局", source_uscc=AUTHORITY_USCC)
     person = {"party_name": OWN_NAME, "party_category": "natural_person", "party_id_no": "11010519491231002X"}
     f = write(tmp / "own-name", "jsonl", [{**penalty(999, f"{OWN_NAME}于2026年9月销售过期食品"), **person}])
     ingest_file(a.node, f, kind="penalty", source="昆明市市场监督管理局", source_uscc=AUTHORITY_USCC)

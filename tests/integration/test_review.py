@@ -229,3 +229,28 @@ def test_licence_numbers_that_pass_the_id_check(homes: Any) -> None:
     assert [r["licence_no"] for r in sent] == [looks_like_an_id]
     assert person not in orjson.dumps(sent).decode()
     _ = text
+
+
+def test_review_show_gives_every_finding_with_its_context_and_the_decision(homes: Any) -> None:
+    a, b, clock, tmp = homes
+    facts = "证人王建国在场，联系电话13812345678，住所地为翠湖小区3栋2单元501室，该案材料属机密级"
+    ingest(a, tmp, [penalty(1, violation_facts=facts)], "v1.jsonl")
+    [held] = cli(a, "review", "list", "--json").json()["held"]
+    rules = {"person-name", "mobile", "address", "classification-text"}
+    assert set(held["rules"]) == rules
+    listed = cli(a, "review", "list").out
+    assert f"more (review show {held['id']})" in listed, "the list shows three findings and points to show"
+
+    shown = cli(a, "review", "show", str(held["id"])).out
+    for rule, match in (("mobile", "13812345678"), ("address", "3栋2单元501室"), ("classification-text", "机密级")):
+        [line] = [ln for ln in shown.splitlines() if f"violation_facts: {rule}:" in ln]
+        assert match in line and "  in  …" in line, line  # the matched text, with its context
+    assert "person-name" in shown
+    doc = cli(a, "review", "show", str(held["id"]), "--json").json()
+    assert {f["rule"] for f in doc["findings"]} == rules and all(f["context"] for f in doc["findings"])
+
+    cli(a, "review", "keep", str(held["id"]), "--operator", "李审核", "--reason", "含个人信息")
+    after = cli(a, "review", "show", str(held["id"])).out
+    assert "decided by operator:李审核" in after and "含个人信息" in after
+    missing = run_cli("internal-node", "--home", str(a.node.config.home), "review", "show", "999")
+    assert missing.code != 0 and "review 999: no such entry" in missing.err and "Traceback" not in missing.err

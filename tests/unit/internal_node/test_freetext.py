@@ -147,17 +147,29 @@ def test_personal_data_in_free_text_is_held(text: str, rule: str) -> None:
     assert rule in held_rules(outcome(text)), text
 
 
+# written out, not taken from internal_node.freetext: a field dropped from the detectors' list fails
+# here (``remarks`` is read too, but the default policy does not publish it). certificate_name is also
+# a name field: it must not exempt the names typed into it
 FREE_TEXT_FIELDS = [
+    ("penalty", "violation_type"),
     ("penalty", "violation_facts"),
-    ("penalty", "content"),
     ("penalty", "legal_basis"),
+    ("penalty", "content"),
+    ("penalty", "suspended_licence"),
+    ("licence", "decision_doc_title"),
+    ("licence", "certificate_name"),
     ("licence", "content"),
+    ("list_entry", "list_name"),
     ("list_entry", "reason"),
+    ("list_entry", "basis"),
+    ("list_entry", "removal_reason"),
     ("list_entry", "measures"),
-    ("commitment", "content"),
     ("commitment", "matter"),
-    ("gov_credit", "description"),
+    ("commitment", "content"),
+    ("commitment", "liability"),
     ("gov_credit", "title"),
+    ("gov_credit", "description"),
+    ("gov_credit", "accountability_action"),
 ]
 
 
@@ -185,6 +197,9 @@ LEGITIMATE = [
     "黄金珠宝销售；马路两侧摆摊设点",
     "当事人张某、李某某已缴清罚款",
     "建筑工程施工许可证编号530100202503010123",
+    # the shortest passport/permit shapes (8 digits; a letter and 7 digits) count only after their words
+    "发票号码12345678，金额500元",
+    "登记编号A1234567",
 ]
 
 
