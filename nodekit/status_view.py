@@ -111,6 +111,16 @@ def problems(data: dict[str, Any]) -> list[Problem]:
     if isinstance(review, dict) and review.get("held"):
         out.append(_problem("warning", "review", N_("record versions held for a person: {held} (`{program} review list`)"),
                             held=int(review["held"]), program=program))  # fmt: skip
+    apps = data.get("applications")
+    if isinstance(apps, dict):
+        for late in apps.get("overdue", []):
+            out.append(_problem("alarm", "application-overdue",
+                                N_("application {id} ({type}) overdue since {due} (`{program} applications show {id}`)"),
+                                id=late["id"][:12], type=late["type"], due=late["due"], program=program))  # fmt: skip
+        if apps.get("calendar_missing"):
+            out.append(_problem("warning", "calendar-missing",
+                                N_("no holiday calendar for {year}: add it to workflow.toml (deadlines count working days)"),
+                                year=apps["calendar_missing"]))  # fmt: skip
     return out
 
 
@@ -201,6 +211,15 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
                 "  review     {n} record versions held for a person (`{program} review list`)",
                 held,
             ).format(n=held, program=program)
+        )
+    apps = data.get("applications")
+    if isinstance(apps, dict):
+        click.echo(
+            ngettext(
+                "  applications {n} open (`{program} applications list`)",
+                "  applications {n} open (`{program} applications list`)",
+                int(apps["open"]),
+            ).format(n=int(apps["open"]), program=program)
         )
     records = data.get("records")
     if isinstance(records, dict):
