@@ -20,9 +20,11 @@ from keys import TrustedKey
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow
 from nodekit.text import printable
+from nodekit.trust_store import peer_reads
 from transfer.errors import TransferError
 from transfer.files import atomic_writer, durable_move, file_digest
 from transfer.items import Sealable
+from transfer.limits import READS_FORMAT
 from transfer.log import EventCode
 from transfer.medium import (
     channel_dirname,
@@ -77,6 +79,8 @@ class Sending(ExchangeCore):
                     tempfile.TemporaryFile(dir=self._staging()) as spool,
                 ):
                     items = self._items(s, peer.node_id, seq, build, manifest or {}, package_type)
+                    # format 2 only once the peer advertised that it reads it (FORMAT.md §2.1)
+                    fmt = min(READS_FORMAT, peer_reads(s, peer.node_id))
                     sealed = seal(
                         items,
                         sender_node=me,
@@ -90,6 +94,7 @@ class Sending(ExchangeCore):
                         spool=spool,
                         package_type=package_type,
                         validity=self.validity,
+                        fmt=fmt,
                     )
                 final = self.archive.path(me, peer.node_id, package_name(seq, sealed.digest))
                 durable_move(provisional, final)

@@ -21,10 +21,13 @@ def _on_init(node: Node) -> None:
 
 
 def _status(node: Node) -> dict[str, Any]:
+    from internal_node.applications import application_status
     from internal_node.review import held_count
 
     with node.sessions() as s:
-        return {"review": {"held": held_count(s)}}
+        out: dict[str, Any] = {"review": {"held": held_count(s)}}
+    out["applications"] = application_status(node)
+    return out
 
 
 def _exchange_status(node: Node) -> dict[str, Any]:
@@ -36,7 +39,7 @@ def _exchange_status(node: Node) -> dict[str, Any]:
 SPEC = NodeSpec(
     role="internal",
     migrations=Path(__file__).resolve().parent / "migrations",
-    schema_heads=frozenset({"e0006", "i0004"}),
+    schema_heads=frozenset({"e0006", "i0005"}),
     on_init=_on_init,
     status_extra=_status,
     exchange_status=_exchange_status,

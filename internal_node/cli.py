@@ -7,7 +7,7 @@ import sys
 import time
 
 from exchange import cli_recover, cli_transfer
-from internal_node import SPEC, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
+from internal_node import SPEC, cli_applications, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
 from nodekit.cli import add_exit_code_epilogs, last_invocation, make_root, run
 
 cli = make_root(
@@ -22,6 +22,7 @@ cli_data.register(cli)
 cli_exchange.register(cli)
 cli_audit.register(cli)
 cli_review.register(cli)
+cli_applications.register(cli)
 
 add_exit_code_epilogs(cli, "internal-node")  # every --help ends with the exit codes
 

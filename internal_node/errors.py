@@ -39,3 +39,10 @@ class ReviewError(NodeError):
 
     exit_code = ExitCode.USAGE
     reason = "review"
+
+
+class ApplicationError(NodeError):
+    """An application cannot be handled as asked (no such application, already decided, no reason)."""
+
+    exit_code = ExitCode.REJECTED
+    reason = "application"

@@ -2,7 +2,9 @@
 
 A card is the canonical JSON ``{"card": {...}, "signature": hex}`` and a newline. The signed part
 names the node (id, name, role), its public keys and their key id, and the validity; the
-signature is the card key's own, under the ``identity-card`` context. A valid self-signature only
+signature is the card key's own, under the ``identity-card`` context. A version-2 card also says
+the highest package format its node reads (``reads``, FORMAT.md §2.1); a node that reads only
+format 1 writes, and an older node reads, the version-1 card, which has no such member. A valid self-signature only
 proves the card is whole and that its author holds the key: *whose* key it is comes from the
 operator comparing the fingerprint out of band (``keys trust CARD --fingerprint FP``).
 """
@@ -24,6 +26,8 @@ from keys.times import format_time, parse_time, to_second
 CARD_TYPE = "credgap-identity-card"
 MAX_CARD_BYTES = 8 * 1024
 _CARD_FIELDS = {"type", "v", "node_id", "node_name", "role", "key_id", "public", "created", "expires"}
+_CARD_FIELDS_V2 = _CARD_FIELDS | {"reads"}
+MAX_READS = 99  # a package format number an advertisement may name
 
 
 @dataclass(frozen=True)
@@ -37,16 +41,17 @@ class IdentityCard:
     created: datetime
     expires: datetime
     signature: bytes
+    reads: int = 1  # the highest package format the node reads (its advertisement)
 
     @property
     def key_id(self) -> str:
         return self.public.key_id
 
     def document(self) -> dict[str, Any]:
-        """The signed part."""
-        return {
+        """The signed part (version 1 when the node reads format 1 only, else version 2 with ``reads``)."""
+        doc: dict[str, Any] = {
             "type": CARD_TYPE,
-            "v": 1,
+            "v": 1 if self.reads == 1 else 2,
             "node_id": self.node_id,
             "node_name": self.node_name,
             "role": self.role,
@@ -55,6 +60,9 @@ class IdentityCard:
             "created": format_time(self.created),
             "expires": format_time(self.expires),
         }
+        if self.reads != 1:
+            doc["reads"] = self.reads
+        return doc
 
     def encode(self) -> bytes:
         """The card file's bytes."""
@@ -70,10 +78,19 @@ class IdentityCard:
 
 
 def make_card(
-    secret: SecretKeys, *, node_id: str, node_name: str, role: Role, created: datetime, expires: datetime
+    secret: SecretKeys,
+    *,
+    node_id: str,
+    node_name: str,
+    role: Role,
+    created: datetime,
+    expires: datetime,
+    reads: int = 1,
 ) -> IdentityCard:
-    """Sign a card for ``secret``'s public keys."""
-    unsigned = IdentityCard(node_id, node_name, role, secret.public, to_second(created), to_second(expires), b"")
+    """Sign a card for ``secret``'s public keys, advertising package format ``reads`` (1: a version-1 card)."""
+    if not 1 <= reads <= MAX_READS:
+        raise CardError(f"a card advertises a package format from 1 to {MAX_READS}, not {reads}")
+    unsigned = IdentityCard(node_id, node_name, role, secret.public, to_second(created), to_second(expires), b"", reads)
     signature = secret.sign(Purpose.IDENTITY_CARD, canonical.encode(unsigned.document()))
     return replace(unsigned, signature=signature)
 
@@ -88,9 +105,14 @@ def parse_card(data: bytes) -> IdentityCard:
     body = data[:-1] if data.endswith(b"\n") else data
     try:
         envelope = fields(canonical.decode(body), "identity card", {"card", "signature"})
-        doc = fields(envelope["card"], "card", _CARD_FIELDS)
-        if doc["type"] != CARD_TYPE or doc["v"] != 1:
+        version = envelope["card"].get("v") if isinstance(envelope["card"], dict) else None
+        doc = fields(envelope["card"], "card", _CARD_FIELDS_V2 if version == 2 else _CARD_FIELDS)
+        if doc["type"] != CARD_TYPE or doc["v"] not in (1, 2) or isinstance(doc["v"], bool):
             raise EncodingError(f"not an identity card (type {doc['type']!r:.40}, v {doc['v']!r:.10})")
+        reads = doc.get("reads", 1)
+        if version == 2 and (not isinstance(reads, int) or isinstance(reads, bool) or not 2 <= reads <= MAX_READS):
+            # a v2 card exists to advertise more than format 1: reads 1 is the v1 card, never a second encoding
+            raise EncodingError(f"reads must be an integer from 2 to {MAX_READS}")
         public = public_field(doc["public"])
         card = IdentityCard(
             node_id=node_id_field(doc["node_id"]),
@@ -100,6 +122,7 @@ def parse_card(data: bytes) -> IdentityCard:
             created=parse_time(doc["created"], "created"),
             expires=parse_time(doc["expires"], "expires"),
             signature=hex_field(envelope["signature"], "signature", 64),
+            reads=reads,
         )
         check_key_id(doc["key_id"])
     except EncodingError as exc:

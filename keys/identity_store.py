@@ -250,24 +250,33 @@ class Identity:
 
     # -- cards and statements --------------------------------------------------------------------
 
-    def card(self, key_id: str | None = None) -> IdentityCard:
+    def card(self, key_id: str | None = None, *, reads: int | None = None) -> IdentityCard:
         """The signed identity card of a key (the current one by default), read from its ``.card`` file
-        or, if that is missing, signed again (which needs the passphrase)."""
+        or, if that is missing or advertises another format than ``reads`` (when given), signed again
+        (which needs the passphrase)."""
         key = self.key(key_id or self.current_key_id)
         path = self.card_path(key.key_id)
         try:
             card = parse_card(path.read_bytes())
         except FileNotFoundError:
-            card = self._write_card(key, self.secret_for(key.key_id))
+            card = self._write_card(key, self.secret_for(key.key_id), reads or 1)
         except KeyStoreError as exc:
             raise exc.with_source(path) from None
+        if reads is not None and card.reads != reads:
+            card = self._write_card(key, self.secret_for(key.key_id), reads)
         if card.key_id != key.key_id or card.node_id != self.node_id or card.role != self.role:
             raise KeySetupError(f"{path}: is not the card of key {key.key_id} of this node", reason="corrupt-identity")
         return card
 
-    def _write_card(self, key: OwnKey, secret: SecretKeys) -> IdentityCard:
+    def _write_card(self, key: OwnKey, secret: SecretKeys, reads: int = 1) -> IdentityCard:
         card = make_card(
-            secret, node_id=self.node_id, node_name=self.name, role=self.role, created=key.created, expires=key.expires
+            secret,
+            node_id=self.node_id,
+            node_name=self.name,
+            role=self.role,
+            created=key.created,
+            expires=key.expires,
+            reads=reads,
         )
         atomic_write(self.card_path(key.key_id), card.encode(), replace=True)
         return card
@@ -310,9 +319,11 @@ class Identity:
         validity: timedelta = DEFAULT_VALIDITY,
         profile: KdfProfile | None = None,
         random: Random = os.urandom,
+        reads: int = 1,
     ) -> SuccessionStatement:
         """Replace the current key with a new one for the same node id; return the succession statement
-        (signed by both keys). The new key file gets the same protection as the current one."""
+        (signed by both keys, advertising package format ``reads``). The new key file gets the same
+        protection as the current one."""
         self.check_usable(now)
         old_key = self._current
         old = self.current_secret()
@@ -327,6 +338,7 @@ class Identity:
             new_expires=new_key.expires,
             created=now,
             last_seq=last_seq,
+            reads=reads,
         )
         keys = [
             replace(k, status=OwnKeyStatus.RETIRED, changed=to_second(now)) if k is old_key else k for k in self._keys

@@ -33,6 +33,7 @@ REVOCATION_REASONS = ("compromised", "retired", "unspecified")
 MAX_STATEMENT_BYTES = 64 * 1024
 MAX_RECIPIENTS = 1000
 MAX_SEQ = 2**53 - 1
+MAX_READS = 99
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,17 @@ class SuccessionStatement:
     last_seq: Mapping[str, int] = field(default_factory=dict)
     old_signature: bytes = b""
     new_signature: bytes = b""
+    reads: int = 1  # the highest package format the node reads: version 2 of the statement says it
 
     @property
     def new_key_id(self) -> str:
         return self.new_public.key_id
 
     def document(self) -> dict[str, Any]:
-        """The signed part."""
-        return {
+        """The signed part (version 1 without an advertisement, version 2 with ``reads``)."""
+        doc: dict[str, Any] = {
             "type": SUCCESSION_TYPE,
-            "v": 1,
+            "v": 1 if self.reads == 1 else 2,
             "node_id": self.node_id,
             "role": self.role,
             "old_key_id": self.old_key_id,
@@ -69,6 +71,9 @@ class SuccessionStatement:
             "created": format_time(self.created),
             "last_seq": dict(sorted(self.last_seq.items())),
         }
+        if self.reads != 1:
+            doc["reads"] = self.reads
+        return doc
 
     def signed_bytes(self) -> bytes:
         return canonical.encode(self.document())
@@ -136,8 +141,10 @@ def make_succession(
     new_expires: datetime,
     created: datetime,
     last_seq: Mapping[str, int],
+    reads: int = 1,
 ) -> SuccessionStatement:
-    """A succession statement signed by both ``old`` and ``new``."""
+    """A succession statement signed by both ``old`` and ``new``; ``reads`` > 1 makes it a version-2
+    statement advertising that package format (only for peers that read version 2, FORMAT.md §10.4)."""
     unsigned = SuccessionStatement(
         node_id=node_id,
         role=role,
@@ -147,7 +154,10 @@ def make_succession(
         new_expires=to_second(new_expires),
         created=to_second(created),
         last_seq=dict(last_seq),
+        reads=reads,
     )
+    if not 1 <= reads <= MAX_READS:
+        raise StatementError(f"a statement advertises a package format from 1 to {MAX_READS}, not {reads}")
     _check_last_seq(unsigned.last_seq)
     data = unsigned.signed_bytes()
     return replace(
@@ -201,6 +211,7 @@ def statement_from_object(value: object) -> Statement:
 
 def _parse_succession(envelope: dict[str, Any]) -> SuccessionStatement:
     fields(envelope, "succession statement", {"statement", "old_signature", "new_signature"})
+    version = envelope["statement"].get("v") if isinstance(envelope["statement"], dict) else None
     doc = fields(
         envelope["statement"],
         "statement",
@@ -216,10 +227,14 @@ def _parse_succession(envelope: dict[str, Any]) -> SuccessionStatement:
             "new_expires",
             "created",
             "last_seq",
-        },
+        }
+        | ({"reads"} if version == 2 else set()),
     )
-    if doc["v"] != 1:
+    if doc["v"] not in (1, 2) or isinstance(doc["v"], bool):
         raise EncodingError(f"unsupported statement version {doc['v']!r:.10}")
+    reads = doc.get("reads", 1)
+    if version == 2 and (not isinstance(reads, int) or isinstance(reads, bool) or not 2 <= reads <= MAX_READS):
+        raise EncodingError(f"reads must be an integer from 2 to {MAX_READS}")
     raw_seq = doc["last_seq"]
     if not isinstance(raw_seq, dict):
         raise EncodingError("last_seq must be an object of node id -> sequence number")
@@ -238,6 +253,7 @@ def _parse_succession(envelope: dict[str, Any]) -> SuccessionStatement:
         last_seq=last_seq,
         old_signature=hex_field(envelope["old_signature"], "old_signature", 64),
         new_signature=hex_field(envelope["new_signature"], "new_signature", 64),
+        reads=reads,
     )
     if doc["new_key_id"] != statement.new_key_id:
         raise EncodingError("new_key_id is not the fingerprint of new_public")

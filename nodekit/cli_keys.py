@@ -23,6 +23,7 @@ from nodekit.cli import NodeContext, NodeGroup, emit, json_option, pass_node_con
 from nodekit.i18n import _
 from nodekit.runtime import NodeSpec
 from nodekit.text import printable
+from transfer.limits import READS_FORMAT
 
 EXPIRY_WARNING = timedelta(days=30)
 
@@ -186,13 +187,22 @@ def register(root: click.Group, spec: NodeSpec) -> None:
 
     @keys_group.command("export-card")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the card to FILE.")
+    @click.option(
+        "--reads",
+        type=click.IntRange(1, READS_FORMAT),
+        default=READS_FORMAT,
+        show_default=True,
+        help="The highest package format the card advertises; 1 writes the version-1 card a peer older than "
+        "format 2 reads (docs/OPERATIONS.md, Upgrading across the gap).",
+    )
     @json_option
     @pass_node_context
-    def export_card_cmd(nctx: NodeContext, output: Path | None, as_json: bool) -> None:
-        """Write this node's identity card (to stdout without -o), to carry to the peer once."""
+    def export_card_cmd(nctx: NodeContext, output: Path | None, reads: int, as_json: bool) -> None:
+        """Write this node's identity card (to stdout without -o), to carry to the peer once (and again after an
+        upgrade: it advertises the package formats this node reads)."""
         node = nctx.node()
         identity = identity_ops.load_identity(node, _source(nctx))
-        card = identity.card()
+        card = identity.card(reads=reads)
         if node.clock() >= card.expires:
             _warn(f"key {card.key_id} expired at {format_time(card.expires)}: a peer will refuse this card")
         fingerprint = format_fingerprint(card.key_id)
@@ -204,6 +214,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             "key_id": card.key_id,
             "fingerprint": fingerprint,
             "card": card.document(),
+            "reads": card.reads,
         }
         if as_json:
             emit(data, as_json=True)

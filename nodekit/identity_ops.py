@@ -246,7 +246,11 @@ def rotate_identity(
         if last_seq is None:
             with node.sessions() as s:
                 last_seq = next_send_seqs(s, identity)
-        statement = identity.rotate(now=now, last_seq=dict(last_seq), validity=validity, profile=profile, random=random)
+        with node.sessions() as s:
+            reads = trust_store.statement_reads(s)
+        statement = identity.rotate(
+            now=now, last_seq=dict(last_seq), validity=validity, profile=profile, random=random, reads=reads
+        )
         with node.transaction() as s:
             subject = {"direction": "issued", "node_id": identity.node_id, "old_key_id": old_key_id}
             record_event(

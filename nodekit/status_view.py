@@ -111,7 +111,20 @@ def problems(data: dict[str, Any]) -> list[Problem]:
     if isinstance(review, dict) and review.get("held"):
         out.append(_problem("warning", "review", N_("record versions held for a person: {held} (`{program} review list`)"),
                             held=int(review["held"]), program=program))  # fmt: skip
+    apps = data.get("applications")
+    if isinstance(apps, dict):
+        for late in apps.get("overdue", []):
+            out.append(_problem("alarm", "application-overdue",
+                                N_("application {id} ({type}) overdue since {due} (`{program} applications show {id}`)"),
+                                id=late["id"][:12], type=late["type"], due=late["due"], program=program))  # fmt: skip
+        if apps.get("calendar_missing") and int(apps.get("open", 0)) > 0:
+            # a warning for --check only while an open application's deadline may need next year's days;
+            # otherwise a note in the human status (every November a new install would exit 5 for it)
+            out.append(_problem("warning", "calendar-missing", CALENDAR_MISSING, year=apps["calendar_missing"]))
     return out
+
+
+CALENDAR_MISSING = N_("no holiday calendar for {year}: add it to workflow.toml (deadlines count working days)")
 
 
 def verdict(found: list[Problem]) -> int:
@@ -202,6 +215,17 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
                 held,
             ).format(n=held, program=program)
         )
+    apps = data.get("applications")
+    if isinstance(apps, dict):
+        click.echo(
+            ngettext(
+                "  applications {n} open (`{program} applications list`)",
+                "  applications {n} open (`{program} applications list`)",
+                int(apps["open"]),
+            ).format(n=int(apps["open"]), program=program)
+        )
+        if apps.get("calendar_missing") and not int(apps["open"]):
+            click.echo("  " + _(CALENDAR_MISSING).format(year=apps["calendar_missing"]))
     records = data.get("records")
     if isinstance(records, dict):
         listed = ", ".join(f"{k} {v}" for k, v in records.items()) or _("none")

@@ -31,9 +31,50 @@ from keys.times import format_time
 from keys.trust import KeyStatus, TrustedKey, TrustState
 from nodekit.events import record_event
 from nodekit.models import NodeMeta, TrustedKeyRow
+from transfer.limits import READS_FORMAT
 from transfer.log import EventCode
 
 NODE_ID_META = "node_id"  # node_meta key holding this node's own node id (written by `keys init`)
+READS_META = "reads:"  # + a peer's node id: the highest package format that peer advertised (FORMAT.md §2.1)
+
+
+def peer_reads(session: Session, node_id: str) -> int:
+    """The highest package format ``node_id`` has advertised (1 until it advertises more)."""
+    row = session.get(NodeMeta, READS_META + node_id)
+    return 1 if row is None else int(row.value)
+
+
+def statement_reads(session: Session) -> int:
+    """What this node's next succession statement advertises: its own format when every peer it trusts has
+    advertised format 2 (and so reads version-2 statements), else 1 (a version-1 statement an older peer
+    still reads: an advertisement it could not read would stall its channel)."""
+    peers = {r.node_id for r in _rows(session, for_update=False) if r.status == KeyStatus.TRUSTED}
+    return READS_FORMAT if all(peer_reads(session, p) >= 2 for p in peers) else 1
+
+
+def record_advertisement(
+    session: Session, node_id: str, reads: int, now: datetime, *, via: str, actor: str | None = None, log: bool = True
+) -> bool:
+    """Remember that ``node_id`` reads package formats up to ``reads`` (from a card or a key statement it
+    signed). Only ever raised: an advertisement never lowers what a peer said it reads, so a replayed old
+    card cannot push a channel back to format 1. Returns whether it changed anything."""
+    if reads <= peer_reads(session, node_id):
+        return False
+    row = session.get(NodeMeta, READS_META + node_id)
+    if row is None:
+        session.add(NodeMeta(key=READS_META + node_id, value=str(reads), updated_at=now))
+    else:
+        row.value, row.updated_at = str(reads), now
+    if not log:  # the caller's own entry names it
+        return True
+    record_event(
+        session,
+        EventCode.KEY_TRUSTED,
+        at=now,
+        actor=actor,
+        subject={"node_id": node_id, "via": via, "advertised_format": reads},
+    )
+    return True
 
 
 def load_trust_state(session: Session, *, for_update: bool = False) -> TrustState:
@@ -109,6 +150,14 @@ def trust_card(
                 f"key {card.key_id} of node {existing.node_id} is {existing.status}; it is never trusted again",
                 reason="revoked-key",
             )
+        if (
+            existing.status == KeyStatus.TRUSTED
+            and existing.node_id == card.node_id
+            and existing.role == card.role
+            and record_advertisement(session, card.node_id, card.reads, now, via="card", actor=actor)
+        ):
+            # the same key's card again, re-signed after an upgrade: only its advertisement is new
+            return _to_key(existing)
         if idempotent and existing.status == KeyStatus.TRUSTED:
             return _to_key(existing)  # the same card again: nothing to do (see trust_card_file)
         raise KeyStoreError(
@@ -144,6 +193,7 @@ def trust_card(
         expires=card.expires,
     )
     _insert(session, key, now, source=card.encode().decode())
+    advertised = record_advertisement(session, card.node_id, card.reads, now, via="card", actor=actor, log=False)
     record_event(
         session,
         EventCode.KEY_TRUSTED,
@@ -155,6 +205,7 @@ def trust_card(
             "node_name": key.node_name,
             "role": key.role,
             "via": "card",
+            **({"advertised_format": card.reads} if advertised else {}),
         },
     )
     return key
@@ -188,6 +239,7 @@ def apply_succession(
     old.change = doc
     session.flush()  # the old row stops being "trusted" before the new one takes its place
     _insert(session, change.new, now, source=doc)
+    record_advertisement(session, statement.node_id, statement.reads, now, via="key-announcement", actor=actor)
     record_event(
         session,
         EventCode.KEY_ROTATED,

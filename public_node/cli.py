@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from exchange import cli_recover, cli_transfer
 from exchange.alarms import MediumAlarm, check_inbound
@@ -43,13 +44,14 @@ from nodekit.i18n import _
 from nodekit.runtime import Node
 from nodekit.sdnotify import ServiceManager
 from nodekit.text import human
-from public_node import SPEC, cli_query
+from public_node import SPEC, cli_query, outbox
 from public_node.importer import import_packages
 from public_node.store import purge_expired
 from public_node.web import admin_cli
 from public_node.web import cli as web_cli
 from public_node.web.anchor import anchor_web_audit
 from transfer.errors import TransferError
+from transfer.items import Item
 
 if TYPE_CHECKING:
     from prometheus_client import Histogram
@@ -218,7 +220,21 @@ def send_returns(node: Node, identity: Identity, *, strict: bool = True) -> list
     exchange = open_exchange(node, identity)
     with node.sessions() as s:
         peers = trust_store.load_trust_state(s).peers("internal")
-    return [exchange.send(peer, lambda s, seq: []) for peer in peers]
+        reads = {p.node_id: trust_store.peer_reads(s, p.node_id) for p in peers}
+    filed = outbox.pending(node) if peers else []
+    sent = []
+    for peer in peers:
+        # applications are format-2 kinds: they wait in the outbox until the internal node advertised format 2
+        items = filed if reads[peer.node_id] >= 2 and len(peers) == 1 else []
+
+        def build(_s: Session, _seq: int, items: list[Item] = items) -> list[Item]:
+            return list(items)
+
+        package = exchange.send(peer, build)
+        if items:
+            outbox.mark_sent(node, items, package.seq)
+        sent.append(package)
+    return sent
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from nodekit.runtime import Node
 from public_node.documents import store_document, withdraw_document
 from public_node.errors import PublicNodeError
 from public_node.models import DOCUMENT_TABLE
-from public_node.store import ApplyResult, apply_changes, replace_tables
+from public_node.store import ApplyResult, apply_changes, replace_tables, store_decision
 from public_node.views import KINDS
 from transfer.errors import PackageRejected
 from transfer.items import Item
@@ -73,6 +73,10 @@ class PublishedApplier:
             self.applied += 1
         elif kind == "snapshot":
             pass  # the snapshot marker: begin() replaced the tables (the opener checks its record count)
+        elif kind in ("binding-decision", "application-decision"):
+            self._flush()  # a repair's decision follows the record's withdrawal in the package
+            store_decision(self.s, item)
+            self.counts[f"{kind}"] += 1
         else:
             # FORMAT.md §10.3: a node that does not run the objection workflow yet refuses the package
             # rather than accepting it and dropping the item

@@ -134,6 +134,21 @@ class PublishedDocument(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class ApplicationDecision(Base):
+    """A decision of the credit office on a binding request or an application filed on this platform
+    (FORMAT.md §10.6), as the internal node sent it: the platform shows it to the filer, and an
+    approved binding lets an account file for its subject."""
+
+    __tablename__ = "application_decision"
+
+    id: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))  # binding | objection | repair | complaint
+    decision: Mapped[str] = mapped_column(String(16))
+    subject_key: Mapped[str | None] = mapped_column(String(KEY_LENGTH))  # an approved binding's subject
+    decided: Mapped[str] = mapped_column(String(20))  # YYYY-MM-DDTHH:MM:SSZ, as sent
+    reason: Mapped[str] = mapped_column(Text)
+
+
 # Objects migration p0002 creates for one engine only, outside the models: the FTS5 table over
 # ``search_subject.grams`` and its shadow tables on SQLite, the GIN index on PostgreSQL. Schema
 # comparisons (tests/unit/nodekit/test_database.py) skip exactly these names.
@@ -157,3 +172,4 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
 RECORD_TABLE = cast(Table, PublishedRecord.__table__)
 SEARCH_TABLE = cast(Table, SearchSubject.__table__)
 DOCUMENT_TABLE = cast(Table, PublishedDocument.__table__)
+DECISION_TABLE = cast(Table, ApplicationDecision.__table__)

@@ -32,10 +32,11 @@ from public_node import search as _search
 from public_node.changes import Removal, Upsert, parse_change
 from public_node.documents import documents_of_subject, get_document, store_document, withdraw_document
 from public_node.errors import BadItem
-from public_node.models import DOCUMENT_TABLE, RECORD_TABLE
+from public_node.models import DOCUMENT_TABLE, RECORD_TABLE, ApplicationDecision
 from public_node.queries import find_by_doc_no, find_by_uscc, get_record, list_page, record_counts, subject_page
 from public_node.search import Source, search
 from public_node.views import KINDS
+from transfer.items import Item
 
 __all__ = [
     "ApplyResult",
@@ -251,3 +252,22 @@ def _upsert(session: Session, upserts: Sequence[Upsert]) -> set[tuple[str, str]]
     if newer:
         bulk.execute_compiled_many(conn, _SQLITE_UPSERT, Upsert._fields, newer)
     return {(u.kind, u.key) for u in newer}
+
+
+def store_decision(session: Session, item: Item) -> None:
+    """Keep a decision on a binding request or an application (FORMAT.md §10.6); the same decision sent
+    again (a resent package) changes nothing, a different one for the same id replaces it."""
+    binding = item["kind"] == "binding-decision"
+    values = {
+        "type": "binding" if binding else item["type"],
+        "decision": item["decision"],
+        "subject_key": item["subject_key"] if binding else None,
+        "decided": item["decided"],
+        "reason": item["reason"],
+    }
+    row = session.get(ApplicationDecision, item["id"])
+    if row is None:
+        session.add(ApplicationDecision(id=item["id"], **values))
+    else:
+        for k, v in values.items():
+            setattr(row, k, v)

@@ -12,7 +12,7 @@ from keys.strict import KEY_ID as KEY_ID  # re-exported: the opener and the medi
 from keys.strict import NODE_ID as NODE_ID
 from keys.strict import is_hex, matches, whole
 from transfer.errors import PackageRejected
-from transfer.limits import FORMAT_VERSION, MAGIC, MAX_HEADER, MAX_NOT_AFTER_SPAN, MAX_SEQ, SIG_LEN
+from transfer.limits import FORMAT_VERSION, FORMATS, MAGIC, MAGICS, MAX_HEADER, MAX_NOT_AFTER_SPAN, MAX_SEQ, SIG_LEN
 
 ZERO_DIGEST = "0" * 64
 VERSION_PREFIX = b"credgap.package/v"
@@ -91,8 +91,11 @@ class Header:
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Header:
         """Validate every field of a decoded header; raises ``bad-header`` / ``unknown-version``."""
-        if doc.get("format") != FORMAT_VERSION:
-            raise PackageRejected(f"format version {doc.get('format')!r} is not 1", reason="unknown-version")
+        fmt = doc.get("format")
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt not in FORMATS:
+            raise PackageRejected(
+                f"format version {repr(fmt)[:20]} is not one this node reads {list(FORMATS)}", reason="unknown-version"
+            )
         if set(doc) != _FIELDS:
             extra, missing = sorted(set(doc) - _FIELDS), sorted(_FIELDS - set(doc))
             raise PackageRejected(f"header fields: unexpected {extra}, missing {missing}", reason="bad-header")
@@ -142,6 +145,7 @@ class Header:
             nonce=_hex(doc["nonce"], 16, "nonce"),
             stanza_share=_hex(stanza["share"], 32, "stanza.share"),
             stanza_body=_hex(stanza["body"], 48, "stanza.body"),
+            format=fmt,
         )
 
 
@@ -152,6 +156,7 @@ class RawHeader:
     signed: bytes  # magic || header-len || header
     document: dict[str, Any]
     signature: bytes
+    format: int = FORMAT_VERSION  # the format its magic line names (the header's must be the same)
 
     @property
     def prefix_len(self) -> int:
@@ -162,17 +167,27 @@ class RawHeader:
         return hashlib.sha256(self.signed).digest()
 
 
-def signed_prefix(header: bytes) -> bytes:
+def signed_prefix(header: bytes, fmt: int = FORMAT_VERSION) -> bytes:
+    """``magic || header-len || header`` for package format ``fmt``: the bytes the signature covers."""
     if not 1 <= len(header) <= MAX_HEADER:
         raise PackageRejected(f"header of {len(header)} bytes is outside 1..{MAX_HEADER}", reason="bad-header")
-    return MAGIC + len(header).to_bytes(4, "big") + header
+    return MAGICS[fmt] + len(header).to_bytes(4, "big") + header
+
+
+def _magic_format(data: bytes) -> int | None:
+    """The format whose magic line ``data`` starts with (None: none this node reads)."""
+    head = data[: len(MAGIC)]
+    for fmt, line in MAGICS.items():
+        if head == line:
+            return fmt
+    return None
 
 
 def needed_prefix(data: bytes) -> int | None:
     """How many bytes the whole prefix (through the signature) takes, once the length field is readable."""
     if len(data) < len(MAGIC) + 4:
         return None
-    if data[: len(MAGIC)] != MAGIC:
+    if _magic_format(data) is None:
         return None  # parse_prefix names the problem
     n = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "big")
     if not 1 <= n <= MAX_HEADER:
@@ -182,12 +197,13 @@ def needed_prefix(data: bytes) -> int | None:
 
 def parse_prefix(data: bytes) -> RawHeader:
     """Parse magic, length, header and signature from the start of a package. Reads nothing beyond them."""
-    if data[: len(MAGIC)] != MAGIC:
+    fmt = _magic_format(data)
+    if fmt is None:
         if data.startswith(VERSION_PREFIX) and len(data) >= len(MAGIC):
             raise PackageRejected("a credgap package of another format version", reason="unknown-version")
-        if len(data) < len(MAGIC) and MAGIC.startswith(data):
+        if len(data) < len(MAGIC) and any(line.startswith(data) for line in MAGICS.values()):
             raise PackageRejected("file ends inside the magic", reason="truncated")
-        raise PackageRejected("not a credgap v1 package (bad magic)", reason="bad-magic")
+        raise PackageRejected("not a credgap package (bad magic)", reason="bad-magic")
     total = needed_prefix(data)
     if total is None or len(data) < total:
         raise PackageRejected("file ends before the end of the header and signature", reason="truncated")
@@ -196,4 +212,11 @@ def parse_prefix(data: bytes) -> RawHeader:
         document = canonical.decode(signed[len(MAGIC) + 4 :])
     except EncodingError as exc:
         raise PackageRejected(f"header is not canonical JSON: {exc}", reason="bad-header") from exc
-    return RawHeader(signed=signed, document=document, signature=data[total - SIG_LEN : total])
+    declared = document.get("format")
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared in FORMATS and declared != fmt:
+        # the magic line is signed too, but a header that contradicts it is malformed, whoever signed it
+        raise PackageRejected(
+            f"the magic line names format {fmt}, the header's format field {declared}",
+            reason="bad-header",
+        )
+    return RawHeader(signed=signed, document=document, signature=data[total - SIG_LEN : total], format=fmt)

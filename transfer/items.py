@@ -16,6 +16,7 @@ from keys import canonical
 from keys.errors import EncodingError
 from keys.strict import calendar_date, matches, whole
 from keys.times import parse_time
+from transfer.appitems import FORMAT2_KINDS, VALIDATORS
 from transfer.crypto import new_mac
 from transfer.errors import PackageRejected
 from transfer.limits import MAX_DOCUMENT, MAX_ITEM
@@ -27,18 +28,34 @@ PUBLIC_TO_INTERNAL = "public-to-internal"
 KINDS = frozenset(
     {"manifest", "record", "document", "snapshot", "heartbeat", "key-announcement", "receipt", "checkpoint",
      "objection", "objection-resolution"}
-)  # fmt: skip
+) | FORMAT2_KINDS  # fmt: skip
 ALLOWED: dict[str, frozenset[str]] = {
     INTERNAL_TO_PUBLIC: frozenset(
         {"manifest", "record", "document", "snapshot", "heartbeat", "key-announcement", "receipt", "checkpoint",
-         "objection-resolution"}
+         "objection-resolution", "binding-decision", "application-decision"}
     ),
     PUBLIC_TO_INTERNAL: frozenset(
-        {"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint", "objection"}
+        {"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint", "objection", "binding-request",
+         "application"}
     ),
 }  # fmt: skip
 # Kinds that are a delta package's content: without one, the package carries a heartbeat (§10.2).
-CONTENT_KINDS = frozenset({"record", "document", "objection", "objection-resolution"})
+CONTENT_KINDS = frozenset({"record", "document", "objection", "objection-resolution"}) | FORMAT2_KINDS
+
+
+def allowed_kinds(direction: str, fmt: int) -> frozenset[str]:
+    """The kinds a package of format ``fmt`` may carry in ``direction`` (FORMAT.md §10.2)."""
+    allowed = ALLOWED[direction]
+    return allowed if fmt >= 2 else allowed - FORMAT2_KINDS
+
+
+def _format_check(kind: str, allowed: frozenset[str]) -> None:
+    if kind in FORMAT2_KINDS and kind not in allowed and not (allowed & FORMAT2_KINDS):
+        raise PackageRejected(
+            f"item kind {kind!r} exists in format 2 only; this is a format-1 package", reason="unknown-kind"
+        )
+
+
 RECORD_TABLES = frozenset({"subject", "licence", "penalty", "list_entry", "commitment", "gov_credit"})
 WITHDRAW_REASONS = frozenset(
     {"expired", "revoked", "repaired", "objection-upheld", "deleted", "removed", "not-public", "minor",
@@ -318,6 +335,8 @@ def validate(item: Item) -> None:
         _objection(item)
     elif kind == "objection-resolution":
         _objection_resolution(item)
+    elif kind in VALIDATORS:
+        VALIDATORS[kind](item)
     else:
         raise PackageRejected(f"unknown item kind {kind!r}", reason="unknown-kind")
 
@@ -368,6 +387,7 @@ class ItemWriter:
             except EncodingError as exc:
                 raise _bad(str(kind), str(exc)) from exc
         if kind not in self._allowed:
+            _format_check(kind, self._allowed)
             raise PackageRejected(f"item kind {kind!r} may not be sent in this direction", reason="kind-not-allowed")
         if len(body) > MAX_ITEM:
             raise _bad(str(kind), f"item of {len(body)} bytes exceeds {MAX_ITEM}")
@@ -495,6 +515,7 @@ class ItemReader:
         if not isinstance(kind, str) or kind not in KINDS:  # (a list or an object is not hashable)
             raise PackageRejected(f"unknown item kind {repr(kind)[:60]}", reason="unknown-kind")
         if kind not in self._allowed:
+            _format_check(kind, self._allowed)
             raise PackageRejected(f"item kind {kind!r} is not allowed in this direction", reason="kind-not-allowed")
         if kind == "record":
             # A record's schema admits only values of the canonical subset (ASCII field names, strings,

@@ -1,11 +1,21 @@
-"""Size limits and constants of package format v1 (docs/FORMAT.md §2, §6, §11)."""
+"""Size limits and constants of package formats 1 and 2 (docs/FORMAT.md §2, §6, §11)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 MAGIC = b"credgap.package/v1\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the format every node reads and, until its peer advertises more, writes
+READS_FORMAT = 2  # the highest format this code reads, advertised in identity cards (FORMAT.md §2.1)
+FORMATS = (1, 2)
+MAGICS = {1: MAGIC, 2: b"credgap.package/v2\n"}  # one length: the prefix arithmetic is the same for both
+
+
+def magic(fmt: int) -> bytes:
+    """The magic line of package format ``fmt`` (1 or 2)."""
+    return MAGICS[fmt]
+
+
 SUITE_CG1 = 1
 RESERVED_SUITES = frozenset(range(2, 16))
 MAX_HEADER = 65536

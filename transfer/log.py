@@ -49,6 +49,8 @@ class EventCode(StrEnum):
     DOCUMENT_APPROVED = "document.approved"
     REVIEW_DECIDED = "review.decided"  # a person decided on a record version held for review
     RECORD_REACTIVATED = "record.reactivated"  # ingest --reactivate / --override-objection
+    APPLICATION_RECEIVED = "application.received"  # a binding request or application from a public node
+    APPLICATION_DECIDED = "application.decided"  # the credit office's decision (or a refusal at intake)
     LOGIN_SUCCESS = "login.success"
     LOGIN_FAILURE = "login.failure"
     ADMIN_ACTION = "admin.action"  # in the web audit log (public_node.web.audit), or an operator's action

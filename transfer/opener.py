@@ -16,7 +16,7 @@ from keys.errors import KeyStoreError, SignatureError, TrustError
 from transfer.crypto import decrypt_stream, mac_key, payload_key, unwrap_file_key
 from transfer.errors import PackageRejected
 from transfer.header import KEY_ID, Header, RawHeader, needed_prefix, parse_prefix
-from transfer.items import ALLOWED, Item, ItemReader, direction
+from transfer.items import Item, ItemReader, allowed_kinds, direction
 from transfer.limits import CHUNK, MAGIC, MAX_WINDOW_LOG, Limits, package_size
 
 
@@ -199,7 +199,7 @@ def open_payload(vh: VerifiedHeader, payload: Iterable[bytes], ctx: OpenContext)
     nonce = bytes.fromhex(h.nonce)
     reader = ItemReader(
         mac_key(file_key, nonce),
-        ALLOWED[direction(vh.signer.role)],
+        allowed_kinds(direction(vh.signer.role), h.format),
         counts=h.counts,
         plain=h.plain,
         package_type=h.type,

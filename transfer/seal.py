@@ -31,8 +31,16 @@ from transfer.crypto import (
 )
 from transfer.errors import TransferError
 from transfer.header import ZERO_DIGEST, Header, check_node_id, signed_prefix
-from transfer.items import ALLOWED, ItemWriter, Sealable, direction
-from transfer.limits import CHUNK, DEFAULT_VALIDITY, MAX_NOT_AFTER_SPAN, SUITE_CG1, payload_size
+from transfer.items import ItemWriter, Sealable, allowed_kinds, direction
+from transfer.limits import (
+    CHUNK,
+    DEFAULT_VALIDITY,
+    FORMAT_VERSION,
+    FORMATS,
+    MAX_NOT_AFTER_SPAN,
+    SUITE_CG1,
+    payload_size,
+)
 
 ZSTD_LEVEL = 3
 _BATCH = 1 << 20
@@ -76,18 +84,22 @@ def seal(
     validity: int = DEFAULT_VALIDITY,
     rng: Random = os.urandom,
     zstd_threads: int = 0,
+    fmt: int = FORMAT_VERSION,
 ) -> SealedPackage:
     """Seal ``items`` into ``out`` (positioned at 0, empty) using ``spool`` (an empty read/write temp file).
 
     ``rng`` is the OS random source in production; only the test-vector generator passes another.
+    ``fmt`` is the package format: 2 only on a channel whose reader advertised it (FORMAT.md §2.1).
     """
+    if fmt not in FORMATS:
+        raise TransferError(f"package format {fmt} is not one this node writes {list(FORMATS)}")
     check_node_id(sender_node, "sender")
     check_node_id(recipient.node_id, "recipient")
     if seq < 1 or (seq == 1) != (prev == ZERO_DIGEST):
         raise TransferError(f"sequence {seq} with previous digest {prev[:16]}… is not a valid chain position")
     if not 0 < validity <= MAX_NOT_AFTER_SPAN:
         raise TransferError(f"validity {validity}s is outside 1s..31 days")
-    allowed = ALLOWED[direction(sender_role)]
+    allowed = allowed_kinds(direction(sender_role), fmt)
     file_key = rng(FILE_KEY_LEN)
     nonce = rng(NONCE_LEN)
 
@@ -131,9 +143,10 @@ def seal(
         nonce=nonce.hex(),
         stanza_share=share.hex(),
         stanza_body=body.hex(),
+        format=fmt,
     )
     Header.from_document(header.document())  # the writer checks what a reader will check
-    signed = signed_prefix(header.encode())
+    signed = signed_prefix(header.encode(), fmt)
     signature = signer.sign(Purpose.PACKAGE_HEADER, signed)
     digest = hashlib.sha256()
 

@@ -222,7 +222,7 @@ def _install_errors(app: FastAPI) -> None:
 
 def create_fastapi(p: Platform) -> FastAPI:
     """The FastAPI application (pages, API, static files) over one :class:`Platform`."""
-    from public_node.web import account_pages, admin_pages, api, console, pages
+    from public_node.web import account_pages, admin_pages, api, application_pages, console, pages
 
     app = FastAPI(
         title=TITLE,
@@ -242,6 +242,7 @@ def create_fastapi(p: Platform) -> FastAPI:
 
     app.include_router(pages.router)
     app.include_router(account_pages.router)
+    app.include_router(application_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(console.router)
     app.include_router(api.router)
@@ -266,7 +267,20 @@ def create_app(home: Path, *, clock: Clock = _utcnow, epoch: Callable[[], float]
         html = p.templates.get_template("error.html").render(status_code=status, message=message)
         return [(b"content-type", b"text/html; charset=utf-8")], html.encode()
 
-    return Guard(app, refuse=refuse, max_query=p.web.max_query_bytes, max_body=p.web.max_body_bytes, hsts=p.web.hsts)
+    return Guard(
+        app,
+        refuse=refuse,
+        max_query=p.web.max_query_bytes,
+        max_body=p.web.max_body_bytes,
+        hsts=p.web.hsts,
+        uploads={"/applications/new": _upload_body()},
+    )
+
+
+def _upload_body() -> int:
+    from public_node.web.application_pages import UPLOAD_BODY
+
+    return UPLOAD_BODY
 
 
 def app_from_environment() -> Guard:

@@ -16,7 +16,7 @@ from nodekit.db import make_engine, normalise_url
 from public_node.web.models import META_TABLE
 
 WEB_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-WEB_HEADS = frozenset({"w0002"})
+WEB_HEADS = frozenset({"w0003"})
 _SCRIPTS = Path(__file__).resolve().parents[2] / "nodekit" / "migrations"
 
 

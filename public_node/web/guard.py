@@ -52,8 +52,18 @@ class Guard:
     """Wraps the application: refuses oversized or malformed requests with a friendly page (rendered
     by ``refuse``), and adds the security headers (and HSTS when configured) to every response."""
 
-    def __init__(self, app: ASGIApp, *, refuse: Refusal, max_query: int, max_body: int, hsts: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        refuse: Refusal,
+        max_query: int,
+        max_body: int,
+        hsts: bool,
+        uploads: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
+        self._uploads = uploads or {}  # exact path -> its own body limit (the filing form with its attachments)
         self._refuse = refuse
         self._max_query = max_query
         self._max_body = max_body
@@ -64,8 +74,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         problem = query_problem(scope.get("query_string", b""), self._max_query)
+        max_body = self._uploads.get(scope.get("path", ""), self._max_body)
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
-        if problem is None and declared is not None and (not declared.isdigit() or int(declared) > self._max_body):
+        if problem is None and declared is not None and (not declared.isdigit() or int(declared) > max_body):
             problem = (413, N_("The request is too large."))
         if problem is not None:
             await self._send_refusal(scope, send, *problem)
@@ -78,7 +89,7 @@ class Guard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self._max_body:
+                if received > max_body:
                     raise BodyTooLarge
             return message
 

@@ -85,7 +85,12 @@ def subject(request: Request, ident: str) -> Response:
         fresh = freshness(s)
     if page is None:
         raise WebError(404, "not-found", "Nothing is published about this subject.")
-    return security.page(request, "subject.html", private=False, page=page, docs=docs, fresh=fresh)
+    from public_node.web.application_pages import record_marks  # (it imports this module's rate limit)
+
+    keys = [r.key for records in page.records.values() for r in records]
+    marks = record_marks(request, keys)
+    return security.page(request, "subject.html", private=marks != {}, page=page, docs=docs, fresh=fresh,
+                         marks=marks)  # fmt: skip
 
 
 @router.post("/subjects/{ident}/report", response_class=HTMLResponse, dependencies=[Depends(security.csrf_checked)])

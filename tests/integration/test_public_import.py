@@ -485,7 +485,9 @@ def test_an_incomplete_file_is_left_on_the_medium_until_it_is_too_old_to_be_stil
     old = time.time() - 3600
     os.utime(pkg.medium, (old, old))
     out = net.outcomes(net.public)
-    assert [(o.seq, o.result, o.reason) for o in out] == [(None, "rejected", "truncated")]
+    assert [(o.seq, o.result, o.reason) for o in out] == [
+        (1, "rejected", "truncated")
+    ]  # verified header: its seq (issue 13 case 8)
     assert not pkg.medium.exists() and [e["reason"] for e in net.public_quarantine()] == ["truncated"]
     resend(net.internal.node, net.internal.identity, 1, 1)
     assert net.import_() == [(1, "applied")]

@@ -18,6 +18,7 @@ from public_node.importer import import_packages
 from public_node.web.app import create_app
 from tests.integration.public_support import COMPANY_USCC, ingest_rows, penalty
 from tests.nodes import trusted_pair
+from tests.web.auth_support import csrf
 
 pytestmark = pytest.mark.db
 
@@ -39,7 +40,8 @@ def test_the_platform_shows_what_the_exchange_published(tmp_path: Path, database
             assert pen["fields"]["source_unit"] == "昆明市住房和城乡建设局"
             fresh = client.get("/api/v1/freshness").json()
             assert fresh["package_seq"] == subject["package_seq"] >= 1
-            html = client.post(f"/subjects/{COMPANY_USCC[0]}/report").text
+            token = csrf(client, f"/subjects/{COMPANY_USCC[0]}")  # the report form's CSRF token (issue 16)
+            html = client.post(f"/subjects/{COMPANY_USCC[0]}/report", data={"csrf_token": token}).text
             code = re.search(r'id="verification-code">([A-Z2-7-]+)<', html)
             assert code is not None
             assert client.get(f"/api/v1/reports/{code.group(1)}").json()["unchanged"] is True

@@ -140,6 +140,7 @@ def sealed(
     package_type: str = "delta",
     seed: str = "vector",
     checkpoints: int = 1,
+    fmt: int = 1,
 ) -> bytes:
     """A package as a correct writer seals it, with ``checkpoints`` checkpoint items after the manifest."""
     out, spool = io.BytesIO(), io.BytesIO()
@@ -157,6 +158,7 @@ def sealed(
         spool=spool,
         package_type=package_type,
         rng=DeterministicRandom(seed),
+        fmt=fmt,
     )
     return out.getvalue()
 
@@ -171,6 +173,7 @@ def raw_seal(
     recipient: str = "pub-b",
     seed: str = "raw",
     window_log: int | None = None,
+    fmt: int = 1,
 ) -> bytes:
     """A sealer without the writer's checks, to build packages a correct writer never produces.
 
@@ -191,7 +194,10 @@ def raw_seal(
     )  # fmt: skip
     doc = header.document()
     doc.update(overrides or {})
-    signed = signed_prefix(canonical.encode(doc))
+    doc.setdefault("format", fmt)
+    if fmt != 1 and "format" not in (overrides or {}):
+        doc["format"] = fmt
+    signed = signed_prefix(canonical.encode(doc), fmt)
     sig = keys(sender).sign(Purpose.PACKAGE_HEADER, signed)
     enc = StreamEncryptor(payload_key(file_key, nonce, hashlib.sha256(signed).digest()))
     payload = b"".join(enc.update(compressed)) + enc.finish()
@@ -336,9 +342,9 @@ def build() -> list[Vector]:
     v.append(
         Vector(
             "unknown-version-magic",
-            ok.replace(b"credgap.package/v1", b"credgap.package/v2", 1),
+            ok.replace(b"credgap.package/v1", b"credgap.package/v3", 1),
             "unknown-version",
-            "a v2 magic",
+            "a v3 magic (formats 1 and 2 are read)",
         )
     )
     v.append(
@@ -347,10 +353,10 @@ def build() -> list[Vector]:
             raw_seal(
                 stream_of([canonical.encode(manifest()), cp(), canonical.encode({"kind": "heartbeat"})]),
                 counts={"manifest": 1, "checkpoint": 1, "heartbeat": 1},
-                overrides={"format": 2},
+                overrides={"format": 3},
             ),
             "unknown-version",
-            "format field 2 under a v1 magic",
+            "format field 3 under a v1 magic",
         )
     )
     v.append(
@@ -612,6 +618,9 @@ def build() -> list[Vector]:
         )
     )
     v.extend(_objection_vectors())
+    from tests.vectors.format2 import format2_vectors  # (it builds on this module's helpers)
+
+    v.extend(format2_vectors())
     return v
 
 
@@ -832,7 +841,7 @@ def write(out: Path) -> dict[str, Any]:
     for old in out.glob("*.cgp"):
         old.unlink()
     index: dict[str, Any] = {
-        "format": "credgap.package/v1",
+        "format": "credgap.package/v1 and credgap.package/v2",
         "now": NOW,
         "keys": {
             n: {

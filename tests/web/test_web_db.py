@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from nodekit.errors import DatabaseError
 from nodekit.runtime import Node
-from public_node.web import db
+from public_node.web import appmodels, authmodels, db  # noqa: F401  (every web model registered)
 from public_node.web.models import WebBase
 
 pytestmark = pytest.mark.db

@@ -39,8 +39,9 @@ def _with(path: str, value: object) -> dict[str, Any]:
 _DROP = object()
 
 BAD = [
-    ("format", 2, "unknown-version", "format version 2 is not 1"),
-    ("format", "1", "unknown-version", "format version '1' is not 1"),
+    ("format", 3, "unknown-version", "format version 3 is not one this node reads [1, 2]"),
+    ("format", "1", "unknown-version", "format version '1' is not one this node reads [1, 2]"),
+    ("format", True, "unknown-version", "format version True is not one this node reads [1, 2]"),
     ("extra", "x", "bad-header", "header fields: unexpected ['extra'], missing []"),
     ("counts", _DROP, "bad-header", "header fields: unexpected [], missing ['counts']"),
     ("sender", {"node": "int-a"}, "bad-header", "header field sender: expected an object with ['key', 'node']"),
@@ -124,13 +125,17 @@ def test_the_prefix_rules() -> None:
     assert raw.prefix_len == len(MAGIC) + 4 + header_len + SIG_LEN == len(raw.signed) + SIG_LEN
     assert raw.signature == DATA[raw.prefix_len - SIG_LEN : raw.prefix_len]
     assert parse_prefix(DATA[: raw.prefix_len]).document == raw.document, "nothing beyond the signature is read"
-    assert _reason(b"credgap.package/v2\n" + DATA[len(MAGIC) :]) == (
+    assert _reason(b"credgap.package/v3\n" + DATA[len(MAGIC) :]) == (
         "unknown-version",
         "a credgap package of another format version",
     )
+    assert _reason(b"credgap.package/v2\n" + DATA[len(MAGIC) :]) == (
+        "bad-header",
+        "the magic line names format 2, the header's format field 1",
+    ), "a format-1 header under the format-2 magic line"
     assert _reason(MAGIC[:5]) == ("truncated", "file ends inside the magic")
     assert _reason(b"") == ("truncated", "file ends inside the magic")
-    assert _reason(b"PK\x03\x04" + DATA[4:]) == ("bad-magic", "not a credgap v1 package (bad magic)")
+    assert _reason(b"PK\x03\x04" + DATA[4:]) == ("bad-magic", "not a credgap package (bad magic)")
     assert _reason(b"credgap.package/v") == ("truncated", "file ends inside the magic")
     assert _reason(DATA[: raw.prefix_len - 1]) == (
         "truncated",
