@@ -3,6 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+
+def N_(message: str) -> str:
+    """Mark an English message template for the operators' catalogue; the CLI layer translates it where
+    it is shown (this package never imports nodekit: docs/adr/0016-operator-language.md)."""
+    return message
+
 
 class KeyStoreError(Exception):
     """Root of every error raised by ``keys`` (deliberately not named ``KeyError``)."""
@@ -10,8 +18,22 @@ class KeyStoreError(Exception):
     exit_code: int = 1
     reason: str = "keys"
 
-    def __init__(self, message: str, *, reason: str | None = None, exit_code: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        exit_code: int | None = None,
+        params: Mapping[str, object] | None = None,
+        where: str = "",
+    ) -> None:
+        # with ``params``, ``message`` is an English ``str.format`` template: ``str()`` is the English text
+        # (node.log, --json); the CLI layer shows the template translated (``keys`` never imports nodekit,
+        # docs/adr/0016-operator-language.md); ``where`` (a file, never translated) goes in front
+        self.template = message
+        self.params = dict(params) if params else {}
+        self.where = where
+        super().__init__(where + (message.format(**self.params) if self.params else message))
         if reason is not None:
             self.reason = reason
         if exit_code is not None:
@@ -20,7 +42,14 @@ class KeyStoreError(Exception):
     def with_source(self, source: object) -> KeyStoreError:
         """The same error (type, reason, exit code) with ``source: `` put in front of its message."""
         clone = type(self).__new__(type(self))
-        KeyStoreError.__init__(clone, f"{source}: {self}", reason=self.reason, exit_code=self.exit_code)
+        KeyStoreError.__init__(
+            clone,
+            self.template,
+            reason=self.reason,
+            exit_code=self.exit_code,
+            params=self.params,
+            where=f"{source}: {self.where}",
+        )
         return clone
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from keys.contexts import Purpose, signed_message
-from keys.errors import EncodingError, KeyStoreError, SignatureError
+from keys.errors import N_, EncodingError, KeyStoreError, SignatureError
 from keys.strict import KEY_ID, matches
 
 Role = Literal["internal", "public"]
@@ -44,7 +44,10 @@ def parse_fingerprint(text: str) -> str:
     """
     cleaned = _FINGERPRINT_SEPARATORS.sub("", text).lower()
     if not matches(cleaned, KEY_ID):
-        raise EncodingError(f"a fingerprint is {KEY_ID_HEX} hex digits (spaces allowed); got {len(cleaned)} characters")
+        raise EncodingError(
+            N_("a fingerprint is {need} hex digits (spaces allowed); got {got} characters"),
+            params={"need": KEY_ID_HEX, "got": len(cleaned)},
+        )
     return cleaned
 
 

@@ -19,7 +19,7 @@ import orjson
 from keys.identity_store import Identity
 from nodekit import i18n
 from nodekit.db import database_fault, database_location, is_database_error, log_database_error
-from nodekit.errors import DiskFull, ExitCode, NodeError
+from nodekit.errors import DiskFull, ExitCode, NodeError, shown
 from nodekit.home import HOME_ENV, load_config, resolve_home
 from nodekit.logs import LOG_FORMAT_ENV, LOG_FORMATS, LogFormat, attach_node_log
 from nodekit.operator import OPERATOR_ENV, set_operator
@@ -144,13 +144,14 @@ def emit(data: Any, human: Callable[[], None] | str | None = None, *, as_json: b
 def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     """A plain aligned text table (values escaped for the terminal)."""
     cells = [[printable(h) for h in headers]] + [[printable(c) for c in row] for row in rows]
-    widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c + " " * (widths[i] - _width(c)) for i, c in enumerate(r)).rstrip() for r in cells]
+    widths = [max(display_width(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c + " " * (widths[i] - display_width(c)) for i, c in enumerate(r)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def _width(text: str) -> int:
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (a CJK character takes two)."""
     import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -490,7 +491,7 @@ def _report(name: str, exc: BaseException) -> int:
     target = fault if fault is not None else exc
     reason, message, exit_code = one_line(target)
     # the operator reads their language; node.log and --json keep the English text
-    text = printable(target.shown(), limit=2000) if isinstance(target, NodeError) else message
+    text = printable(shown(target), limit=2000) if reason != "internal" else message
     if reason != "internal":
         log.warning("%s failed (%s): %s", name, reason, message)
     else:

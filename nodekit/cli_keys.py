@@ -19,8 +19,9 @@ from keys.keyfile import INSECURE_TEST_ENV, atomic_write, insecure_test_kdf_allo
 from keys.statements import REVOCATION_REASONS, RevocationStatement, SuccessionChange
 from keys.times import format_time, parse_validity
 from nodekit import identity_ops
-from nodekit.cli import NodeContext, NodeGroup, emit, json_option, pass_node_context, table
-from nodekit.i18n import _
+from nodekit.cli import NodeContext, NodeGroup, display_width, emit, json_option, pass_node_context, table
+from nodekit.errors import shown
+from nodekit.i18n import N_, _, ngettext
 from nodekit.runtime import NodeSpec
 from nodekit.text import printable
 from transfer.limits import READS_FORMAT
@@ -28,25 +29,48 @@ from transfer.limits import READS_FORMAT
 EXPIRY_WARNING = timedelta(days=30)
 
 
+# the words `keys list` and `keys show` print for a role and a key status (--json keeps the English codes)
+_ROLES = {"internal": N_("internal"), "public": N_("public")}
+_STATUSES = {
+    "current": N_("current"),
+    "trusted": N_("trusted"),
+    "superseded": N_("superseded"),
+    "revoked": N_("revoked"),
+    "distrusted": N_("distrusted"),
+    "expired": N_("expired"),
+    "retired": N_("retired"),
+}
+
+
+def _role(role: str) -> str:
+    return _(_ROLES[role]) if role in _ROLES else role
+
+
+def _status(status: str) -> str:
+    return _(_STATUSES[status]) if status in _STATUSES else status
+
+
 def _validity(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
     try:
         return parse_validity(value)
     except EncodingError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(shown(exc)) from None
 
 
 def _prompt(confirm: bool) -> Callable[[], str]:
     def ask() -> str:
         try:
             text: str = click.prompt(
-                "Passphrase for this node's private keys",
+                _("Passphrase for this node's private keys"),
                 hide_input=True,
                 confirmation_prompt=confirm,
                 err=True,
             )
         except click.Abort:
             raise KeySetupError(
-                "no passphrase given: use --passphrase-file, CREDGAP_PASSPHRASE, [keys] passphrase_file or a terminal",
+                N_(
+                    "no passphrase given: use --passphrase-file, CREDGAP_PASSPHRASE, [keys] passphrase_file or a terminal"
+                ),
                 reason="no-passphrase",
             ) from None
         return text
@@ -62,19 +86,26 @@ def _source(nctx: NodeContext, *, confirm: bool = False) -> identity_ops.Passphr
 
 
 def _warn(text: str) -> None:
-    click.echo(f"warning: {text}", err=True)
+    click.echo(_("warning: {text}").format(text=text), err=True)
 
 
 def _warn_test_kdf() -> None:
     if insecure_test_kdf_allowed():
-        _warn(f"{INSECURE_TEST_ENV}=1: key files use the insecure test-only Argon2id profile (tests only)")
+        _warn(
+            _("{env}=1: key files use the insecure test-only Argon2id profile (tests only)").format(
+                env=INSECURE_TEST_ENV
+            )
+        )
 
 
 def _expiry_note(expires: datetime, now: datetime) -> str:
     if now >= expires:
-        return "  EXPIRED"
+        return "  " + _("EXPIRED")
     if expires - now <= EXPIRY_WARNING:
-        return f"  (expires in {(expires - now).days} days: rotate soon)"
+        days = (expires - now).days
+        return "  " + ngettext(
+            "(expires in {days} day: rotate soon)", "(expires in {days} days: rotate soon)", days
+        ).format(days=days)
     return ""
 
 
@@ -83,14 +114,20 @@ def _write_public(path: Path, data: bytes) -> None:
     try:
         atomic_write(path.absolute(), data, replace=True, mode=0o644)
     except OSError as exc:
-        raise KeyStoreError(f"{path}: cannot write: {exc.strerror}", reason="write-failed", exit_code=1) from None
+        raise KeyStoreError(
+            N_("cannot write: {problem}"),
+            reason="write-failed",
+            exit_code=1,
+            params={"problem": exc.strerror},
+            where=f"{path}: ",
+        ) from None
 
 
 def _key_id_arg(value: str) -> str:
     try:
         return parse_fingerprint(value)
     except KeyStoreError as exc:
-        raise click.BadParameter(f"KEYID: {exc}") from None
+        raise click.BadParameter(f"KEYID: {shown(exc)}") from None
 
 
 def register(root: click.Group, spec: NodeSpec) -> None:
@@ -117,8 +154,10 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         if no_passphrase:
             passphrase = None
             _warn(
-                "the private key is stored WITHOUT a passphrase: anyone who can read "
-                f"{node.config.keys_dir} can act as this node (recorded in the transfer log)"
+                _(
+                    "the private key is stored WITHOUT a passphrase: anyone who can read "
+                    "{keys_dir} can act as this node (recorded in the transfer log)"
+                ).format(keys_dir=node.config.keys_dir)
             )
         else:
             passphrase = _source(nctx, confirm=True)()
@@ -130,9 +169,17 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         data = identity_ops.own_report(identity, node.clock())
         emit(
             {"ok": True, **data},
-            f"created the identity of {spec.role} node {printable(identity.name)} (node id {identity.node_id})\n"
-            f"  fingerprint {data['fingerprint']}\n"
-            f"  next: `{program} keys export-card -o FILE`, carry the card to the peer, and read them the fingerprint",
+            _(
+                "created the identity of the {role} node {name} (node id {node})\n"
+                "  fingerprint {fp}\n"
+                "  next: `{program} keys export-card -o FILE`, carry the card to the peer, and read them the fingerprint"
+            ).format(
+                role=_role(spec.role),
+                name=printable(identity.name),
+                node=identity.node_id,
+                fp=data["fingerprint"],
+                program=program,
+            ),
             as_json=as_json,
         )
 
@@ -146,13 +193,27 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         data = identity_ops.own_report(identity_ops.load_identity(node), now)
 
         def human() -> None:
-            click.echo(f"node         {printable(data['name'])} ({data['role']}), node id {data['node_id']}")
-            click.echo(f"key id       {data['key_id']}")
-            click.echo(f"fingerprint  {data['fingerprint']}")
             expires = datetime.fromisoformat(data["expires"].replace("Z", "+00:00"))
-            click.echo(f"valid        {data['created']} to {data['expires']}{_expiry_note(expires, now)}")
             protection = data["protection"]
-            click.echo(f"protection   {'NONE (no passphrase)' if protection == 'none' else 'argon2id, ' + protection}")
+            rows = [
+                (
+                    _("node"),
+                    _("{name} ({role}), node id {node}").format(
+                        name=printable(data["name"]), role=_role(data["role"]), node=data["node_id"]
+                    ),
+                ),
+                (_("key id"), data["key_id"]),
+                (_("fingerprint"), data["fingerprint"]),
+                (
+                    _("valid"),
+                    _("{start} to {end}").format(start=data["created"], end=data["expires"])
+                    + _expiry_note(expires, now),
+                ),
+                (_("protection"), _("NONE (no passphrase)") if protection == "none" else "argon2id, " + protection),
+            ]
+            width = max(display_width(label) for label, _value in rows) + 2
+            for label, value in rows:
+                click.echo(label + " " * (width - display_width(label)) + value)
 
         emit({"ok": True, **data}, human, as_json=as_json)
 
@@ -166,22 +227,34 @@ def register(root: click.Group, spec: NodeSpec) -> None:
 
         def human() -> None:
             if report.own is None:
-                click.echo(f"own keys: none (run `{program} keys init`)")
+                click.echo(_("own keys: none (run `{program} keys init`)").format(program=program))
             else:
-                click.echo(f"own keys of {printable(report.own['name'])} ({report.own['node_id']}):")
-                rows = [(k["fingerprint"], k["status"], k["created"], k["expires"]) for k in report.own["keys"]]
-                click.echo(table(rows, ["fingerprint", "status", "created", "expires"]))
+                click.echo(
+                    _("own keys of {name} ({node}):").format(
+                        name=printable(report.own["name"]), node=report.own["node_id"]
+                    )
+                )
+                rows = [
+                    (k["fingerprint"], _status(k["status"]), k["created"], k["expires"]) for k in report.own["keys"]
+                ]
+                click.echo(table(rows, [_("fingerprint"), _("status"), _("created"), _("expires")]))
             click.echo("")
             if not report.trusted:
-                click.echo(f"trusted keys: none (enrol a peer with `{program} keys trust CARD --fingerprint FP`)")
+                click.echo(
+                    _("trusted keys: none (enrol a peer with `{program} keys trust CARD --fingerprint FP`)").format(
+                        program=program
+                    )
+                )
                 return
-            click.echo("trusted keys:")
+            click.echo(_("trusted keys:"))
             rows2: list[tuple[object, ...]] = []
             for k in report.trusted:
-                status = k["status"] + (f" after seq {k['last_seq']}" if k["status"] == "superseded" else "")
-                status += ", expired" if k["expired"] else ""
-                rows2.append((k["fingerprint"], k["role"], k["node_name"], k["node_id"], status, k["expires"]))
-            click.echo(table(rows2, ["fingerprint", "role", "node", "node id", "status", "expires"]))
+                status = _status(k["status"])
+                if k["status"] == "superseded":
+                    status += " " + _("after seq {seq}").format(seq=k["last_seq"])
+                status += _(", expired") if k["expired"] else ""
+                rows2.append((k["fingerprint"], _role(k["role"]), k["node_name"], k["node_id"], status, k["expires"]))
+            click.echo(table(rows2, [_("fingerprint"), _("role"), _("node"), _("node id"), _("status"), _("expires")]))
 
         emit({"ok": True, "own": report.own, "trusted": report.trusted}, human, as_json=as_json)
 
@@ -204,7 +277,11 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         identity = identity_ops.load_identity(node, _source(nctx))
         card = identity.card(reads=reads)
         if node.clock() >= card.expires:
-            _warn(f"key {card.key_id} expired at {format_time(card.expires)}: a peer will refuse this card")
+            _warn(
+                _("key {key} expired at {at}: a peer will refuse this card").format(
+                    key=card.key_id, at=format_time(card.expires)
+                )
+            )
         fingerprint = format_fingerprint(card.key_id)
         if output is not None:
             _write_public(output, card.encode())
@@ -220,11 +297,11 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             emit(data, as_json=True)
         elif output is None:
             click.echo(card.encode().decode(), nl=False)
-            click.echo(f"fingerprint {fingerprint}", err=True)
+            click.echo(_("fingerprint {fp}").format(fp=fingerprint), err=True)
         else:
-            click.echo(f"wrote the identity card of node {identity.node_id} to {output}")
-            click.echo(f"fingerprint {fingerprint}")
-            click.echo("give the peer's operator this fingerprint by another path than the card (phone, paper)")
+            click.echo(_("wrote the identity card of node {node} to {file}").format(node=identity.node_id, file=output))
+            click.echo(_("fingerprint {fp}").format(fp=fingerprint))
+            click.echo(_("give the peer's operator this fingerprint by another path than the card (phone, paper)"))
 
     @keys_group.command("trust")
     @click.argument("card", type=click.Path(dir_okay=False, path_type=Path))
@@ -253,7 +330,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                 else _("already trusted: key {fp} of {role} node {name} ({node}), valid to {expires}; nothing changed")
             ).format(
                 fp=format_fingerprint(key.key_id),
-                role=key.role,
+                role=_role(key.role),
                 name=printable(key.node_name),
                 node=key.node_id,
                 expires=format_time(key.expires),
@@ -287,11 +364,20 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         }
 
         def human() -> None:
-            click.echo(f"rotated node {identity.node_id}: key {statement.old_key_id} -> {statement.new_key_id}")
-            click.echo(f"  new fingerprint {data['fingerprint']}")
+            click.echo(
+                _("rotated node {node}: key {old} -> {new}").format(
+                    node=identity.node_id, old=statement.old_key_id, new=statement.new_key_id
+                )
+            )
+            click.echo("  " + _("new fingerprint {fp}").format(fp=data["fingerprint"]))
             for peer, seq in sorted(statement.last_seq.items()):
-                click.echo(f"  to {peer}: the old key signs up to package {seq}, which carries the statement")
-            click.echo("  peers enrolling from now on need the new card (keys export-card)")
+                click.echo(
+                    "  "
+                    + _("to {peer}: the old key signs up to package {seq}, which carries the statement").format(
+                        peer=peer, seq=seq
+                    )
+                )
+            click.echo("  " + _("peers enrolling from now on need the new card (keys export-card)"))
 
         emit(data, human, as_json=as_json)
 
@@ -321,7 +407,9 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         identity = identity_ops.load_identity(node, _source(nctx))
         target = identity.key(_key_id_arg(key_id) if key_id else identity.current_key_id)
         if not yes:
-            click.confirm(f"Revoke key {format_fingerprint(target.key_id)} for good?", abort=True, err=True)
+            click.confirm(
+                _("Revoke key {fp} for good?").format(fp=format_fingerprint(target.key_id)), abort=True, err=True
+            )
         _warn_test_kdf()
         statement, replacement = identity_ops.revoke_identity(
             node, identity, now=node.clock(), key_id=target.key_id, reason=reason, validity=validity
@@ -339,13 +427,23 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         }
 
         def human() -> None:
-            click.echo(f"revoked key {statement.key_id} of node {identity.node_id} ({reason})")
-            if replacement is not None:
-                click.echo(f"  new key {format_fingerprint(replacement.key_id)}")
-                click.echo(
-                    "  every peer must apply the revocation statement and enrol the new card, checked by fingerprint:"
+            click.echo(
+                _("revoked key {key} of node {node} ({reason})").format(
+                    key=statement.key_id, node=identity.node_id, reason=reason
                 )
-                click.echo(f"  `{program} keys export-card -o FILE`, plus the statement (-o FILE)")
+            )
+            if replacement is not None:
+                click.echo("  " + _("new key {fp}").format(fp=format_fingerprint(replacement.key_id)))
+                click.echo(
+                    "  "
+                    + _(
+                        "every peer must apply the revocation statement and enrol the new card, checked by fingerprint:"
+                    )
+                )
+                click.echo(
+                    "  "
+                    + _("`{program} keys export-card -o FILE`, plus the statement (-o FILE)").format(program=program)
+                )
 
         emit(data, human, as_json=as_json)
 
@@ -359,8 +457,17 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         key, changed = identity_ops.distrust_key(node, _key_id_arg(key_id), node.clock())
         emit(
             {"ok": True, "key_id": key.key_id, "node_id": key.node_id, "status": key.status.value, "changed": changed},
-            f"{'distrusted' if changed else 'already ' + key.status.value:s} key {key.key_id} of {key.role} node "
-            f"{printable(key.node_name)} ({key.node_id})",
+            (
+                _("distrusted key {key} of {role} node {name} ({node})")
+                if changed
+                else _("already {status}: key {key} of {role} node {name} ({node})")
+            ).format(
+                status=_status(key.status.value),
+                key=key.key_id,
+                role=_role(key.role),
+                name=printable(key.node_name),
+                node=key.node_id,
+            ),
             as_json=as_json,
         )
 
@@ -381,8 +488,10 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         }
         if isinstance(change, SuccessionChange):
             data.update(old_key_id=change.old.key_id, new_key_id=change.new.key_id, last_seq=change.last_seq)
-            text = f"node {statement.node_id}: key {change.old.key_id} -> {change.new.key_id} (old key up to seq {change.last_seq})"
+            text = _("node {node}: key {old} -> {new} (old key up to seq {seq})").format(
+                node=statement.node_id, old=change.old.key_id, new=change.new.key_id, seq=change.last_seq
+            )
         else:
             data.update(key_id=change.key.key_id)
-            text = f"node {statement.node_id}: key {change.key.key_id} revoked"
-        emit(data, text + ("" if data["changed"] else " (already applied)"), as_json=as_json)
+            text = _("node {node}: key {key} revoked").format(node=statement.node_id, key=change.key.key_id)
+        emit(data, text + ("" if data["changed"] else " " + _("(already applied)")), as_json=as_json)

@@ -43,23 +43,31 @@ class NodeError(Exception):
 
     def shown(self) -> str:
         """The message in the operator's language (nodekit.i18n); English when it has no translation."""
-        from nodekit.i18n import _
-
-        template = getattr(self, "template", None)
-        if not isinstance(template, str):
-            return str(self)
-        # a parameter that is itself a translatable error (an InvalidValue, a NodeError) is shown translated
-        params = {
-            k: v.shown() if callable(getattr(v, "shown", None)) else v for k, v in getattr(self, "params", {}).items()
-        }
-        try:
-            return getattr(self, "where", "") + (_(template).format(**params) if params else _(template))
-        except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English stands
-            return str(self)
+        return shown(self)
 
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else self.reason
+
+
+def shown(exc: BaseException) -> str:
+    """An error's message in the operator's language: a NodeError, or an error of ``keys`` or
+    ``transfer`` (which never import nodekit) raised with an English template and its ``params``;
+    ``str(exc)`` for anything else, or when the translation lost a field."""
+    from nodekit.i18n import _
+
+    template = getattr(exc, "template", None)
+    if not isinstance(template, str):
+        return str(exc)
+    # a parameter that is itself a translatable error (an InvalidValue, a NodeError) is shown translated
+    params = {
+        k: v.shown() if callable(getattr(v, "shown", None)) else shown(v) if isinstance(v, BaseException) else v
+        for k, v in getattr(exc, "params", {}).items()
+    }
+    try:
+        return getattr(exc, "where", "") + (_(template).format(**params) if params else _(template))
+    except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English stands
+        return str(exc)
 
 
 class HomeError(NodeError):

@@ -30,6 +30,7 @@ from keys.statements import (
 from keys.times import format_time
 from keys.trust import KeyStatus, TrustedKey, TrustState
 from nodekit.events import record_event
+from nodekit.i18n import N_
 from nodekit.models import NodeMeta, TrustedKeyRow
 from transfer.limits import READS_FORMAT
 from transfer.log import EventCode
@@ -117,29 +118,38 @@ def trust_card(
     try:
         typed = parse_fingerprint(fingerprint)
     except KeyStoreError as exc:
-        raise KeyStoreError(f"bad --fingerprint: {exc}", reason="bad-fingerprint", exit_code=2) from None
+        raise KeyStoreError(
+            N_("bad --fingerprint: {problem}"), reason="bad-fingerprint", exit_code=2, params={"problem": exc}
+        ) from None
     if not hmac.compare_digest(typed, card.key_id):
         # the card's own fingerprint is not echoed: shown here, it would be copied instead of checked
         # with the peer's operator by another path
         raise TrustError(
-            f"fingerprint mismatch: the card's key is not {format_fingerprint(typed)} (as typed); not trusted — "
-            "confirm the fingerprint with the peer's operator by another path (phone, paper), not from this card",
+            N_(
+                "fingerprint mismatch: the card's key is not {typed} (as typed); not trusted — "
+                "confirm the fingerprint with the peer's operator by another path (phone, paper), not from this card"
+            ),
             reason="fingerprint-mismatch",
+            params={"typed": format_fingerprint(typed)},
         )
     me = own_node_id(session)
     if me is not None and card.node_id == me:
         raise KeyStoreError(
-            f"this is this node's own identity card ({me}): a node never trusts itself; "
-            "trust the card of the peer node instead",
+            N_(
+                "this is this node's own identity card ({me}): a node never trusts itself; "
+                "trust the card of the peer node instead"
+            ),
             reason="own-card",
             exit_code=3,
+            params={"me": me},
         )
     role = own_role or _own_role(session)
     if role is not None and card.role == role:
         raise KeyStoreError(
-            f"the card is of {_a(card.role)} node ({card.node_id}); this {role} node only trusts peers of the other role",
+            N_("the card is of the {card_role} node {node}; this {role} node only trusts peers of the other role"),
             reason="wrong-role",
             exit_code=3,
+            params={"card_role": card.role, "node": card.node_id, "role": role},
         )
     card.check_valid(now)
     rows = _rows(session, for_update=True)
@@ -177,10 +187,13 @@ def trust_card(
     current = [r for r in same_node if r.status == KeyStatus.TRUSTED]
     if current:
         raise KeyStoreError(
-            f"node {card.node_id} already has trusted key {current[0].key_id}; apply its revocation statement "
-            f"(keys apply-statement FILE) or distrust it (keys distrust {current[0].key_id}) before enrolling a new card",
+            N_(
+                "node {node} already has trusted key {key}; apply its revocation statement "
+                "(keys apply-statement FILE) or distrust it (keys distrust {key}) before enrolling a new card"
+            ),
             reason="node-already-trusted",
             exit_code=3,
+            params={"node": card.node_id, "key": current[0].key_id},
         )
     key = TrustedKey(
         key_id=card.key_id,
@@ -312,7 +325,10 @@ def distrust(session: Session, key_id: str, now: datetime, *, actor: str | None 
     row = session.get(TrustedKeyRow, key_id, with_for_update=True)
     if row is None:
         raise KeyStoreError(
-            f"key {key_id} is not in the trust store (see `keys list`)", reason="unknown-key", exit_code=3
+            N_("key {key} is not in the trust store (see `keys list`)"),
+            reason="unknown-key",
+            exit_code=3,
+            params={"key": key_id},
         )
     if row.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
         return _to_key(row), False

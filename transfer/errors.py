@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from transfer.header import Header
+
+
+def N_(message: str) -> str:
+    """Mark an English message template for the operators' catalogue; the CLI layer translates it where
+    it is shown (this package never imports nodekit: docs/adr/0016-operator-language.md)."""
+    return message
 
 
 class TransferError(Exception):
@@ -15,8 +22,16 @@ class TransferError(Exception):
     exit_code: int = 1
     reason: str = "transfer"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, reason: str | None = None, params: Mapping[str, object] | None = None, where: str = ""
+    ) -> None:
+        # with ``params``, ``message`` is an English ``str.format`` template: ``str()`` is the English text
+        # (node.log, the transfer log, --json); the CLI layer shows the template translated (``transfer``
+        # never imports nodekit, docs/adr/0016-operator-language.md)
+        self.template = message
+        self.params = dict(params) if params else {}
+        self.where = where
+        super().__init__(where + (message.format(**self.params) if self.params else message))
         if reason is not None:
             self.reason = reason
 
