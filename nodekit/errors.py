@@ -43,7 +43,7 @@ class NodeError(Exception):
 
     def shown(self) -> str:
         """The message in the operator's language (nodekit.i18n); English when it has no translation."""
-        return shown(self)
+        return _from_template(self)
 
     @property
     def message(self) -> str:
@@ -51,9 +51,15 @@ class NodeError(Exception):
 
 
 def shown(exc: BaseException) -> str:
-    """An error's message in the operator's language: a NodeError, or an error of ``keys`` or
-    ``transfer`` (which never import nodekit) raised with an English template and its ``params``;
-    ``str(exc)`` for anything else, or when the translation lost a field."""
+    """An error's message in the operator's language: a NodeError (its ``shown``), or an error of
+    ``keys`` or ``transfer`` (which never import nodekit) raised with an English template and its
+    ``params``; ``str(exc)`` for anything else, or when the translation lost a field."""
+    if isinstance(exc, NodeError):
+        return exc.shown()
+    return _from_template(exc)
+
+
+def _from_template(exc: BaseException) -> str:
     from nodekit.i18n import _
 
     template = getattr(exc, "template", None)
