@@ -10,6 +10,7 @@ import click
 from exchange.engine import Outcome, SentPackage
 from nodekit.cli import table
 from nodekit.errors import ExitCode, NodeError
+from nodekit.i18n import N_, _, ngettext
 from nodekit.runtime import Node
 from nodekit.text import plural, printable
 
@@ -22,6 +23,42 @@ class PackagesRejected(NodeError):
 
 
 Names = Mapping[str, str]
+
+# the words a person reads for a package's result and an item kind (--json and the logs keep the codes)
+_RESULTS = {
+    "applied": N_("applied"),
+    "rebased": N_("rebased"),
+    "duplicate": N_("duplicate"),
+    "pending": N_("pending"),
+    "rejected": N_("rejected"),
+    "skipped": N_("skipped"),
+}
+_ITEM_KINDS = {
+    "manifest": N_("manifest"),
+    "record": N_("record"),
+    "document": N_("document"),
+    "snapshot": N_("snapshot"),
+    "heartbeat": N_("heartbeat"),
+    "key-announcement": N_("key-announcement"),
+    "receipt": N_("receipt"),
+    "checkpoint": N_("checkpoint"),
+    "objection": N_("objection"),
+    "objection-resolution": N_("objection-resolution"),
+    "binding-request": N_("binding-request"),
+    "binding-decision": N_("binding-decision"),
+    "application": N_("application"),
+    "application-decision": N_("application-decision"),
+}
+
+
+def result_word(result: str) -> str:
+    """A package's result in the operator's language (the code itself when it has no word)."""
+    return _(_RESULTS[result]) if result in _RESULTS else result
+
+
+def kind_word(kind: str) -> str:
+    """An item kind in the operator's language; a dotted count (``upserted.penalty``) stays a code."""
+    return _(_ITEM_KINDS[kind]) if kind in _ITEM_KINDS else kind
 
 
 def node_names(node: Node) -> dict[str, str]:
@@ -48,14 +85,14 @@ def channel_label(channel: str | None, names: Names | None) -> str:
 
 def outcomes_table(outcomes: list[Outcome]) -> str:
     rows = [
-        [o.file, o.seq if o.seq is not None else "-", o.result, o.reason or "-", _counts(o) or o.message]
+        [o.file, o.seq if o.seq is not None else "-", result_word(o.result), o.reason or "-", _counts(o) or o.message]
         for o in outcomes
     ]
-    return table(rows, ["file", "seq", "result", "reason", "details"])
+    return table(rows, [_("file"), _("seq"), _("result"), _("reason"), _("details")])
 
 
 def _counts(o: Outcome) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(o.counts.items()))
+    return ", ".join(f"{kind_word(k)} {v}" for k, v in sorted(o.counts.items()))
 
 
 def outcome_line(o: Outcome, names: Names | None = None) -> str:
@@ -67,7 +104,12 @@ def outcome_line(o: Outcome, names: Names | None = None) -> str:
         else (f" {_counts(o)}" if o.counts else "")
     )
     seq = o.seq if o.seq is not None else "?"
-    return f"{o.result} {channel_label(o.channel, names)} seq {seq} {printable(o.file, 200)}{extra}"
+    return (
+        _("{result} {channel} seq {seq} {file}").format(
+            result=result_word(o.result), channel=channel_label(o.channel, names), seq=seq, file=printable(o.file, 200)
+        )
+        + extra
+    )
 
 
 def finish(outcomes: list[Outcome]) -> None:
@@ -75,9 +117,26 @@ def finish(outcomes: list[Outcome]) -> None:
     rejected = [o for o in outcomes if o.result == "rejected"]
     if rejected:
         raise PackagesRejected(
-            f"{plural(len(rejected), 'package')} rejected and quarantined "
-            f"(first: {rejected[0].file}: {rejected[0].reason})"
+            N_("{packages} rejected and quarantined (first: {file}: {reason})"),
+            params={
+                "packages": _Counted(len(rejected)),
+                "file": rejected[0].file,
+                "reason": rejected[0].reason,
+            },
         )
+
+
+class _Counted:
+    """``N package(s)``: English in str() (logs, --json), in the operator's language when shown."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __str__(self) -> str:
+        return plural(self.n, "package")
+
+    def shown(self) -> str:
+        return ngettext("{n} package", "{n} packages", self.n).format(n=self.n)
 
 
 class PackagesUndelivered(NodeError):
@@ -110,19 +169,23 @@ def sent_dict(p: SentPackage) -> dict[str, Any]:
 def sent_line(p: SentPackage, names: Names | None = None) -> str:
     """One package of an export for a person: sealed (or delivered, for an earlier one) and where, or
     NOT DELIVERED with the medium's reason."""
-    what = f"{channel_label(p.channel, names)} seq {p.seq} ({p.size} bytes"
+    fields = {"channel": channel_label(p.channel, names), "seq": p.seq, "size": p.size, "medium": p.medium}
     if not p.delivered:
-        return (
-            f"NOT DELIVERED {what}) kept in the archive: {p.reason or 'medium'}: {printable(p.message, 500)}; "
+        return _(
+            "NOT DELIVERED {channel} seq {seq} ({size} bytes) kept in the archive: {reason}: {message}; "
             "the next export delivers it"
-        )
+        ).format(**fields, reason=p.reason or "medium", message=printable(p.message, 500))
     if p.earlier:
-        return f"delivered {what}, sealed by an earlier export) written to {p.medium}"
-    return f"sealed {what}, {_counted(p.counts)}) written to {p.medium}"
+        return _(
+            "delivered {channel} seq {seq} ({size} bytes, sealed by an earlier export) written to {medium}"
+        ).format(**fields)
+    return _("sealed {channel} seq {seq} ({size} bytes, {counts}) written to {medium}").format(
+        **fields, counts=_counted(p.counts)
+    )
 
 
 def _counted(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"
+    return ", ".join(f"{kind_word(k)} {v}" for k, v in sorted(counts.items())) or _("empty")
 
 
 def undelivered_dicts(packages: list[SentPackage]) -> list[dict[str, Any]]:
@@ -141,9 +204,9 @@ def finish_sent(packages: list[SentPackage], names: Names | None = None) -> None
         first = missed[0]
         listed = ", ".join(f"seq {p.seq} on {channel_label(p.channel, names)}" for p in missed[:10])
         raise PackagesUndelivered(
-            f"{plural(len(missed), 'package')} not delivered, kept in the archive ({listed}): "
-            f"{printable(first.message, 500)}; the next export delivers them",
+            N_("{packages} not delivered, kept in the archive ({listed}): {message}; the next export delivers them"),
             reason=first.reason or "medium",
+            params={"packages": _Counted(len(missed)), "listed": listed, "message": printable(first.message, 500)},
         )
 
 
@@ -151,4 +214,4 @@ def echo_outcomes(outcomes: list[Outcome]) -> None:
     if outcomes:
         click.echo(outcomes_table(outcomes))
     else:
-        click.echo("nothing to import")
+        click.echo(_("nothing to import"))

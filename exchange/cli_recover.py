@@ -14,6 +14,7 @@ from exchange import recover
 from exchange.node import limits_for
 from nodekit import trust_store
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.i18n import N_, _
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelRow
 from nodekit.operator import operator_actor
@@ -57,7 +58,7 @@ def recover_cmd(
     if not why:
         raise click.BadParameter("a reason is required", param_hint="--reason")
     if as_json and not yes:
-        raise click.UsageError("--json needs --yes (there is nobody to ask)")
+        raise click.UsageError(_("--json needs --yes (there is nobody to ask)"))
     node = nctx.node()
     role = node.config.role
     side = "sender" if role == "internal" else "receiver"
@@ -65,26 +66,28 @@ def recover_cmd(
     with node.sessions() as s:
         me = trust_store.own_node_id(s)
         if me is None:
-            raise click.UsageError("this node has no identity yet (keys init)")
+            raise click.UsageError(_("this node has no identity yet (keys init)"))
         target = peer or _only_peer(s, me, side)
         if peer_status is not None:
             position = recover.read_peer_status(peer_status, peer=target, me=me, side=side)
             target = position.node
         elif target is None:
-            raise click.UsageError("give --peer NODE, or --peer-status FILE (the peer's status --json)")
+            raise click.UsageError(_("give --peer NODE, or --peer-status FILE (the peer's status --json)"))
         elif side == "sender":
             position = recover.from_receipts(s, me, target)
         else:
             raise recover.RecoverError(
-                "a public node learns the internal node's position from its status: run `internal-node status "
-                "--json > FILE` there, carry FILE over, and give --peer-status FILE"
+                N_(
+                    "a public node learns the internal node's position from its status: run `internal-node status "
+                    "--json > FILE` there, carry FILE over, and give --peer-status FILE"
+                )
             )
         plan = recover.plan_recovery(s, me, side, position, rebase_bound=limits_for(node.config).rebase_bound)
     if not as_json:
-        click.echo("channel recover will:")
+        click.echo(_("channel recover will:"))
         for line in plan.lines():
             click.echo(line)
-        if not yes and not click.confirm("go ahead?", default=False):
+        if not yes and not click.confirm(_("go ahead?"), default=False):
             raise click.Abort()
     # not while the operator reads: the lock keeps an export or import off the channel while it changes,
     # and apply_recovery refuses if the channel moved since the plan was shown
@@ -93,11 +96,17 @@ def recover_cmd(
     done = {"ok": True, "entry": index, **plan.as_dict()}
 
     def human() -> None:
-        click.echo(f"recovered: channel.recovered is entry {index}, the first of a new log segment")
+        click.echo(
+            _("recovered: channel.recovered is entry {index}, the first of a new log segment").format(index=index)
+        )
         if plan.next_seq is not None:
-            click.echo(f"next: internal-node export (a snapshot at seq {plan.next_seq}), then carry it over")
+            click.echo(
+                _("next: `internal-node export` (a snapshot at seq {seq}), then carry it over").format(
+                    seq=plan.next_seq
+                )
+            )
         else:
-            click.echo("next: carry `public-node status --json` to the internal node for its channel recover")
+            click.echo(_("next: carry `public-node status --json` to the internal node for its channel recover"))
 
     emit(done, human, as_json=as_json)
 

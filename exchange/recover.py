@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from nodekit.errors import ExitCode, NodeError
 from nodekit.events import record_event
+from nodekit.i18n import _, ngettext
 from nodekit.models import ChannelPackageRow, ChannelRow, NodeMeta, PeerCheckpointRow, ReceiptRow, TransferLogRow
 from transfer.limits import DEFAULT_REBASE_BOUND
 from transfer.log import EventCode
@@ -100,39 +101,74 @@ class RecoveryPlan:
         """The plan as an operator reads it before saying yes."""
         p = self.peer
         out = [
-            f"channel {self.channel} ({'this node sends' if self.side == 'sender' else 'this node receives'})",
-            f"  the peer {p.node} stands at seq {p.last_seq} ({p.last_digest[:16]}…), learned from "
-            + ("its latest verified receipt" if p.source == "receipts" else "its status file"),
-            f"  this node: last seq {self.before['last_seq']} -> {self.after['last_seq']}",
+            (
+                _("channel {channel} (this node sends)")
+                if self.side == "sender"
+                else _("channel {channel} (this node receives)")
+            ).format(channel=self.channel),
+            "  "
+            + (
+                _("the peer {node} stands at seq {seq} ({digest}…), learned from its latest verified receipt")
+                if p.source == "receipts"
+                else _("the peer {node} stands at seq {seq} ({digest}…), learned from its status file")
+            ).format(node=p.node, seq=p.last_seq, digest=p.last_digest[:16]),
+            "  "
+            + _("this node: last seq {before} -> {after}").format(
+                before=self.before["last_seq"], after=self.after["last_seq"]
+            ),
         ]
         if self.next_seq is not None:
             out.append(
-                f"  the next export seals a snapshot at seq {self.next_seq} (the peer's last + 2 or more): it "
-                "rebuilds the public side"
+                "  "
+                + _(
+                    "the next export seals a snapshot at seq {seq} (the peer's last + 2 or more): it rebuilds the "
+                    "public side"
+                ).format(seq=self.next_seq)
             )
         for a in self.abandoned:
-            out.append(f"  package {a['seq']} ({a['digest'][:16]}…, {a['status']}) is set aside as abandoned")
+            out.append(
+                "  "
+                + _("package {seq} ({digest}…, {status}) is set aside as abandoned").format(
+                    seq=a["seq"], digest=a["digest"][:16], status=a["status"]
+                )
+            )
         if self.abandoned:
             out.append(
-                f"  (the internal node says it sent nothing past seq {p.last_seq}: if its database was restored "
-                "from a backup, answer no and run channel recover on the internal node first)"
+                "  "
+                + _(
+                    "(the internal node says it sent nothing past seq {seq}: if its database was restored "
+                    "from a backup, answer no and run channel recover on the internal node first)"
+                ).format(seq=p.last_seq)
             )
         if self.abandoned_checkpoints:
+            n = len(self.abandoned_checkpoints)
             out.append(
-                f"  {len(self.abandoned_checkpoints)} checkpoint(s) held of the peer's log beyond entry "
-                f"{p.segment} belong to its abandoned log (restored from a backup) and are set aside"
+                "  "
+                + ngettext(
+                    "{n} checkpoint held of the peer's log beyond entry {entry} belongs to its abandoned log "
+                    "(restored from a backup) and is set aside",
+                    "{n} checkpoints held of the peer's log beyond entry {entry} belong to its abandoned log "
+                    "(restored from a backup) and are set aside",
+                    n,
+                ).format(n=n, entry=p.segment)
             )
         if self.abandoned_head is not None:
             out.append(
-                f"  the peer holds a checkpoint of this node's log at size {self.abandoned_head['size']}: the "
-                "abandoned log before the restore, recorded as such"
+                "  "
+                + _(
+                    "the peer holds a checkpoint of this node's log at size {size}: the "
+                    "abandoned log before the restore, recorded as such"
+                ).format(size=self.abandoned_head["size"])
             )
         if self.inbound is not None:
             out.append(
-                f"  the return channel moves from seq {self.inbound['from']} to the peer's {self.inbound['to']}: return "
-                "packages this node applied before its restore are not sent again"
+                "  "
+                + _(
+                    "the return channel moves from seq {start} to the peer's {end}: return "
+                    "packages this node applied before its restore are not sent again"
+                ).format(start=self.inbound["from"], end=self.inbound["to"])
             )
-        out.append("  a channel.recovered entry starts a new segment of this node's transfer log")
+        out.append("  " + _("a channel.recovered entry starts a new segment of this node's transfer log"))
         return out
 
 

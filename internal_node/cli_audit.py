@@ -8,6 +8,7 @@ from exchange.reconcile import ReconcileFailed, ReconcilePending, ReconcileRepor
 from nodekit import trust_store
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.home import parse_duration
+from nodekit.i18n import _, ngettext
 
 
 def register(root: click.Group) -> None:
@@ -55,12 +56,19 @@ def register(root: click.Group) -> None:
             )
 
 
+_SUMMARY = ("applied", "pending", "parked", "damaged", "rejected", "missing")
+
+
 def _human(report: ReconcileReport, show_all: bool) -> None:
     sm = report.summary
     click.echo(
-        f"{len(report.packages)} package(s) exported: {sm['applied']} applied, {sm['pending']} pending, "
-        f"{sm['parked']} parked, {sm['damaged']} damaged, {sm['rejected']} rejected, {sm['missing']} missing "
-        f"(period {report.period}s)"
+        ngettext(
+            "{n} package exported: {applied} applied, {pending} pending, {parked} parked, {damaged} damaged, "
+            "{rejected} rejected, {missing} missing (period {period}s)",
+            "{n} packages exported: {applied} applied, {pending} pending, {parked} parked, {damaged} damaged, "
+            "{rejected} rejected, {missing} missing (period {period}s)",
+            len(report.packages),
+        ).format(n=len(report.packages), period=report.period, **{k: sm[k] for k in _SUMMARY})
     )
     rows = []
     for p in report.packages:
@@ -69,20 +77,32 @@ def _human(report: ReconcileReport, show_all: bool) -> None:
         note = p.reason if p.status == "rejected" else ""
         if p.rejected_copies:
             note = (note + "; " if note else "") + ", ".join(
-                f"a copy {c['digest'][:16]} was rejected ({c['reason']}): evidence of the medium"
+                _("a copy {digest} was rejected ({reason}): evidence of the medium").format(
+                    digest=c["digest"][:16], reason=c["reason"]
+                )
                 for c in p.rejected_copies
             )
         rows.append([
             p.channel, p.seq, p.digest[:16], p.sealed.strftime("%Y-%m-%d %H:%M"), p.status.upper(), note, p.action,
         ])  # fmt: skip
     if rows:
-        click.echo(table(rows, ["channel", "seq", "digest", "sealed (UTC)", "status", "note", "to do"]))
+        click.echo(
+            table(rows, [_("channel"), _("seq"), _("digest"), _("sealed (UTC)"), _("status"), _("note"), _("to do")])
+        )
     for r in report.unexplained:
         click.echo(
-            f"UNEXPLAINED receipt from {r['issuer']} on {r['channel']}: seq {r['seq']} digest {r['digest'][:16]} "
-            f"{r['outcome']} {r['reason']}".rstrip()
+            _("UNEXPLAINED receipt from {issuer} on {channel}: seq {seq} digest {digest} {outcome} {reason}")
+            .format(
+                issuer=r["issuer"],
+                channel=r["channel"],
+                seq=r["seq"],
+                digest=r["digest"][:16],
+                outcome=r["outcome"],
+                reason=r["reason"],
+            )
+            .rstrip()
         )
     if report.complete:
-        click.echo("reconciled: every exported package is applied")
+        click.echo(_("reconciled: every exported package is applied"))
     elif report.ok:
-        click.echo("incomplete: nothing failed, but the packages above wait for the action named")
+        click.echo(_("incomplete: nothing failed, but the packages above wait for the action named"))

@@ -30,9 +30,9 @@ from internal_node.errors import ContentChanged, ExportError, ReviewStale
 from internal_node.export import SUMMARY_COLUMNS, ExportReport, export, heartbeat_only, resend
 from internal_node.returns import import_returns
 from keys.strict import whole
-from nodekit.cli import NodeContext, ProgressBars, emit, json_option, one_line, pass_node_context
+from nodekit.cli import NodeContext, ProgressBars, display_width, emit, json_option, one_line, pass_node_context
 from nodekit.home import parse_duration
-from nodekit.i18n import _, ngettext
+from nodekit.i18n import N_, _, ngettext
 from nodekit.text import printable
 
 _RANGE = whole(r"([0-9]{1,18})(?:\.\.([0-9]{1,18}))?")
@@ -124,13 +124,12 @@ def _human(
         _dry_run(r, command=command, limit=limit)
         return
     c = r.refresh.counts()
-    click.echo(f"policy {r.policy_digest}")
+    click.echo(_("policy {digest}").format(digest=r.policy_digest))
     click.echo(
-        "publication refreshed: "
-        + ", ".join(f"{k} {v}" for k, v in c.items() if v)
-        + (" (policy changed: everything re-projected)" if r.refresh.policy_changed else "")
+        _("publication refreshed: {counts}").format(counts=", ".join(f"{k} {v}" for k, v in c.items() if v))
+        + (" " + _("(policy changed: everything re-projected)") if r.refresh.policy_changed else "")
         if any(c.values())
-        else "publication up to date"
+        else _("publication up to date")
     )
     _held(r)
     for sp in every_package(r.sent):
@@ -145,11 +144,31 @@ def _held(r: ExportReport) -> None:
     waiting = [b for b in r.refresh.review if not b.get("decided")]
     for b in waiting[:20]:
         click.echo(
-            f"HELD FOR REVIEW {b['table']} {b['key']} v{b['version']}: {printable('; '.join(b['findings']), 300)}",
+            _("HELD FOR REVIEW {table} {key} v{version}: {findings}").format(
+                table=b["table"], key=b["key"], version=b["version"], findings=printable("; ".join(b["findings"]), 300)
+            ),
             err=True,
         )
     if len(waiting) > 20:
-        click.echo(f"... and {len(waiting) - 20} more held for review (internal-node review list)", err=True)
+        click.echo(
+            _("... and {n} more held for review (`internal-node review list`)").format(n=len(waiting) - 20), err=True
+        )
+
+
+# the dry run's summary columns (internal_node.export.SUMMARY_COLUMNS) as a person reads them
+_COLUMNS = {
+    "new": N_("new"),
+    "changed": N_("changed"),
+    "withdrawn": N_("withdrawn"),
+    "held": N_("held"),
+    "reversed": N_("reversed"),
+}
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded to ``width`` terminal columns (a CJK character takes two)."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
 
 
 def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
@@ -158,9 +177,9 @@ def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
     lines: list[str] = []
     say = lines.append
     c = r.refresh.counts()
-    say(f"policy {r.policy_digest}")
+    say(_("policy {digest}").format(digest=r.policy_digest))
     if any(c.values()):
-        changed = " (policy changed: everything re-projected)" if r.refresh.policy_changed else ""
+        changed = " " + _("(policy changed: everything re-projected)") if r.refresh.policy_changed else ""
         refreshed = ", ".join(f"{k} {v}" for k, v in c.items() if v)
         say(_("the export would first refresh the publication: {counts}").format(counts=refreshed) + changed)
     else:
@@ -175,13 +194,18 @@ def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
                 peer=printable(p.peer.node_name), items=items, digest=p.digest
             )
         )
-        say(f"  {'kind':<11}" + "".join(f"{col:>10}" for col in SUMMARY_COLUMNS))
+        say("  " + _pad(_("kind"), 11) + "".join(_pad(_(_COLUMNS[col]), 10, right=True) for col in SUMMARY_COLUMNS))
         for kind, per_kind in p.summary.items():
             say(f"  {kind:<11}" + "".join(f"{per_kind[col]:>10}" for col in SUMMARY_COLUMNS))
         if not p.summary:
             say(_("  (nothing new: a heartbeat)"))
         for rv in p.reversals:
-            say(f"  REVERSED {rv['table']} {rv['key']} v{rv['version']}: a withdrawn record published again")
+            say(
+                "  "
+                + _("REVERSED {table} {key} v{version}: a withdrawn record published again").format(
+                    table=rv["table"], key=rv["key"], version=rv["version"]
+                )
+            )
     say("")
     say(_("nothing sealed (--dry-run); to seal exactly this after review:"))
     for p in r.plans:

@@ -198,10 +198,11 @@ def register(root: click.Group) -> None:
                 )
             for name, summary in extra.items():
                 click.echo(
-                    f"{name} VERIFIED: {summary['entries']} entries, checkpoints cover {summary['covered']}, "
-                    f"root {summary['root']}"
+                    _("{name} VERIFIED: {entries} entries, checkpoints cover {covered}, root {root}").format(
+                        name=_(name), entries=summary["entries"], covered=summary["covered"], root=summary["root"]
+                    )
                     if summary
-                    else f"{name}: not in use"
+                    else _("{name}: not in use").format(name=_(name))
                 )
             if result.against is not None:
                 click.echo(

@@ -40,7 +40,7 @@ from nodekit.cli import (
 )
 from nodekit.errors import NodeError
 from nodekit.home import parse_duration
-from nodekit.i18n import _
+from nodekit.i18n import N_, _
 from nodekit.runtime import Node
 from nodekit.sdnotify import ServiceManager
 from nodekit.text import human
@@ -182,7 +182,7 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
 cli_query.register(cli)
 cli.add_command(web_cli.serve_cmd)
 cli.add_command(admin_cli.admin)
-cli_audit.add_log(cli, "web audit log", admin_cli.web_log_summary)
+cli_audit.add_log(cli, N_("web audit log"), admin_cli.web_log_summary)
 add_exit_code_epilogs(cli, "public-node")  # every --help ends with the exit codes
 
 
