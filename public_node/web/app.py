@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nodekit.home import HOME_ENV, load_config, resolve_home
 from public_node.errors import BadQuery
 from public_node.web import audit, db
-from public_node.web.config import WebConfig, load_web_config
+from public_node.web.config import IPNetwork, WebConfig, load_web_config
 from public_node.web.cursors import CursorError, Cursors
 from public_node.web.guard import Guard, Scope
 from public_node.web.labels import N_
@@ -86,7 +86,7 @@ class Platform:
         self._signer: audit.AuditSigner | None = None
         self.templates = make_environment(self.config.timezone)
         self._counts: tuple[Any, dict[str, int]] | None = None
-        self._proxies: tuple[float, tuple[Any, ...]] | None = None
+        self._proxies: tuple[float, tuple[IPNetwork, ...]] | None = None
 
     def today(self) -> date:
         """Today where the node publishes (fail-safe expiry is read in this zone)."""
@@ -125,11 +125,11 @@ class Platform:
         return self._counts[1]
 
     def client(self, request: Request) -> str:
-        """The address a request is counted against (``[web] trusted_proxies``)."""
+        """The address a request is counted against (``trusted_proxies``)."""
         peer = request.client.host if request.client else None
         return client_address(peer, request.headers.get("x-forwarded-for"), self.trusted_proxies())
 
-    def trusted_proxies(self) -> tuple[Any, ...]:
+    def trusted_proxies(self) -> tuple[IPNetwork, ...]:
         """The proxies whose X-Forwarded-For is believed: the security administrator's list in the web
         database once saved, node.toml's ``[web] trusted_proxies`` until then. Read again at most every
         ``PROXIES_TTL`` seconds per process; a change made in this process applies at once."""
