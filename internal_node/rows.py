@@ -275,12 +275,12 @@ class RowValidator:
             code = v.check_uscc(text)
             warning = v.uscc_org_code_warning(code)
             if warning:
-                problems.append(Problem(line, spec.name, warning, "warning"))
+                problems.append(Problem.of(line, spec.name, warning, "warning"))
             return code
         if t is FieldType.ORG_CODE:
             code, warning = v.check_org_code(text)
             if warning:
-                problems.append(Problem(line, spec.name, warning, "warning"))
+                problems.append(Problem.of(line, spec.name, warning, "warning"))
             return code
         if t is FieldType.COMMITMENT_CODE:
             return v.check_commitment_code(text)

@@ -22,6 +22,7 @@ from internal_node import sample_words as w
 from internal_node.columns import KINDS
 from internal_node.sample_xlsx import SheetWriter
 from internal_node.validate import USCC_ALPHABET, org_code_check_char, resident_id_check_char, uscc_check_char
+from nodekit.i18n import _, ngettext
 from nodekit.runtime import Node
 
 LONG_TERM = date(2099, 12, 31)
@@ -591,14 +592,24 @@ def run(*, subjects: int, seed: int, out: Path | None, as_of: date, node: Node |
 
 
 def describe(result: dict[str, Any]) -> str:
-    lines = [f"sample data: {result['subjects']} subjects, seed {result['seed']}, {result['rows']} rows"]
+    """The summary an operator reads (in their language; --json has the same facts in English)."""
+    lines = [
+        _("sample data: {subjects} subjects, seed {seed}, {rows} rows").format(
+            subjects=result["subjects"], seed=result["seed"], rows=result["rows"]
+        )
+    ]
     for item in result["files"]:
         enc = f", {item['encoding']}" if item["encoding"] else ""
-        lines.append(f"  {item['file']:<34} {item['kind']:<11} {item['rows']:>8} rows  ({item['source']}{enc})")
+        rows = ngettext("{n} row", "{n} rows", item["rows"]).format(n=item["rows"])
+        lines.append(f"  {item['file']:<34} {item['kind']:<11} {rows:>13}  ({item['source']}{enc})")
     if result["out"]:
-        lines.append(f"written to {result['out']} (manifest.json lists kind and source of each file)")
+        lines.append(_("written to {out} (manifest.json lists kind and source of each file)").format(out=result["out"]))
     if result["loaded"]:
         total = sum(x["inserted"] + x["updated"] for x in result["loaded"])
         held = sum(x["held"] for x in result["loaded"])
-        lines.append(f"loaded into the node database: {total} records written, {held} held for review")
+        lines.append(
+            _("loaded into the node database: {total} records written, {held} held for review").format(
+                total=total, held=held
+            )
+        )
     return "\n".join(lines)

@@ -152,21 +152,29 @@ def org_code_check_char(body: str) -> str:
 
 
 @lru_cache(maxsize=8192)
-def uscc_org_code_warning(uscc: str) -> str | None:
-    """The GB 11714 check on positions 9–17 of a valid USCC: a warning, because real codes fail it."""
+def uscc_org_code_warning(uscc: str) -> InvalidValue | None:
+    """The GB 11714 check on positions 9–17 of a valid USCC: a warning, because real codes fail it (an
+    :class:`InvalidValue` never raised: English in ``str()``, the operator's language in ``shown()``)."""
     body, check = uscc[8:16], uscc[16]
     try:
         expected = org_code_check_char(body)
     except InvalidValue:
-        return f"USCC {uscc}: positions 9-17 are not a GB 11714 organisation code (warning only)"
+        return InvalidValue(
+            N_("USCC {uscc}: positions 9-17 are not a GB 11714 organisation code (warning only)"), uscc=uscc
+        )
     if check != expected:
-        return (
-            f"USCC {uscc}: organisation code check character is {check}, expected {expected} (GB 11714, warning only)"
+        return InvalidValue(
+            N_(
+                "USCC {uscc}: organisation code check character is {check}, expected {expected} (GB 11714, warning only)"
+            ),
+            uscc=uscc,
+            check=check,
+            expected=expected,
         )
     return None
 
 
-def check_org_code(raw: str) -> tuple[str, str | None]:
+def check_org_code(raw: str) -> tuple[str, InvalidValue | None]:
     """A stand-alone organisation code (``XXXXXXXX-X`` or 9 characters): canonical form and a warning."""
     value = raw.strip().upper().replace("-", "")
     if len(value) != 9:
@@ -174,9 +182,16 @@ def check_org_code(raw: str) -> tuple[str, str | None]:
     try:
         expected = org_code_check_char(value[:8])
     except InvalidValue:
-        return value, f"organisation code {_shown(value)} is not in GB 11714 form (warning only)"
+        return value, InvalidValue(
+            N_("organisation code {value} is not in GB 11714 form (warning only)"), value=_shown(value)
+        )
     if value[8] != expected:
-        return value, f"organisation code {value}: check character is {value[8]}, expected {expected} (warning only)"
+        return value, InvalidValue(
+            N_("organisation code {value}: check character is {check}, expected {expected} (warning only)"),
+            value=value,
+            check=value[8],
+            expected=expected,
+        )
     return value, None
 
 

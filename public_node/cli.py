@@ -38,9 +38,9 @@ from nodekit.cli import (
     pass_node_context,
     run,
 )
-from nodekit.errors import NodeError
+from nodekit.errors import NodeError, shown
 from nodekit.home import parse_duration
-from nodekit.i18n import N_, _
+from nodekit.i18n import N_, _, ngettext
 from nodekit.runtime import Node
 from nodekit.sdnotify import ServiceManager
 from nodekit.text import human
@@ -117,7 +117,7 @@ def watch_cmd(
         if outcomes and import_seconds is not None:
             import_seconds.observe(time.monotonic() - started)
         if outcomes:  # what brought them in: a filesystem event, the periodic rescan, or the start
-            click.echo(f"round {watcher.stats.rounds + 1} woken by {watcher.stats.woken_by}")
+            click.echo(_("round {n} woken by {cause}").format(n=watcher.stats.rounds + 1, cause=watcher.stats.woken_by))
         for o in outcomes:
             click.echo(outcome_line(o, names))
             if o.result != "skipped":  # a half-written file gets no receipt (yet)
@@ -139,7 +139,7 @@ def watch_cmd(
             with node.transaction() as s:
                 counts = purge_expired(s, today)
             if counts:
-                click.echo(f"purged expired records: {human(counts)}")
+                click.echo(_("purged expired records: {counts}").format(counts=human(counts)))
             purged_on[0] = today
 
     watcher = MediumWatcher(
@@ -155,9 +155,19 @@ def watch_cmd(
             ).format(medium=node.config.medium, every=medium_alarm_every),
             err=True,
         )
-    click.echo(f"watching {node.config.medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C", err=True)
+    click.echo(
+        _("watching {medium} (rescan every {rescan}); stop with SIGTERM or Ctrl-C").format(
+            medium=node.config.medium, rescan=rescan
+        ),
+        err=True,
+    )
     stats = watcher.run()
-    click.echo(f"stopped after {stats.rounds} rounds ({stats.mode})", err=True)
+    click.echo(
+        ngettext("stopped after {n} round ({mode})", "stopped after {n} rounds ({mode})", stats.rounds).format(
+            n=stats.rounds, mode=stats.mode
+        ),
+        err=True,
+    )
 
 
 @cli.command("export")
@@ -169,7 +179,9 @@ def export_cmd(nctx: NodeContext, as_json: bool) -> None:
     sent = send_returns(nctx.node(), nctx.identity())
     if not sent:
         raise click.UsageError(
-            "no trusted internal node: trust its identity card first (`public-node keys trust CARD --fingerprint FP`)"
+            _(
+                "no trusted internal node: trust its identity card first (`public-node keys trust CARD --fingerprint FP`)"
+            )
         )
     packages = every_package(sent)
     emit(
@@ -200,9 +212,11 @@ def serve_metrics(node: Node, host: str, port: int) -> Histogram:
         start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         raise NodeError(
-            f"--metrics-port {host}:{port}: cannot listen: {exc.strerror or exc}", reason="metrics-port"
+            N_("--metrics-port {host}:{port}: cannot listen: {problem}"),
+            reason="metrics-port",
+            params={"host": host, "port": port, "problem": exc.strerror or exc},
         ) from exc
-    click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    click.echo(_("metrics on {url}").format(url=f"http://{host}:{port}/metrics"), err=True)
     return histogram
 
 
@@ -216,7 +230,7 @@ def send_returns(node: Node, identity: Identity, *, strict: bool = True) -> list
     except (NodeError, TransferError, SQLAlchemyError) as exc:
         if strict:
             raise
-        click.echo(f"web audit log not anchored: {exc}", err=True)
+        click.echo(_("web audit log not anchored: {problem}").format(problem=shown(exc)), err=True)
     exchange = open_exchange(node, identity)
     with node.sessions() as s:
         peers = trust_store.load_trust_state(s).peers("internal")

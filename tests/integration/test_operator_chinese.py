@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from internal_node.sample_data import make_uscc
 from tests.helpers import CliResult
 from tests.integration.operator_support import USCC, Pair, penalty
 
@@ -87,8 +88,13 @@ def test_the_walkthrough_in_chinese_has_no_english_line(tmp_path: Path) -> None:
     r = zh(i(*ZH, "ingest", str(bad), *source), "ingest refused", code=3)
     assert "已拒收" in r.err
     f = tmp_path / "p.jsonl"
-    f.write_text("".join(json.dumps(penalty(n), ensure_ascii=False) + "\n" for n in range(3)), encoding="utf-8")
-    zh(i(*ZH, "ingest", str(f), *source), "ingest")
+    rows = [penalty(n) for n in range(3)] + [
+        penalty(3, party_uscc=make_uscc("91", "530102", "MA6K3X7Q", bad_org_check=True))
+    ]
+    f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    r = zh(i(*ZH, "ingest", str(f), *source), "ingest with a GB 11714 warning")
+    assert "仅为警告" in r.out + r.err
+    zh(i(*ZH, "sample-data", "--subjects", "5", "--out", str(tmp_path / "sample")), "sample-data")
     zh(i(*ZH, "export", "--dry-run"), "export --dry-run")
     digest = pair.digest()
     zh(i(*ZH, "export", "--expect", digest), "export")

@@ -13,6 +13,7 @@ from internal_node import validate as v
 from internal_node import vocab
 from internal_node.sample_data import make_resident_id, make_uscc
 from internal_node.validate import InvalidValue, Problem
+from nodekit import i18n
 
 
 @pytest.mark.parametrize("code", ["91350100M000100Y43", "91350200776049653A", "91350100m000100y43"])
@@ -46,13 +47,17 @@ def test_inner_organisation_code_check_is_only_a_warning() -> None:
     assert v.uscc_org_code_warning(good) is None
     assert v.check_uscc(bad) == bad  # the outer check passes: accepted
     warning = v.uscc_org_code_warning(bad)
-    assert warning is not None and "GB 11714, warning only" in warning
+    assert warning is not None and "GB 11714, warning only" in str(warning)
+    with i18n.speaking("zh_CN"):
+        assert "仅为警告" in warning.shown() and bad in warning.shown()
 
 
 def test_stand_alone_organisation_code() -> None:
     assert v.check_org_code("77604965-3") == ("776049653", None)
     code, warning = v.check_org_code("776049654")
-    assert code == "776049654" and warning is not None and "expected 3" in warning
+    assert code == "776049654" and warning is not None and "expected 3" in str(warning)
+    with i18n.speaking("zh_CN"):
+        assert "仅为警告" in warning.shown() and "776049654" in warning.shown()
     with pytest.raises(InvalidValue, match="9 characters"):
         v.check_org_code("1234")
 
