@@ -32,6 +32,10 @@ _RESULTS = {
     "pending": N_("pending"),
     "rejected": N_("rejected"),
     "skipped": N_("skipped"),
+    # the channel's verdict on a package (transfer.channel.Verdict), which `transfer inspect` shows
+    "accept": N_("accept"),
+    "gap": N_("gap"),
+    "rebase": N_("rebase"),
 }
 _ITEM_KINDS = {
     "manifest": N_("manifest"),

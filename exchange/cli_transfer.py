@@ -8,10 +8,12 @@ from typing import Any
 
 import click
 
+from exchange.cli_outcomes import kind_word, result_word
 from exchange.inspect import inspect_package
-from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.cli import NodeContext, display_width, emit, json_option, pass_node_context
 from nodekit.errors import ExitCode, NodeError
-from nodekit.text import human, printable
+from nodekit.i18n import N_, _, ngettext
+from nodekit.text import printable
 
 
 class InspectFailed(NodeError):
@@ -36,25 +38,32 @@ def register(root: click.Group) -> None:
         emit(report, lambda: _human(report), as_json=as_json)
         if not report["verified"]:
             raise InspectFailed(
-                f"{file}: does not verify: {report.get('reason', '?')}: {report.get('message', '')}",
+                N_("does not verify: {reason}: {message}"),
                 reason=str(report.get("reason", "verification-failed")),
+                params={"reason": report.get("reason", "?"), "message": report.get("message", "")},
+                where=f"{file}: ",
             )
 
 
+def _label(word: str) -> str:
+    """A field name of the listing, in the operator's language, padded to the value column."""
+    return word + " " * max(1, 10 - display_width(word))
+
+
 def _human(r: dict[str, Any]) -> None:
-    click.echo(f"file      {printable(r['file'], 300)}")
-    click.echo(f"size      {r['size']} bytes")
+    click.echo(_label(_("file")) + printable(r["file"], 300))
+    click.echo(_label(_("size")) + ngettext("{n} byte", "{n} bytes", r["size"]).format(n=r["size"]))
     if "digest" in r:
-        click.echo(f"digest    {r['digest']}")
+        click.echo(_label(_("digest")) + str(r["digest"]))
     header = r.get("header")
     if header is not None:
         label = (
-            "header (signature VERIFIED)"
+            _("header (signature VERIFIED)")
             if r.get("header_verified")
-            else "header (UNVERIFIED: do not trust these values)"
+            else _("header (UNVERIFIED: do not trust these values)")
         )
         click.echo(label)
-        for k in sorted(header):
+        for k in sorted(header):  # the header's own field names: codes of docs/FORMAT.md
             value = header[k]
             if k in ("created", "not_after") and isinstance(value, int):
                 when = datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
@@ -63,15 +72,25 @@ def _human(r: dict[str, Any]) -> None:
                 click.echo(f"  {k:<10} {printable(value, 1000)}")
     if "signer" in r:
         sg = r["signer"]
-        click.echo(f"signer    {printable(sg['node_name'])} ({sg['node_id']}) key {sg['key_id']}")
+        click.echo(
+            _label(_("signer"))
+            + _("{name} ({node}) key {key}").format(
+                name=printable(sg["node_name"]), node=sg["node_id"], key=sg["key_id"]
+            )
+        )
     if "channel" in r:
         ch = r["channel"]
         click.echo(
-            f"channel   {ch['verdict']} (last applied {ch['last_applied']})"
+            _label(_("channel"))
+            + _("{verdict} (last applied {seq})").format(verdict=result_word(ch["verdict"]), seq=ch["last_applied"])
             + (f": {printable(ch.get('message', ''))}" if ch["verdict"] == "rejected" else "")
         )
     if isinstance(r.get("payload"), dict) and r["payload"].get("verified"):
-        click.echo(f"payload   verified: {human(r['payload']['counts'])}")
+        counts = ", ".join(f"{kind_word(k)} {v}" for k, v in r["payload"]["counts"].items())
+        click.echo(_label(_("payload")) + _("verified: {counts}").format(counts=counts))
     elif "payload" in r:
-        click.echo(f"payload   {printable(r['payload'])}")
-    click.echo("result    " + ("VERIFIED" if r["verified"] else f"NOT VERIFIED: {r.get('reason', '?')}"))
+        click.echo(_label(_("payload")) + printable(r["payload"]))
+    click.echo(
+        _label(_("result"))
+        + (_("VERIFIED") if r["verified"] else _("NOT VERIFIED: {reason}").format(reason=r.get("reason", "?")))
+    )
