@@ -10,7 +10,7 @@ import click
 from exchange.engine import Outcome, SentPackage
 from nodekit.cli import table
 from nodekit.errors import ExitCode, NodeError
-from nodekit.i18n import N_, _, ngettext
+from nodekit.i18n import ENGLISH, N_, _, language, ngettext
 from nodekit.runtime import Node
 from nodekit.text import plural, printable
 
@@ -55,6 +55,57 @@ _ITEM_KINDS = {
 }
 
 
+# Why a package was refused, by its reason code (docs/FORMAT.md): the message of a ``transfer`` error
+# is English (``transfer`` never imports nodekit; node.log, the transfer log and --json keep it), so an
+# operator reading another language is shown this explanation of its code instead
+_REASONS = {
+    "bad-magic": N_("not a credgap package (its first line is wrong)"),
+    "unknown-version": N_("a package format this node does not read"),
+    "bad-header": N_("its header is malformed"),
+    "bad-signature": N_("its header's signature does not verify"),
+    "unknown-signer": N_("signed by a key that is not in the trust store"),
+    "revoked-signer": N_("signed by a revoked or distrusted key"),
+    "expired-signer": N_("signed by an expired key"),
+    "superseded": N_("signed by a superseded key past the last package it may sign"),
+    "wrong-role": N_("the signer's role may not send on this channel"),
+    "wrong-sender": N_("the sender is not the node this channel expects"),
+    "wrong-recipient": N_("addressed to another node"),
+    "unknown-recipient-key": N_("sealed to a key of this node that it does not hold"),
+    "unsupported-suite": N_("a cipher suite this node does not support"),
+    "downgraded-suite": N_("a weaker cipher suite than the channel already uses"),
+    "bad-stanza": N_("its key stanza cannot be opened"),
+    "bad-ciphertext": N_("its payload does not decrypt: damaged or tampered with"),
+    "truncated": N_("the file is truncated"),
+    "oversized": N_("larger than the limits allow"),
+    "decompression-bomb": N_("its payload decompresses beyond the limits"),
+    "bad-payload": N_("its payload is malformed"),
+    "bad-schema": N_("an item does not match its schema"),
+    "unknown-kind": N_("an item of an unknown kind"),
+    "kind-not-allowed": N_("an item of a kind this channel does not carry"),
+    "inconsistent": N_("its header and payload disagree"),
+    "digest-mismatch": N_("its digest is not the one expected"),
+    "expired": N_("past its not_after: too old to apply"),
+    "future-dated": N_("created in the future (check the clocks)"),
+    "clock-regression": N_("created before a package already applied (check the clocks)"),
+    "replay": N_("a package already applied, sent again"),
+    "fork": N_("a different package for a position already taken: two histories of the channel"),
+    "rebase-too-far": N_("a snapshot too far ahead of this node"),
+    "pending-quota": N_("too many packages already wait for a missing one"),
+    "bad-receipt": N_("a receipt in it is malformed or does not verify"),
+    "bad-checkpoint": N_("a checkpoint in it is malformed or does not verify"),
+    "bad-proof": N_("a log proof in it does not verify"),
+    "incomplete": N_("still being written (the file is incomplete)"),
+}
+
+
+def reason_text(reason: str | None, message: str) -> str:
+    """Why a package was refused, for a person: the English message in English, else the explanation of
+    its reason code in the operator's language (the message when the code has none)."""
+    if reason in _REASONS and language() != ENGLISH:
+        return _(_REASONS[reason])
+    return message
+
+
 def result_word(result: str) -> str:
     """A package's result in the operator's language (the code itself when it has no word)."""
     return _(_RESULTS[result]) if result in _RESULTS else result
@@ -89,7 +140,13 @@ def channel_label(channel: str | None, names: Names | None) -> str:
 
 def outcomes_table(outcomes: list[Outcome]) -> str:
     rows = [
-        [o.file, o.seq if o.seq is not None else "-", result_word(o.result), o.reason or "-", _counts(o) or o.message]
+        [
+            o.file,
+            o.seq if o.seq is not None else "-",
+            result_word(o.result),
+            o.reason or "-",
+            _counts(o) or reason_text(o.reason, o.message),
+        ]
         for o in outcomes
     ]
     return table(rows, [_("file"), _("seq"), _("result"), _("reason"), _("details")])
@@ -103,7 +160,7 @@ def outcome_line(o: Outcome, names: Names | None = None) -> str:
     """One line per package for ``watch``; the file name and message may come from the medium or an
     unverified header, so they are escaped like every table cell."""
     extra = (
-        f" {printable(o.reason, 64)}: {printable(o.message, 500)}"
+        f" {printable(o.reason, 64)}: {printable(reason_text(o.reason, o.message), 500)}"
         if o.result in ("rejected", "skipped")
         else (f" {_counts(o)}" if o.counts else "")
     )
