@@ -10,13 +10,40 @@ import click
 from internal_node import applications as apps
 from internal_node.appmodels import Application, ApplicationAttachment, BindingRequest
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
+from nodekit.i18n import N_, _
 from nodekit.operator import operator_actor
 from nodekit.text import printable
 
 operator_option = click.option(
     "--operator", metavar="NAME", default=None, help="Who acts (default: $CREDGAP_OPERATOR, else the OS user)."
 )
-TYPES = {"binding": "绑定申请", "objection": "信用异议", "repair": "信用修复", "complaint": "投诉举报"}
+TYPES = {
+    "binding": N_("binding request"),
+    "objection": N_("credit objection"),
+    "repair": N_("credit repair"),
+    "complaint": N_("complaint"),
+}
+# an application's state and decision as a person reads them (--json keeps the codes)
+WORDS = {
+    "received": N_("received"),
+    "assigned": N_("assigned"),
+    "decided": N_("decided"),
+    "approved": N_("approved"),
+    "refused": N_("refused"),
+    "upheld": N_("upheld"),
+    "partially-upheld": N_("partially upheld"),
+    "rejected": N_("rejected: not upheld"),
+    "not-accepted": N_("not accepted"),
+    "answered": N_("answered"),
+}
+
+
+def _type(code: str) -> str:
+    return _(TYPES[code]) if code in TYPES else code
+
+
+def _word(code: str | None) -> str:
+    return _(WORDS[code]) if code in WORDS else str(code)
 
 
 def _entry(e: apps.Entry) -> dict[str, Any]:
@@ -26,10 +53,10 @@ def _entry(e: apps.Entry) -> dict[str, Any]:
 
 
 def _line(e: apps.Entry) -> str:
-    flag = "  逾期 OVERDUE" if e.overdue else ""
+    flag = "  " + _("OVERDUE") if e.overdue else ""
     who = f" → {printable(e.assignee, 40)}" if e.assignee else ""
-    decided = f" {e.decision}" if e.decision else ""
-    return f"{e.id[:12]} {TYPES[e.type]:<6} {e.state}{decided}{who}  due {e.due}{flag}"
+    decided = f" {_word(e.decision)}" if e.decision else ""
+    return f"{e.id[:12]} {_type(e.type)} {_word(e.state)}{decided}{who}  " + _("due {date}").format(date=e.due) + flag
 
 
 @click.group("applications")
@@ -47,7 +74,7 @@ def list_cmd(nctx: NodeContext, open_only: bool, overdue_only: bool, as_json: bo
     node = nctx.node()
     with node.sessions() as s:
         found = apps.entries(s, node.today(), overdue_only=overdue_only, open_only=open_only)
-    emit({"applications": [_entry(e) for e in found]}, "\n".join(map(_line, found)) or "no applications",
+    emit({"applications": [_entry(e) for e in found]}, "\n".join(map(_line, found)) or _("no applications"),
          as_json=as_json)  # fmt: skip
 
 
@@ -66,30 +93,40 @@ def show_cmd(nctx: NodeContext, ident: str, as_json: bool) -> None:
     with node.sessions() as s:
         row = apps.find(s, ident)
         extra: dict[str, Any] = {}
-        lines = [f"{row.id} {TYPES[apps._type(row)]} [{row.state}] due {row.due}"]
+        lines = [f"{row.id} {_type(apps._type(row))} [{_word(row.state)}] " + _("due {date}").format(date=row.due)]
         if isinstance(row, BindingRequest):
             subject = apps.binding_subject(s, row)
             extra["subject_found"] = None if subject is None else {
                 "name": subject.name, "legal_rep": subject.legal_rep, "uscc": subject.uscc, "id_no": subject.id_no,
             }  # fmt: skip
             lines += [
-                f"  claimant says: {printable(row.name, 100)}, {row.identifier}, legal rep "
-                f"{printable(row.legal_rep or '-', 40)}, contact {printable(row.contact, 64)}",
-                "  database has: "
-                + ("no subject with this identifier" if subject is None else
-                   f"{printable(subject.name, 100)}, legal rep {printable(subject.legal_rep or '-', 40)}"),
+                "  " + _("claimant says: {name}, {identifier}, legal rep {rep}, contact {contact}").format(
+                    name=printable(row.name, 100), identifier=row.identifier,
+                    rep=printable(row.legal_rep or "-", 40), contact=printable(row.contact, 64)),
+                "  " + _("database has: {found}").format(
+                    found=_("no subject with this identifier") if subject is None else
+                    _("{name}, legal rep {rep}").format(
+                        name=printable(subject.name, 100), rep=printable(subject.legal_rep or "-", 40))),
             ]  # fmt: skip
         else:
             atts = list(s.query(ApplicationAttachment).filter_by(application_id=row.id))
             extra["attachments"] = [{"name": a.name, "media_type": a.media_type, "sha256": a.sha256} for a in atts]
             lines += [
-                f"  record: {row.table_name or '-'} {row.key or '-'} v{row.version or '-'}; category {row.category}",
-                f"  statement: {printable(row.statement, 2000)}",
-                *(f"  attachment {a.n}: {printable(a.name, 80)} ({a.media_type}, sha256 {a.sha256[:16]}…)"
+                "  " + _("record: {table} {key} v{version}; category {category}").format(
+                    table=row.table_name or "-", key=row.key or "-", version=row.version or "-",
+                    category=row.category),
+                "  " + _("statement: {text}").format(text=printable(row.statement, 2000)),
+                *("  " + _("attachment {n}: {name} ({media_type}, sha256 {digest}…)").format(
+                    n=a.n, name=printable(a.name, 80), media_type=a.media_type, digest=a.sha256[:16])
                   for a in atts),
             ]  # fmt: skip
         if row.decision:
-            lines.append(f"  decided {row.decision} by {row.decided_by}: {printable(row.reason or '', 500)}")
+            lines.append(
+                "  "
+                + _("decided {decision} by {who}: {why}").format(
+                    decision=_word(row.decision), who=row.decided_by, why=printable(row.reason or "", 500)
+                )
+            )
         doc = _document(row, extra)
     emit(doc, "\n".join(lines), as_json=as_json)
 
@@ -106,7 +143,8 @@ def assign_cmd(nctx: NodeContext, ident: str, to: str, operator: str | None, as_
     with node.transaction() as s:
         row = apps.assign(s, ident, to, actor=operator_actor(operator), now=node.clock())
         out = {"id": row.id, "assignee": row.assignee}
-    emit(out, f"{out['id']} assigned to {printable(str(out['assignee']), 80)}", as_json=as_json)
+    emit(out, _("{id} assigned to {who}").format(id=out["id"], who=printable(str(out["assignee"]), 80)),
+         as_json=as_json)  # fmt: skip
 
 
 @applications_group.command("decide")
@@ -126,13 +164,14 @@ def decide_cmd(
 ) -> None:
     """Decide an application: recorded with who and why, applied to the record, sent back at the next export."""
     if upheld == (decision is not None):
-        raise click.UsageError("give exactly one of --decision D and --upheld")
+        raise click.UsageError(_("give exactly one of --decision D and --upheld"))
     node = nctx.node()
     actor = operator_actor(operator)
     with node.transaction() as s:
         row = apps.decide(s, ident, decision or "upheld", why, actor=actor, now=node.clock())
         out = {"id": row.id, "type": apps._type(row), "decision": row.decision, "by": actor}
-    emit(out, f"{out['id']} {TYPES[str(out['type'])]}: {out['decision']} (by {actor}); sent back at the next export",
+    emit(out, _("{id} {type}: {decision} (by {who}); sent back at the next export").format(
+        id=out["id"], type=_type(str(out["type"])), decision=_word(str(out["decision"])), who=actor),
          as_json=as_json)  # fmt: skip
 
 

@@ -106,6 +106,7 @@ def test_the_walkthrough_in_chinese_has_no_english_line(tmp_path: Path) -> None:
     zh(p(*ZH, "export"), "public export (receipts)")
     zh(i(*ZH, "import"), "internal import (receipts)")
     zh(i(*ZH, "status"), "internal status")
+    assert zh(i(*ZH, "applications", "list"), "applications list").out.strip() == "没有申请"
     zh(p(*ZH, "status"), "public status")
     zh(i(*ZH, "audit", "verify"), "internal audit verify")
     zh(p(*ZH, "audit", "verify"), "public audit verify")
