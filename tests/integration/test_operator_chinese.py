@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,13 +63,14 @@ def zh(r: CliResult, what: str, code: int | None = 0, data: str | None = None) -
     return r
 
 
-def test_the_walkthrough_in_chinese_has_no_english_line(tmp_path: Path) -> None:
+def test_the_walkthrough_in_chinese_has_no_english_line(tmp_path: Path, database_factory: Callable[[str], str]) -> None:
     medium = tmp_path / "medium"
     medium.mkdir()
     pair = Pair(tmp_path, tmp_path / "internal", tmp_path / "public", medium)
     i, p = pair.i, pair.p
-    zh(i(*ZH, "init", "--name", "city-internal", "--medium", str(medium)), "internal init")
-    zh(p(*ZH, "init", "--name", "city-public", "--medium", str(medium)), "public init")
+    urls = (database_factory("int"), database_factory("pub"))
+    zh(i(*ZH, "init", "--name", "city-internal", "--medium", str(medium), "--database-url", urls[0]), "internal init")
+    zh(p(*ZH, "init", "--name", "city-public", "--medium", str(medium), "--database-url", urls[1]), "public init")
     zh(i(*ZH, "keys", "init"), "internal keys init")
     zh(p(*ZH, "keys", "init"), "public keys init")
     zh(i(*ZH, "keys", "export-card", "-o", str(tmp_path / "internal.card")), "export-card")
