@@ -80,7 +80,7 @@ i18n: venv
 	$(BIN)/pybabel update -i build/credgap.pot -D credgap -d nodekit/locale -l zh_CN --ignore-obsolete --no-wrap --ignore-pot-creation-date
 	$(BIN)/pybabel compile -D credgap -d nodekit/locale -l zh_CN --statistics
 	$(BIN)/pybabel extract -F public_node/web/babel.cfg -k N_ -k WebError:3 --no-location -o build/messages.pot .
-	$(BIN)/pybabel update -i build/messages.pot -d public_node/web/locale -l zh_CN --ignore-obsolete --no-wrap
+	$(BIN)/pybabel update -i build/messages.pot -d public_node/web/locale -l zh_CN --ignore-obsolete --no-wrap --ignore-pot-creation-date
 	$(BIN)/pybabel compile -d public_node/web/locale -l zh_CN --statistics
 
 # the .mo is committed (a fresh clone and a wheel work without Babel); `make venv` recompiles it when

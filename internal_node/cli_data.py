@@ -94,9 +94,7 @@ def _read_with(report: IngestReport) -> str:
 
 def _listing(report: IngestReport, *, warnings: bool) -> list[str]:
     if warnings:
-        shown = [
-            _("warning: {problem}").format(problem=p.render(report.file)) for p in report.warnings[:WARNINGS_SHOWN]
-        ]
+        shown = [_("warning: {problem}").format(problem=p.shown(report.file)) for p in report.warnings[:WARNINGS_SHOWN]]
         more = report.warning_count - len(shown)
         if more > 0:
             shown.append(
@@ -105,7 +103,7 @@ def _listing(report: IngestReport, *, warnings: bool) -> list[str]:
                 ).format(n=more)
             )
         return shown
-    shown = [p.render(report.file) for p in report.problems[:PROBLEMS_SHOWN]]
+    shown = [p.shown(report.file) for p in report.problems[:PROBLEMS_SHOWN]]
     more = report.problem_count - len(shown)
     if more > 0:
         if report.rejects_file:

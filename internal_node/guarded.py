@@ -21,6 +21,7 @@ from internal_node.pubmodels import PROTECTED_FIELD, PUBLICATION
 from internal_node.rows import ValidRow
 from internal_node.upsert import Guarded, Undone
 from internal_node.validate import Problem
+from nodekit.i18n import N_
 
 ROW = "(row)"
 LABELS = {
@@ -90,11 +91,20 @@ def check_changes(
         if found is not None and not _keeps_withdrawn(given.values):
             reason, on = found
             if guarded.reactivate is None:
-                when = on.isoformat() if on else "an earlier date"
-                refused[nk] = Problem(
-                    given.line, ROW,
-                    f"{label}: withdrawn ({LABELS.get(reason, reason)}, {reason}) on {when}; this row would publish "
-                    "it again: ingest with --reactivate REASON if that is intended",
+                template = (
+                    N_(
+                        "{record}: withdrawn ({label}, {reason}) on {when}; this row would publish it again: ingest "
+                        "with --reactivate REASON if that is intended"
+                    )
+                    if on
+                    else N_(
+                        "{record}: withdrawn ({label}, {reason}) on an earlier date; this row would publish it again: "
+                        "ingest with --reactivate REASON if that is intended"
+                    )
+                )
+                refused[nk] = Problem.say(
+                    given.line, ROW, template, record=label, label=LABELS.get(reason, reason), reason=reason,
+                    when=on.isoformat() if on else "",
                 )  # fmt: skip
                 continue
             undone.append(Undone(kind, keys[nk], given.line, "reactivated"))
@@ -102,11 +112,11 @@ def check_changes(
             if value_digest(given.values.get(prot.field)) == prot.value_digest:
                 continue
             if guarded.override_objection is None:
-                refused[nk] = Problem(
+                refused[nk] = Problem.say(
                     given.line, prot.field,
-                    f"{label}: corrected through upheld objection {prot.objection} on "
-                    f"{prot.protected_at:%Y-%m-%d}; this row would change it back: ingest with "
-                    "--override-objection REASON if that is intended",
+                    N_("{record}: corrected through upheld objection {objection} on {day}; this row would change "
+                       "it back: ingest with --override-objection REASON if that is intended"),
+                    record=label, objection=prot.objection, day=f"{prot.protected_at:%Y-%m-%d}",
                 )  # fmt: skip
                 break
             undone.append(Undone(kind, keys[nk], given.line, "objection-overridden"))

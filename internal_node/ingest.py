@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import gettext
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,13 +18,15 @@ from typing import IO, Any
 
 import orjson
 
-from internal_node.columns import KINDS, KindSpec
+from internal_node.columns import KINDS, FieldType, KindSpec
 from internal_node.readers import FileFacts, Format, IngestError, RawRow, RowReader, detect_format, inspect_file
 from internal_node.rows import FILE, RowValidator, ValidRow
 from internal_node.upsert import BatchWriter, Counts, Guarded, Undone
 from internal_node.validate import InvalidValue, Problem, check_uscc, parse_text
+from nodekit import i18n
 from nodekit.errors import ExitCode
 from nodekit.events import record_event
+from nodekit.i18n import N_
 from nodekit.runtime import Node
 from transfer.log import EventCode
 
@@ -47,6 +50,9 @@ class IngestRejected(IngestError):
     def __init__(self, message: str, report: IngestReport, *, reason: str | None = None) -> None:
         super().__init__(message, reason=reason)
         self.report = report
+
+    def shown(self) -> str:
+        return _refusal(self.report, shown=True)
 
 
 @dataclass
@@ -175,7 +181,8 @@ class _RejectsFile:
 
 
 def _problems_text(problems: list[Problem]) -> str:
-    return "; ".join(f"{p.field}: {p.message}" for p in problems)
+    """The problems of a row for the person correcting it, in their language."""
+    return "; ".join(f"{p.field}: {p.text()}" for p in problems)
 
 
 def _cell_text(cell: Any) -> str:
@@ -227,18 +234,20 @@ def ingest_file(
     show in ``status`` and ``review list`` at once."""
     spec = KINDS.get(kind)
     if spec is None:
-        raise IngestUsageError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
+        raise IngestUsageError(
+            N_("unknown kind {kind}: expected one of {kinds}"), params={"kind": repr(kind), "kinds": ", ".join(KINDS)}
+        )
     try:
         source = parse_text(source, 200)
         source_uscc = check_uscc(source_uscc) if source_uscc else None
     except InvalidValue as exc:
-        raise IngestUsageError(f"--source/--source-uscc: {exc}") from None
+        raise IngestUsageError(N_("--source/--source-uscc: {error}"), params={"error": exc}) from None
     if not source:
-        raise IngestUsageError("--source: the data source unit (数据来源单位) is required")
+        raise IngestUsageError(N_("--source: the data source unit (数据来源单位) is required"))
     mapping = {header: _field_option(spec, "--map", header, name) for header, name in _pairs("--map", column_map)}
     given_defaults = _pairs("--default", defaults)
     if header_row is not None and header_row < 1:
-        raise IngestUsageError(f"--header-row {header_row}: rows are numbered from 1")
+        raise IngestUsageError(N_("--header-row {row}: rows are numbered from 1"), params={"row": header_row})
     try:
         file_format = detect_format(path, fmt)
         facts = inspect_file(path, file_format, encoding)
@@ -258,7 +267,7 @@ def ingest_file(
             )
         raise
     if header_row is not None and file_format is Format.JSONL:
-        raise IngestUsageError("--header-row: a JSON Lines file has no header row")
+        raise IngestUsageError(N_("--header-row: a JSON Lines file has no header row"))
     report = IngestReport(path.name, facts.sha256, kind, source, file_format.value, facts.encoding)
     reader = RowReader(path, file_format, facts.encoding, header_row=header_row)
     validator = RowValidator(spec, source_unit=source, source_unit_uscc=source_uscc, column_map=mapping)
@@ -267,17 +276,23 @@ def ingest_file(
         try:
             validator.set_default(name, value)
         except InvalidValue as exc:
-            raise IngestUsageError(f"--default {column}={value}: {exc}") from None
+            raise IngestUsageError(
+                N_("--default {column}={value}: {error}"),
+                params={"column": column, "value": value, "error": exc},
+            ) from None
     report.options = {
         **({"header_row": header_row} if header_row is not None else {}),
         **({"map": [f"{h}={f}" for h, f in mapping.items()]} if mapping else {}),
-        **({"defaults": [f"{c}={v}" for c, v in given_defaults]} if given_defaults else {}),
+        **({"defaults": [_logged_default(spec, mapping, c, v) for c, v in given_defaults]} if given_defaults else {}),
     }
     rejects_path = rejects or (default_rejects_path(path) if skip_invalid else None)
     try:
         sink = _RejectsFile(rejects_path) if rejects_path else None
     except OSError as exc:
-        raise IngestUsageError(f"cannot write the rejects file {rejects_path}: {exc.strerror or exc}") from exc
+        raise IngestUsageError(
+            N_("cannot write the rejects file {path}: {error}"),
+            params={"path": rejects_path, "error": exc.strerror or exc},
+        ) from exc
     try:
         try:
             with node.transaction() as session:
@@ -343,11 +358,26 @@ def _pairs(option: str, given: Sequence[str]) -> list[tuple[str, str]]:
     for item in given:
         column, sep, value = item.partition("=")
         if not sep or not column.strip() or not value.strip():
-            raise IngestUsageError(f"{option} {item}: expected 列名=value (a column, '=', a value)")
+            raise IngestUsageError(
+                N_("{option} {item}: expected 列名=value (a column, '=', a value)"),
+                params={"option": option, "item": item},
+            )
         if any(c == column.strip() for c, _v in pairs):
-            raise IngestUsageError(f"{option} {column.strip()}: given twice")
+            raise IngestUsageError(
+                N_("{option} {column}: given twice"), params={"option": option, "column": column.strip()}
+            )
         pairs.append((column.strip(), value.strip()))
     return pairs
+
+
+def _logged_default(spec: KindSpec, mapping: dict[str, str], column: str, value: str) -> str:
+    """``列名=值`` as the transfer log keeps it: a free-text or identity-number value as its SHA-256,
+    since the log never holds what could be a record's content (docs/FORMAT.md §13.1)."""
+    name = mapping.get(column) or spec.field_named(column)
+    field_type = spec.by_name[name].type if name else None
+    if field_type in (FieldType.LONGTEXT, FieldType.ID_NO):
+        return f"{column}=sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+    return f"{column}={value}"
 
 
 def _field_option(spec: KindSpec, option: str, column: str, name: str) -> str:
@@ -358,9 +388,13 @@ def _field_option(spec: KindSpec, option: str, column: str, name: str) -> str:
         return found
     choices = [*spec.by_name, *(f.label for f in spec.fields)]
     close = difflib.get_close_matches(name.strip(), choices, n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(close)}?" if close else f"; the {spec.kind} fields are in docs/INGEST.md"
-    return_value = f"{option} {column}={name}" if option == "--map" else f"{option} {column}"
-    raise IngestUsageError(f"{return_value}: {name.strip()!r} is not a {spec.kind} field{hint}")
+    given = f"{option} {column}={name}" if option == "--map" else f"{option} {column}"
+    params = {"given": given, "name": repr(name.strip()), "kind": spec.kind, "close": " or ".join(close)}
+    if close:
+        raise IngestUsageError(N_("{given}: {name} is not a {kind} field; did you mean {close}?"), params=params)
+    raise IngestUsageError(
+        N_("{given}: {name} is not a {kind} field; the {kind} fields are in docs/INGEST.md"), params=params
+    )
 
 
 def _log_undone(
@@ -404,11 +438,21 @@ def _sha256_or_empty(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _refusal(report: IngestReport) -> str:
+def _refusal(report: IngestReport, *, shown: bool = False) -> str:
+    """Why the file was refused: English (logs, --json), or with ``shown`` in the operator's language."""
     c = report.counts
-    first = report.problems[0].render(report.file) if report.problems else ""
-    what = f"{c.rejected} of {c.rows} rows invalid" if c.rejected else f"{report.problem_count} problems"
-    return f"{report.file}: rejected, nothing written: {what} (first: {first})"
+    t = i18n.active() if shown else gettext.NullTranslations()
+    first = (
+        "" if not report.problems else (report.problems[0].shown if shown else report.problems[0].render)(report.file)
+    )
+    if c.rejected:
+        what = t.ngettext("{rejected} of {rows} row invalid", "{rejected} of {rows} rows invalid", c.rows)
+    else:
+        what = t.ngettext("{problems} problem", "{problems} problems", report.problem_count)
+    what = what.format(rejected=c.rejected, rows=c.rows, problems=report.problem_count)
+    return t.gettext("{file}: rejected, nothing written: {what} (first: {first})").format(
+        file=report.file, what=what, first=first
+    )
 
 
 def _run(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nodekit.errors import ExitCode, NodeError
+from nodekit.i18n import N_, _
 from nodekit.text import printable
 
 CHUNK = 1 << 20
@@ -47,13 +48,16 @@ def detect_format(path: Path, explicit: str | None = None) -> Format:
         return _SUFFIXES[suffix]
     if suffix in (".xls", ".et", ".wps"):
         raise IngestError(
-            f"{path.name}: {suffix} workbooks (Excel 97-2003, WPS) are not read: save the sheet as .xlsx or CSV",
+            N_("{file}: {suffix} workbooks (Excel 97-2003, WPS) are not read: save the sheet as .xlsx or CSV"),
             reason="format",
+            params={"file": path.name, "suffix": suffix},
         )
     raise IngestError(
-        f"{path.name}: cannot tell the format from the suffix {suffix or '(none)'}: "
-        "expected .csv, .jsonl or .xlsx (or give --format)",
+        N_(
+            "{file}: cannot tell the format from the suffix {suffix}: expected .csv, .jsonl or .xlsx (or give --format)"
+        ),
         reason="format",
+        params={"file": path.name, "suffix": suffix or "(none)"},
     )
 
 
@@ -91,14 +95,18 @@ def inspect_file(path: Path, fmt: Format, encoding: str | None = None) -> FileFa
                 except UnicodeDecodeError:
                     is_utf8 = False
     except OSError as exc:
-        raise IngestError(f"{path}: cannot read: {exc.strerror or exc}", reason="unreadable") from exc
+        raise IngestError(
+            N_("{path}: cannot read: {error}"), reason="unreadable", params={"path": path, "error": exc.strerror or exc}
+        ) from exc
     if fmt is Format.XLSX:
         chosen = None
     elif encoding is not None:
         try:
             chosen = codecs.lookup(encoding).name
         except LookupError:
-            raise IngestError(f"unknown encoding {encoding!r}", reason="encoding") from None
+            raise IngestError(
+                N_("unknown encoding {encoding}"), reason="encoding", params={"encoding": repr(encoding)}
+            ) from None
     else:
         chosen = "utf-8-sig" if is_utf8 else "gb18030"
     if chosen == "utf-8":
@@ -140,7 +148,7 @@ class RowReader:
         if self.header_row is None:
             return not blank
         if row == self.header_row and blank:
-            raise self._fail(row, f"--header-row {row}: that row is empty", "empty")
+            raise self._fail(row, N_("--header-row {row}: that row is empty"), "empty", row=row)
         return row == self.header_row
 
     def __iter__(self) -> Iterator[RawRow]:
@@ -150,8 +158,9 @@ class RowReader:
             return self._jsonl()
         return self._xlsx()
 
-    def _fail(self, line: int, message: str, reason: str) -> IngestError:
-        return IngestError(f"{self.path.name}:{line}: (file): {message}", reason=reason)
+    def _fail(self, line: int, message: str, reason: str, **params: object) -> IngestError:
+        """A refusal of the file at ``line``: ``message`` an English template of ``params`` (nodekit.i18n)."""
+        return IngestError(message, reason=reason, params=params, where=f"{self.path.name}:{line}: (file): ")
 
     def _csv(self) -> Iterator[RawRow]:
         csv.field_size_limit(CSV_FIELD_LIMIT)
@@ -178,13 +187,15 @@ class RowReader:
         except UnicodeDecodeError as exc:
             raise self._fail(
                 line + 1,
-                f"not valid {self.encoding} text ({exc.reason}); give the file's encoding with --encoding",
+                N_("not valid {encoding} text ({why}); give the file's encoding with --encoding"),
                 "encoding",
+                encoding=self.encoding,
+                why=exc.reason,
             ) from exc
         except csv.Error as exc:
-            raise self._fail(line + 1, f"malformed CSV: {exc}", "malformed") from exc
+            raise self._fail(line + 1, N_("malformed CSV: {error}"), "malformed", error=exc) from exc
         if self.headers is None:
-            raise self._no_header("the file is empty")
+            raise self._no_header(N_("the file is empty"))
 
     def _jsonl(self) -> Iterator[RawRow]:
         try:
@@ -212,7 +223,9 @@ class RowReader:
                         continue
                     yield RawRow(number, mapping=value, row=number, data_row=data)
         except UnicodeDecodeError as exc:
-            raise self._fail(0, f"not valid {self.encoding} text ({exc.reason})", "encoding") from exc
+            raise self._fail(
+                0, N_("not valid {encoding} text ({why})"), "encoding", encoding=self.encoding, why=exc.reason
+            ) from exc
 
     def _xlsx(self) -> Iterator[RawRow]:
         from openpyxl import load_workbook
@@ -220,10 +233,12 @@ class RowReader:
         try:
             wb = load_workbook(self.path, read_only=True, data_only=True)
         except Exception as exc:  # zip, XML and openpyxl's own errors: they share no base class
-            raise self._fail(0, f"not an XLSX workbook ({type(exc).__name__}: {exc})", "malformed") from exc
+            raise self._fail(
+                0, N_("not an XLSX workbook ({error})"), "malformed", error=f"{type(exc).__name__}: {exc}"
+            ) from exc
         try:
             if not wb.worksheets:
-                raise self._fail(0, "the workbook has no sheet", "empty")
+                raise self._fail(0, N_("the workbook has no sheet"), "empty")
             sheet = wb.worksheets[0]
             data = 0
             for number, values in _sheet_rows(sheet, self._broken_sheet):
@@ -241,17 +256,26 @@ class RowReader:
         finally:
             wb.close()
         if self.headers is None:
-            raise self._no_header("the first sheet is empty")
+            raise self._no_header(N_("the first sheet is empty"))
 
     def _no_header(self, empty: str) -> IngestError:
         if self.header_row is not None:
-            return self._fail(self.header_row, f"--header-row {self.header_row}: the file has fewer rows", "empty")
-        return self._fail(1, f"no header row: {empty}", "empty")
+            return self._fail(
+                self.header_row, N_("--header-row {row}: the file has fewer rows"), "empty", row=self.header_row
+            )
+        return self._fail(1, N_("no header row: {why}"), "empty", why=_(empty))
 
     def _broken_sheet(self, sheet: Any, last: int, exc: Exception) -> IngestError:
         message = printable(f"{type(exc).__name__}: {exc}", limit=200)
         name = printable(str(getattr(sheet, "title", "?")), limit=64)
-        return self._fail(last + 1, f"sheet {name}: malformed sheet XML after row {last} ({message})", "malformed")
+        return self._fail(
+            last + 1,
+            N_("sheet {sheet}: malformed sheet XML after row {last} ({error})"),
+            "malformed",
+            sheet=name,
+            last=last,
+            error=message,
+        )
 
     def estimated_rows(self, facts: FileFacts) -> int | None:
         """A row count for the progress bar (lines of text files; XLSX's declared dimension)."""

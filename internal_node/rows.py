@@ -14,6 +14,7 @@ from internal_node.columns import LONGTEXT_MAX, FieldSpec, FieldType, KindSpec, 
 from internal_node.policy_fields import OWN_FIELDS
 from internal_node.readers import RawRow
 from internal_node.validate import InvalidValue, Problem
+from nodekit.i18n import N_
 
 ROW = "(row)"
 FILE = "(file)"
@@ -99,33 +100,57 @@ class RowValidator:
             if name is None:
                 if header.strip() and header.strip() not in IGNORED_HEADERS:
                     problems.append(
-                        Problem(
-                            line, FILE, f"column {header.strip()!r} is not a {self.spec.kind} field: ignored", "warning"
+                        Problem.say(
+                            line,
+                            FILE,
+                            N_("column {column} is not a {kind} field: ignored"),
+                            "warning",
+                            column=repr(header.strip()),
+                            kind=self.spec.kind,
                         )
                     )
                 self.columns.append(None)
                 continue
             if name in seen:
-                problems.append(Problem(line, name, f"given twice, as {seen[name]!r} and {header.strip()!r}"))
+                problems.append(
+                    Problem.say(
+                        line,
+                        name,
+                        N_("given twice, as {first} and {second}"),
+                        first=repr(seen[name]),
+                        second=repr(header.strip()),
+                    )
+                )
             seen[name] = header.strip()
             self.columns.append(self.spec.by_name[name])
         self._plan = [(i, spec.name) for i, spec in enumerate(self.columns) if spec is not None]
         for key, (given, _field) in self.column_map.items():
             if key not in mapped_seen:
-                problems.append(Problem(line, FILE, f"--map {given}: the header row has no such column"))
+                problems.append(
+                    Problem.say(line, FILE, N_("--map {column}: the header row has no such column"), column=given)
+                )
         if not seen:
             return [
-                Problem(
+                Problem.say(
                     line,
                     FILE,
-                    f"the header row names no {self.spec.kind} field: is there a title row above the header, "
-                    "or is --kind wrong?",
+                    N_(
+                        "the header row names no {kind} field: is there a title row above the header "
+                        "(--header-row N), or is --kind wrong?"
+                    ),
+                    kind=self.spec.kind,
                 )
             ]
         for spec in self.spec.fields:
             if spec.required and spec.name not in seen and spec.name not in self.operator_defaults:
                 problems.append(
-                    Problem(line, spec.name, f"required column missing (header {spec.label} or {spec.name})")
+                    Problem.say(
+                        line,
+                        spec.name,
+                        N_("required column missing (header {label} or {name})"),
+                        label=spec.label,
+                        name=spec.name,
+                    )
                 )
         return problems
 
@@ -141,7 +166,8 @@ class RowValidator:
         problems: list[Problem] = []
         converted = self._convert(self.spec.by_name[name], value.strip(), 0, problems)
         if any(p.severity == "error" for p in problems):
-            raise InvalidValue(problems[0].message)
+            first = problems[0]
+            raise InvalidValue(first.template or first.message, **(first.params or {}))
         self._defaults[name] = converted
         self.operator_defaults.add(name)
 
@@ -166,14 +192,14 @@ class RowValidator:
             try:
                 values[name] = convert(self.spec.by_name[name], cell, line, problems)
             except InvalidValue as exc:
-                problems.append(Problem(line, name, str(exc)))
+                problems.append(Problem.of(line, name, exc))
         if not values["source_unit"]:
             values["source_unit"] = self.source_unit
         if not values["source_unit_uscc"]:
             values["source_unit_uscc"] = self.source_unit_uscc
         for name in self._required:
             if values[name] is None and not any(p.field == name for p in problems):
-                problems.append(Problem(line, name, f"required ({self.spec.by_name[name].label})"))
+                problems.append(Problem.say(line, name, N_("required ({label})"), label=self.spec.by_name[name].label))
         subject, held = self._cross_checks(values, line, problems)
         if any(p.severity == "error" for p in problems):
             return None, problems
@@ -190,7 +216,13 @@ class RowValidator:
             cells = raw.cells
             if len(cells) > len(self.columns) and any(_present(c) for c in cells[len(self.columns) :]):
                 problems.append(
-                    Problem(raw.line, ROW, f"{len(cells)} cells but the header has {len(self.columns)} columns")
+                    Problem.say(
+                        raw.line,
+                        ROW,
+                        N_("{cells} cells but the header has {columns} columns"),
+                        cells=len(cells),
+                        columns=len(self.columns),
+                    )
                 )
             n = len(cells)
             return [(name, cells[i]) for i, name in self._plan if i < n]
@@ -202,11 +234,18 @@ class RowValidator:
                 if str(key) not in self.unknown and str(key).strip() not in IGNORED_HEADERS:
                     self.unknown.add(str(key))
                     problems.append(
-                        Problem(raw.line, FILE, f"key {str(key)!r} is not a {self.spec.kind} field: ignored", "warning")
+                        Problem.say(
+                            raw.line,
+                            FILE,
+                            N_("key {key} is not a {kind} field: ignored"),
+                            "warning",
+                            key=repr(str(key)),
+                            kind=self.spec.kind,
+                        )
                     )
                 continue
             if name in seen:
-                problems.append(Problem(raw.line, name, "given twice under different names"))
+                problems.append(Problem.say(raw.line, name, N_("given twice under different names")))
                 continue
             seen.add(name)
             given.append((name, cell))
@@ -230,7 +269,7 @@ class RowValidator:
             assert spec.vocab is not None
             codes = v.parse_enum_list(text, spec.vocab)
             if len(codes) > spec.max_len:
-                raise InvalidValue(f"too many values (at most {spec.max_len} characters of codes)")
+                raise InvalidValue(N_("too many values (at most {max_len} characters of codes)"), max_len=spec.max_len)
             return codes
         if t is FieldType.USCC:
             code = v.check_uscc(text)
@@ -256,9 +295,18 @@ class RowValidator:
         for later, earlier in DATE_ORDER.get(kind, ()):
             a, b = values.get(later), values.get(earlier)
             if isinstance(a, date) and isinstance(b, date) and a < b:
-                problems.append(Problem(line, later, f"{a.isoformat()} is before {earlier} {b.isoformat()}"))
+                problems.append(
+                    Problem.say(
+                        line,
+                        later,
+                        N_("{date} is before {other} {other_date}"),
+                        date=a.isoformat(),
+                        other=earlier,
+                        other_date=b.isoformat(),
+                    )
+                )
         if kind == "list_entry" and values.get("list_type") == "dishonest" and not values.get("basis"):
-            problems.append(Problem(line, "basis", "required for a serious-dishonesty listing (认定依据)"))
+            problems.append(Problem.say(line, "basis", N_("required for a serious-dishonesty listing (认定依据)")))
         self._id_pair(values, "legal_rep_id_type", "legal_rep_id_no", line, problems)
         if kind == "subject":
             return self._subject_row(values, line, problems), None
@@ -285,7 +333,7 @@ class RowValidator:
         try:
             values[no_field] = v.check_resident_id(number)
         except InvalidValue as exc:
-            problems.append(Problem(line, no_field, str(exc)))
+            problems.append(Problem.of(line, no_field, exc))
             return None
         return v.resident_id_birth_date(values[no_field])
 
@@ -306,7 +354,12 @@ class RowValidator:
             if uscc is None:
                 if not any(p.field == "party_uscc" for p in problems):
                     problems.append(
-                        Problem(line, "party_uscc", f"required for a {category.replace('_', ' ')} (统一社会信用代码)")
+                        Problem.say(
+                            line,
+                            "party_uscc",
+                            N_("required for a {category} (统一社会信用代码)"),
+                            category=category.replace("_", " "),
+                        )
                     )
                 return None, None
             return SubjectData(f"uscc:{uscc}", {**common, "uscc": uscc}), None
@@ -335,14 +388,16 @@ class RowValidator:
         data = {k: values.get(k) for k in SUBJECT_FIELDS}
         if category == "natural_person":
             if values.get("id_no") is None:
-                problems.append(Problem(line, "id_no", "required for a natural person subject (证件号码)"))
+                problems.append(Problem.say(line, "id_no", N_("required for a natural person subject (证件号码)")))
                 return None
             return SubjectData(f"id:{values['id_type']}:{values['id_no']}", data)
         if category is not None:
             if values.get("uscc") is None:
                 if not any(p.field == "uscc" for p in problems):
                     problems.append(
-                        Problem(line, "uscc", "required for a subject other than a natural person (统一社会信用代码)")
+                        Problem.say(
+                            line, "uscc", N_("required for a subject other than a natural person (统一社会信用代码)")
+                        )
                     )
                 return None
             return SubjectData(f"uscc:{values['uscc']}", data)
@@ -363,13 +418,13 @@ def _as_text(cell: Any, *, exact: bool) -> str:
     if isinstance(cell, str):
         return cell
     if isinstance(cell, bool):
-        raise InvalidValue(f"expected text, got {cell!r}")
+        raise InvalidValue(N_("expected text, got {value}"), value=repr(cell))
     if isinstance(cell, float):
         if exact:
-            raise InvalidValue("stored as a number, which loses digits: format the column as text")
+            raise InvalidValue(N_("stored as a number, which loses digits: format the column as text"))
         return str(int(cell)) if cell.is_integer() else repr(cell)
     if isinstance(cell, int | Decimal):
         return str(cell)
     if isinstance(cell, datetime | date):
         return cell.isoformat()
-    raise InvalidValue(f"expected text, got {type(cell).__name__}")
+    raise InvalidValue(N_("expected text, got {value}"), value=type(cell).__name__)

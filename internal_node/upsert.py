@@ -17,6 +17,7 @@ from internal_node.columns import KindSpec
 from internal_node.models import RECORD_MODELS, Subject, allocate_change_seqs
 from internal_node.rows import SUBJECT_FIELDS, SubjectData, ValidRow
 from internal_node.validate import Problem
+from nodekit.i18n import N_
 
 # What a subject-kind row may set besides the subject's identity fields.
 SUBJECT_META = ("disclosure", "record_status", "withdrawal_reason", "remarks")
@@ -204,7 +205,7 @@ class BatchWriter:
             seen = latest.get(row.key)
             if seen is not None:
                 if seen[1] != digest:
-                    problems.append(_duplicate(row, self.spec, f"line {seen[0].line}"))
+                    problems.append(_duplicate(row, self.spec, seen[0].line))
                 else:
                     self.counts.unchanged += 1
                 continue
@@ -240,7 +241,7 @@ class BatchWriter:
             }
             old = existing.get(key)
             if old is not None and old[1] != digest and self.first_seq is not None and old[2] >= self.first_seq:
-                problems.append(_duplicate(row, self.spec, "an earlier line"))
+                problems.append(_duplicate(row, self.spec, None))
                 continue
             if row.held_reason:
                 self.counts.held += 1
@@ -315,8 +316,14 @@ def _subject_values(subject: SubjectData, row: ValidRow, meta: bool) -> dict[str
     return {**subject.values, **{k: row.values.get(k) for k in SUBJECT_META}}
 
 
-def _duplicate(row: ValidRow, spec: KindSpec, where: str) -> Problem:
+def _duplicate(row: ValidRow, spec: KindSpec, where: int | None) -> Problem:
     key = ", ".join(f"{k}={row.values[k]}" for k in spec.key)
-    return Problem(
-        row.line, spec.key[0], f"the same record ({key}) is given on {where} of this file with different content"
-    )
+    if where is None:
+        return Problem.say(
+            row.line, spec.key[0],
+            N_("the same record ({key}) is given on an earlier line of this file with different content"), key=key,
+        )  # fmt: skip
+    return Problem.say(
+        row.line, spec.key[0],
+        N_("the same record ({key}) is given on line {line} of this file with different content"), key=key, line=where,
+    )  # fmt: skip

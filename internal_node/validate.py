@@ -5,7 +5,9 @@ and text, each raising :class:`InvalidValue` with a one-line reason, and the str
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -13,25 +15,71 @@ from typing import Literal
 
 from internal_node.leakguard import PROVINCES
 from internal_node.vocab import Vocabulary
+from nodekit.i18n import N_, _
 from nodekit.text import printable
 
 
 class InvalidValue(ValueError):
-    """A field's value is not acceptable; the message says what was expected and what was found."""
+    """A field's value is not acceptable; the message says what was expected and what was found.
+
+    ``message`` is an English message id, a ``str.format`` template of ``params``: ``str(exc)`` is the
+    English text (--json, logs), :meth:`shown` the operator's language (nodekit.i18n)."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.template = message
+        self.params = params
+        super().__init__(message.format(**params) if params else message)
+
+    def shown(self) -> str:
+        return translated(self.template, self.params, str(self))
+
+
+def translated(template: str, params: Mapping[str, object], english: str) -> str:
+    """``template`` in the operator's language filled with ``params`` (``english`` if that fails)."""
+    try:
+        return _(template).format(**params) if params else _(template)
+    except (KeyError, IndexError, ValueError):
+        return english
 
 
 @dataclass(frozen=True)
 class Problem:
     """One problem found in an input file. ``line`` is the 1-based line (CSV, JSON Lines) or sheet row
-    (XLSX) where the record starts; ``field`` is the English field name, or ``(row)``/``(file)``."""
+    (XLSX) where the record starts; ``field`` is the English field name, or ``(row)``/``(file)``.
+    ``message`` is English (--json); with a ``template`` (its message id) and ``params`` it can be
+    shown in the operator's language."""
 
     line: int
     field: str
     message: str
     severity: Literal["error", "warning"] = "error"
+    template: str | None = dc_field(default=None, compare=False)
+    params: Mapping[str, object] | None = dc_field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, line: int, field: str, exc: InvalidValue, severity: Literal["error", "warning"] = "error") -> Problem:
+        """The problem an :class:`InvalidValue` of ``field`` makes."""
+        return cls(line, field, str(exc), severity, exc.template, exc.params)
+
+    @classmethod
+    def say(
+        cls, line: int, field: str, template: str, severity: Literal["error", "warning"] = "error", /, **params: object
+    ) -> Problem:
+        """A problem from an English template (a message id) and its parameters."""
+        return cls(line, field, template.format(**params) if params else template, severity, template, params)
+
+    def text(self) -> str:
+        """The message in the operator's language."""
+        if self.template is None:
+            return self.message
+        return translated(self.template, self.params or {}, self.message)
 
     def render(self, file: str) -> str:
         return f"{file}:{self.line}: {self.field}: {printable(self.message, limit=300)}"
+
+    def shown(self, file: str) -> str:
+        """:meth:`render` in the operator's language."""
+        return f"{file}:{self.line}: {self.field}: {printable(self.text(), limit=300)}"
 
 
 # Full-width digits and separators, as Chinese input methods type them, are read as ASCII in dates,
@@ -61,7 +109,9 @@ _ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # GB 11714 body characte
 def uscc_check_char(body: str) -> str:
     """The GB 32100 check character of the first 17 characters of a USCC."""
     if len(body) != 17 or any(ch not in _USCC_VALUE for ch in body):
-        raise InvalidValue(f"expected 17 characters of {USCC_ALPHABET}, got {_shown(body)}")
+        raise InvalidValue(
+            N_("expected 17 characters of {alphabet}, got {value}"), alphabet=USCC_ALPHABET, value=_shown(body)
+        )
     c = 31 - sum(_USCC_VALUE[ch] * w for ch, w in zip(body, USCC_WEIGHTS, strict=True)) % 31
     return USCC_ALPHABET[0 if c == 31 else c]
 
@@ -71,22 +121,31 @@ def check_uscc(raw: str) -> str:
     """Return the USCC in canonical form (upper case) or raise :class:`InvalidValue`."""
     value = raw.strip().upper()
     if len(value) != 18:
-        raise InvalidValue(f"USCC must be 18 characters, got {len(value)} ({_shown(raw)})")
+        raise InvalidValue(
+            N_("USCC must be 18 characters, got {length} ({value})"), length=len(value), value=_shown(raw)
+        )
     bad = sorted({ch for ch in value if ch not in _USCC_VALUE})
     if bad:
         raise InvalidValue(
-            f"USCC {_shown(value)} has characters outside the GB 32100 alphabet: {''.join(bad)} (I, O, S, V, Z are never used)"
+            N_("USCC {value} has characters outside the GB 32100 alphabet: {bad} (I, O, S, V, Z are never used)"),
+            value=_shown(value),
+            bad="".join(bad),
         )
     expected = uscc_check_char(value[:17])
     if value[17] != expected:
-        raise InvalidValue(f"USCC {_shown(value)}: check character is {value[17]}, expected {expected} (GB 32100)")
+        raise InvalidValue(
+            N_("USCC {value}: check character is {found}, expected {expected} (GB 32100)"),
+            value=_shown(value),
+            found=value[17],
+            expected=expected,
+        )
     return value
 
 
 def org_code_check_char(body: str) -> str:
     """The GB 11714 check character of an 8-character organisation code body."""
     if len(body) != 8 or any(ch not in _ORG_ALPHABET for ch in body):
-        raise InvalidValue(f"expected 8 digits or letters, got {_shown(body)}")
+        raise InvalidValue(N_("expected 8 digits or letters, got {value}"), value=_shown(body))
     total = sum(_ORG_ALPHABET.index(ch) * w for ch, w in zip(body, _ORG_WEIGHTS, strict=True))
     c = 11 - total % 11
     return "X" if c == 10 else "0" if c == 11 else str(c)
@@ -111,7 +170,7 @@ def check_org_code(raw: str) -> tuple[str, str | None]:
     """A stand-alone organisation code (``XXXXXXXX-X`` or 9 characters): canonical form and a warning."""
     value = raw.strip().upper().replace("-", "")
     if len(value) != 9:
-        raise InvalidValue(f"organisation code must be 9 characters (8 + check), got {_shown(raw)}")
+        raise InvalidValue(N_("organisation code must be 9 characters (8 + check), got {value}"), value=_shown(raw))
     try:
         expected = org_code_check_char(value[:8])
     except InvalidValue:
@@ -139,11 +198,11 @@ def _birth(text: str) -> date:
     try:
         born = date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:
-        raise InvalidValue(f"resident ID: birth date {text} is not a calendar date") from None
+        raise InvalidValue(N_("resident ID: birth date {date} is not a calendar date"), date=text) from None
     if born.year < MIN_YEAR:
-        raise InvalidValue(f"resident ID: birth year {born.year} is before {MIN_YEAR}")
+        raise InvalidValue(N_("resident ID: birth year {year} is before {min_year}"), year=born.year, min_year=MIN_YEAR)
     if born.year > MAX_YEAR:
-        raise InvalidValue(f"resident ID: birth year {born.year} is after {MAX_YEAR}")
+        raise InvalidValue(N_("resident ID: birth year {year} is after {max_year}"), year=born.year, max_year=MAX_YEAR)
     return born
 
 
@@ -153,22 +212,30 @@ def check_resident_id(raw: str) -> str:
     value = raw.strip().upper()
     if len(value) == 15:
         if not _ID15.fullmatch(value):
-            raise InvalidValue("15-character resident ID must be digits only")
+            raise InvalidValue(N_("15-character resident ID must be digits only"))
         if value[:2] not in PROVINCES:
             # legacy numbers have no check digit: the region is what the leak guard can recognise
-            raise InvalidValue(f"15-character resident ID: region code {value[:2]}xxxx is not a province's")
+            raise InvalidValue(
+                N_("15-character resident ID: region code {region}xxxx is not a province's"), region=value[:2]
+            )
         _birth("19" + value[6:12])
         body = value[:6] + "19" + value[6:]
         return body + resident_id_check_char(body)
     if len(value) != 18:
-        raise InvalidValue(f"resident ID must be 18 characters (or 15 in the old form), got {len(value)}")
+        raise InvalidValue(
+            N_("resident ID must be 18 characters (or 15 in the old form), got {length}"), length=len(value)
+        )
     if not _ID18.fullmatch(value):
-        raise InvalidValue("resident ID must be 17 digits and a check character 0-9 or X")
+        raise InvalidValue(N_("resident ID must be 17 digits and a check character 0-9 or X"))
     _birth(value[6:14])
     expected = resident_id_check_char(value[:17])
     if value[17] != expected:
         # the number is personal data: say what is wrong without echoing it
-        raise InvalidValue(f"resident ID check character is {value[17]}, expected {expected} (GB 11643)")
+        raise InvalidValue(
+            N_("resident ID check character is {found}, expected {expected} (GB 11643)"),
+            found=value[17],
+            expected=expected,
+        )
     return value
 
 
@@ -205,21 +272,21 @@ def _parse_date(value: object) -> date:
     if isinstance(value, date):
         return _in_range(value, value)
     if isinstance(value, bool):
-        raise InvalidValue(f"expected a date, got {value!r}")
+        raise InvalidValue(N_("expected a date, got {value}"), value=repr(value))
     if isinstance(value, int) and 19000101 <= value <= 20991231:
         value = str(value)  # YYYYMMDD typed into a numeric cell or a JSON number
     elif isinstance(value, int | float | Decimal):
         return _excel_serial(value)
     if not isinstance(value, str):
-        raise InvalidValue(f"expected a date, got {type(value).__name__}")
+        raise InvalidValue(N_("expected a date, got {type}"), type=type(value).__name__)
     text = fold_full_width(value.strip())
     m = _DATE_SEP.fullmatch(text) or _DATE_ZH.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
     if m is None:
-        raise InvalidValue(f"expected a date as YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD, got {_shown(text)}")
+        raise InvalidValue(N_("expected a date as YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD, got {value}"), value=_shown(text))
     try:
         parsed = date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
-        raise InvalidValue(f"{_shown(text)} is not a calendar date") from None
+        raise InvalidValue(N_("{value} is not a calendar date"), value=_shown(text)) from None
     return _in_range(parsed, text)
 
 
@@ -227,20 +294,27 @@ def _excel_serial(value: int | float | Decimal) -> date:
     try:
         whole = int(value)
     except (OverflowError, ValueError, InvalidOperation):
-        raise InvalidValue(f"expected a date, got the number {value}") from None
+        raise InvalidValue(N_("expected a date, got the number {number}"), number=value) from None
     if value != whole:
-        raise InvalidValue(f"expected a date, got the number {value} (a date-time serial with a time part)")
+        raise InvalidValue(
+            N_("expected a date, got the number {number} (a date-time serial with a time part)"), number=value
+        )
     serial = whole
     if (
         not 61 <= serial <= 100_000
     ):  # before 1900-03-01 Excel's serials are off by its phantom leap day; no credit data is that old
-        raise InvalidValue(f"expected a date, got the number {serial}")
+        raise InvalidValue(N_("expected a date, got the number {number}"), number=serial)
     return _in_range(EXCEL_EPOCH + timedelta(days=serial), value)
 
 
 def _in_range(d: date, raw: object) -> date:
     if not MIN_YEAR <= d.year <= MAX_YEAR:
-        raise InvalidValue(f"date {_shown(str(raw))} is outside {MIN_YEAR}-{MAX_YEAR}")
+        raise InvalidValue(
+            N_("date {value} is outside {min_year}-{max_year}"),
+            value=_shown(str(raw)),
+            min_year=MIN_YEAR,
+            max_year=MAX_YEAR,
+        )
     return d
 
 
@@ -259,7 +333,7 @@ def parse_amount(value: object) -> Decimal:
     """An amount in 万元 (10 000 yuan): a decimal ≥ 0 with at most 6 decimals, kept exact (never
     through binary floating point, except for an XLSX numeric cell, read by its shortest repr)."""
     if isinstance(value, bool):
-        raise InvalidValue(f"expected an amount, got {value!r}")
+        raise InvalidValue(N_("expected an amount, got {value}"), value=repr(value))
     if isinstance(value, Decimal | int):
         amount = Decimal(value)
         text = str(value)
@@ -270,24 +344,28 @@ def parse_amount(value: object) -> Decimal:
         text = fold_full_width(value.strip())
         if not _AMOUNT.fullmatch(text):
             if text.startswith("-"):
-                raise InvalidValue(f"amount must be ≥ 0, got {_shown(text)}")
-            raise InvalidValue(f"expected an amount like 12.5 (万元), got {_shown(text)}")
+                raise InvalidValue(N_("amount must be ≥ 0, got {value}"), value=_shown(text))
+            raise InvalidValue(N_("expected an amount like 12.5 (万元), got {value}"), value=_shown(text))
         amount = Decimal(text.replace(",", ""))
     else:
-        raise InvalidValue(f"expected an amount, got {type(value).__name__}")
+        raise InvalidValue(N_("expected an amount, got {value}"), value=type(value).__name__)
     if not amount.is_finite():
-        raise InvalidValue(f"expected an amount, got {_shown(text)}")
+        raise InvalidValue(N_("expected an amount, got {value}"), value=_shown(text))
     if amount < 0:
-        raise InvalidValue(f"amount must be ≥ 0, got {_shown(text)}")
+        raise InvalidValue(N_("amount must be ≥ 0, got {value}"), value=_shown(text))
     try:
         exact = amount.quantize(_QUANTUM)
     except InvalidOperation:
-        raise InvalidValue(f"amount {_shown(text)} is too large") from None
+        raise InvalidValue(N_("amount {value} is too large"), value=_shown(text)) from None
     if exact != amount:
-        raise InvalidValue(f"amount {_shown(text)} has more than {AMOUNT_PLACES} decimals (万元)")
+        raise InvalidValue(
+            N_("amount {value} has more than {places} decimals (万元)"), value=_shown(text), places=AMOUNT_PLACES
+        )
     if exact >= Decimal(10) ** AMOUNT_INTEGER_DIGITS:
         raise InvalidValue(
-            f"amount {_shown(text)} is too large (at most {AMOUNT_INTEGER_DIGITS} digits before the point)"
+            N_("amount {value} is too large (at most {digits} digits before the point)"),
+            value=_shown(text),
+            digits=AMOUNT_INTEGER_DIGITS,
         )
     return exact
 
@@ -299,7 +377,9 @@ def parse_enum(value: str, vocab: Vocabulary) -> str:
     """The stored code of ``value`` (code, Chinese label or alias) in ``vocab``."""
     code = vocab.lookup(value)
     if code is None:
-        raise InvalidValue(f"'{_shown(value.strip())}' is not one of {vocab.describe()}")
+        raise InvalidValue(
+            N_("'{value}' is not one of {choices}"), value=_shown(value.strip()), choices=vocab.describe()
+        )
     return code
 
 
@@ -316,7 +396,7 @@ def parse_enum_list(value: str, vocab: Vocabulary) -> str:
             if code not in codes:
                 codes.append(code)
     if not codes:
-        raise InvalidValue("required: at least one value")
+        raise InvalidValue(N_("required: at least one value"))
     return ";".join(codes)
 
 
@@ -330,10 +410,10 @@ def parse_text(value: str, max_len: int, *, multiline: bool = False) -> str:
     line breaks and tabs only where ``multiline``)."""
     text = value.strip()
     if len(text) > max_len:
-        raise InvalidValue(f"at most {max_len} characters, got {len(text)}")
+        raise InvalidValue(N_("at most {max_len} characters, got {length}"), max_len=max_len, length=len(text))
     bad = (_CONTROL if multiline else _CONTROL_ONE_LINE).search(text)
     if bad is not None:
-        raise InvalidValue(f"contains the control character U+{ord(bad.group()):04X}")
+        raise InvalidValue(N_("contains the control character {character}"), character=f"U+{ord(bad.group()):04X}")
     return text
 
 
@@ -344,9 +424,13 @@ def check_commitment_code(value: str) -> str:
     """承诺编码: 6-digit region, 8-digit date (YYYYMMDD), 6-digit serial."""
     code = fold_full_width(value.strip())
     if not _COMMITMENT_CODE.fullmatch(code):
-        raise InvalidValue(f"commitment code must be 20 digits (region 6 + date 8 + serial 6), got {_shown(code)}")
+        raise InvalidValue(
+            N_("commitment code must be 20 digits (region 6 + date 8 + serial 6), got {value}"), value=_shown(code)
+        )
     try:
         date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
     except ValueError:
-        raise InvalidValue(f"commitment code {code}: digits 7-14 ({code[6:14]}) are not a date") from None
+        raise InvalidValue(
+            N_("commitment code {code}: digits 7-14 ({digits}) are not a date"), code=code, digits=code[6:14]
+        ) from None
     return code

@@ -389,7 +389,7 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
         return int(ExitCode.USAGE)
     with i18n.speaking(language):
         i18n.translate_help(root)
-        return _run(root, argv, name, prog_name)
+        return _run(root, _without_lang(argv if argv is not None else sys.argv[1:]), name, prog_name)
 
 
 def _lang_argument(args: Sequence[str]) -> str | None:
@@ -402,6 +402,23 @@ def _lang_argument(args: Sequence[str]) -> str | None:
         if arg.startswith("--lang="):
             return arg.partition("=")[2]
     return None
+
+
+def _without_lang(args: Sequence[str]) -> list[str]:
+    """The arguments without ``--lang`` (already read): so it is taken after the subcommand too."""
+    out: list[str] = []
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg == "--":
+            out.extend(args[i:])
+            break
+        elif arg == "--lang":
+            skip = True
+        elif not arg.startswith("--lang="):
+            out.append(arg)
+    return out
 
 
 def _run(root: click.Group, argv: Sequence[str] | None, name: str, prog_name: str | None) -> int:

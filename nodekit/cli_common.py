@@ -58,12 +58,13 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         home = resolve_home(nctx.home_arg)
         node = init_home(home, nctx.spec, name=name or home.name, medium=medium, database_url=database_url)
         try:
+            from nodekit.i18n import _
+
             data = {"ok": True, "home": str(home), "config": str(node.config.config_path)}
-            emit(
-                data,
-                f"initialised {spec.role} node home {home}\n  edit {node.config.config_path} to adjust it",
-                as_json=as_json,
-            )
+            role = {"internal": _("internal"), "public": _("public")}.get(spec.role, spec.role)
+            said = _("initialised {role} node home {home}").format(role=role, home=home)
+            edit = _("edit {config} to adjust it").format(config=node.config.config_path)
+            emit(data, f"{said}\n  {edit}", as_json=as_json)
         finally:
             node.close()
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nodekit.errors import ConfigError, DatabaseError, DiskFull, NodeError
+from nodekit.i18n import N_
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -66,7 +67,7 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise ConfigError(f"bad database URL {url!r}: {exc}") from exc
+        raise ConfigError(N_("bad database URL {url}: {error}"), params={"url": repr(url), "error": exc}) from exc
     # a statement's parameters are rows of the credit database: never part of an error's text
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
@@ -79,7 +80,9 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _name_faults(engine, database_location(url))
         return engine
-    raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    raise ConfigError(
+        N_("unsupported database {name}: use sqlite or postgresql"), params={"name": repr(parsed.get_backend_name())}
+    )
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
@@ -126,16 +129,28 @@ def database_fault(exc: BaseException, where: str) -> NodeError:
         # disk, and says "disk I/O error" or "unable to open": the filesystem says why
         cause = "full"
     if cause == "full":
-        return DiskFull(f"disk full: {where}")
+        return DiskFull(N_("disk full: {where}"), params={"where": where})
     if cause == "locked":
         return DatabaseError(
-            f"database locked: {where}: another process held it too long; try again", reason="database-locked"
+            N_("database locked: {where}: another process held it too long; try again"),
+            reason="database-locked",
+            params={"where": where},
         )
     if cause == "read-only":
-        return DatabaseError(f"database read-only: {where}: it accepts no writes", reason="database-read-only")
+        return DatabaseError(
+            N_("database read-only: {where}: it accepts no writes"),
+            reason="database-read-only",
+            params={"where": where},
+        )
     if cause == "unreachable":
-        return DatabaseError(f"database unreachable: {where} ({code})", reason="database-unreachable")
-    return DatabaseError(f"database error on {where} ({code}); the detail is in the node log")
+        return DatabaseError(
+            N_("database unreachable: {where} ({code})"),
+            reason="database-unreachable",
+            params={"where": where, "code": code},
+        )
+    return DatabaseError(
+        N_("database error on {where} ({code}); the detail is in the node log"), params={"where": where, "code": code}
+    )
 
 
 def is_database_error(exc: BaseException) -> bool:

@@ -23,12 +23,21 @@ class NodeError(Exception):
     exit_code: int = ExitCode.FAILURE
     reason: str = "failure"
 
-    def __init__(self, message: str, *, reason: str | None = None, params: Mapping[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        params: Mapping[str, object] | None = None,
+        where: str = "",
+    ) -> None:
         # ``message`` is an English message id; with ``params`` it is a ``str.format`` template, so the
-        # operator can read it translated (``shown``) while logs and --json keep the English text
+        # operator can read it translated (``shown``) while logs and --json keep the English text;
+        # ``where`` (a file and line, never translated) goes before it
         self.template = message
         self.params = dict(params) if params else {}
-        super().__init__(message.format(**self.params) if self.params else message)
+        self.where = where
+        super().__init__(where + (message.format(**self.params) if self.params else message))
         if reason is not None:
             self.reason = reason
 
@@ -39,9 +48,12 @@ class NodeError(Exception):
         template = getattr(self, "template", None)
         if not isinstance(template, str):
             return str(self)
-        params = getattr(self, "params", {})
+        # a parameter that is itself a translatable error (an InvalidValue, a NodeError) is shown translated
+        params = {
+            k: v.shown() if callable(getattr(v, "shown", None)) else v for k, v in getattr(self, "params", {}).items()
+        }
         try:
-            return _(template).format(**params) if params else _(template)
+            return getattr(self, "where", "") + (_(template).format(**params) if params else _(template))
         except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English stands
             return str(self)
 

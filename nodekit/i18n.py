@@ -100,6 +100,11 @@ def speaking(language: str) -> Iterator[None]:
             os.environ["LANGUAGE"] = saved
 
 
+def active() -> gettext.NullTranslations:
+    """The catalogue now spoken (``gettext``/``ngettext`` methods, for code that picks its catalogue)."""
+    return _active
+
+
 def language() -> str:
     """The language now spoken (``en`` or ``zh_CN``)."""
     return _active_language
@@ -118,6 +123,22 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for the catalogue without translating it here (it is translated where shown)."""
     return message
+
+
+class Shown:
+    """A parameter of an error read one way in English (``str``: logs, --json) and as a message id in
+    the operator's language (``shown``): ``Shown(with_article(role), role)`` is "an internal" in the
+    log and 内网 on a Chinese operator's screen."""
+
+    def __init__(self, english: str, message_id: str) -> None:
+        self.english = english
+        self.message_id = message_id
+
+    def __str__(self) -> str:
+        return self.english
+
+    def shown(self) -> str:
+        return self.english if _active_language == ENGLISH else _(self.message_id)
 
 
 def help_id(text: str) -> str:

@@ -18,6 +18,7 @@ from nodekit import migrate
 from nodekit.db import make_engine, make_sessionmaker, normalise_url
 from nodekit.errors import ConfigError, DatabaseError, HomeError
 from nodekit.home import CONFIG_NAME, NodeConfig, Role, load_config, with_article, write_config
+from nodekit.i18n import N_, Shown
 from nodekit.models import NodeMeta
 
 Clock = Callable[[], datetime]
@@ -92,7 +93,10 @@ class Node:
         try:
             zone = ZoneInfo(self.config.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"{self.config.config_path}: unknown time zone {self.config.timezone!r}") from exc
+            raise ConfigError(
+                N_("{config}: unknown time zone {zone}"),
+                params={"config": self.config.config_path, "zone": repr(self.config.timezone)},
+            ) from exc
         return self.clock().astimezone(zone).date()
 
     def close(self) -> None:
@@ -105,21 +109,26 @@ class Node:
         owner = self.owner_role()
         if owner is not None and owner != self.spec.role:
             raise DatabaseError(
-                f"{safe_url(self.config.database_url)} already belongs to {with_article(owner)} node; "
-                "give each node its own database",
+                N_("{database} already belongs to {owner} node; give each node its own database"),
                 reason="wrong-database",
+                params={"database": safe_url(self.config.database_url), "owner": Shown(with_article(owner), owner)},
             )
         from alembic.util import CommandError
 
         try:
             migrate.upgrade(self.engine, self.spec.migrations)
         except OperationalError as exc:
-            raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot migrate: {exc.orig}") from exc
+            raise DatabaseError(
+                N_("{database}: cannot migrate: {error}"),
+                params={"database": safe_url(self.config.database_url), "error": exc.orig},
+            ) from exc
         except CommandError as exc:
             raise DatabaseError(
-                f"{safe_url(self.config.database_url)}: cannot migrate: {exc} "
-                "(a database written by a newer credgap, or not a node database)",
+                N_(
+                    "{database}: cannot migrate: {error} (a database written by a newer credgap, or not a node database)"
+                ),
                 reason="schema",
+                params={"database": safe_url(self.config.database_url), "error": exc},
             ) from exc
 
     def owner_role(self) -> str | None:
@@ -130,7 +139,10 @@ class Node:
             with self.engine.connect() as conn:
                 row = conn.execute(select(NodeMeta.value).where(NodeMeta.key == "role")).first()
         except OperationalError as exc:
-            raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot connect: {exc.orig}") from exc
+            raise DatabaseError(
+                N_("{database}: cannot connect: {error}"),
+                params={"database": safe_url(self.config.database_url), "error": exc.orig},
+            ) from exc
         return None if row is None else str(row[0])
 
     def schema_state(self) -> tuple[set[str], set[str]]:
@@ -139,23 +151,36 @@ class Node:
             heads = set(self.spec.schema_heads) or migrate.head_revisions(self.spec.migrations)
             return migrate.current_revisions(self.engine), heads
         except OperationalError as exc:
-            raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot connect: {exc.orig}") from exc
+            raise DatabaseError(
+                N_("{database}: cannot connect: {error}"),
+                params={"database": safe_url(self.config.database_url), "error": exc.orig},
+            ) from exc
 
     def check_database(self) -> None:
         """Refuse a database that is not migrated or that belongs to another role."""
         current, heads = self.schema_state()
         if current != heads:
             raise DatabaseError(
-                f"{safe_url(self.config.database_url)}: schema is not current "
-                f"(at {sorted(current) or 'nothing'}, need {sorted(heads)}); run `{self.spec.program} db upgrade`",
+                N_("{database}: schema is not current (at {current}, need {heads}); run `{program} db upgrade`"),
                 reason="schema",
+                params={
+                    "database": safe_url(self.config.database_url),
+                    "current": sorted(current) or "nothing",
+                    "heads": sorted(heads),
+                    "program": self.spec.program,
+                },
             )
         meta = self.meta()
         role = meta.get("role")
         if role != self.spec.role:
             raise DatabaseError(
-                f"{safe_url(self.config.database_url)} belongs to {with_article(str(role))} node, not to this {self.spec.role} node",
+                N_("{database} belongs to {owner} node, not to this {role} node"),
                 reason="wrong-database",
+                params={
+                    "database": safe_url(self.config.database_url),
+                    "owner": Shown(with_article(str(role)), str(role)),
+                    "role": Shown(self.spec.role, self.spec.role),
+                },
             )
 
     def meta(self) -> dict[str, str]:
@@ -163,7 +188,10 @@ class Node:
             with self.sessions() as s:
                 return {m.key: m.value for m in s.scalars(select(NodeMeta))}
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"{safe_url(self.config.database_url)}: cannot read node_meta: {exc}") from exc
+            raise DatabaseError(
+                N_("{database}: cannot read node_meta: {error}"),
+                params={"database": safe_url(self.config.database_url), "error": exc},
+            ) from exc
 
     def set_meta(self, session: Session, key: str, value: str) -> None:
         row = session.get(NodeMeta, key)
@@ -198,7 +226,7 @@ def init_home(
 ) -> Node:
     """Create a node home with a commented ``node.toml`` and a migrated database."""
     if (home / CONFIG_NAME).exists():
-        raise HomeError(f"{home / CONFIG_NAME}: already exists; this home is initialised")
+        raise HomeError(N_("{config}: already exists; this home is initialised"), params={"config": home / CONFIG_NAME})
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     home.chmod(0o700)
     for sub in HOME_SUBDIRS:
@@ -209,8 +237,9 @@ def init_home(
     try:
         if node.owner_role() is not None:
             raise DatabaseError(
-                f"{safe_url(node.config.database_url)} already belongs to a node; give each node its own database",
+                N_("{database} already belongs to a node; give each node its own database"),
                 reason="wrong-database",
+                params={"database": safe_url(node.config.database_url)},
             )
         node.upgrade()
         with node.transaction() as s:

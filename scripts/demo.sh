@@ -15,7 +15,7 @@ say() { python3 -c 'import sys; from nodekit import i18n; i18n.activate(i18n.res
 # bold step titles on a terminal only: a log or a pipe gets plain text, no escape codes
 if [ -t 1 ]; then BOLD=$'\033[1m'; PLAIN=$'\033[0m'; else BOLD=; PLAIN=; fi
 step() { printf '\n%s== %s%s\n' "$BOLD" "$(say "$*")" "$PLAIN"; }
-note() { printf '   %s\n' "$*"; }
+note() { printf '   %s\n' "$(say "$*")"; }
 
 # Each node unlocks its private key with its own passphrase, read from a file the way a systemd
 # credential or a secrets mount provides it. (Real Argon2id: each unlock takes a moment.)

@@ -6,7 +6,7 @@ The ids come from four places: the product's code outside the web platform (``_`
 public_node/web/locale, which falls back to this one); the help texts of both programs' click
 commands and options, read from the command trees; click's own messages (usage errors, "Usage:",
 "Options:"), extracted from the installed click with Babel; and the demo's narration (``step`` and
-``say`` lines of scripts/demo.sh). tests/unit/nodekit/test_i18n.py calls :func:`catalogue` too."""
+``note`` lines of scripts/demo.sh without a shell variable). tests/unit/nodekit/test_i18n.py calls :func:`catalogue` too."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ PACKAGES = ("keys", "transfer", "nodekit", "exchange", "internal_node", "public_
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
 CLICK_MODULES = ("core.py", "exceptions.py", "types.py", "parser.py", "formatting.py", "decorators.py", "termui.py")
 DEMO = ROOT / "scripts" / "demo.sh"
-_DEMO_LINE = re.compile(r"""^\s*(?:step|say)\s+(?:-n\s+)?(["'])(?P<text>(?:(?!\1).)*)\1""", re.MULTILINE)
+_DEMO_LINE = re.compile(r"""^\s*(?:step|say|note)\s+(?:-n\s+)?(["'])(?P<text>(?:(?!\1).)*)\1""", re.MULTILINE)
 
 
 def _add(catalog: Catalog, message: str | tuple[str, str], where: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -150,6 +151,67 @@ def set_setting(s: Session, key: str, value: int) -> None:
     if key not in SETTINGS:
         raise AccountProblem(N_("There is no such setting."))
     s.merge(SecuritySetting(key=key, value=str(value)))
+
+
+# The two list settings the security administrator manages besides the numbers (docs/adr/0012): the
+# scopes institution tokens may hold, and the proxies whose X-Forwarded-For is believed. Stored as
+# space-separated text in ``security_setting``; no row means the default (every scope; node.toml's
+# ``[web] trusted_proxies``). Once saved, the web database is authoritative.
+ALLOWED_SCOPES_KEY = "token_scopes"
+TRUSTED_PROXIES_KEY = "trusted_proxies"
+MAX_PROXIES = 64
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def allowed_scopes(s: Session) -> tuple[str, ...]:
+    """The scopes the security administrator allows on institution tokens (all of them by default)."""
+    row = s.get(SecuritySetting, ALLOWED_SCOPES_KEY)
+    if row is None:
+        return TOKEN_SCOPES
+    chosen = set(row.value.split())
+    return tuple(x for x in TOKEN_SCOPES if x in chosen)
+
+
+def set_allowed_scopes(s: Session, scopes: list[str]) -> tuple[str, ...]:
+    """Save the allowed scopes (a subset of ``TOKEN_SCOPES``, possibly empty); returns them in order."""
+    if any(x not in TOKEN_SCOPES for x in scopes):
+        raise AccountProblem(N_("Choose scopes from the list."))
+    chosen = tuple(x for x in TOKEN_SCOPES if x in set(scopes))
+    s.merge(SecuritySetting(key=ALLOWED_SCOPES_KEY, value=" ".join(chosen)))
+    return chosen
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """Addresses or networks separated by spaces, commas or lines; AccountProblem naming the bad one."""
+    items = [x for x in re.split(r"[\s,]+", text) if x]
+    if len(items) > MAX_PROXIES:
+        raise AccountProblem(N_("At most 64 trusted proxies."))
+    out: list[Network] = []
+    for item in items:
+        try:
+            net = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise AccountProblem(
+                N_("Each trusted proxy must be an address or a network, such as 10.0.0.5 or 10.0.0.0/24.")
+            ) from None
+        if net not in out:
+            out.append(net)
+    return tuple(out)
+
+
+def trusted_proxies(s: Session) -> tuple[Network, ...] | None:
+    """The trusted proxies saved by the security administrator, or None when never saved (node.toml's apply)."""
+    row = s.get(SecuritySetting, TRUSTED_PROXIES_KEY)
+    if row is None:
+        return None
+    try:
+        return parse_networks(row.value)
+    except AccountProblem:
+        return ()  # a damaged row believes no one: counting the proxy itself is the safe failure
+
+
+def set_trusted_proxies(s: Session, networks: tuple[Network, ...]) -> None:
+    s.merge(SecuritySetting(key=TRUSTED_PROXIES_KEY, value=" ".join(str(n) for n in networks)))
 
 
 # -- accounts ------------------------------------------------------------------------------------
@@ -407,6 +469,8 @@ def issue_token(s: Session, institution: str, scopes: list[str], now: datetime) 
     bad = [x for x in scopes if x not in TOKEN_SCOPES]
     if bad or not scopes:
         raise AccountProblem(N_("Choose at least one scope from the list."))
+    if any(x not in allowed_scopes(s) for x in scopes):
+        raise AccountProblem(N_("The security administrator does not allow this scope."), "scope-not-allowed")
     name = institution.strip()
     if not 1 <= len(name) <= 128 or any(ord(c) < 0x20 for c in name):
         raise AccountProblem(N_("Give the institution's name (up to 128 characters)."))

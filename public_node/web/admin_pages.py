@@ -90,7 +90,8 @@ def tokens(request: Request, me: Sysadmin) -> Response:
     p = platform(request)
     with p.web_transaction() as s:
         rows = s.scalars(select(ApiToken).order_by(ApiToken.id.desc()).limit(200)).all()
-    return page(request, "admin_tokens.html", rows=rows, scopes=accounts.TOKEN_SCOPES)
+        allowed = accounts.allowed_scopes(s)
+    return page(request, "admin_tokens.html", rows=rows, scopes=allowed)
 
 
 @router.post("/admin/tokens", dependencies=[Depends(csrf_checked)])
@@ -105,6 +106,11 @@ async def issue_token(request: Request, me: Sysadmin) -> Response:
             audit(request, s, EventCode.ADMIN_ACTION,
                   subject={"action": "token.issue", "token": row.id, "scopes": row.scopes})  # fmt: skip
     except AccountProblem as exc:
+        if exc.code == "scope-not-allowed":
+            with p.web_transaction() as s:
+                audit(request, s, EventCode.ADMIN_ACTION, result="refused", reason="scope-not-allowed",
+                      subject={"action": "token.issue", "scopes": " ".join(sorted(set(scopes)))[:200]})  # fmt: skip
+            raise WebError(403, exc.code, exc.message) from None
         raise WebError(400, "bad-request", exc.message) from None
     return page(request, "admin_secret.html", title=N_("API token"), secret=secret, back="/admin/tokens")
 
@@ -129,7 +135,51 @@ def security(request: Request, me: Secadmin) -> Response:
     p = platform(request)
     with p.web_transaction() as s:
         values = accounts.settings(s)
-    return page(request, "admin_security.html", values=values)
+        allowed = accounts.allowed_scopes(s)
+        saved = accounts.trusted_proxies(s)
+    proxies = p.web.trusted_proxies if saved is None else saved
+    return page(request, "admin_security.html", values=values, scopes=accounts.TOKEN_SCOPES, allowed=allowed,
+                proxies=" ".join(str(n) for n in proxies), proxies_from_file=saved is None)  # fmt: skip
+
+
+@router.post("/admin/security/scopes", dependencies=[Depends(csrf_checked)])
+async def save_scopes(request: Request, me: Secadmin) -> Response:
+    """Which scopes the system administrator may put on institution tokens (and tokens may use)."""
+    form = await request.form()
+    wanted = [str(x) for x in form.getlist("scope")][:20]
+    p = platform(request)
+    try:
+        with p.web_transaction() as s:
+            before = accounts.allowed_scopes(s)
+            after = accounts.set_allowed_scopes(s, wanted)
+            if after != before:
+                audit(request, s, EventCode.ADMIN_ACTION,
+                      subject={"action": "scopes.change", "before": list(before), "after": list(after)})  # fmt: skip
+    except AccountProblem as exc:
+        raise WebError(400, "bad-request", exc.message) from None
+    return redirect("/admin/security")
+
+
+@router.post("/admin/security/proxies", dependencies=[Depends(csrf_checked)])
+async def save_proxies(request: Request, me: Secadmin) -> Response:
+    """The trusted-proxy list: from now on the web database's, not node.toml's."""
+    form = await request.form()
+    p = platform(request)
+    try:
+        networks = accounts.parse_networks(str(form.get("proxies", ""))[:4000])
+        with p.web_transaction() as s:
+            saved = accounts.trusted_proxies(s)
+            before = p.web.trusted_proxies if saved is None else saved
+            if saved is None or networks != before:
+                accounts.set_trusted_proxies(s, networks)
+                audit(request, s, EventCode.ADMIN_ACTION, subject={
+                    "action": "proxies.change", "before": [str(n) for n in before], "after": [str(n) for n in networks],
+                })  # fmt: skip
+    except AccountProblem as exc:
+        raise WebError(400, "bad-request", exc.message) from None
+    finally:
+        p.forget_proxies()
+    return redirect("/admin/security")
 
 
 @router.post("/admin/security", dependencies=[Depends(csrf_checked)])

@@ -54,10 +54,11 @@ def token_checked(request: Request, header: str) -> None:
     with p.web_transaction() as s:
         row = accounts.find_token(s, secret.strip()) if scheme.lower() == "bearer" else None
         per_minute = accounts.settings(s)["token_per_minute"]
+        allowed = accounts.allowed_scopes(s)
     reason = (
         "bad-token" if row is None
         else "revoked-token" if row.revoked_at is not None
-        else "token-scope" if scope not in row.scopes.split()
+        else "token-scope" if scope not in row.scopes.split() or scope not in allowed  # withdrawn scopes too
         else ""
     )  # fmt: skip
     if reason:

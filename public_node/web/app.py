@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nodekit.home import HOME_ENV, load_config, resolve_home
 from public_node.errors import BadQuery
 from public_node.web import audit, db
-from public_node.web.config import WebConfig, load_web_config
+from public_node.web.config import IPNetwork, WebConfig, load_web_config
 from public_node.web.cursors import CursorError, Cursors
 from public_node.web.guard import Guard, Scope
 from public_node.web.labels import N_
@@ -63,6 +64,9 @@ class WebError(Exception):
         self.retry_after = retry_after
 
 
+PROXIES_TTL = 5.0  # seconds another worker may still believe a proxy the security administrator removed
+
+
 class Platform:
     """What every request of one process shares."""
 
@@ -86,6 +90,7 @@ class Platform:
         self._signer: audit.AuditSigner | None = None
         self.templates = make_environment(self.config.timezone)
         self._counts: tuple[Any, dict[str, int]] | None = None
+        self._proxies: tuple[float, tuple[IPNetwork, ...]] | None = None
 
     def today(self) -> date:
         """Today where the node publishes (fail-safe expiry is read in this zone)."""
@@ -124,9 +129,26 @@ class Platform:
         return self._counts[1]
 
     def client(self, request: Request) -> str:
-        """The address a request is counted against (``[web] trusted_proxies``)."""
+        """The address a request is counted against (``trusted_proxies``)."""
         peer = request.client.host if request.client else None
-        return client_address(peer, request.headers.get("x-forwarded-for"), self.web.trusted_proxies)
+        return client_address(peer, request.headers.get("x-forwarded-for"), self.trusted_proxies())
+
+    def trusted_proxies(self) -> tuple[IPNetwork, ...]:
+        """The proxies whose X-Forwarded-For is believed: the security administrator's list in the web
+        database once saved, node.toml's ``[web] trusted_proxies`` until then. Read again at most every
+        ``PROXIES_TTL`` seconds per process; a change made in this process applies at once."""
+        now = time.monotonic()
+        if self._proxies is None or now - self._proxies[0] >= PROXIES_TTL:
+            from public_node.web import accounts
+
+            with self.web_transaction() as s:
+                saved = accounts.trusted_proxies(s)
+            self._proxies = (now, self.web.trusted_proxies if saved is None else saved)
+        return self._proxies[1]
+
+    def forget_proxies(self) -> None:
+        """Drop the cached trusted-proxy list (after the security administrator changed it)."""
+        self._proxies = None
 
     def limit(self, request: Request, bucket: str = "req") -> None:
         """Count the request against its address's limit; raise 429 over it."""

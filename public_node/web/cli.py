@@ -82,7 +82,7 @@ def _run(host: str, port: int, workers: int, graceful_timeout: int, worker_healt
         # uvicorn's default (5 s) replaces a worker that is merely slow to answer (busy, or starting
         # on a loaded machine: seen killing healthy workers, and their requests, at load 15 on 2 cores)
         timeout_worker_healthcheck=worker_healthcheck,
-        proxy_headers=False,  # X-Forwarded-For is read only from [web] trusted_proxies
+        proxy_headers=False,  # X-Forwarded-For is read only from the trusted proxies (Platform.trusted_proxies)
         server_header=False,
         access_log=access_log,
     )

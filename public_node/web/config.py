@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "rate_limit": "60/minute",  # anonymous pages and API, per client address
     "report_rate_limit": "10/minute",  # issuing and verifying credit reports, per client address
     "rate_limit_storage": "database",  # or a limits storage URI such as redis://127.0.0.1:6379
-    "trusted_proxies": [],  # addresses/networks whose X-Forwarded-For is believed
+    "trusted_proxies": [],  # the initial trusted proxies; the security administrator's list in the web database once saved
     "rate_limit_exempt": [],  # addresses/networks never limited (monitoring, the benchmark)
     "hsts": False,  # send Strict-Transport-Security (set when TLS terminates in front)
     "cursor_ttl": "1h",  # how long a page cursor stays valid

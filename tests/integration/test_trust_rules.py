@@ -399,7 +399,7 @@ def test_a_clock_far_behind_is_shown_in_status_and_alarmed_on_both_sides(tmp_pat
         clock = r.json()["exchange"]["clock"]  # type: ignore[index]
         assert clock["status"] == "behind" and clock["behind_seconds"] > 2 * 86400
         human = run_cli(program, "--home", str(home.node.config.home), "status")
-        assert "clock     BEHIND" in human.out and "set the clock right" in human.out
+        assert "clock      BEHIND" in human.out and "set the clock right" in human.out
 
     sock_path = tmp_path / "syslog.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

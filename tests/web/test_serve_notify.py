@@ -74,7 +74,7 @@ def test_a_two_worker_server_notifies_systemd(tmp_path: Path, database_factory: 
         try:
             said = [sock.recv(4096).decode() for _ in range(2)]
             assert said[0].startswith("READY=1\nSTATUS=serving http://127.0.0.1:")
-            assert "2 worker(s)" in said[0]
+            assert "with 2 workers" in said[0]
             assert said[1] == "WATCHDOG=1"
         finally:
             assert server.stop() == 0

@@ -117,3 +117,22 @@ def test_ingest_options_on_the_command_line_in_chinese(home: str, tmp_path: Path
     assert isinstance(doc, dict)
     assert doc["read_with"] == {"header_row": 2, "map": ["决定作出时间=decision_date"], "defaults": ["严重程度=一般"]}
     assert doc["counts"]["unchanged"] == 1
+
+
+def test_problems_in_chinese_while_json_stays_english(home: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "p.csv", "penalty", bad_rows(2))
+    args = ["--home", home, "ingest", str(path), "--kind", "penalty", "--source", SAMR.name]
+    result = run_cli("internal-node", "--lang", "zh_CN", *args)
+    assert result.code == 3
+    lines = result.err.splitlines()
+    assert lines[0] == "p.csv:2: fine_amount: 金额必须 ≥ 0，实际为 -1"
+    assert lines[-1].startswith(
+        "internal-node: 错误：p.csv：已拒收，未写入任何数据：2 行中有 2 行无效（第一个问题：p.csv:2:"
+    )
+    doc = run_cli("internal-node", "--lang", "zh_CN", *args, "--json").json()
+    assert isinstance(doc, dict)
+    assert doc["problems"][0] == "p.csv:2: fine_amount: amount must be ≥ 0, got -1"
+    assert doc["error"]["message"].startswith("p.csv: rejected, nothing written: 2 of 2 rows invalid")
+    rejects = tmp_path / "r.csv"
+    assert run_cli("internal-node", "--lang", "zh_CN", *args, "--rejects", str(rejects)).code == 3
+    assert "fine_amount: 金额必须 ≥ 0，实际为 -1" in rejects.read_text(encoding="utf-8-sig")

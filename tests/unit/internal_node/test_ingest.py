@@ -395,8 +395,8 @@ def test_a_title_row_above_the_header_is_explained(node: Node, tmp_path: Path) -
     with pytest.raises(IngestRejected) as exc:
         ingest(node, path, "penalty")
     assert [p.render("p.csv") for p in exc.value.report.problems] == [
-        "p.csv:1: (file): the header row names no penalty field: is there a title row above the header, "
-        "or is --kind wrong?"
+        "p.csv:1: (file): the header row names no penalty field: is there a title row above the header "
+        "(--header-row N), or is --kind wrong?"
     ]
 
 

@@ -237,3 +237,30 @@ def test_rejects_of_a_workbook_show_cells_as_the_sheet_does(node: Node, tmp_path
         lines = list(csv.reader(fh))
     assert lines[1][:3] == ["4", "2", "4"]
     assert lines[1][4 + date_at] == "2025-03-02"
+
+
+def test_a_free_text_default_is_logged_as_its_digest(node: Node, tmp_path: Path) -> None:
+    import hashlib
+
+    headers, rows = penalty_table()
+    path = write_rows(tmp_path / "p.csv", headers, rows)
+    report = ingest(node, path, defaults=["备注=由市场监管局统一补录"])
+    assert report.accepted
+    digest = hashlib.sha256("由市场监管局统一补录".encode()).hexdigest()
+    assert last_subject(node)["defaults"] == [f"备注=sha256:{digest}"]
+
+
+def test_refusals_read_in_chinese_and_stay_english_for_the_log(node: Node, tmp_path: Path) -> None:
+    from nodekit import i18n
+
+    headers, rows = penalty_table()
+    path = write_rows(tmp_path / "p.csv", headers, rows)
+    with pytest.raises(IngestError) as refused:
+        ingest(node, path, header_row=40)
+    assert str(refused.value) == "p.csv:40: (file): --header-row 40: the file has fewer rows"
+    with pytest.raises(IngestUsageError) as usage:
+        ingest(node, path, defaults=["严重程度=很严重"])
+    with i18n.speaking("zh_CN"):
+        assert refused.value.shown() == "p.csv:40: (file): --header-row 40：文件的行数不够"
+        assert usage.value.shown().startswith("--default 严重程度=很严重：'很严重' 不是以下之一：")
+    assert str(usage.value).startswith("--default 严重程度=很严重: '很严重' is not one of ")

@@ -119,6 +119,13 @@ def test_help_in_chinese_by_option_and_by_locale() -> None:
     assert os.environ.get("LANGUAGE") == before
 
 
+def test_lang_after_the_subcommand() -> None:
+    r = run_cli("internal-node", "status", "--help", "--lang", "zh_CN")
+    assert r.code == 0 and "用法：" in r.out
+    r = run_cli("internal-node", "db", "current", "--lang=zh_CN", "--help")
+    assert r.code == 0 and "用法：" in r.out
+
+
 def test_usage_errors_in_chinese() -> None:
     r = run_cli("internal-node", "--lang", "zh_CN", "--no-such-option")
     assert r.code == 2
@@ -133,17 +140,23 @@ def test_operators_read_chinese_while_json_and_node_log_stay_english(tmp_path: P
     assert doc["error"]["message"] == "no node home given: pass --home DIR or set CREDGAP_HOME"
     assert "未指定节点目录" in r.err and "CREDGAP_HOME" in r.err
 
-    home = tmp_path / "pub"
-    assert run_cli("public-node", "--home", str(home), "init").code == 0
+    home = tmp_path / "int"
+    assert run_cli("internal-node", "--home", str(home), "init").code == 0
     (home / "logs").mkdir(exist_ok=True)
-    r = run_cli("public-node", "--lang", "zh_CN", "--home", str(home), "keys", "show")
-    log = (home / "logs" / "node.log").read_text(encoding="utf-8") if (home / "logs" / "node.log").exists() else ""
-    assert not re.search(r"[\u4e00-\u9fff]", log.replace(home.name, "")), log
+    bad = tmp_path / "p.dat"
+    bad.write_text("x", encoding="utf-8")
+    args = ["--home", str(home), "ingest", str(bad), "--kind", "penalty", "--source", "x"]
+    r = run_cli("internal-node", "--lang", "zh_CN", *args)
+    assert r.code == 3 and "无法根据后缀 .dat 判断格式" in r.err
+    log = (home / "logs" / "node.log").read_text(encoding="utf-8")
+    assert "p.dat: cannot tell the format from the suffix .dat" in log
+    assert not re.search(r"[\u4e00-\u9fff]", log), log
 
 
 def test_swept_commands_speak_chinese(tmp_path: Path) -> None:
     home = str(tmp_path / "int")
-    assert run_cli("internal-node", "--home", home, "init").code == 0
+    r = run_cli("internal-node", "--home", home, "init", env={"LANG": "zh_CN.UTF-8"})
+    assert r.code == 0 and r.out.startswith(f"已初始化内网节点目录 {home}\n  如需调整，请编辑 "), r.out
     r = run_cli("internal-node", "--lang", "zh_CN", "--home", home, "review", "list")
     assert r.code == 0 and r.out.strip() == "没有等待审核的内容"
     r = run_cli("internal-node", "--lang", "zh_CN", "--home", home, "policy", "check")
@@ -158,3 +171,20 @@ def test_the_platform_falls_back_to_the_operators_catalogue() -> None:
     tr = translations("zh_CN")
     assert tr.gettext("Search") != "Search"  # the platform's own catalogue
     assert tr.gettext("Usage:") == "用法："  # the operators' one, behind it
+
+
+def test_an_error_reads_english_in_the_log_and_chinese_on_the_screen() -> None:
+    from nodekit.errors import DatabaseError
+
+    exc = DatabaseError(
+        i18n.N_("{database} belongs to {owner} node, not to this {role} node"),
+        params={
+            "database": "sqlite:///h/node.db",
+            "owner": i18n.Shown("an internal", "internal"),
+            "role": i18n.Shown("public", "public"),
+        },
+    )
+    assert str(exc) == "sqlite:///h/node.db belongs to an internal node, not to this public node"
+    with i18n.speaking("zh_CN"):
+        assert exc.shown() == "sqlite:///h/node.db 属于内网节点，而不属于本外网节点"
+    assert exc.shown() == str(exc)
