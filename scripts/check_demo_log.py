@@ -1,6 +1,7 @@
 """CI's check of what `make demo` printed (issue 18 point 15): plain text when not on a terminal, node
 names rather than ids, each department file's ingest result, the digest `export --expect` wants and
-the command that seals it, and no Python repr. Usage: python3 scripts/check_demo_log.py LOG"""
+the command that seals it, no Python repr, and (issue 17) an objection filed through the API shown
+decided across the gap with its record withdrawn. Usage: python3 scripts/check_demo_log.py LOG"""
 
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ def problems(text: str) -> list[str]:
         out.append("the digest export --expect wants is not shown")
     elif not re.search(rf"^\s+internal-node .*export --expect {wants.group(1)}$", text, re.M):
         out.append("the dry run does not print the command that seals the reviewed digest")
+    # issue 17: an objection filed through the API comes back decided, and its record is withdrawn
+    filed = re.search(r"^   POST /api/v1/applications: objection ([0-9a-f]{32}) on ", text, re.M)
+    if filed is None:
+        out.append("no objection filed through the API (POST /api/v1/applications)")
+    else:
+        ident = filed.group(1)
+        if not re.search(rf"^   GET /api/v1/applications/{ident}: objection decided: upheld \(\S", text, re.M):
+            out.append(f"the objection {ident} is not shown decided (upheld, with its reason) across the gap")
+        if not re.search(r"^   GET /api/v1/subjects/\S+: the \w+ record is no longer published$", text, re.M):
+            out.append("the upheld objection's record is not shown withdrawn on the platform")
     return out
 
 

@@ -145,6 +145,39 @@ PY
 kill -TERM $SERVE; wait $SERVE || true
 trap - EXIT
 
+step "14. an objection filed through the platform's API, decided on the internal node, the decision back across the gap"
+(exec public-node --home "$PUB" serve --port "$PORT" --workers 2 > "$DEMO/serve-apply.log" 2>&1) &
+SERVE=$!
+trap 'kill $SERVE 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/api/v1/freshness', timeout=2)" 2>/dev/null && break
+  sleep 0.2
+done
+FILER="python3 scripts/demo_filer.py $DEMO/filer.json http://127.0.0.1:$PORT"
+note "a company's authorised person signs up and asks to bind the account to the company:"
+$FILER bind "$DEMO/dept/samr-subjects.csv"
+BINDING=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["binding"])' "$DEMO/filer.json")
+pnode export | tail -n 1
+inode import | tail -n 1
+note "the credit office checks the request against the full data and approves it:"
+inode applications decide "$BINDING" --decision approved --reason "统一社会信用代码与法定代表人核对一致" --operator 审核员甲
+inode export | tail -n 1
+pnode import | tail -n 1
+$FILER show binding
+note "the bound account files an objection on the company's record through the API:"
+$FILER object
+OBJECTION=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["objection"])' "$DEMO/filer.json")
+pnode export | tail -n 1
+inode import | tail -n 1
+inode applications list
+inode applications decide "$OBJECTION" --upheld --reason "经核实，所涉决定已被撤销，该记录予以撤下" --operator 审核员乙
+inode export | tail -n 1
+pnode import | tail -n 1
+note "back on the platform, the filer's API shows the decision:"
+$FILER show objection
+kill -TERM $SERVE; wait $SERVE || true
+trap - EXIT
+
 step "done: everything is under $DEMO"
 if [ "${DEMO_SERVE:-1}" = "0" ]; then
   note "DEMO_SERVE=0: not starting the platform"

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from public_node.web import filing_api
 from public_node.web.api import router
-from public_node.web.app import API_VERSION, TITLE
+from public_node.web.app import API_VERSION, DESCRIPTION, TITLE
 
 
 def schema() -> dict[str, object]:
@@ -18,10 +19,11 @@ def schema() -> dict[str, object]:
     app = FastAPI(
         title=TITLE,
         version=API_VERSION,
-        description="Read-only access to the published credit information (docs/adr/0010-public-platform.md).",
+        description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
     )
+    app.include_router(filing_api.router)
     app.include_router(router)
     return app.openapi()
 

@@ -40,6 +40,10 @@ log = logging.getLogger("credgap.web")
 
 API_VERSION = "1"
 TITLE = "credgap public credit platform"
+DESCRIPTION = (
+    "Read-only access to the published credit information (docs/adr/0010-public-platform.md), and a logged-in "
+    "person's own filings: bindings, objections, repair applications and complaints (docs/adr/0013)."
+)
 
 Clock = Callable[[], datetime]
 
@@ -244,12 +248,12 @@ def _install_errors(app: FastAPI) -> None:
 
 def create_fastapi(p: Platform) -> FastAPI:
     """The FastAPI application (pages, API, static files) over one :class:`Platform`."""
-    from public_node.web import account_pages, admin_pages, api, application_pages, console, pages
+    from public_node.web import account_pages, admin_pages, api, application_pages, console, filing_api, pages
 
     app = FastAPI(
         title=TITLE,
         version=API_VERSION,
-        description="Read-only access to the published credit information (docs/adr/0010-public-platform.md).",
+        description=DESCRIPTION,
         docs_url=None,  # the interactive docs load scripts from a CDN: the public side may have no internet
         redoc_url=None,
         openapi_url="/openapi.json",
@@ -267,6 +271,7 @@ def create_fastapi(p: Platform) -> FastAPI:
     app.include_router(application_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(console.router)
+    app.include_router(filing_api.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if os.environ.get("CREDGAP_WEB_TEST_HOOKS") == "1":  # tests only: a request the test holds open

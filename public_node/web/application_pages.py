@@ -137,19 +137,31 @@ def bind(
     legal_rep: Short = "",
 ) -> Response:
     """A binding request: checked for form here, against the full data by the credit office."""
+    status, out = file_binding(request, account, category, identifier, name, contact, legal_rep)
+    if status == 429:
+        return _refuse(request, 429, out)
+    if status != 200:
+        return page(request, "bind.html", status=status, error=out)
+    return redirect(f"/applications/{out}")
+
+
+def file_binding(
+    request: Request, account: Account, category: str, identifier: str, name: str, contact: str, legal_rep: str
+) -> tuple[int, str]:
+    """File a binding request for the form and the API: (200, its id) or (status, the message why not)."""
     ident = identifier.strip().upper()
     if category not in ("legal", "natural"):
-        return page(request, "bind.html", status=400, error="请选择主体类别")
+        return 400, "请选择主体类别"
     if not (_USCC if category == "legal" else _ID_NO).fullmatch(ident):
-        return page(request, "bind.html", status=400, error="统一社会信用代码或身份证号码格式不正确")
+        return 400, "统一社会信用代码或身份证号码格式不正确"
     if not name.strip() or not contact.strip() or len(contact.strip()) > 64 or (
         category == "legal" and not legal_rep.strip()
     ):  # fmt: skip
-        return page(request, "bind.html", status=400, error="请填写名称、联系方式，法人还须填写法定代表人")
+        return 400, "请填写名称、联系方式，法人还须填写法定代表人"
     p = platform(request)
     with p.web_transaction() as s:
         if _over_limit(request, s, account):
-            return _refuse(request, 429, f"每个账户每天最多提交 {DAILY_LIMIT} 件申请，请明天再试")
+            return 429, f"每个账户每天最多提交 {DAILY_LIMIT} 件申请，请明天再试"
         b = WebBinding(
             id=secrets.token_hex(16), account_id=account.id, subject_category=category, identifier=ident,
             name=name.strip()[:400], legal_rep=legal_rep.strip()[:200] or None, contact=contact.strip()[:64],
@@ -157,7 +169,7 @@ def bind(
         )  # fmt: skip
         s.add(b)
         audit(request, s, EventCode.ADMIN_ACTION, subject={"action": "bind", "id": b.id})
-    return redirect(f"/applications/{b.id}")
+    return 200, b.id
 
 
 def _approved_binding(request: Request, account: Account, subject_key: str) -> str | None:
@@ -191,18 +203,48 @@ async def apply(request: Request, account: Annotated[Account, Depends(current_ac
         return v[:MAX_TEXT] if isinstance(v, str) else ""
 
     typ, table, key, category = get("type"), get("table"), get("key"), get("category")
-    statement, target, contact = get("statement").strip(), get("target").strip()[:400], get("contact")
+    uploads: list[tuple[str, bytes]] = []
+    for f in form.getlist("files"):
+        if isinstance(f, UploadFile):  # (starlette's: what the form parser returns)
+            if f.filename:
+                uploads.append((f.filename, await f.read(MAX_UPLOAD + 1)))
+        elif f:
+            return _refuse(request, 400, "附件须以文件形式上传")
+    filed = file_application(request, account, typ, table, key, category, get("statement"), get("target"),
+                             get("contact"), uploads)  # fmt: skip
+    if filed.status != 200:
+        return _refuse(request, filed.status, filed.message)
+    return redirect(f"/applications/{filed.id}" + ("?merged=1" if filed.merged else ""))
+
+
+@dataclass(frozen=True)
+class Filed:
+    """What filing came to: 200 with the application's id (``merged``: into an open duplicate), or an HTTP
+    status with the message shown to the person."""
+
+    status: int
+    id: str = ""
+    message: str = ""
+    merged: bool = False
+
+
+def file_application(
+    request: Request, account: Account, typ: str, table: str, key: str, category: str, statement: str,
+    target: str, contact: str, uploads: list[tuple[str, bytes]],
+) -> Filed:  # fmt: skip
+    """File an objection, a repair application or a complaint (the form and the API both come here)."""
+    statement, target = statement[:MAX_TEXT].strip(), target.strip()[:400]
     if typ not in CATEGORIES or category not in CATEGORIES[typ] or not statement:
-        return _refuse(request, 400, "请选择申请类别并填写事实与理由")
+        return Filed(400, message="请选择申请类别并填写事实与理由")
     p = platform(request)
     record = None
     if table or key or typ != "complaint":
         if table not in RECORD_TABLES or not _KEY.fullmatch(key):
-            return _refuse(request, 400, "请从信用记录页面提出申请")
+            return Filed(400, message="请从信用记录页面提出申请")
         with p.read() as rs:
             record = get_record(rs, table, key, today=p.today())
         if record is None:
-            return _refuse(request, 404, "申请所指的信用记录不存在")
+            return Filed(404, message="申请所指的信用记录不存在")
     binding = None
     if typ != "complaint":
         assert record is not None
@@ -211,29 +253,22 @@ async def apply(request: Request, account: Annotated[Account, Depends(current_ac
             with p.web_transaction() as s:
                 audit(request, s, EventCode.ADMIN_ACTION, result="refused", reason="not-bound",
                       subject={"action": "file", "type": typ, "key": key})  # fmt: skip
-            return _refuse(request, 403, "只有已绑定该主体的账户可以对其信用记录提出异议或信用修复")
-    uploads: list[tuple[str, bytes]] = []
-    for f in form.getlist("files"):
-        if isinstance(f, UploadFile):  # (starlette's: what the form parser returns)
-            if f.filename:
-                uploads.append((f.filename, await f.read(MAX_UPLOAD + 1)))
-        elif f:
-            return _refuse(request, 400, "附件须以文件形式上传")
+            return Filed(403, message="只有已绑定该主体的账户可以对其信用记录提出异议或信用修复")
     try:
         disarmed = disarm_all(uploads)
     except UploadRefused as exc:
         with p.web_transaction() as s:
             audit(request, s, EventCode.ADMIN_ACTION, result="refused", reason=exc.reason,
                   subject={"action": "upload", "type": typ})  # fmt: skip
-        return _refuse(request, 400, f"附件不予接收：{exc}")
+        return Filed(400, message=f"附件不予接收：{exc}")
     with p.web_transaction() as s:
         duplicate = _open_duplicate(request, s, account, typ, table or None, key or None, target or None)
         if duplicate is not None:
             duplicate.merged += 1
             audit(request, s, EventCode.ADMIN_ACTION, result="merged", subject={"action": "file", "id": duplicate.id})
-            return redirect(f"/applications/{duplicate.id}?merged=1")
+            return Filed(200, duplicate.id, merged=True)
         if _over_limit(request, s, account):
-            return _refuse(request, 429, f"每个账户每天最多提交 {DAILY_LIMIT} 件申请，请明天再试")
+            return Filed(429, message=f"每个账户每天最多提交 {DAILY_LIMIT} 件申请，请明天再试")
         app = WebApplication(
             id=secrets.token_hex(16), account_id=account.id, type=typ, binding_id=binding,
             table_name=table or None, key=key or None, version=record.version if record else None,
@@ -245,7 +280,7 @@ async def apply(request: Request, account: Annotated[Account, Depends(current_ac
         for n, d in enumerate(disarmed):
             s.add(WebAttachment(application_id=app.id, n=n, name=d.name, media_type=d.media_type, data=d.data))
         audit(request, s, EventCode.ADMIN_ACTION, subject={"action": "file", "id": app.id, "type": typ})
-    return redirect(f"/applications/{app.id}")
+    return Filed(200, app.id)
 
 
 def _open_duplicate(

@@ -10,6 +10,7 @@ the newest one signs. ``public-node export`` anchors the latest checkpoint in th
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from keys import PublicKeys, SecretKeys, canonical
 from keys.keyfile import open_key_file, read_key_file_info, write_key_file
+from keys.strict import NODE_ID
 from nodekit.errors import ExitCode, NodeError
 from nodekit.events import row_to_entry
 from public_node.web.authmodels import WebAuditCheckpoint, WebAuditEntry
@@ -45,8 +47,12 @@ class WebAuditError(NodeError):
 
 def log_node_id(node_name: str) -> str:
     """The ``node`` a web audit checkpoint names: the node's id with ``-web``, so that a web checkpoint
-    can never stand for one of the node's transfer log."""
-    return f"{node_name[:59]}-web"
+    can never stand for one of the node's transfer log. A name that is not a node id (a platform named in
+    Chinese, or with capitals or spaces) is named by its SHA-256 instead, so the key file stays valid."""
+    candidate = f"{node_name[:59]}-web"
+    if NODE_ID.fullmatch(candidate):
+        return candidate
+    return f"n{hashlib.sha256(node_name.encode('utf-8')).hexdigest()[:24]}-web"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from public_node.models import ApplicationDecision, PublishedRecord
 from public_node.web import accounts
 from public_node.web.config import load_web_config
 from public_node.web.db import upgrade_web_database, web_engine
+from tests.helpers import run_cli
 from tests.integration.public_support import COMPANY_USCC, ingest_rows, penalty
 from tests.nodes import Clock, Home, trusted_pair
 from tests.unit.public_node.test_uploads import make_pdf
@@ -139,4 +140,99 @@ def test_a_repair_filed_in_the_browser_is_decided_across_the_gap(env: dict[str, 
     shot(page, "apply-repair-decided")
     page.goto(f"/subjects/{subject}")
     assert mine not in page.content(), "the record's publication ended early"
+    assert page.watch.events == []
+
+
+def _sign_up_and_bind(env: dict[str, Any], username: str) -> tuple[str, str]:
+    """In Chromium: sign up, log in, ask to bind the first company; the office approves it across the gap.
+    Returns the bound subject's key and its published penalty's key."""
+    internal, public, clock, page = env["internal"], env["public"], env["clock"], env["page"]
+    page.goto("/register")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#register-submit")
+    page.wait_for_url("**/login?registered=1")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("form.account button")
+    page.goto("/applications/bind")
+    page.fill("#identifier", COMPANY_USCC[0])
+    page.fill("#name", "昆明示例建筑工程有限公司")
+    page.fill("#legal_rep", "王建国")
+    page.fill("#contact", "13812345678")
+    with page.expect_navigation():
+        page.click("form.account button")
+    binding = re.search(r"/applications/([0-9a-f]{32})", page.url).group(1)  # type: ignore[union-attr]
+    _to_internal(internal, public)
+    with internal.node.transaction() as s:
+        apps.decide(s, binding, "approved", "代码与法定代表人一致。", actor="审核员甲", now=clock())
+    _to_public(internal, public)
+    with public.node.sessions() as s:
+        subject = s.get(ApplicationDecision, binding).subject_key  # type: ignore[union-attr]
+        mine = s.scalars(select(PublishedRecord.key).where(
+            PublishedRecord.kind == "penalty", PublishedRecord.subject_key == subject)).one()  # fmt: skip
+    return subject, mine
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed")
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) is not installed")
+def test_an_objection_and_a_complaint_filed_in_the_browser_are_decided_across_the_gap(env: dict[str, Any]) -> None:
+    """The objection's full path (issue 17, Done when): filed with a PDF in Chromium → public-node export →
+    internal-node import → `internal-node applications decide --upheld` → internal-node export →
+    public-node import → the record is withdrawn in Chromium and the filer's page shows the decision. The
+    complaint, in the same browser session: filed, answered, the answer shown."""
+    internal, public, page = env["internal"], env["public"], env["page"]
+    subject, mine = _sign_up_and_bind(env, "li_si")
+
+    page.goto(f"/subjects/{subject}")
+    with page.expect_navigation():
+        page.click(f"a[href*='type=objection'][href*='{mine}']")
+    page.select_option("#category", "inaccurate")
+    page.fill("#statement", "该处罚决定已被复议机关撤销，记录有误。")
+    page.fill("#contact", "13812345678")
+    pdf = env["tmp"] / "复议决定书.pdf"
+    pdf.write_bytes(make_pdf())
+    page.set_input_files("#files", str(pdf))
+    with page.expect_navigation():
+        page.click("form.account button")
+    objection = re.search(r"/applications/([0-9a-f]{32})", page.url).group(1)  # type: ignore[union-attr]
+    assert "复议决定书.png" in page.inner_text("main"), "the PDF crossed as an image"
+    page.goto(f"/subjects/{subject}")
+    assert "异议处理中" in page.inner_text("main")
+
+    page.goto("/applications/new?type=complaint")
+    page.select_option("#category", "department")
+    page.fill("#target", "昆明市某区市场监督管理局")
+    page.fill("#statement", "窗口工作人员多次推诿，未按时限办理。")
+    with page.expect_navigation():
+        page.click("form.account button")
+    complaint = re.search(r"/applications/([0-9a-f]{32})", page.url).group(1)  # type: ignore[union-attr]
+    assert "待报送" in page.inner_text("#app-state")
+
+    home = ("--home", str(internal.node.config.home))
+    assert run_cli("public-node", "--home", str(public.node.config.home), "export").code == 0
+    assert run_cli("internal-node", *home, "import").code == 0
+    listed = run_cli("internal-node", *home, "applications", "list")
+    assert objection[:12] in listed.out and complaint[:12] in listed.out, listed.out + listed.err
+    decided = run_cli("internal-node", *home, "applications", "decide", objection, "--upheld",
+                      "--reason", "经核实，处罚决定已撤销，记录予以撤下。", "--operator", "审核员乙")  # fmt: skip
+    assert decided.code == 0, decided.err
+    answered = run_cli("internal-node", *home, "applications", "decide", complaint, "--decision", "answered",
+                       "--reason", "已转区市场监管局核查，相关人员已批评教育。", "--operator", "审核员丙")  # fmt: skip
+    assert answered.code == 0, answered.err
+    assert run_cli("internal-node", *home, "export").code == 0
+    assert run_cli("public-node", "--home", str(public.node.config.home), "import").code == 0
+
+    page.goto(f"/applications/{objection}")
+    assert page.inner_text("#app-decision") == "异议成立"
+    assert "记录予以撤下" in page.inner_text("#app-reason")
+    shot(page, "apply-objection-decided")
+    page.goto(f"/subjects/{subject}")
+    assert mine not in page.content(), "the upheld objection withdrew the record"
+    assert "异议处理中" not in page.inner_text("main")
+    page.goto(f"/applications/{complaint}")
+    assert page.inner_text("#app-decision") == "已答复"
+    assert "批评教育" in page.inner_text("#app-reason")
+    shot(page, "apply-complaint-answered")
     assert page.watch.events == []
