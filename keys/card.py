@@ -18,7 +18,7 @@ from typing import Any
 
 from keys import canonical
 from keys.contexts import Purpose
-from keys.errors import CardError, EncodingError, KeyStoreError, SignatureError
+from keys.errors import N_, CardError, EncodingError, KeyStoreError, SignatureError
 from keys.identity import PublicKeys, Role, SecretKeys, check_key_id
 from keys.schema import fields, hex_field, node_id_field, public_field, role_field, text_field
 from keys.times import format_time, parse_time, to_second
@@ -72,8 +72,9 @@ class IdentityCard:
         """Raise :class:`CardError` (``expired-card``) unless ``now`` is before the card's expiry."""
         if now >= self.expires:
             raise CardError(
-                f"card of node {self.node_id} (key {self.key_id}) expired at {format_time(self.expires)}",
+                N_("card of node {node} (key {key}) expired at {at}"),
                 reason="expired-card",
+                params={"node": self.node_id, "key": self.key_id, "at": format_time(self.expires)},
             )
 
 
@@ -126,7 +127,7 @@ def parse_card(data: bytes) -> IdentityCard:
         )
         check_key_id(doc["key_id"])
     except EncodingError as exc:
-        raise CardError(f"not a valid identity card: {exc}") from None
+        raise CardError(N_("not a valid identity card: {problem}"), params={"problem": exc}) from None
     if card.key_id != doc["key_id"]:
         raise CardError(f"the card's key_id {doc['key_id']} is not the fingerprint of its public keys")
     if card.expires <= card.created:
@@ -146,7 +147,9 @@ def read_card(path: Path) -> IdentityCard:
         with path.open("rb") as fh:
             data = fh.read(MAX_CARD_BYTES + 1)
     except OSError as exc:
-        raise CardError(f"{path}: cannot read: {exc.strerror}", reason="unreadable-card") from None
+        raise CardError(
+            N_("cannot read: {problem}"), reason="unreadable-card", params={"problem": exc.strerror}, where=f"{path}: "
+        ) from None
     try:
         return parse_card(data)
     except KeyStoreError as exc:

@@ -31,7 +31,7 @@ import nacl.pwhash.argon2id as argon2id
 
 from keys import canonical
 from keys.contexts import Purpose, signed_message
-from keys.errors import EncodingError, KeyFileError, KeySetupError, PassphraseError
+from keys.errors import N_, EncodingError, KeyFileError, KeySetupError, PassphraseError
 from keys.identity import PublicKeys, Role, SecretKeys, check_key_id
 from keys.schema import fields, hex_field, int_field, node_id_field, public_field, role_field
 from keys.times import format_time, parse_time
@@ -257,7 +257,7 @@ def open_key_file(
     except nacl.exceptions.CryptoError:
         if protection["kdf"] == KDF_NONE:
             raise KeyFileError(f"{path}: the private part does not authenticate (damaged file)") from None
-        raise PassphraseError(f"{path}: wrong passphrase") from None
+        raise PassphraseError(N_("wrong passphrase"), where=f"{path}: ") from None
     keys = SecretKeys(plain[:32], plain[32:])
     if keys.public != info.public:
         raise KeyFileError(f"{path}: the private keys do not match the public keys recorded in the file")

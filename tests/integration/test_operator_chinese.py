@@ -83,6 +83,8 @@ def test_the_walkthrough_in_chinese_has_no_english_line(tmp_path: Path, database
     zh(p(*ZH, "keys", "trust", str(tmp_path / "internal.card"), "--fingerprint", fp_i), "public trusts")
     zh(i(*ZH, "keys", "trust", str(tmp_path / "public.card"), "--fingerprint", fp_p), "internal trusts")
     zh(i(*ZH, "keys", "show"), "keys show")
+    r = zh(i(*ZH, "keys", "rotate", pw="not the passphrase"), "wrong passphrase", code=4)
+    assert "口令错误" in r.err
     zh(i(*ZH, "keys", "list"), "keys list")
 
     source = ("--kind", "penalty", "--source", "昆明市市场监督管理局", "--source-uscc", USCC[1])
