@@ -87,6 +87,10 @@ class Platform:
             make_storage(self.web.rate_limit_storage, self.web_engine, ticks), self.web.rate_limit_exempt, ticks
         )
         self.web_sessions = sessionmaker(self.web_engine, expire_on_commit=False)
+        # plain reads that may run inside another web transaction of this thread (the proxy list, read
+        # by an audit entry): a deferred BEGIN, which on SQLite's WAL never waits on a writer's lock
+        self.web_read_engine = db.web_engine(self.web.web_database_url, immediate=False)
+        self.web_reads = sessionmaker(self.web_read_engine, expire_on_commit=False)
         self._signer: audit.AuditSigner | None = None
         self.templates = make_environment(self.config.timezone)
         self._counts: tuple[Any, dict[str, int]] | None = None
@@ -141,7 +145,7 @@ class Platform:
         if self._proxies is None or now - self._proxies[0] >= PROXIES_TTL:
             from public_node.web import accounts
 
-            with self.web_transaction() as s:
+            with self.web_reads() as s, s.begin():  # never a second write lock beside the caller's
                 saved = accounts.trusted_proxies(s)
             self._proxies = (now, self.web.trusted_proxies if saved is None else saved)
         return self._proxies[1]
@@ -184,6 +188,7 @@ class Platform:
     def close(self) -> None:
         self.read_engine.dispose()
         self.web_engine.dispose()
+        self.web_read_engine.dispose()
 
 
 def platform(request: Request) -> Platform:

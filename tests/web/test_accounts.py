@@ -264,3 +264,18 @@ def test_logout_ends_the_session_on_the_server(client: TestClient) -> None:
     )
     assert TestClient(client.app, cookies={"cg_session": token}).get("/account").status_code == 401
     assert _count(client, WebSession) == 0
+
+
+def test_an_audit_entry_reads_the_proxy_list_without_waiting_on_its_own_transaction(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit entry of a failed login records the client's address inside the login's write
+    transaction. When the per-process proxy list was due for a refresh just then (every PROXIES_TTL
+    seconds: under load, often), reading it opened a second BEGIN IMMEDIATE on SQLite and waited the
+    whole busy timeout (30 s) on the first one's lock: a login that hung, then a 500."""
+    from public_node.web import app as web_app
+
+    sign_up(client, "carol")
+    monkeypatch.setattr(web_app, "PROXIES_TTL", 0.0)  # every read of the list is a refresh
+    assert log_in(client, "carol", "wrong password 123").status_code == 401
+    assert log_in(client, "carol").status_code == 303
