@@ -38,6 +38,7 @@ from transfer.limits import MAGICS
 
 REPO = Path(__file__).resolve().parents[2]
 TAG = "v0.1.0"
+RELEASE_COMMIT = "5b6eea6"  # what v0.1.0 tags: a clone that did not fetch tags still has the commit on main
 NEW_BIN = Path(sys.executable).parent
 PASS = "interop-passphrase-2026"
 
@@ -47,13 +48,17 @@ def _build_old_release(root: Path) -> Path:
     git = shutil.which("git")
     if git is None:
         raise _Unbuildable("git is not installed")
-    tag = subprocess.run([git, "-C", str(REPO), "rev-parse", "-q", "--verify", f"{TAG}^{{commit}}"],
-                         capture_output=True, text=True)  # fmt: skip
-    if tag.returncode != 0:
-        raise _Unbuildable(f"the git tag {TAG} is not in this repository (git tag {TAG} 5b6eea6)")
+    ref = next(
+        (r for r in (TAG, RELEASE_COMMIT)
+         if subprocess.run([git, "-C", str(REPO), "rev-parse", "-q", "--verify", f"{r}^{{commit}}"],
+                           capture_output=True).returncode == 0),
+        None,
+    )  # fmt: skip
+    if ref is None:
+        raise _Unbuildable(f"neither the tag {TAG} nor its commit {RELEASE_COMMIT} is in this repository")
     src, wheels, venv = root / "src", root / "wheels", root / "venv"
     archive = root / "src.tar"
-    subprocess.run([git, "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), TAG], check=True)
+    subprocess.run([git, "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), ref], check=True)
     with tarfile.open(archive) as tar:
         tar.extractall(src, filter="data")
     built = subprocess.run(
