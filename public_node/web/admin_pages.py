@@ -82,7 +82,7 @@ def issue_reset(request: Request, me: Sysadmin, account_id: int) -> Response:
         row = _person(s, account_id)
         token = accounts.issue_reset(s, row, p.clock())
         audit(request, s, EventCode.ADMIN_ACTION, subject={"action": "account.reset-issued", "account": row.id})
-    return page(request, "admin_secret.html", title=N_("Password reset token"), secret=token, back="/admin/users")
+    return page(request, "admin_shown_once.html", title=N_("Password reset token"), secret=token, back="/admin/users")
 
 
 @router.get("/admin/tokens")
@@ -112,7 +112,7 @@ async def issue_token(request: Request, me: Sysadmin) -> Response:
                       subject={"action": "token.issue", "scopes": " ".join(sorted(set(scopes)))[:200]})  # fmt: skip
             raise WebError(403, exc.code, exc.message) from None
         raise WebError(400, "bad-request", exc.message) from None
-    return page(request, "admin_secret.html", title=N_("API token"), secret=secret, back="/admin/tokens")
+    return page(request, "admin_shown_once.html", title=N_("API token"), secret=secret, back="/admin/tokens")
 
 
 @router.post("/admin/tokens/{token_id}/revoke", dependencies=[Depends(csrf_checked)])

@@ -160,7 +160,7 @@ def test_api_tokens_are_hashed_scoped_revocable_and_logged(client: TestClient, c
         "/admin/tokens", data={"csrf_token": t, "institution": "昆明某银行", "scope": ["search", "freshness"]}
     )
     assert r.status_code == 200
-    secret = re.search(r'id="secret">(cgt_[A-Za-z0-9_-]+)<', r.text).group(1)  # type: ignore[union-attr]
+    secret = re.search(r'id="shown-once">(cgt_[A-Za-z0-9_-]+)<', r.text).group(1)  # type: ignore[union-attr]
     with platform_of(client).web_transaction() as s:
         row = s.scalars(select(ApiToken)).one()
     assert row.token_hash == accounts.digest(secret) and secret not in row.token_hash
@@ -200,7 +200,7 @@ def test_the_system_administrator_issues_a_one_time_reset_token(client: TestClie
     with platform_of(client).web_transaction() as s:
         alice = accounts.find_account(s, "alice").id  # type: ignore[union-attr]
     r = sysadmin.post(f"/admin/users/{alice}/reset", data={"csrf_token": csrf(sysadmin, "/admin/users")})
-    token = re.search(r'id="secret">([A-Za-z0-9_-]+)<', r.text).group(1)  # type: ignore[union-attr]
+    token = re.search(r'id="shown-once">([A-Za-z0-9_-]+)<', r.text).group(1)  # type: ignore[union-attr]
     person = TestClient(client.app, client=("198.51.100.3", 1))
     data = {"csrf_token": csrf(person, "/reset"), "token": token, "new": "my brand new passphrase"}
     assert person.post("/reset", data=data, follow_redirects=False).status_code == 303

@@ -55,7 +55,7 @@ def test_the_security_administrator_limits_token_scopes_and_the_system_administr
     secadmin = _as(client.app, accounts.ROLE_SECADMIN, clock)
     r = _issue(sysadmin, "search", "lists")
     assert r.status_code == 200
-    secret = re.search(r'id="secret">(cgt_[A-Za-z0-9_-]+)<', r.text).group(1)  # type: ignore[union-attr]
+    secret = re.search(r'id="shown-once">(cgt_[A-Za-z0-9_-]+)<', r.text).group(1)  # type: ignore[union-attr]
     api = TestClient(client.app, client=("192.0.2.50", 1))
     auth = {"Authorization": f"Bearer {secret}"}
     assert api.get("/api/v1/lists/red", headers=auth).status_code == 200
