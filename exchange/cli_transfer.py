@@ -65,8 +65,8 @@ def _human(r: dict[str, Any]) -> None:
         click.echo(label)
         for k in sorted(header):  # the header's own field names: codes of docs/FORMAT.md
             value = header[k]
-            if k in ("created", "not_after") and isinstance(value, int):
-                when = datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
+            when = _instant(value) if k in ("created", "not_after") else None
+            if when is not None:
                 click.echo(f"  {k:<10} {when} ({value})")
             else:
                 click.echo(f"  {k:<10} {printable(value, 1000)}")
@@ -94,3 +94,14 @@ def _human(r: dict[str, Any]) -> None:
         _label(_("result"))
         + (_("VERIFIED") if r["verified"] else _("NOT VERIFIED: {reason}").format(reason=r.get("reason", "?")))
     )
+
+
+def _instant(value: object) -> str | None:
+    """A header time as ISO 8601, or None when it is no instant a calendar holds (an unverified header
+    may carry any integer up to 2^53: shown as the number, never an internal error)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        return None

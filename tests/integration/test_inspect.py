@@ -142,3 +142,17 @@ def test_inspect_escapes_strings_from_the_package(sent: Any, tmp_path: Path) -> 
     # a genuine package whose payload carries an ANSI escape in a subject name: counted, never echoed raw
     r = inspect(b, path)
     assert r.code == 0 and raw_controls(r.out) == [] and raw_controls(r.err) == []
+
+
+def test_inspect_shows_a_time_no_calendar_holds_as_its_number(sent: Any, tmp_path: Path) -> None:
+    """An unverified header may carry any integer up to 2^53 as ``created``: shown as the number, never
+    an internal error (datetime.fromtimestamp raises on it)."""
+    a, b, path = sent
+
+    def far(doc: dict[str, Any]) -> None:
+        doc["created"] = 2**53 - 1
+
+    forged = rewrite_header(path, tmp_path / "far.cgp", far)
+    r = inspect(b, forged)
+    assert r.code == 4 and "internal error" not in r.err.lower(), r.err
+    assert f"created    {2**53 - 1}" in r.out
