@@ -371,12 +371,13 @@ def _pairs(option: str, given: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _logged_default(spec: KindSpec, mapping: dict[str, str], column: str, value: str) -> str:
-    """``列名=值`` as the transfer log keeps it: a free-text or identity-number value as its SHA-256,
-    since the log never holds what could be a record's content (docs/FORMAT.md §13.1)."""
+    """``列名=值`` as the transfer log keeps it: a free-text or identity-number value withheld, since the
+    log never holds what could be a record's content (docs/FORMAT.md §13.1) — not even its plain hash,
+    which an 18-digit ID number's few unknown digits would let anyone reverse by trying them all."""
     name = mapping.get(column) or spec.field_named(column)
     field_type = spec.by_name[name].type if name else None
     if field_type in (FieldType.LONGTEXT, FieldType.ID_NO):
-        return f"{column}=sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+        return f"{column}=(withheld)"
     return f"{column}={value}"
 
 
