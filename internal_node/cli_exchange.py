@@ -135,7 +135,9 @@ def _human(
     for sp in every_package(r.sent):
         click.echo(sent_line(sp, names))
     for note in r.notes:
-        click.echo(_(note.template).format(**note.params))
+        # a peer's name comes from its card: any string, so escaped like everything a terminal shows
+        safe = {k: printable(v, 200) if isinstance(v, str) else v for k, v in note.params.items()}
+        click.echo(_(note.template).format(**safe))
     for o in r.alarms:
         click.echo(o.message(), err=True)
 
@@ -209,7 +211,9 @@ def _dry_run(r: ExportReport, *, command: str, limit: int | None) -> None:
     say("")
     say(_("nothing sealed (--dry-run); to seal exactly this after review:"))
     for p in r.plans:
-        peer = f" --peer {shlex.quote(p.peer.node_name)}" if several else ""
+        # by name when it prints as itself, else by node id: a card's name may hold control characters
+        who = p.peer.node_name if printable(p.peer.node_name, 200) == p.peer.node_name else p.peer.node_id
+        peer = f" --peer {shlex.quote(who)}" if several else ""
         full = " --full" if p.full else ""
         say(f"  {command} export{full} --expect {p.digest}{peer}")
     shown = 0
