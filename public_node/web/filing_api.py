@@ -20,7 +20,7 @@ from public_node.web.api import ErrorOut, rate_limited
 from public_node.web.app import WebError, platform
 from public_node.web.appmodels import WebApplication, WebBinding
 from public_node.web.authmodels import Account
-from public_node.web.security import current_account, visitor
+from public_node.web.security import current_account, same_origin, visitor
 from public_node.web.uploads import MAX_UPLOAD
 from transfer.appitems import MAX_ATTACHMENTS, MAX_TEXT
 
@@ -31,11 +31,10 @@ def api_csrf_checked(request: Request) -> None:
     """Refuse a POST without the session's CSRF token in ``X-CSRF-Token``, or from another origin
     (after the login check: a visitor who is not logged in is told that first)."""
     current_account(request)
-    origin = request.headers.get("origin")
     sent = request.headers.get(CSRF_HEADER)
     v = visitor(request)
     expected = v.csrf if v.session is not None else None
-    if origin is not None and origin != "null" and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+    if not same_origin(request):
         raise WebError(403, "cross-origin", "This request did not come from this site.")
     if sent is None or expected is None or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise WebError(403, "bad-csrf", "Send the session's CSRF token in the X-CSRF-Token header.")

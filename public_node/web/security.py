@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -110,11 +111,24 @@ def require_role(*roles: str) -> Callable[[Request], Account]:
     return check
 
 
+def same_origin(request: Request) -> bool:
+    """Whether a request's ``Origin`` (when it sends one) names this site's host. The host, not the
+    scheme: behind the TLS proxy of docs/OPERATIONS.md the browser says https:// while the app is
+    reached over http://, and a page of another site always differs in its host."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return True
+    host = request.headers.get("host") or request.url.netloc
+    try:
+        return urlsplit(origin).netloc.lower() == host.lower()
+    except ValueError:
+        return False
+
+
 async def csrf_checked(request: Request) -> None:
     """Refuse a form posted without the CSRF token of its session (or, before login, of its cookie),
     or from another origin."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin != "null" and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+    if not same_origin(request):
         _refuse_csrf(request, "cross-origin")
     form = await request.form()
     sent = form.get(CSRF_FIELD)

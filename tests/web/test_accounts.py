@@ -279,3 +279,15 @@ def test_an_audit_entry_reads_the_proxy_list_without_waiting_on_its_own_transact
     monkeypatch.setattr(web_app, "PROXIES_TTL", 0.0)  # every read of the list is a refresh
     assert log_in(client, "carol", "wrong password 123").status_code == 401
     assert log_in(client, "carol").status_code == 303
+
+
+def test_a_form_through_the_tls_proxy_is_same_origin_and_another_site_is_not(client: TestClient) -> None:
+    """Behind the TLS proxy of docs/OPERATIONS.md the browser's Origin says https:// while the app is
+    reached over http://: the host decides, so every form worked in tests and failed in production."""
+    sign_up(client, "dora")
+    data = {"csrf_token": csrf(client), "username": "dora", "password": PASSWORD}
+    r = client.post("/login", data=data, headers={"origin": "https://testserver"}, follow_redirects=False)
+    assert r.status_code == 303
+    data["csrf_token"] = csrf(client)
+    r = client.post("/login", data=data, headers={"origin": "https://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403
