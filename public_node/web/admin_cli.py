@@ -190,7 +190,7 @@ def web_log_summary(config: NodeConfig) -> dict[str, Any] | None:
     url = load_web_config(config).web_database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return None
-    engine = web_engine(url)
+    engine = web_engine(url, immediate=False)  # a reader: never the write lock a running platform needs
     try:
         from public_node.web.db import web_schema_current
 

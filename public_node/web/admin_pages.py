@@ -289,7 +289,7 @@ def web_log(
         ]
         last = s.scalars(select(WebAuditCheckpoint).order_by(WebAuditCheckpoint.size.desc()).limit(1)).first()
     try:
-        verified = weblog.verify(p.web_engine, p.config.home, p.config.name)
+        verified = weblog.verify(p.web_read_engine, p.config.home, p.config.name)
         chain, problem = "ok", ""
         size = verified.size
     except LogVerificationError as exc:
