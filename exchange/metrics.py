@@ -16,8 +16,6 @@ the internal node writes them after each command to a file for node_exporter's t
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from nodekit.models import ChannelPackageRow, ChannelRow, TransferLogRow, TrustedKeyRow
 from nodekit.runtime import Node
+from transfer.files import atomic_write_bytes
 from transfer.log import EventCode
 from transfer.quarantine import Quarantine
 
@@ -189,15 +188,8 @@ def write_textfile(
     registry = node_registry(node, records)
     registry.register(_CommandRuns(runs))
     data = render(registry)
-    fd, tmp = tempfile.mkstemp(prefix=".credgap-metrics.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(tmp).chmod(0o644)  # node_exporter runs as another user
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data, mode=0o644)  # whole or absent for node_exporter, another user
+    path.chmod(0o644)  # whatever the umask narrowed: node_exporter must read it
 
 
 class _CommandRuns(Collector):

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import tomlkit
 
+from keys.keyfile import atomic_write
 from keys.strict import whole
 from nodekit.errors import ConfigError, HomeError
 from nodekit.i18n import N_
@@ -331,12 +332,10 @@ def write_config(home: Path, role: Role, name: str, database_url: str, medium: s
     node["role"], node["name"] = role, name
     database["url"] = database_url
     transfer["medium"] = medium
-    with cfg.open("x", encoding="utf-8") as fh:
-        fh.write(
-            tomlkit.dumps(doc).replace(
-                "# credgap node configuration.", f"# credgap node configuration ({role} node).", 1
-            )
-        )
-        fh.flush()
-        os.fsync(fh.fileno())
+    text = tomlkit.dumps(doc).replace(
+        "# credgap node configuration.", f"# credgap node configuration ({role} node).", 1
+    )
+    # all or nothing (temp file, fsync, link, folder fsync): a crash never leaves half a node.toml
+    # that init then refuses as existing and load_config cannot read; never overwrites one
+    atomic_write(cfg, text.encode("utf-8"), replace=False, mode=0o600)
     return cfg
