@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy.engine import make_url
@@ -112,7 +113,7 @@ def backup(
 def _copy(source: Path, target: Path) -> None:
     """SQLite's online backup: a consistent snapshot even while the node writes (WAL included)."""
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        src = sqlite3.connect(f"file:{quote(str(source))}?mode=ro", uri=True)  # ?, # or % in a path
         try:
             dst = sqlite3.connect(target)
             try:

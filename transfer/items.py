@@ -17,6 +17,7 @@ from keys.errors import EncodingError
 from keys.strict import calendar_date, matches, whole
 from keys.times import parse_time
 from transfer.appitems import FORMAT2_KINDS, VALIDATORS
+from transfer.appitems import RECORD_TABLES as RECORD_TABLES  # one list of the record kinds, re-exported
 from transfer.crypto import new_mac
 from transfer.errors import PackageRejected
 from transfer.limits import MAX_DOCUMENT, MAX_ITEM
@@ -56,7 +57,6 @@ def _format_check(kind: str, allowed: frozenset[str]) -> None:
         )
 
 
-RECORD_TABLES = frozenset({"subject", "licence", "penalty", "list_entry", "commitment", "gov_credit"})
 WITHDRAW_REASONS = frozenset(
     {"expired", "revoked", "repaired", "objection-upheld", "deleted", "removed", "not-public", "minor",
      "needs-review", "held", "incomplete", "policy"}
