@@ -51,7 +51,7 @@ def token_checked(request: Request, header: str) -> None:
     p = platform(request)
     scheme, _, secret = header.partition(" ")
     scope = request.url.path.removeprefix(router.prefix + "/").split("/", 1)[0]
-    with p.web_transaction() as s:
+    with p.web_read() as s:  # every token request: a read, never the write lock
         row = accounts.find_token(s, secret.strip()) if scheme.lower() == "bearer" else None
         per_minute = accounts.settings(s)["token_per_minute"]
         allowed = accounts.allowed_scopes(s)

@@ -112,6 +112,13 @@ class Platform:
         with self.web_sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def web_read(self) -> Iterator[Session]:
+        """A read of the web database that never takes its write lock (deferred BEGIN): for reads on
+        every request, and for reads that may run inside another web transaction of this thread."""
+        with self.web_reads() as session, session.begin():
+            yield session
+
     def audit(
         self, session: Session, event: EventCode, *, actor: str, result: str = "ok", reason: str = "",
         subject: Mapping[str, Any] | None = None,
@@ -145,7 +152,7 @@ class Platform:
         if self._proxies is None or now - self._proxies[0] >= PROXIES_TTL:
             from public_node.web import accounts
 
-            with self.web_reads() as s, s.begin():  # never a second write lock beside the caller's
+            with self.web_read() as s:  # never a second write lock beside the caller's
                 saved = accounts.trusted_proxies(s)
             self._proxies = (now, self.web.trusted_proxies if saved is None else saved)
         return self._proxies[1]

@@ -325,7 +325,7 @@ def record_marks(request: Request, keys: list[str]) -> dict[str, str]:
     """For a record page: 异议处理中 / 信用修复审核中 on records with an open objection or repair."""
     if not keys:
         return {}
-    with platform(request).web_transaction() as s:
+    with platform(request).web_read() as s:  # every subject page: a read, never the write lock
         open_ = list(s.execute(select(WebApplication.id, WebApplication.key, WebApplication.type).where(
             WebApplication.key.in_(keys), WebApplication.type.in_(list(MARKS)))))  # fmt: skip
     decided = _decisions(request, [i for i, _, _ in open_])
