@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from public_node.models import ApplicationDecision
@@ -210,8 +211,9 @@ async def apply(request: Request, account: Annotated[Account, Depends(current_ac
                 uploads.append((f.filename, await f.read(MAX_UPLOAD + 1)))
         elif f:
             return _refuse(request, 400, "附件须以文件形式上传")
-    filed = file_application(request, account, typ, table, key, category, get("statement"), get("target"),
-                             get("contact"), uploads)  # fmt: skip
+    # Pillow, pdftoppm (up to 20 s a file) and the database off the event loop: a worker keeps answering
+    filed = await run_in_threadpool(file_application, request, account, typ, table, key, category,
+                                    get("statement"), get("target"), get("contact"), uploads)  # fmt: skip
     if filed.status != 200:
         return _refuse(request, filed.status, filed.message)
     return redirect(f"/applications/{filed.id}" + ("?merged=1" if filed.merged else ""))
