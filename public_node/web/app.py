@@ -312,7 +312,8 @@ def create_app(home: Path, *, clock: Clock = _utcnow, epoch: Callable[[], float]
         max_query=p.web.max_query_bytes,
         max_body=p.web.max_body_bytes,
         hsts=p.web.hsts,
-        uploads={"/applications/new": _upload_body()},
+        # a filing's body may carry its attachments: the form as multipart, the API as base64 (4/3)
+        uploads={"/applications/new": _upload_body(), "/api/v1/applications": _upload_body() * 4 // 3 + 4096},
     )
 
 
