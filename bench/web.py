@@ -15,6 +15,7 @@ result as JSON under bench/results/.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -24,12 +25,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from bench import data
-from bench.homes import _env, _sh, homes
+from bench.homes import Homes, _env, _sh, homes
 
 ROOT = Path(__file__).resolve().parent
 DATASETTE_VENV = ROOT / ".cache" / "datasette-venv"
@@ -131,10 +134,16 @@ def serve(home: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
 
 
 def set_web(home: Path, **values: Any) -> None:
+    """Replace node.toml's [web] table with ``values`` (tomlkit: a list value holds brackets too)."""
+    import tomlkit
+
     toml = home / "node.toml"
-    text = re.sub(r"\n\[web\]\n(?:[^\[]*)", "\n", toml.read_text())
-    lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in values.items())
-    toml.write_text(text.rstrip("\n") + f"\n\n[web]\n{lines}\n")
+    doc = tomlkit.parse(toml.read_text())
+    table = tomlkit.table()
+    for key, value in values.items():
+        table[key] = value
+    doc["web"] = table
+    toml.write_text(tomlkit.dumps(doc))
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -143,6 +152,43 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(60)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextmanager
+def loaded_homes(
+    root: Path, ds: Any, records: int, seed: int, *, reuse: bool, result: dict[str, Any]
+) -> Iterator[Homes]:
+    """Homes holding ``records`` published records: loaded through the real exchange (ingest, export,
+    import), then kept as a copy so that ``--reuse-load`` can start the measurements without the load."""
+    snapshot = ROOT / ".cache" / f"web-loaded-{records}-s{seed}"
+    meta = snapshot / "homes.json"
+    if reuse and meta.exists():
+        if root.exists():
+            shutil.rmtree(root)
+        shutil.copytree(snapshot, root, symlinks=True)
+        saved = json.loads(meta.read_text())
+        result["load_seconds"] = saved.pop("load_seconds", None)
+        paths = ("root", "internal", "public", "medium")
+        h = Homes(**{k: Path(v) if k in paths else v for k, v in saved.items()})
+        print(f"  reusing the {records:,} records loaded by an earlier run ({snapshot})")
+        yield h
+        return
+    with homes(root, "sqlite", None) as h:
+        t0 = time.monotonic()
+        for m in ds.manifest:
+            _sh(h.internal_cmd("ingest", str(ds.dept / m["file"]), "--kind", m["kind"], "--source", m["source"],
+                               *(["--source-uscc", m["source_uscc"]] if m.get("source_uscc") else [])))  # fmt: skip
+        _sh(h.internal_cmd("export"))
+        _sh(h.public_cmd("import"))
+        result["load_seconds"] = round(time.monotonic() - t0, 1)
+        print(f"  loaded {records:,} records through the real import in {result['load_seconds']} s")
+        if snapshot.exists():
+            shutil.rmtree(snapshot)
+        shutil.copytree(root, snapshot, symlinks=True)
+        fields = {f.name: getattr(h, f.name) for f in dataclasses.fields(h) if f.name != "pg"}
+        fields = {k: str(v) if isinstance(v, Path) else v for k, v in fields.items()}
+        meta.write_text(json.dumps({**fields, "load_seconds": result["load_seconds"]}))
+        yield h
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--watch-records", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-datasette", action="store_true")
+    ap.add_argument(
+        "--reuse-load",
+        action="store_true",
+        help="start from the homes the last run with these --records and --seed loaded (a copy kept under "
+        "bench/.cache/web-loaded-*) instead of loading again",
+    )
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk")
@@ -167,17 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "scenarios": {},
     }
-    with homes(root, "sqlite", None) as h:
-        t0 = time.monotonic()
-        for m in ds.manifest:
-            _sh(h.internal_cmd("ingest", str(ds.dept / m["file"]), "--kind", m["kind"], "--source", m["source"],
-                               *(["--source-uscc", m["source_uscc"]] if m.get("source_uscc") else [])))  # fmt: skip
-        _sh(h.internal_cmd("export"))
-        _sh(h.public_cmd("import"))
-        result["load_seconds"] = round(time.monotonic() - t0, 1)
+    with loaded_homes(root, ds, args.records, args.seed, reuse=args.reuse_load, result=result) as h:
         db = h.public / "node.db"
         t = targets(db)
-        print(f"  loaded {args.records:,} records through the real import in {result['load_seconds']} s")
         scenarios = {
             "lookup by credit code (JSON)": [f"/api/v1/subjects/{c}" for c in t["codes"]],
             "name search, 2 characters (JSON)": [f"/api/v1/search?q={quote(f)}" for f in t["frag2"]],
