@@ -443,12 +443,16 @@ def stale_review(node: Any, identity: Any, peer: str | None, exc: ContentChanged
         "\n".join(sent_line(p, node_names(node)) for p in sent), as_json=as_json,
     )  # fmt: skip
     finish_sent(sent, node_names(node))
-    raise ReviewStale(f"{exc}; sent a heartbeat only, the changes wait for that review")
+    raise ReviewStale(N_("{problem}; sent a heartbeat only, the changes wait for that review"), params={"problem": exc})
 
 
 def resend_packages(node: Any, identity: Any, first: int, last: int, peer: str | None) -> Any:
     if first > last:
-        raise ExportError(f"--resend {first}..{last}: the range is empty", reason="bad-range")
+        raise ExportError(
+            N_("--resend {first}..{last}: the range is empty"),
+            params={"first": first, "last": last},
+            reason="bad-range",
+        )
     return resend(node, identity, first, last, peer=peer)
 
 

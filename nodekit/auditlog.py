@@ -24,6 +24,7 @@ from keys.identity import parse_fingerprint
 from keys.identity_store import Identity
 from nodekit.errors import ExitCode, NodeError
 from nodekit.events import row_to_entry
+from nodekit.i18n import N_
 from nodekit.models import LogCheckpointRow, ReceiptRow, TransferLogRow
 from transfer import merkle
 from transfer.checkpoint import Checkpoint, parse_checkpoint, read_checkpoint, sign_checkpoint
@@ -130,16 +131,22 @@ def pinned_keys(keys: Mapping[str, PublicKeys], fingerprints: Iterable[str]) -> 
         try:
             key_id = parse_fingerprint(fp)
         except Exception as exc:
-            raise AuditError(f"--key-fingerprint {fp!r}: {exc}", reason="bad-fingerprint") from None
+            raise AuditError(
+                N_("--key-fingerprint {fp!r}: {problem}"), params={"fp": fp, "problem": exc}, reason="bad-fingerprint"
+            ) from None
         public = keys.get(key_id)
         if public is None:
             raise AuditKeyMismatch(
-                f"--key-fingerprint {fp}: this node's identity lists no key {key_id}; the checkpoints cannot be "
-                "verified against it (NOT verified)"
+                N_(
+                    "--key-fingerprint {fp}: this node's identity lists no key {key_id}; the checkpoints cannot be verified against it (NOT verified)"
+                ),
+                params={"fp": fp, "key_id": key_id},
             )
         if public.key_id != key_id:  # the identity file was altered: its keys no longer match their ids
             raise AuditKeyMismatch(
-                f"the public keys stored for {key_id} do not have that fingerprint (NOT verified)", reason="bad-key"
+                N_("the public keys stored for {key_id} do not have that fingerprint (NOT verified)"),
+                params={"key_id": key_id},
+                reason="bad-key",
             )
         out[key_id] = public
     return out
@@ -269,15 +276,22 @@ def load_base(folder: Path, node: str, keys: Mapping[str, PublicKeys]) -> Archiv
         cp_lines = (folder / "checkpoints.jsonl").read_bytes().splitlines()
     except OSError as exc:
         raise AuditError(
-            f"--base {folder}: not an evidence bundle of `audit export`: {exc.strerror}: {exc.filename}",
+            N_("--base {folder}: not an evidence bundle of `audit export`: {problem}: {filename}"),
+            params={"folder": folder, "problem": exc.strerror, "filename": exc.filename},
             reason="unreadable",
         ) from None
     except orjson.JSONDecodeError:
-        raise AuditError(f"--base {folder}/manifest.json: not JSON", reason="unreadable") from None
+        raise AuditError(
+            N_("--base {folder}/manifest.json: not JSON"), params={"folder": folder}, reason="unreadable"
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("node_id") != node:
         got = manifest.get("node_id") if isinstance(manifest, dict) else None
         entries.close()
-        raise AuditError(f"--base {folder}: a bundle of node {got!r:.80}, not of this node ({node})", reason="bad-base")
+        raise AuditError(
+            N_("--base {folder}: a bundle of node {got!r:.80}, not of this node ({node})"),
+            params={"folder": folder, "got": got, "node": node},
+            reason="bad-base",
+        )
     checkpoints: list[Checkpoint] = []
     for n, line in enumerate(cp_lines, 1):
         try:
@@ -320,7 +334,11 @@ def load_against(session: Session, node: str, spec: str) -> Checkpoint:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise AuditError(f"{path}: cannot read: {exc.strerror}", reason="unreadable") from None
+            raise AuditError(
+                N_("{path}: cannot read: {problem}"),
+                params={"path": path, "problem": exc.strerror},
+                reason="unreadable",
+            ) from None
         try:
             return read_checkpoint(data)
         except LogVerificationError as exc:
@@ -332,8 +350,9 @@ def load_against(session: Session, node: str, spec: str) -> Checkpoint:
             best = ack
     if best is None:
         raise AuditError(
-            "no peer has acknowledged a checkpoint of this log yet (no receipt carries one): pass a checkpoint "
-            "file exported from the peer instead",
+            N_(
+                "no peer has acknowledged a checkpoint of this log yet (no receipt carries one): pass a checkpoint file exported from the peer instead"
+            ),
             reason="no-peer-checkpoint",
         )
     return best

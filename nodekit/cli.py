@@ -45,6 +45,7 @@ class CliState:
     home: Path | None = None  # the node home, once it is opened
     log_format: LogFormat = "text"  # node.log's format (--log-format)
     command: str | None = None  # the subcommand run (e.g. "export"), for the metrics written after it
+    language: str = i18n.ENGLISH  # the language it spoke (what runs after it, e.g. the metrics, speaks it too)
 
 
 _STATE = CliState()
@@ -388,6 +389,7 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
             f"{name}: error: --lang {printable(str(exc), 40)}: expected one of {', '.join(i18n.LANGUAGES)}", err=True
         )
         return int(ExitCode.USAGE)
+    _STATE.language = language
     with i18n.speaking(language):
         i18n.translate_help(root)
         return _run(root, _without_lang(argv if argv is not None else sys.argv[1:]), name, prog_name)
@@ -452,6 +454,11 @@ def _run(root: click.Group, argv: Sequence[str] | None, name: str, prog_name: st
     except Exception as exc:  # the one place an error becomes an exit code
         return _report(name, exc)
     return int(ExitCode.OK)
+
+
+def last_language() -> str:
+    """The language the last :func:`run` spoke."""
+    return _STATE.language
 
 
 def last_invocation() -> tuple[str | None, Path | None]:

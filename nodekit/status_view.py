@@ -12,6 +12,7 @@ import click
 from nodekit.cli import table
 from nodekit.errors import ExitCode
 from nodekit.i18n import N_, _, ngettext
+from nodekit.reasons import reason_text
 from nodekit.text import printable
 
 
@@ -175,7 +176,7 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
         if latest:
             count += _("; latest {folder}: {reason}: {message}").format(
                 folder=printable(latest.get("folder"), 200), reason=printable(latest.get("reason"), 64),
-                message=printable(latest.get("message", ""), 300),
+                message=printable(reason_text(latest.get("reason"), latest.get("message", "")), 300),
             )  # fmt: skip
         click.echo(_("  quarantine {count}").format(count=count))
         rows = [

@@ -27,7 +27,7 @@ from keys.errors import EncodingError
 from keys.identity import PublicKeys
 from transfer import merkle
 from transfer.checkpoint import Checkpoint
-from transfer.errors import LogVerificationError
+from transfer.errors import N_, LogVerificationError
 from transfer.log import GENESIS, EventCode, LogEntry, parse_ts
 
 _H = merkle.HASH_LEN
@@ -204,8 +204,10 @@ def verify_against(log: VerifiedLog, held: Checkpoint, keys: Mapping[str, Public
     n = log.size
     if held.size > n:
         raise LogVerificationError(
-            f"the peer holds a checkpoint of {held.size} entries signed {held.at:%Y-%m-%dT%H:%M:%SZ}, but the "
-            f"log has only {n}: entries {n}..{held.size - 1} were cut off the tail (truncated)",
+            N_(
+                "the peer holds a checkpoint of {size} entries signed {at:%Y-%m-%dT%H:%M:%SZ}, but the log has only {n}: entries {n}..{last} were cut off the tail (truncated)"
+            ),
+            params={"size": held.size, "at": held.at, "n": n, "last": held.size - 1},
             index=n,
             reason="truncated",
         )
@@ -215,9 +217,10 @@ def verify_against(log: VerifiedLog, held: Checkpoint, keys: Mapping[str, Public
         merkle.verify_consistency(held.size, n, proof, bytes.fromhex(held.root), bytes.fromhex(log.root))
     except LogVerificationError:
         raise LogVerificationError(
-            f"the log does not extend the checkpoint of {held.size} entries the peer holds (signed "
-            f"{held.at:%Y-%m-%dT%H:%M:%SZ}): entries before {held.size} were edited, deleted, inserted or "
-            "reordered since, and the chain and checkpoints after them rewritten",
+            N_(
+                "the log does not extend the checkpoint of {size} entries the peer holds (signed {at:%Y-%m-%dT%H:%M:%SZ}): entries before {size} were edited, deleted, inserted or reordered since, and the chain and checkpoints after them rewritten"
+            ),
+            params={"size": held.size, "at": held.at},
             reason="inconsistent",
         ) from None
     return proof
@@ -240,7 +243,8 @@ def read_entry_lines(lines: Iterable[bytes], *, source: str = "entries.jsonl") -
                 raise ValueError("a field has the wrong type")
         except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
             raise LogVerificationError(
-                f"{source} line {pos + 1}: entry {pos} was edited: it is not an entry ({exc})",
+                N_("{source} line {line}: entry {pos} was edited: it is not an entry ({problem})"),
+                params={"source": source, "line": pos + 1, "pos": pos, "problem": exc},
                 index=pos,
                 reason="edited",
             ) from None
@@ -366,7 +370,8 @@ def _checkpoints_by_size(checkpoints: Sequence[Checkpoint]) -> dict[int, Checkpo
         seen = by_size.get(cp.size)
         if seen is not None and seen.root != cp.root:
             raise LogVerificationError(
-                f"two checkpoints of size {cp.size} with different roots: the log was rewritten after it was signed",
+                N_("two checkpoints of size {size} with different roots: the log was rewritten after it was signed"),
+                params={"size": cp.size},
                 index=max(cp.size - 1, 0),
                 reason="inconsistent",
             )
@@ -418,13 +423,15 @@ def _checkpoint_problems(
 def _signature(cp: Checkpoint, keys: Mapping[str, PublicKeys], node: str | None) -> None:
     if node is not None and cp.node != node:
         raise LogVerificationError(
-            f"checkpoint of size {cp.size} is of node {cp.node}, not of node {node}", reason="bad-checkpoint"
+            N_("checkpoint of size {size} is of node {node}, not of node {node2}"),
+            params={"size": cp.size, "node": cp.node, "node2": node},
+            reason="bad-checkpoint",
         )
     public = keys.get(cp.key)
     if public is None:
         raise LogVerificationError(
-            f"checkpoint of size {cp.size} is signed by key {cp.key}, which is not among the trusted keys "
-            f"({', '.join(sorted(keys)) or 'none'})",
+            N_("checkpoint of size {size} is signed by key {key}, which is not among the trusted keys ({keys})"),
+            params={"size": cp.size, "key": cp.key, "keys": ", ".join(sorted(keys)) or "none"},
             reason="bad-checkpoint",
         )
     cp.verify(public)
