@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from keys.errors import N_, EncodingError
+from keys.errors import N_, EncodingError, Said
 
 MAX_SAFE_INT = 2**53 - 1
 
@@ -75,12 +75,26 @@ def encode(document: dict[str, Any]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
+class _Detail(str):
+    """A parser's English message (str) shown to the operator as ``said`` (its position, translated)."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, english: str, said: Said) -> _Detail:
+        detail = super().__new__(cls, english)
+        detail.template, detail.params = said.template, said.params
+        return detail
+
+
 def decode(data: bytes) -> dict[str, Any]:
     """Decode canonical bytes into an object; anything that is not its own canonical form is refused."""
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise EncodingError(N_("not valid JSON: {problem}"), params={"problem": exc}) from exc
+        # the parser's English stays in the logs; the operator reads where it stopped (keys/errors.Said)
+        problem = Said(N_("at line {line}, column {column}"), line=exc.lineno, column=exc.colno)
+        raise EncodingError(N_("not valid JSON: {problem}"), params={"problem": _Detail(str(exc), problem)}) from exc
     if not isinstance(document, dict):
         raise EncodingError(N_("expected a JSON object"))
     if encode(document) != data:

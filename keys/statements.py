@@ -176,7 +176,7 @@ def make_revocation(
     """A revocation statement for ``secret``'s own key, signed by it."""
     if reason not in REVOCATION_REASONS:
         raise StatementError(
-            N_("revocation reason must be one of {join}, not {reason!r}"),
+            N_("revocation reason must be one of {reasons}, not {reason!r}"),
             params={"reasons": ", ".join(REVOCATION_REASONS), "reason": reason},
         )
     unsigned = RevocationStatement(node_id, role, secret.key_id, reason, to_second(created))

@@ -307,7 +307,12 @@ def load_base(folder: Path, node: str, keys: Mapping[str, PublicKeys]) -> Archiv
                 read_entry_lines(entries, source=str(folder / "entries.jsonl")), checkpoints, keys, node=node
             )
     except LogVerificationError as exc:
-        raise LogVerificationError(f"base bundle {folder}: {exc}", index=exc.index, reason=exc.reason) from None
+        raise LogVerificationError(
+            N_("base bundle {folder}: {problem}"),
+            index=exc.index,
+            reason=exc.reason,
+            params={"folder": folder, "problem": exc},
+        ) from None
     return ArchiveBase(folder, log.size, log.covered, log.checkpoints, log.leaves)
 
 
@@ -342,7 +347,9 @@ def load_against(session: Session, node: str, spec: str) -> Checkpoint:
         try:
             return read_checkpoint(data)
         except LogVerificationError as exc:
-            raise LogVerificationError(f"{path}: {exc}", reason=exc.reason) from None
+            raise LogVerificationError(
+                N_("{path}: {problem}"), reason=exc.reason, params={"path": path, "problem": exc}
+            ) from None
     best: Checkpoint | None = None
     for doc, sig in session.execute(select(ReceiptRow.document, ReceiptRow.sig).where(ReceiptRow.direction == "in")):
         ack = parse_receipt(orjson.loads(doc), sig).acknowledges

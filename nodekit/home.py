@@ -274,7 +274,12 @@ def load_config(home: Path, expected_role: Role) -> NodeConfig:
     if role != expected_role:
         raise HomeError(
             N_("{home} is the home of {with_article} node; run `{role}-node`, not `{expected_role}-node`, on it"),
-            params={"home": home, "with_article": with_article(role), "role": role, "expected_role": expected_role},
+            params={
+                "home": home,
+                "with_article": Shown(with_article(role), role),
+                "role": role,
+                "expected_role": expected_role,
+            },
         )
     _check_keys(raw, cfg)
     try:
