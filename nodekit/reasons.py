@@ -1,4 +1,4 @@
-"""What a reason code means to a person: the explanation an operator reading another language than
+"""What a code means to a person (a reason code, a role, a key status): the explanation an operator reading another language than
 English is shown instead of a ``transfer`` message (docs/adr/0016-operator-language.md).
 
 ``transfer`` never imports nodekit, so its messages are English (node.log, the transfer log and
@@ -84,3 +84,32 @@ def reason_param(reason: str | None, message: str) -> object:
     """A parameter of an error that is ``message`` in English (logs, --json) and the explanation of
     ``reason`` when shown to an operator reading another language."""
     return Shown(message, REASONS[reason]) if reason in REASONS else message
+
+
+# the words printed for a role, a key status and a channel's direction (--json keeps the English codes)
+_ROLES = {"internal": N_("internal"), "public": N_("public")}
+_STATUSES = {
+    "current": N_("current"),
+    "trusted": N_("trusted"),
+    "superseded": N_("superseded"),
+    "revoked": N_("revoked"),
+    "distrusted": N_("distrusted"),
+    "expired": N_("expired"),
+    "retired": N_("retired"),
+}
+_DIRECTIONS = {"in": N_("incoming"), "out": N_("outgoing")}
+
+
+def role_word(role: str) -> str:
+    """A node's role in the operator's language (the code itself when it has no word)."""
+    return _(_ROLES[role]) if role in _ROLES else role
+
+
+def key_status_word(status: str) -> str:
+    """A key's status in the operator's language (the code itself when it has no word)."""
+    return _(_STATUSES[status]) if status in _STATUSES else status
+
+
+def direction_word(direction: str) -> str:
+    """A channel's direction in the operator's language (English keeps the codes ``in``, ``out``)."""
+    return _(_DIRECTIONS[direction]) if direction in _DIRECTIONS and language() != ENGLISH else direction

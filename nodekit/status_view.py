@@ -12,7 +12,7 @@ import click
 from nodekit.cli import table
 from nodekit.errors import ExitCode
 from nodekit.i18n import N_, _, ngettext
-from nodekit.reasons import reason_text
+from nodekit.reasons import direction_word, key_status_word, reason_text, role_word
 from nodekit.text import printable
 
 
@@ -180,7 +180,7 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
             )  # fmt: skip
         click.echo(_("  quarantine {count}").format(count=count))
         rows = [
-            [c["direction"], node_label(c.get("sender_name"), c["sender"]),
+            [direction_word(c["direction"]), node_label(c.get("sender_name"), c["sender"]),
              node_label(c.get("recipient_name"), c["recipient"]), c["last_seq"], c["last_created"] or "-",
              c.get("last_applied_at") or "-", ",".join(map(str, c.get("pending", []))) or "-",
              ",".join(map(str, c.get("missing", c.get("unwritten", [])))) or "-"]
@@ -204,7 +204,8 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
             soon = _("; WARNING: expires {expires}").format(expires=k["expires"]) if k.get("expires_soon") else ""
             click.echo(
                 _("  trusts {role} node {name} key {key} ({status}{soon})").format(
-                    role=k["role"], name=printable(k["node_name"], 200), key=k["key_id"], status=k["status"], soon=soon
+                    role=role_word(k["role"]), name=printable(k["node_name"], 200), key=k["key_id"],
+                    status=key_status_word(k["status"]), soon=soon,
                 )
             )
     if isinstance(data.get("review"), dict):

@@ -146,10 +146,18 @@ def test_undelivered_bad_keys_bad_config_and_metrics_speak_chinese(pair: Pair, t
     good = toml.read_text(encoding="utf-8")
     toml.write_text(good + "\nmediun = 1\n", encoding="utf-8")
     zh(i(*ZH, "status"), "node.toml with an unknown key", code=2)
-    toml.write_text(good.replace("[exchange]", "[exchange]\nperiod = 12", 1), encoding="utf-8")
-    zh(i(*ZH, "status"), "node.toml with a value of the wrong type", code=None)
+    toml.write_text(good + "\n[exchang]\n", encoding="utf-8")
+    r = zh(i(*ZH, "status"), "node.toml with an unknown table", code=2)
+    assert "是否想写 'exchange'" in r.err, r.err
+    assert 'period = "1d"' in good
+    toml.write_text(good.replace('period = "1d"', "period = 12", 1), encoding="utf-8")
+    r = zh(i(*ZH, "status"), "node.toml with a value of the wrong type", code=2)
+    assert "时长字符串" in r.err, r.err
+    toml.write_text(good.replace('period = "1d"', 'period = "soon"', 1), encoding="utf-8")
+    zh(i(*ZH, "status"), "node.toml with a duration that is not one", code=2)
     toml.write_text("this is = not toml [", encoding="utf-8")
-    zh(i(*ZH, "status"), "node.toml that is not TOML", code=2)
+    r = zh(i(*ZH, "status"), "node.toml that is not TOML", code=2)
+    assert "不是有效的 TOML（第 1 行" in r.err, r.err
     toml.write_text(good, encoding="utf-8")
     shutil.rmtree(pair.public / "keys")
     zh(p(*ZH, "import"), "import with no keys", code=None)
