@@ -204,8 +204,11 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
             soon = _("; WARNING: expires {expires}").format(expires=k["expires"]) if k.get("expires_soon") else ""
             click.echo(
                 _("  trusts {role} node {name} key {key} ({status}{soon})").format(
-                    role=role_word(k["role"]), name=printable(k["node_name"], 200), key=k["key_id"],
-                    status=key_status_word(k["status"]), soon=soon,
+                    role=role_word(k["role"]),
+                    name=printable(k["node_name"], 200),
+                    key=k["key_id"],
+                    status=key_status_word(k["status"]),
+                    soon=soon,
                 )
             )
     if isinstance(data.get("review"), dict):

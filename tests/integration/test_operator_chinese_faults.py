@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.operator_support import Pair, make_pair, ok, penalty
 from tests.helpers import CliResult
+from tests.integration.operator_support import Pair, make_pair, ok, penalty
 from tests.integration.test_operator_chinese import ZH, english_lines
 
 pytestmark = pytest.mark.db
@@ -110,7 +110,9 @@ def test_a_rejected_package_inspected_reconciled_and_in_status_speaks_chinese(
     zh(i(*ZH, "audit", "verify"), "audit verify of an edited log", code=4)
 
 
-def test_undelivered_bad_keys_bad_config_and_metrics_speak_chinese(pair: Pair, tmp_path: Path, zh: Untranslated) -> None:
+def test_undelivered_bad_keys_bad_config_and_metrics_speak_chinese(
+    pair: Pair, tmp_path: Path, zh: Untranslated
+) -> None:
     i, p = pair.i, pair.p
     pair.ingest([penalty(1)])
     away = tmp_path / "away"
@@ -140,6 +142,13 @@ def test_undelivered_bad_keys_bad_config_and_metrics_speak_chinese(pair: Pair, t
     card = tmp_path / "bad.card"
     card.write_text('{"type": "credgap-card"}', encoding="utf-8")
     zh(p(*ZH, "keys", "trust", str(card), "--fingerprint", "00" * 16), "a bad card", code=3)
+
+    # key statements that are not one: not JSON, not canonical, of another type
+    statement = tmp_path / "bad.statement"
+    for text in ("{not json", '{"b": 1, "a": 2}', '{"type":"credgap-card","v":1}'):
+        statement.write_text(text, encoding="utf-8")
+        r = zh(p(*ZH, "keys", "apply-statement", str(statement)), f"a bad statement {text}", code=None)
+        assert r.code == 3 and _CJK.search(r.err), r.err
 
     # a bad node.toml: an unknown key, then a value of the wrong type
     toml = pair.internal / "node.toml"
