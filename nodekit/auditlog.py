@@ -206,7 +206,9 @@ def verify_node_log(
     if against is not None:
         if against.node != node:
             raise LogVerificationError(
-                f"the checkpoint given is of node {against.node}, not of this node ({node})", reason="bad-checkpoint"
+                N_("the checkpoint given is of node {node}, not of this node ({node2})"),
+                params={"node": against.node, "node2": node},
+                reason="bad-checkpoint",
             )
         proof = [p.hex() for p in verify_against(log, against, keys)]
     return AuditResult(log=log, keys=sorted(keys), against=against, proof=proof, base=archive)
@@ -230,8 +232,16 @@ class ArchiveBase:
     def starting(self, first_live: int) -> ArchiveBase:
         if first_live > self.size:
             raise LogVerificationError(
-                f"entries {self.size}..{first_live - 1} are neither in the live log (it starts at entry {first_live}) "
-                f"nor in the base bundle {self.folder} (it ends at entry {self.size - 1}) (deleted)",
+                N_(
+                    "entries {size}..{last} are neither in the live log (it starts at entry {first_live}) nor in the base bundle {folder} (it ends at entry {bundle_last}) (deleted)"
+                ),
+                params={
+                    "size": self.size,
+                    "last": first_live - 1,
+                    "first_live": first_live,
+                    "folder": self.folder,
+                    "bundle_last": self.size - 1,
+                },
                 index=self.size,
                 reason="deleted",
             )
@@ -299,7 +309,9 @@ def load_base(folder: Path, node: str, keys: Mapping[str, PublicKeys]) -> Archiv
         except (EncodingError, LogVerificationError) as exc:
             entries.close()
             raise LogVerificationError(
-                f"base bundle {folder}/checkpoints.jsonl line {n}: {exc}", reason="bad-checkpoint"
+                N_("base bundle {folder}/checkpoints.jsonl line {n}: {problem}"),
+                params={"folder": folder, "n": n, "problem": exc},
+                reason="bad-checkpoint",
             ) from None
     try:
         with entries:
@@ -324,7 +336,8 @@ def _matching(
         archived = base.leaf(entry.index)
         if archived is not None and archived != entry.leaf_hash:
             raise LogVerificationError(
-                f"entry {entry.index} was edited: it differs from its archived copy in {base.folder}",
+                N_("entry {index} was edited: it differs from its archived copy in {folder}"),
+                params={"index": entry.index, "folder": base.folder},
                 index=entry.index,
                 reason="edited",
             )

@@ -19,7 +19,7 @@ import orjson
 from keys.identity_store import Identity
 from nodekit import i18n
 from nodekit.db import database_fault, database_location, is_database_error, log_database_error
-from nodekit.errors import DiskFull, ExitCode, NodeError, shown
+from nodekit.errors import DiskFull, ExitCode, NodeError, shown, shown_value
 from nodekit.home import HOME_ENV, load_config, resolve_home
 from nodekit.logs import LOG_FORMAT_ENV, LOG_FORMATS, LogFormat, attach_node_log
 from nodekit.operator import OPERATOR_ENV, set_operator
@@ -85,14 +85,14 @@ class NodeContext:
 
         def ask() -> str:
             if not sys.stdin.isatty():
-                raise click.UsageError("no passphrase: give --passphrase-file or set CREDGAP_PASSPHRASE")
-            return str(click.prompt("Key passphrase", hide_input=True, err=True))
+                raise click.UsageError(i18n._("no passphrase: give --passphrase-file or set CREDGAP_PASSPHRASE"))
+            return str(click.prompt(i18n._("Key passphrase"), hide_input=True, err=True))
 
         source = identity_ops.passphrase_source(
             cli_file=self.passphrase_file,
             config=node.config,
             prompt=ask,
-            warn=lambda text: click.echo(f"warning: {text}", err=True),
+            warn=lambda text: click.echo(i18n._("warning: {text}").format(text=shown_value(text)), err=True),
         )
         identity = identity_ops.load_identity(node, source)
         if unlock:

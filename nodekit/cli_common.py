@@ -103,8 +103,10 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         """Apply pending schema migrations to the node database."""
         node = nctx.node(check_schema=False)
         node.upgrade()
-        current, _ = node.schema_state()
-        click.echo(f"schema at {', '.join(sorted(current))}")
+        from nodekit.i18n import _
+
+        current, _heads = node.schema_state()
+        click.echo(_("schema at {heads}").format(heads=", ".join(sorted(current))))
 
     @db_group.command("backup")
     @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))

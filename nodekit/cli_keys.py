@@ -20,7 +20,7 @@ from keys.statements import REVOCATION_REASONS, RevocationStatement, SuccessionC
 from keys.times import format_time, parse_validity
 from nodekit import identity_ops
 from nodekit.cli import NodeContext, NodeGroup, display_width, emit, json_option, pass_node_context, table
-from nodekit.errors import shown
+from nodekit.errors import shown, shown_value
 from nodekit.i18n import N_, _, ngettext
 from nodekit.reasons import key_status_word, role_word
 from nodekit.runtime import NodeSpec
@@ -66,7 +66,7 @@ def _source(nctx: NodeContext, *, confirm: bool = False) -> identity_ops.Passphr
 
 
 def _warn(text: str) -> None:
-    click.echo(_("warning: {text}").format(text=text), err=True)
+    click.echo(_("warning: {text}").format(text=shown_value(text)), err=True)
 
 
 def _warn_test_kdf() -> None:

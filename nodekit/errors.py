@@ -70,15 +70,15 @@ def _from_template(exc: object) -> str:
     if not isinstance(template, str):
         return str(exc)
     # a parameter that is itself a translatable error (an InvalidValue, a NodeError) is shown translated
-    params = {k: _param(v) for k, v in getattr(exc, "params", {}).items()}
+    params = {k: shown_value(v) for k, v in getattr(exc, "params", {}).items()}
     try:
         return getattr(exc, "where", "") + (_(template).format(**params) if params else _(template))
     except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English stands
         return str(exc)
 
 
-def _param(value: object) -> object:
-    """A parameter of an error as the operator reads it: one that can be shown (``shown()``), an error
+def shown_value(value: object) -> object:
+    """A value (a parameter of an error, a warning) as the operator reads it: one that can be shown (``shown()``), an error
     or a message carrying its own template (``keys.errors.Said``) in their language, an OS error's
     text (``strerror``) translated when the catalogue knows it, anything else as it is."""
     if callable(getattr(value, "shown", None)):

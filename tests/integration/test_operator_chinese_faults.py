@@ -138,6 +138,15 @@ def test_undelivered_bad_keys_bad_config_and_metrics_speak_chinese(
     assert r.code != 0 and _CJK.search(r.err), r.err
     keyfile.write_bytes(saved)
 
+    # a passphrase file others can read: a warning, the command still runs
+    pwfile = tmp_path / "pass.txt"
+    pwfile.write_text("internal pass phrase\n", encoding="utf-8")
+    pwfile.chmod(0o644)
+    r = zh(i(*ZH, "--passphrase-file", str(pwfile), "keys", "rotate", env={"CREDGAP_PASSPHRASE": None}), "pw file")
+    assert "口令文件可被同组或其他用户读取" in r.err, r.err
+    pwfile.write_text("", encoding="utf-8")
+    zh(i(*ZH, "--passphrase-file", str(pwfile), "export", env={"CREDGAP_PASSPHRASE": None}), "empty pw", code=2)
+
     # an identity card that is not one
     card = tmp_path / "bad.card"
     card.write_text('{"type": "credgap-card"}', encoding="utf-8")
