@@ -74,6 +74,7 @@ def make_environment(timezone: str, language: str = DEFAULT_LANGUAGE) -> Environ
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code: no stat() of every template on every page
     )
     tr = translations(language)
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
