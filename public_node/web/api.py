@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 
 from public_node.documents import documents_of_subject, documents_page
 from public_node.queries import (
-    find_by_doc_no,
     find_subject_key,
     freshness,
     gov_departments,
@@ -22,7 +21,7 @@ from public_node.queries import (
     list_keyset,
     subject_page,
 )
-from public_node.search import normalise, search_page
+from public_node.search import normalise
 from public_node.views import DocumentInfo, RecordView, SubjectSummary
 from public_node.web.app import WebError, platform
 from public_node.web.pages import MAX_Q, check_query, document_response
@@ -234,8 +233,7 @@ def _read_search(
     after = p.open_cursor(scope, cursor)
     today = p.today()
     with p.reads() as s:
-        page = search_page(s, q, today=today, limit=limit, after=after)
-        by_doc = find_by_doc_no(s, q, today=today)[:limit] if q.strip() and after is None else []
+        page, by_doc = p.search(s, q, today=today, limit=limit, after=after)
     return SearchOut(
         query=q,
         total=page.total,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -29,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nodekit.home import HOME_ENV, load_config, resolve_home
 from public_node.errors import BadQuery
+from public_node.views import Keyset, RecordView, SubjectSummary
 from public_node.web import audit, db
 from public_node.web.config import IPNetwork, WebConfig, load_web_config
 from public_node.web.cursors import CursorError, Cursors
@@ -67,6 +70,7 @@ class WebError(Exception):
         self.retry_after = retry_after
 
 
+SEARCH_CACHE_ENTRIES = 4096  # searches kept per process (Platform.search): a few MB
 PROXIES_TTL = 5.0  # seconds another worker may still believe a proxy the security administrator removed
 
 
@@ -102,6 +106,8 @@ class Platform:
         self.templates = make_environment(self.config.timezone)
         self._counts: tuple[Any, dict[str, int]] | None = None
         self._proxies: tuple[float, tuple[IPNetwork, ...]] | None = None
+        self._searches: OrderedDict[tuple[Any, ...], tuple[Keyset[SubjectSummary], list[RecordView]]] = OrderedDict()
+        self._search_lock = threading.Lock()  # reads from PostgreSQL run in the thread pool
 
     async def call(self, fn: Callable[..., T], /, *args: Any, inline: bool = True) -> T:
         """Run a request's synchronous read work (``inline_reads``): on the event loop, or in the pool
@@ -158,6 +164,34 @@ class Platform:
         audit.record(
             session, self._signer, event, at=self.clock(), actor=actor, result=result, reason=reason, subject=subject
         )
+
+    def search(
+        self, session: Session | Connection, q: str, *, today: date, limit: int, after: Any
+    ) -> tuple[Keyset[SubjectSummary], list[RecordView]]:
+        """A search's page of subjects and, on the first page, the records whose decision number it is.
+
+        Kept per process for the data generation it was computed on (the last applied package, read
+        in the caller's transaction, and today's date): a search is answered from memory until a
+        package is applied or the day turns, so it is never staler than the transaction that asks.
+        A common 2-character query matches thousands of subjects at 1M records and costs tens of
+        milliseconds to rank and count (docs/PERFORMANCE.md); repeated, it costs one lookup."""
+        from public_node.queries import find_by_doc_no, freshness
+        from public_node.search import normalise, search_page
+
+        fresh = freshness(session)
+        key = (fresh.package_seq, fresh.applied_at, fresh.channels, today, normalise(q), limit, repr(after))
+        with self._search_lock:
+            hit = self._searches.get(key)
+            if hit is not None:
+                self._searches.move_to_end(key)
+                return hit
+        page = search_page(session, q, today=today, limit=limit, after=after)
+        by_doc = find_by_doc_no(session, q, today=today)[:limit] if q.strip() and after is None else []
+        with self._search_lock:
+            self._searches[key] = (page, by_doc)
+            while len(self._searches) > SEARCH_CACHE_ENTRIES:
+                self._searches.popitem(last=False)
+        return page, by_doc
 
     def counts(self, session: Session | Connection, package_seq: int) -> dict[str, int]:
         """Published records per kind, recounted only when a package was applied or the day changed."""
@@ -336,8 +370,13 @@ def create_app(home: Path, *, clock: Clock = _utcnow, epoch: Callable[[], float]
         html = p.templates.get_template("error.html").render(status_code=status, message=message)
         return [(b"content-type", b"text/html; charset=utf-8")], html.encode()
 
+    inner: Any = app
+    if p.web.hot_reads:
+        from public_node.web.hot import HotReads
+
+        inner = HotReads(app, p)
     return Guard(
-        app,
+        inner,
         refuse=refuse,
         max_query=p.web.max_query_bytes,
         max_body=p.web.max_body_bytes,

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from public_node.documents import documents_of_subject, documents_page, get_document
 from public_node.queries import (
-    find_by_doc_no,
     find_subject_key,
     freshness,
     gov_departments,
@@ -20,7 +19,7 @@ from public_node.queries import (
     list_keyset,
     subject_page,
 )
-from public_node.search import MAX_QUERY_CHARS, normalise, search_page
+from public_node.search import MAX_QUERY_CHARS, normalise
 from public_node.views import LIST_TYPES
 from public_node.web import security
 from public_node.web.app import WebError, platform
@@ -82,8 +81,7 @@ def _page_search(request: Request, q: Annotated[str, Query(max_length=MAX_Q)] = 
     after = p.open_cursor(scope, cursor)
     today = p.today()
     with p.reads() as s:
-        page = search_page(s, q, today=today, limit=PAGE, after=after)
-        by_doc = find_by_doc_no(s, q, today=today)[:PAGE] if q.strip() and after is None else []
+        page, by_doc = p.search(s, q, today=today, limit=PAGE, after=after)
     return p.render("search.html", q=q, page=page, by_doc=by_doc, next_cursor=p.next_cursor(scope, page.after))
 
 
