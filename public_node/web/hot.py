@@ -70,7 +70,8 @@ class HotReads:
         from public_node.web import api, pages, security
 
         self.app = app  # the FastAPI application: every request this layer does not take
-        self.state = app.state  # as the application's (its platform), for whoever holds this layer
+        self.fastapi = app  # what a route's request.app is (request.app.state.platform)
+        self.state = app.state  # as the application's, for whoever holds this layer
         self.p = platform
         self._api = api
         self._pages = pages
@@ -83,7 +84,7 @@ class HotReads:
             await self.app(scope, receive, send)
             return
         fn, params = handler
-        scope["app"] = self.app  # what Starlette sets: request.app.state.platform, as in the routes
+        scope["app"] = self.fastapi  # what Starlette sets for a route
         request = Request(scope, receive)
         try:
             await self.p.count(request)
