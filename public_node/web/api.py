@@ -221,19 +221,27 @@ async def api_search(
 ) -> SearchOut:
     """Subjects by name (2 Chinese characters are enough) or credit code, ranked; and records by
     decision number."""
-    return await platform(request).call(_read_search, request, q, cursor, limit)
+    return await platform(request).call_search(_read_search, request, q, cursor, limit)
 
 
 def _read_search(
-    request: Request, q: Annotated[str, Query(max_length=MAX_Q)], cursor: Cursor = None, limit: Limit = 20
-) -> SearchOut:
+    request: Request,
+    q: Annotated[str, Query(max_length=MAX_Q)],
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    *,
+    cached_only: bool = False,
+) -> SearchOut | None:
     p = platform(request)
     q = check_query(q)
     scope = "search:" + normalise(q)
     after = p.open_cursor(scope, cursor)
     today = p.today()
     with p.reads() as s:
-        page, by_doc = p.search(s, q, today=today, limit=limit, after=after)
+        found = p.search(s, q, today=today, limit=limit, after=after, cached_only=cached_only)
+    if found is None:
+        return None
+    page, by_doc = found
     return SearchOut(
         query=q,
         total=page.total,

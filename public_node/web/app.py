@@ -116,6 +116,18 @@ class Platform:
             return fn(*args)
         return await run_in_threadpool(fn, *args)
 
+    async def call_search(self, fn: Callable[..., T | None], /, *args: Any, inline: bool = True) -> T:
+        """Run a search route's work (``fn`` takes ``cached_only``): a search already in the cache
+        (:meth:`search`) is answered on the event loop; one to compute goes to the thread pool, so a
+        cold common query (tens of milliseconds at 1M records) never holds up the loop's other requests."""
+        if inline and self.inline_reads:
+            found = fn(*args, cached_only=True)
+            if found is not None:
+                return found
+        result = await run_in_threadpool(fn, *args)
+        assert result is not None  # computed: only cached_only answers None
+        return result
+
     async def count(self, request: Request, bucket: str = "req") -> None:
         """:meth:`limit` for an async route or dependency: an allow-listed address is settled on the
         event loop; a counted one writes its counter from the thread pool (the write may wait on the
@@ -166,15 +178,16 @@ class Platform:
         )
 
     def search(
-        self, session: Session | Connection, q: str, *, today: date, limit: int, after: Any
-    ) -> tuple[Keyset[SubjectSummary], list[RecordView]]:
+        self, session: Session | Connection, q: str, *, today: date, limit: int, after: Any, cached_only: bool = False
+    ) -> tuple[Keyset[SubjectSummary], list[RecordView]] | None:
         """A search's page of subjects and, on the first page, the records whose decision number it is.
 
         Kept per process for the data generation it was computed on (the last applied package, read
         in the caller's transaction, and today's date): a search is answered from memory until a
         package is applied or the day turns, so it is never staler than the transaction that asks.
         A common 2-character query matches thousands of subjects at 1M records and costs tens of
-        milliseconds to rank and count (docs/PERFORMANCE.md); repeated, it costs one lookup."""
+        milliseconds to rank and count (docs/PERFORMANCE.md); repeated, it costs one lookup.
+        ``cached_only``: None instead of computing it (``call_search``)."""
         from public_node.queries import find_by_doc_no, freshness
         from public_node.search import normalise, search_page
 
@@ -185,6 +198,8 @@ class Platform:
             if hit is not None:
                 self._searches.move_to_end(key)
                 return hit
+        if cached_only:
+            return None
         page = search_page(session, q, today=today, limit=limit, after=after)
         by_doc = find_by_doc_no(session, q, today=today)[:limit] if q.strip() and after is None else []
         with self._search_lock:

@@ -147,7 +147,7 @@ class HotReads:
     async def _api_search(self, request: Request, params: dict[str, str]) -> Response:
         limit = _limit(params)
         assert limit is not None  # checked by _route
-        found = await self.p.call(self._api._read_search, request, params["q"], params.get("cursor"), limit)
+        found = await self.p.call_search(self._api._read_search, request, params["q"], params.get("cursor"), limit)
         return await self._json(found)
 
     async def _api_freshness(self, request: Request, params: dict[str, str]) -> Response:
@@ -157,7 +157,7 @@ class HotReads:
         return await self.p.call(self._pages._page_subject, request, params["ident"])
 
     async def _page_search(self, request: Request, params: dict[str, str]) -> Response:
-        return await self.p.call(self._pages._page_search, request, params.get("q", ""), params.get("cursor"))
+        return await self.p.call_search(self._pages._page_search, request, params.get("q", ""), params.get("cursor"))
 
 
 def with_hot_reads(app: ASGIApp, platform: Platform) -> ASGIApp:

@@ -71,17 +71,26 @@ def _page_home(request: Request) -> Response:
 @router.get("/search", response_class=HTMLResponse)
 async def search(request: Request, q: Annotated[str, Query(max_length=MAX_Q)] = "", cursor: Cursor = None) -> Response:
     """Subjects by name or credit code (ranked, highlighted), and records by decision number."""
-    return await platform(request).call(_page_search, request, q, cursor, inline=_anonymous(request))
+    return await platform(request).call_search(_page_search, request, q, cursor, inline=_anonymous(request))
 
 
-def _page_search(request: Request, q: Annotated[str, Query(max_length=MAX_Q)] = "", cursor: Cursor = None) -> Response:
+def _page_search(
+    request: Request,
+    q: Annotated[str, Query(max_length=MAX_Q)] = "",
+    cursor: Cursor = None,
+    *,
+    cached_only: bool = False,
+) -> Response | None:
     p = platform(request)
     q = check_query(q)
     scope = "search:" + normalise(q)
     after = p.open_cursor(scope, cursor)
     today = p.today()
     with p.reads() as s:
-        page, by_doc = p.search(s, q, today=today, limit=PAGE, after=after)
+        found = p.search(s, q, today=today, limit=PAGE, after=after, cached_only=cached_only)
+    if found is None:
+        return None
+    page, by_doc = found
     return p.render("search.html", q=q, page=page, by_doc=by_doc, next_cursor=p.next_cursor(scope, page.after))
 
 
