@@ -38,9 +38,7 @@ Progress = Callable[[str, int, int], None]
 class PublishedApplier:
     """Applies one package's records and documents in the package's transaction, in bulk batches."""
 
-    def __init__(
-        self, today: Callable[[], date], progress: Progress | None = None, filed: Filed | None = None
-    ) -> None:
+    def __init__(self, today: Callable[[], date], progress: Progress | None = None, filed: Filed | None = None) -> None:
         self._today = today
         self._progress = progress
         self._filed: Filed = filed or (lambda ids: set())
@@ -154,6 +152,4 @@ def import_packages(
     from public_node.outbox import filed  # the web database: only import and watch ever need it
 
     exchange = open_exchange(node, identity)
-    return exchange.receive(
-        lambda: PublishedApplier(node.today, progress, lambda ids: filed(node, ids)), stop=stop
-    )
+    return exchange.receive(lambda: PublishedApplier(node.today, progress, lambda ids: filed(node, ids)), stop=stop)
