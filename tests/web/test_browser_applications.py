@@ -129,7 +129,9 @@ def test_a_repair_filed_in_the_browser_is_decided_across_the_gap(env: dict[str, 
     with internal.node.sessions() as s:
         due = s.get(BindingRequest, binding).due  # type: ignore[union-attr]
     assert page.inner_text("#app-due") == due.isoformat(), "the credit office's deadline, acknowledged"
-    assert page.inner_text("#app-received") == clock().astimezone(ZoneInfo(public.node.config.timezone)).date().isoformat()
+    assert (
+        page.inner_text("#app-received") == clock().astimezone(ZoneInfo(public.node.config.timezone)).date().isoformat()
+    )
 
     page.goto(f"/subjects/{subject}")
     with page.expect_navigation():
