@@ -78,6 +78,8 @@ def test_the_due_date_crosses_and_the_auditor_sees_what_is_overdue(gap: tuple[Ho
     assert re.search(r'id="app-received">2026-11-26<', page)
     assert f'id="app-due">{due[complaint].isoformat()}<' in page
     assert "信用管理部门已受理" in page
+    api = client.get(f"/api/v1/applications/{complaint}").json()
+    assert (api["received"][:19], api["due"]) == ("2026-11-26T08:00:00", due[complaint].isoformat())
 
     # nothing is overdue yet; the console says so
     auditor = _auditor(client, clock, "auditor_early")
