@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -335,16 +335,22 @@ def status_page(request: Request, ident: str, account: Annotated[Account, Depend
                 decisions=DECISION_LABELS, merged=request.query_params.get("merged") == "1")  # fmt: skip
 
 
+_OPEN_MARKS = select(WebApplication.id, WebApplication.key, WebApplication.type).where(
+    WebApplication.key.in_(bindparam("keys", expanding=True)), WebApplication.type.in_(list(MARKS))
+)
+
+
 def record_marks(request: Request, keys: list[str]) -> dict[str, str]:
     """For a record page: 异议处理中 / 信用修复审核中 on records with an open objection or repair."""
     if not keys:
         return {}
-    with platform(request).web_read() as s:  # every subject page: a read, never the write lock
-        open_ = list(s.execute(select(WebApplication.id, WebApplication.key, WebApplication.type).where(
-            WebApplication.key.in_(keys), WebApplication.type.in_(list(MARKS)))))  # fmt: skip
+    p = platform(request)
+    # every subject page: a read, never the write lock; one statement built once, on a Core connection
+    with p.web_read_engine.connect() as conn, conn.begin():
+        open_ = [(str(i), k, str(t)) for i, k, t in conn.execute(_OPEN_MARKS, {"keys": keys}) if k is not None]
     decided = _decisions(request, [i for i, _, _ in open_])
     marks: dict[str, str] = {}
     for ident, key, typ in open_:
-        if ident not in decided and key is not None:
+        if ident not in decided:
             marks[key] = MARKS[typ] if key not in marks or typ == "objection" else marks[key]
     return marks
