@@ -183,6 +183,8 @@ def loaded_homes(
         paths = ("root", "internal", "public", "medium")
         h = Homes(**{k: Path(v) if k in paths else v for k, v in saved.items()})  # type: ignore[arg-type]
         print(f"  reusing the {records:,} records loaded by an earlier run ({snapshot})")
+        _sh(h.internal_cmd("db", "upgrade"))  # loaded by an older revision of the code: its schema now
+        _sh(h.public_cmd("db", "upgrade"))
         yield h
         return
     with homes(root, "sqlite", None) as h:
