@@ -48,7 +48,7 @@ def _digest_option(_ctx: click.Context, _param: click.Parameter, value: str | No
     text = value.strip().lower()
     if not _DIGEST.match(text):
         raise click.BadParameter(
-            "expected the 64 hexadecimal digits of a content digest, as `export --dry-run` prints it",
+            _("expected the 64 hexadecimal digits of a content digest, as `export --dry-run` prints it"),
             param_hint="--expect",
         )
     return text

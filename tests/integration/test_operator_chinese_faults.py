@@ -198,3 +198,22 @@ def test_the_metrics_warning_speaks_chinese(
     out, err = capsys.readouterr()
     zh(CliResult(0, out, err), "status with a textfile that cannot be written")
     assert "internal-node: 警告：" in err and str(blocked) in err, err
+
+
+def test_administrators_and_backups_speak_chinese(pair: Pair, tmp_path: Path, zh: Untranslated) -> None:
+    """The host-side commands: administrator accounts (the platform's catalogue) and a backup."""
+    p, i = pair.p, pair.i
+    r = zh(p(*ZH, "admin", "create", "zhao_aud", "--role", "auditor"), "admin create")
+    assert "初始密码" in r.out, r.out
+    zh(p(*ZH, "admin", "create", "zhao_aud", "--role", "auditor"), "admin create twice", code=2)
+    r = zh(p(*ZH, "admin", "list"), "admin list")
+    assert "未绑定 TOTP" in r.out, r.out
+    zh(p(*ZH, "admin", "reset", "nobody"), "admin reset of no account", code=2)
+    doc = p("admin", "reset", "nobody", "--json").json()  # --json keeps the English message
+    assert isinstance(doc, dict) and doc["error"]["message"] == "no administrator account named 'nobody'"
+    zh(p(*ZH, "admin", "disable", "zhao_aud"), "admin disable")
+    zh(p(*ZH, "admin", "audit-key", "show"), "admin audit-key show")
+    zh(p(*ZH, "admin", "purge"), "admin purge")
+    zh(i(*ZH, "db", "backup", str(tmp_path / "bk")), "db backup")
+    zh(i(*ZH, "db", "backup", str(tmp_path / "bk")), "db backup again", code=2)
+    zh(i(*ZH, "export", "--expect", "ab"), "a malformed --expect", code=2)
