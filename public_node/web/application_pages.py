@@ -194,7 +194,9 @@ def apply_form(
                 categories=sorted(CATEGORIES[type]), max_files=MAX_ATTACHMENTS)  # fmt: skip
 
 
-@router.post("/applications/new", dependencies=[Depends(csrf_checked)])
+# the login, then the origin, before anything reads the body (csrf_checked reads the form for its token):
+# an anonymous client, or a page of another site, makes no worker spool and parse megabytes of form
+@router.post("/applications/new", dependencies=[Depends(current_account), Depends(csrf_checked)])
 async def apply(request: Request, account: Annotated[Account, Depends(current_account)]) -> Response:
     """File an objection, a repair application or a complaint, with up to five attachments."""
     form = await request.form(max_files=MAX_ATTACHMENTS + 1, max_fields=20)
