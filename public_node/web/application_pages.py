@@ -24,12 +24,12 @@ from public_node.web.app import platform
 from public_node.web.appmodels import WebApplication, WebAttachment, WebBinding
 from public_node.web.authmodels import Account
 from public_node.web.pages import rate_limited
-from public_node.web.security import audit, csrf_checked, current_account, page, redirect
+from public_node.web.security import audit, caller_known, csrf_checked, current_account, page, redirect
 from public_node.web.uploads import MAX_UPLOAD, UploadRefused, disarm_all
 from transfer.appitems import CATEGORIES, MAX_ATTACHMENTS, MAX_TEXT, RECORD_TABLES
 from transfer.log import EventCode
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited), Depends(caller_known)])
 DAILY_LIMIT = 10  # filings (binding requests and applications) per account per day
 UPLOAD_BODY = MAX_ATTACHMENTS * MAX_UPLOAD + 256 * 1024  # what the guard lets a filing's body be
 TYPE_LABELS = {"binding": "主体绑定", "objection": "信用异议", "repair": "信用修复", "complaint": "投诉举报"}

@@ -24,7 +24,7 @@ from public_node.web.api import ErrorOut, rate_limited
 from public_node.web.app import WebError, platform
 from public_node.web.appmodels import WebApplication, WebBinding
 from public_node.web.authmodels import Account
-from public_node.web.security import current_account, same_origin, visitor
+from public_node.web.security import caller_known, current_account, same_origin, visitor
 from public_node.web.uploads import MAX_UPLOAD
 from transfer.appitems import MAX_ATTACHMENTS, MAX_TEXT
 
@@ -57,8 +57,8 @@ class FilingRoute(APIRoute):
     """A route of the filing API whose checks of the caller run before its body is read: FastAPI reads
     and parses a route's body before it solves any dependency, so as dependencies the address's rate
     limit, the login and the CSRF header would come after a worker had read an anonymous client's body
-    of several MiB (the attachments' bound). Each route runs ``rate_limited``, and a POST
-    ``api_csrf_checked`` (the login first), here, before the handler FastAPI made for it."""
+    of several MiB (the attachments' bound). Each route runs ``rate_limited`` and ``caller_known``, and a
+    POST ``api_csrf_checked`` (the login first), here, before the handler FastAPI made for it."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -73,6 +73,7 @@ class FilingRoute(APIRoute):
 
 def _caller_checked(request: Request, post: bool) -> None:
     rate_limited(request)
+    caller_known(request)
     if post:
         api_csrf_checked(request)
 
