@@ -115,14 +115,15 @@ def share_wal_files(database: str) -> None:
     write, and failed. The ``-shm`` holds no records, only the WAL index every reader writes its read
     marks into: whoever may read the database may write it (0640 gives 0660)."""
     try:
-        base = os.stat(database).st_mode & 0o666
+        base = Path(database).stat().st_mode & 0o666
     except OSError:
         return
     for suffix, mode in (("-wal", base), ("-shm", base | (base & 0o044) >> 1)):
+        side = Path(database + suffix)
         try:
-            found = os.stat(database + suffix)
+            found = side.stat()
             if found.st_uid == os.geteuid() and found.st_mode & 0o7777 != mode:
-                os.chmod(database + suffix, mode)
+                side.chmod(mode)
         except OSError:  # gone meanwhile (the last connection closed), or not ours: nothing to give
             continue
 

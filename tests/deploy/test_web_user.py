@@ -27,7 +27,8 @@ NODE_UID, WEB_UID = 64010, 64011  # the scratch root's users, remapped to ids no
 TOOLS = ("systemd-sysusers", "systemd-tmpfiles", "setpriv")
 
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not all(shutil.which(t) for t in TOOLS), reason="needs root, systemd-sysusers/-tmpfiles, setpriv"
+    os.geteuid() != 0 or not all(shutil.which(t) for t in TOOLS),
+    reason="needs root, systemd-sysusers/-tmpfiles, setpriv",
 )
 
 
