@@ -161,6 +161,12 @@ def database_fault(exc: BaseException, where: str) -> NodeError:
             reason="database-locked",
             params={"where": where},
         )
+    if cause == "read-only" and isinstance(error, sqlite3.Error) and _no_side_files(where):
+        return DatabaseError(
+            N_("database read-only: {where}: this user cannot create its -shm file; start the node's watch first"),
+            reason="database-read-only",
+            params={"where": where},
+        )
     if cause == "read-only":
         return DatabaseError(
             N_("database read-only: {where}: it accepts no writes"),
@@ -176,6 +182,13 @@ def database_fault(exc: BaseException, where: str) -> NodeError:
     return DatabaseError(
         N_("database error on {where} ({code}); the detail is in the node log"), params={"where": where, "code": code}
     )
+
+
+def _no_side_files(where: str) -> bool:
+    """Whether a SQLite database in WAL mode is read by a user who may not create its ``-shm`` file (the
+    platform under its own user, docs/OPERATIONS.md "File modes", while no writer holds it open)."""
+    database = Path(where)
+    return database.is_file() and not Path(f"{where}-shm").exists() and not os.access(database.parent, os.W_OK)
 
 
 def is_database_error(exc: BaseException) -> bool:

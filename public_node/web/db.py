@@ -53,8 +53,9 @@ def web_engine(url: str, **kwargs: Any) -> Engine:
     in a power cut costs nothing, and an fsync per request would bound the platform's speed."""
     engine = make_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        if engine.url.database and engine.url.database != ":memory:":
-            _create_shared(Path(engine.url.database))
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _create_shared(Path(database))
 
         @event.listens_for(engine, "connect")
         def _normal(dbapi_connection: Any, _record: Any) -> None:

@@ -101,6 +101,11 @@ def test_serve_runs_as_its_own_user_and_reads_the_published_database(scratch: Pa
     r = subprocess.run(tmpfiles, capture_output=True, text=True)  # again, after init: docs/OPERATIONS.md
     assert r.returncode == 0, r.stderr
 
+    web_env = {**env, "USER": "credgap-web", "LOGNAME": "credgap-web"}
+    early = subprocess.run([*_as(WEB_UID, WEB_UID, []), str(BIN / "public-node"), "--home", str(home), "serve"],
+                           env=web_env, capture_output=True, text=True, preexec_fn=_umask(0o007))  # fmt: skip
+    assert early.returncode == 1 and "cannot create its -shm file; start the node's watch first" in early.stderr
+
     # the watch service's part: the writer holds the published database open, its -wal and -shm exist
     holder = subprocess.Popen(
         [*node, sys.executable, "-c", "import sys; from nodekit.db import make_engine; from sqlalchemy import text; "
@@ -126,7 +131,7 @@ def test_serve_runs_as_its_own_user_and_reads_the_published_database(scratch: Pa
     log = scratch / "serve.log"
     serve = subprocess.Popen(
         [*_as(WEB_UID, WEB_UID, []), str(BIN / "public-node"), "--home", str(home), "serve", "--port", str(port)],
-        env={**env, "USER": "credgap-web", "LOGNAME": "credgap-web", "CREDGAP_WEB_AUDIT_KEYS": str(credentials)},
+        env={**web_env, "CREDGAP_WEB_AUDIT_KEYS": str(credentials)},
         stdout=log.open("wb"), stderr=subprocess.STDOUT,
         preexec_fn=_umask(0o007),  # the serve unit's UMask=
     )  # fmt: skip
