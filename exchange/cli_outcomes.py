@@ -51,6 +51,7 @@ _ITEM_KINDS = {
     "binding-request": N_("binding-request"),
     "binding-decision": N_("binding-decision"),
     "application": N_("application"),
+    "application-status": N_("application-status"),
     "application-decision": N_("application-decision"),
 }
 

@@ -39,7 +39,7 @@ def _exchange_status(node: Node) -> dict[str, Any]:
 SPEC = NodeSpec(
     role="internal",
     migrations=Path(__file__).resolve().parent / "migrations",
-    schema_heads=frozenset({"e0006", "i0005"}),
+    schema_heads=frozenset({"e0006", "i0006"}),
     on_init=_on_init,
     status_extra=_status,
     exchange_status=_exchange_status,

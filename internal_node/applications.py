@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from internal_node.appmodels import Application, ApplicationAttachment, BindingRequest
@@ -260,6 +260,24 @@ def _decide(
 
 
 # -- back across the gap --------------------------------------------------------------------------
+
+
+def status_items(session: Session, peer: str) -> Iterator[Item]:
+    """Acknowledgements for ``peer`` (FORMAT.md §10.6, ``application-status``): received and due, once for
+    each binding request or application taken in, and again whenever its due date is no longer the one
+    sent. One refused at intake (不予受理) gets none: it was not taken in, its decision says so. Each is
+    marked sent in the caller's transaction, the package's."""
+    rows: list[BindingRequest | Application] = []
+    for model in (BindingRequest, Application):
+        rows += session.scalars(select(model).where(
+            model.peer_node == peer,
+            or_(model.decided_by.is_(None), model.decided_by != "intake"),
+            or_(model.acknowledged_due.is_(None), model.acknowledged_due != model.due),
+        ))  # fmt: skip
+    for row in sorted(rows, key=lambda r: (r.received_at, r.id)):
+        row.acknowledged_due = row.due
+        yield {"kind": "application-status", "id": row.id, "type": _type(row),
+               "received": format_time(row.received_at), "due": row.due.isoformat()}  # fmt: skip
 
 
 def decision_items(session: Session, peer: str, seq: int) -> Iterator[Item]:

@@ -38,6 +38,7 @@ class BindingRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     sent_seq: Mapped[int | None] = mapped_column(Integer)  # the package that carried the decision
+    acknowledged_due: Mapped[date | None] = mapped_column(Date)  # the due date last sent (application-status)
 
 
 class Application(Base):
@@ -67,6 +68,7 @@ class Application(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     sent_seq: Mapped[int | None] = mapped_column(Integer)
+    acknowledged_due: Mapped[date | None] = mapped_column(Date)
 
 
 class ApplicationAttachment(Base):

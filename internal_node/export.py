@@ -16,7 +16,7 @@ from exchange import alarms, recover
 from exchange.alarms import Overdue
 from exchange.engine import SentPackage
 from exchange.node import open_exchange
-from internal_node.applications import decision_items
+from internal_node.applications import decision_items, status_items
 from internal_node.errors import ContentChanged, ExportError
 from internal_node.policy import DisclosurePolicy, load_policy
 from internal_node.publication import DOCUMENT, STATE_PUBLISH, GuardSeal, RefreshReport, pseudonym_key, refresh
@@ -268,7 +268,8 @@ def export(
             if progress is not None:
                 progress(pk.node_name, total, total)
             if trust_store.peer_reads(session, pk.node_id) >= 2:
-                # decisions are format-2 kinds: they wait until the public node advertised format 2
+                # acknowledgements and decisions are format-2 kinds: they wait for the peer's advertisement
+                yield from status_items(session, pk.node_id)
                 yield from decision_items(session, pk.node_id, seq)
             if full:
                 yield {"kind": "snapshot", "tables": sorted(RECORD_TABLES), "records": n}

@@ -31,7 +31,7 @@ def _web_database(node: Node) -> dict[str, str]:
 SPEC = NodeSpec(
     role="public",
     migrations=Path(__file__).resolve().parent / "migrations",
-    schema_heads=frozenset({"e0006", "p0003"}),
+    schema_heads=frozenset({"e0006", "p0004"}),
     status_extra=_status,
     exchange_status=_exchange_status,
     other_databases=_web_database,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, or_, select, tuple_
+from sqlalchemy import Date, String, bindparam, delete, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from keys.strict import calendar_date
 from nodekit.text import printable
 from public_node.errors import BadQuery, DocumentRejected
 from public_node.models import DOCUMENT_TABLE
-from public_node.views import DocumentInfo, Keyset, check_page
+from public_node.views import DocumentInfo, Keyset, Reader, check_page, dialect_name
 from transfer import media
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # docs/FORMAT.md §11
@@ -114,7 +114,7 @@ def store_document(session: Session, doc: Mapping[str, Any]) -> bool:
         "data": data,
     }
     t = DOCUMENT_TABLE
-    ins = pg_insert(t) if session.get_bind().dialect.name == "postgresql" else sqlite_insert(t)
+    ins = pg_insert(t) if dialect_name(session) == "postgresql" else sqlite_insert(t)
     stmt = ins.on_conflict_do_update(
         index_elements=["key"],
         set_={c: ins.excluded[c] for c in values if c != "key"},
@@ -134,7 +134,7 @@ def _live(today: date) -> Any:
     return or_(_D.publish_until.is_(None), _D.publish_until >= today)
 
 
-def get_document(session: Session, key: str, *, today: date) -> tuple[DocumentInfo, bytes] | None:
+def get_document(session: Reader, key: str, *, today: date) -> tuple[DocumentInfo, bytes] | None:
     """A document's metadata and bytes, or None (unknown, withdrawn or past its publish_until)."""
     row = session.execute(select(*_INFO_COLUMNS, _D.data).where(_D.key == key, _live(today))).first()
     if row is None:
@@ -142,13 +142,23 @@ def get_document(session: Session, key: str, *, today: date) -> tuple[DocumentIn
     return DocumentInfo(*row[:-1]), bytes(row[-1])
 
 
-def documents_of_subject(session: Session, subject_key: str, *, today: date) -> list[DocumentInfo]:
+_OF_SUBJECT = (  # built once: it runs on every subject page and lookup
+    select(*_INFO_COLUMNS)
+    .where(
+        _D.subject_key == bindparam("subject_key", type_=String),
+        or_(_D.publish_until.is_(None), _D.publish_until >= bindparam("today", type_=Date)),
+    )
+    .order_by(_D.key)
+)
+
+
+def documents_of_subject(session: Reader, subject_key: str, *, today: date) -> list[DocumentInfo]:
     """The metadata of a subject's published documents, by key."""
-    rows = session.execute(select(*_INFO_COLUMNS).where(_D.subject_key == subject_key, _live(today)).order_by(_D.key))
+    rows = session.execute(_OF_SUBJECT, {"subject_key": subject_key, "today": today})
     return [DocumentInfo(*r) for r in rows]
 
 
-def documents_page(session: Session, *, today: date, limit: int = 20, after: Any = None) -> Keyset[DocumentInfo]:
+def documents_page(session: Reader, *, today: date, limit: int = 20, after: Any = None) -> Keyset[DocumentInfo]:
     """Published documents (notices, decisions) by title, by keyset (``after`` is (title, key) of the
     previous page's last document)."""
     check_page(limit, 0)

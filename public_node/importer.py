@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -18,7 +19,7 @@ from nodekit.runtime import Node
 from public_node.documents import store_document, withdraw_document
 from public_node.errors import PublicNodeError
 from public_node.models import DOCUMENT_TABLE
-from public_node.store import ApplyResult, apply_changes, replace_tables, store_decision
+from public_node.store import ApplyResult, apply_changes, replace_tables, store_decision, store_status
 from public_node.views import KINDS
 from transfer.errors import PackageRejected
 from transfer.items import Item
@@ -26,6 +27,9 @@ from transfer.opener import VerifiedHeader
 
 BATCH = 5000
 DATA_KINDS = ("record", "document")  # what the progress counts: the package's own data items
+log = logging.getLogger("credgap.import")
+Filed = Callable[[set[str]], set[str]]
+"""``filed(ids)``: which of ``ids`` this platform filed (:func:`public_node.outbox.filed`)."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(label, records applied, records in the package)``, e.g. :meth:`nodekit.cli.ProgressBars.update`."""
@@ -34,14 +38,16 @@ Progress = Callable[[str, int, int], None]
 class PublishedApplier:
     """Applies one package's records and documents in the package's transaction, in bulk batches."""
 
-    def __init__(self, today: Callable[[], date], progress: Progress | None = None) -> None:
+    def __init__(self, today: Callable[[], date], progress: Progress | None = None, filed: Filed | None = None) -> None:
         self._today = today
         self._progress = progress
+        self._filed: Filed = filed or (lambda ids: set())
 
     def begin(self, session: Session, vh: VerifiedHeader) -> None:
         self.s = session
         self.today = self._today()
         self.buf: list[Item] = []
+        self.statuses: list[Item] = []
         self.result = ApplyResult()
         self.counts: Counter[str] = Counter()
         self.label = f"package {vh.header.seq}"
@@ -77,6 +83,8 @@ class PublishedApplier:
             self._flush()  # a repair's decision follows the record's withdrawal in the package
             store_decision(self.s, item)
             self.counts[f"{kind}"] += 1
+        elif kind == "application-status":
+            self.statuses.append(item)  # checked against the web database once, in finish()
         else:
             # FORMAT.md §10.3: a node that does not run the objection workflow yet refuses the package
             # rather than accepting it and dropping the item
@@ -89,9 +97,27 @@ class PublishedApplier:
     def finish(self) -> dict[str, int]:
         self._flush()
         self._report()  # the documents after the last batch
+        self._acknowledge()
         out = dict(self.counts)
         out.update(self.result.counts())
         return out
+
+    def _acknowledge(self) -> None:
+        """Keep the acknowledgements of what this platform filed. One for an id it never filed is refused
+        alone, logged and counted, changing nothing: the package's signed content is the internal node's,
+        and refusing the whole package would stall the channel over one stray item."""
+        if not self.statuses:
+            return
+        known = self._filed({i["id"] for i in self.statuses})
+        for item in self.statuses:
+            if item["id"] not in known:
+                log.warning("%s: application-status for %s, which this platform never filed: not stored "
+                            "(unknown-application)", self.label, item["id"])  # fmt: skip
+                self.counts["application-status.unknown"] += 1
+            elif store_status(self.s, item):
+                self.counts["application-status"] += 1
+            else:
+                self.counts["application-status.unchanged"] += 1
 
     def _flush(self) -> None:
         if not self.buf:
@@ -123,5 +149,7 @@ def import_packages(
     """Process every package waiting on the medium for this node, in sequence order, then return.
 
     ``progress(label, records applied, records in the package)`` is called after every batch applied."""
+    from public_node.outbox import filed  # the web database: only import and watch ever need it
+
     exchange = open_exchange(node, identity)
-    return exchange.receive(lambda: PublishedApplier(node.today, progress), stop=stop)
+    return exchange.receive(lambda: PublishedApplier(node.today, progress, lambda ids: filed(node, ids)), stop=stop)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, Date, Dialect, Index, Integer, LargeBinary, String, Table, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
+
+from nodekit.models import UTCDateTime
 
 KEY_LENGTH = 32  # docs/FORMAT.md: record, subject and document keys are 32 lowercase hex digits
 
@@ -147,6 +149,20 @@ class ApplicationDecision(Base):
     subject_key: Mapped[str | None] = mapped_column(String(KEY_LENGTH))  # an approved binding's subject
     decided: Mapped[str] = mapped_column(String(20))  # YYYY-MM-DDTHH:MM:SSZ, as sent
     reason: Mapped[str] = mapped_column(Text)
+
+
+class ApplicationStatus(Base):
+    """The internal node's acknowledgement of a binding request or an application filed on this platform
+    (FORMAT.md §10.6, ``application-status``): when the credit office received it and the day it is due
+    to be decided by. Open (no :class:`ApplicationDecision` yet) and past ``due``: overdue."""
+
+    __tablename__ = "application_status"
+    __table_args__ = (Index("ix_application_status_due", "due"),)
+
+    id: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))  # binding | objection | repair | complaint
+    received: Mapped[datetime] = mapped_column(UTCDateTime())
+    due: Mapped[date] = mapped_column(Date)
 
 
 # Objects migration p0002 creates for one engine only, outside the models: the FTS5 table over

@@ -88,3 +88,15 @@ def mark_sent(node: Node, items: list[Item], seq: int) -> None:
                 s.execute(update(WebBinding).where(WebBinding.id.in_(ids["binding-request"])).values(sent_seq=seq))
             if ids["application"]:
                 s.execute(update(WebApplication).where(WebApplication.id.in_(ids["application"])).values(sent_seq=seq))
+
+
+def filed(node: Node, ids: set[str]) -> set[str]:
+    """Which of ``ids`` name a binding request or an application filed on this platform (the web database)."""
+    if not ids:
+        return set()
+    with web_session(node) as s:
+        if s is None:
+            return set()
+        found = set(s.scalars(select(WebBinding.id).where(WebBinding.id.in_(ids))))
+        found |= set(s.scalars(select(WebApplication.id).where(WebApplication.id.in_(ids))))
+    return found

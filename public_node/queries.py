@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Date, String, and_, bindparam, exists, func, or_, select, tuple_
-from sqlalchemy.orm import Session
 
 from nodekit.models import ChannelPackageRow, ChannelRow
 from public_node.errors import BadQuery
@@ -25,10 +24,12 @@ from public_node.views import (
     Freshness,
     Keyset,
     Page,
+    Reader,
     RecordView,
     SubjectPage,
     SubjectSummary,
     check_page,
+    dialect_name,
     record_is_live,
 )
 
@@ -47,6 +48,28 @@ _RECORD_COLUMNS = (
     _R.row,
 )
 _NEWEST_FIRST = (_R.record_date.desc().nulls_last(), _R.key)
+
+# The statements every subject page, lookup and API call runs, built once per process with named
+# parameters: SQLAlchemy then reuses their compiled form and cache key instead of constructing a new
+# statement per request (construction and cache-key generation cost several times the query itself
+# on SQLite; docs/PERFORMANCE.md, the public platform).
+_TODAY = bindparam("today", type_=Date)
+_LIVE = or_(_R.publish_until.is_(None), _R.publish_until >= _TODAY)
+_KEY_IS_LIVE = select(_R.subject_key).where(_R.subject_key == bindparam("subject_key", type_=String), _LIVE).limit(1)
+_SUBJECTS_BY_CODE = (
+    select(_S.subject_key, _S.name, _S.category, _S.uscc)
+    .where(_S.uscc == bindparam("code", type_=String), exists().where(_R.subject_key == _S.subject_key, _LIVE))
+    .order_by(_S.subject_key)
+)
+_SUBJECT_RECORDS = (
+    select(*_RECORD_COLUMNS)
+    .where(_R.subject_key == bindparam("subject_key", type_=String), _LIVE)
+    .order_by(_R.kind, *_NEWEST_FIRST)
+)
+_SUBJECT_ENTRY = select(_S.name, _S.category, _S.uscc).where(_S.subject_key == bindparam("subject_key", type_=String))
+_BY_DOC_KEY = (
+    select(*_RECORD_COLUMNS).where(_R.doc_key == bindparam("doc_key", type_=String), _LIVE).order_by(_R.kind, _R.key)
+)
 
 
 def _view(row: Any) -> RecordView:
@@ -68,48 +91,38 @@ def _subject_is_live(today: date) -> Any:
     return exists().where(_R.subject_key == _S.subject_key, record_is_live(today))
 
 
-def get_record(session: Session, kind: str, key: str, *, today: date) -> RecordView | None:
+def get_record(session: Reader, kind: str, key: str, *, today: date) -> RecordView | None:
     """One published record by kind and key, or None (unknown, withdrawn or expired)."""
     row = session.execute(select(*_RECORD_COLUMNS).where(_R.kind == kind, _R.key == key, record_is_live(today))).first()
     return None if row is None else _view(row)
 
 
-def find_by_uscc(session: Session, uscc: str, *, today: date) -> list[SubjectSummary]:
+def find_by_uscc(session: Reader, uscc: str, *, today: date) -> list[SubjectSummary]:
     """The subjects with this unified social credit code (compared in NFKC upper case)."""
     code = normalise_code(uscc)
     if code is None:
         return []
-    rows = session.execute(
-        select(_S.subject_key, _S.name, _S.category, _S.uscc)
-        .where(_S.uscc == code, _subject_is_live(today))
-        .order_by(_S.subject_key)
-    )
+    rows = session.execute(_SUBJECTS_BY_CODE, {"code": code, "today": today})
     return [SubjectSummary(*r) for r in rows]
 
 
-def find_by_doc_no(session: Session, doc_no: str, *, today: date) -> list[RecordView]:
+def find_by_doc_no(session: Reader, doc_no: str, *, today: date) -> list[RecordView]:
     """The records with this document number; brackets, spaces, width and case do not matter
     (昆市监罚〔2024〕12号 = 昆市监罚[2024]12号 = 昆市监罚(2024)12号)."""
     doc_key = normalise(doc_no)
     if not doc_key:
         return []
-    rows = session.execute(
-        select(*_RECORD_COLUMNS).where(_R.doc_key == doc_key, record_is_live(today)).order_by(_R.kind, _R.key)
-    )
+    rows = session.execute(_BY_DOC_KEY, {"doc_key": doc_key, "today": today})
     return [_view(r) for r in rows]
 
 
-def subject_page(session: Session, subject_key: str, *, today: date) -> SubjectPage | None:
+def subject_page(session: Reader, subject_key: str, *, today: date) -> SubjectPage | None:
     """A subject with its current licences, penalties, list entries, commitments and government-credit
     records; None if nothing about it is published on ``today``."""
-    rows = session.execute(
-        select(*_RECORD_COLUMNS)
-        .where(_R.subject_key == subject_key, record_is_live(today))
-        .order_by(_R.kind, *_NEWEST_FIRST)
-    ).all()
+    rows = session.execute(_SUBJECT_RECORDS, {"subject_key": subject_key, "today": today}).all()
     if not rows:
         return None
-    entry = session.execute(select(_S.name, _S.category, _S.uscc).where(_S.subject_key == subject_key)).first()
+    entry = session.execute(_SUBJECT_ENTRY, {"subject_key": subject_key}).first()
     views = [_view(r) for r in rows]
     profile = next((v for v in views if v.kind == "subject"), None)
     if entry is not None:
@@ -124,7 +137,7 @@ def subject_page(session: Session, subject_key: str, *, today: date) -> SubjectP
     return SubjectPage(subject=summary, profile=profile, records={k: records[k] for k in RECORD_KINDS if k in records})
 
 
-def list_page(session: Session, list_type: str, *, today: date, limit: int = 20, offset: int = 0) -> Page[RecordView]:
+def list_page(session: Reader, list_type: str, *, today: date, limit: int = 20, offset: int = 0) -> Page[RecordView]:
     """A page of the red list (``red``) or the serious-dishonesty list (``dishonest``), newest first."""
     if list_type not in LIST_TYPES:
         raise BadQuery(f"list type: expected one of {', '.join(LIST_TYPES)}, got {list_type!r}")
@@ -135,7 +148,7 @@ def list_page(session: Session, list_type: str, *, today: date, limit: int = 20,
     return Page(items=[_view(r) for r in rows], total=int(total), limit=limit, offset=offset)
 
 
-def record_counts(session: Session, *, today: date) -> dict[str, int]:
+def record_counts(session: Reader, *, today: date) -> dict[str, int]:
     """Published records per kind that are shown on ``today`` (for ``public-node status``)."""
     rows = session.execute(select(_R.kind, func.count()).where(record_is_live(today)).group_by(_R.kind))
     counts = dict.fromkeys(KINDS, 0)
@@ -171,7 +184,7 @@ def _newest_first_after(after: Any) -> ColumnElement[bool]:
     return or_(_R.record_date < d, and_(_R.record_date == d, _R.key > k), _R.record_date.is_(None))
 
 
-def _records_page(session: Session, where: tuple[Any, ...], limit: int, after: Any) -> Keyset[RecordView]:
+def _records_page(session: Reader, where: tuple[Any, ...], limit: int, after: Any) -> Keyset[RecordView]:
     check_page(limit, 0)
     cond = where if after is None else (*where, _newest_first_after(after))
     rows = session.execute(
@@ -192,7 +205,7 @@ def _records_page(session: Session, where: tuple[Any, ...], limit: int, after: A
 
 
 def list_keyset(
-    session: Session, list_type: str, *, today: date, limit: int = 20, after: Any = None
+    session: Reader, list_type: str, *, today: date, limit: int = 20, after: Any = None
 ) -> Keyset[RecordView]:
     """A page of the red list or the serious-dishonesty list, newest first, by keyset (``after`` is
     the previous page's ``Keyset.after``)."""
@@ -203,19 +216,19 @@ def list_keyset(
 
 
 def gov_records(
-    session: Session, subject_key: str, *, today: date, limit: int = 20, after: Any = None
+    session: Reader, subject_key: str, *, today: date, limit: int = 20, after: Any = None
 ) -> Keyset[RecordView]:
     """A department's government-credit records (政务诚信), newest first, by keyset."""
     where = (_R.kind == "gov_credit", _R.subject_key == subject_key, record_is_live(today))
     return _records_page(session, where, limit, after)
 
 
-def gov_departments(session: Session, *, today: date, limit: int = 50, after: Any = None) -> Keyset[Department]:
+def gov_departments(session: Reader, *, today: date, limit: int = 50, after: Any = None) -> Keyset[Department]:
     """The departments with government-credit records published on ``today``, by name, by keyset
     (``after`` is (normalised name, subject key) of the previous page's last department)."""
     check_page(limit, 0)
     live = exists().where(_R.subject_key == _S.subject_key, _R.kind == "gov_credit", record_is_live(today))
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_name(session)
     name_key = _S.name_norm.collate("C") if dialect == "postgresql" else _S.name_norm
     stmt = select(_S.subject_key, _S.name, _S.uscc, _S.name_norm).where(live)
     if after is not None:
@@ -232,33 +245,38 @@ def gov_departments(session: Session, *, today: date, limit: int = 50, after: An
     return Keyset(items=[Department(r.subject_key, r.name, r.uscc) for r in rows], after=nxt)
 
 
-def find_subject_key(session: Session, key_or_uscc: str, *, today: date) -> str | None:
+def find_subject_key(session: Reader, key_or_uscc: str, *, today: date) -> str | None:
     """The subject key named by a subject key (32 hex digits) or a unified social credit code; None
     when no such subject has anything published on ``today`` (a code held by several subjects names
     the first by key)."""
     if len(key_or_uscc) == 32 and all(c in "0123456789abcdef" for c in key_or_uscc):
-        found = session.execute(
-            select(_R.subject_key).where(_R.subject_key == key_or_uscc, record_is_live(today)).limit(1)
-        ).first()
+        found = session.execute(_KEY_IS_LIVE, {"subject_key": key_or_uscc, "today": today}).first()
         return None if found is None else str(found[0])
     subjects = find_by_uscc(session, key_or_uscc, today=today)
     return subjects[0].subject_key if subjects else None
 
 
-def freshness(session: Session) -> Freshness:
-    """The last package applied from the internal node (over every inbound channel: the highest
-    sequence, and when it was applied), read in the caller's transaction, so it describes exactly
-    the records the same transaction reads. One statement: it runs on every page."""
+def _freshness_statement() -> Any:
     c, p = ChannelRow.__table__.c, ChannelPackageRow.__table__.c
     applied = (
         select(p.recorded_at).where(p.channel_id == c.id, p.seq == c.last_seq, p.status == "applied").scalar_subquery()
     )
-    row = session.execute(
+    return (
         select(c.last_seq, applied.label("applied_at"), func.count().over().label("channels"))
         .where(c.outbound.is_(False))
         .order_by(c.last_seq.desc())
         .limit(1)
-    ).first()
+    )
+
+
+_FRESHNESS = _freshness_statement()
+
+
+def freshness(session: Reader) -> Freshness:
+    """The last package applied from the internal node (over every inbound channel: the highest
+    sequence, and when it was applied), read in the caller's transaction, so it describes exactly
+    the records the same transaction reads. One statement: it runs on every page."""
+    row = session.execute(_FRESHNESS).first()
     if row is None:
         return Freshness(package_seq=0, applied_at=None, channels=0)
     at = row.applied_at

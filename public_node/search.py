@@ -42,12 +42,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
-from sqlalchemy.orm import Session
 
 from public_node import bulk
 from public_node.errors import BadQuery
 from public_node.models import FTS_TABLE, RECORD_TABLE, SEARCH_TABLE, tsvector_literal
-from public_node.views import Keyset, Page, SubjectSummary, check_page, record_is_live
+from public_node.views import Keyset, Page, Reader, SubjectSummary, check_page, dialect_name, record_is_live
 
 MAX_QUERY_CHARS = 64  # a credit code is 18, long company names about 40
 
@@ -120,7 +119,7 @@ def pg_tsquery(norm: str) -> str:
 # --------------------------------------------------------------------------- queries
 
 
-def search(session: Session, query: str, *, today: date, limit: int = 20, offset: int = 0) -> Page[SubjectSummary]:
+def search(session: Reader, query: str, *, today: date, limit: int = 20, offset: int = 0) -> Page[SubjectSummary]:
     """Subjects whose name contains ``query``, or whose credit code starts with it (after
     normalisation), and which have at least one record still published on ``today``.
 
@@ -134,7 +133,7 @@ def search(session: Session, query: str, *, today: date, limit: int = 20, offset
         raise BadQuery(f"search text: expected at most {MAX_QUERY_CHARS} letters or digits, got {len(norm)}")
     if not norm:
         return Page(items=[], total=0, limit=limit, offset=offset)
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_name(session)
     stmt = search_statement(dialect, norm, today=today).limit(limit).offset(offset)
     rows = session.execute(stmt).all()
     if rows:
@@ -183,7 +182,7 @@ def search_statement(dialect: str, norm: str, *, today: date) -> Select[Any]:
 
 
 def search_page(
-    session: Session, query: str, *, today: date, limit: int = 20, after: Sequence[Any] | None = None
+    session: Reader, query: str, *, today: date, limit: int = 20, after: Sequence[Any] | None = None
 ) -> Keyset[SubjectSummary]:
     """The same search as :func:`search`, paginated by keyset: ``after`` is the sort key of the last
     subject of the previous page (``Keyset.after``), so a later page costs no more than the first
@@ -197,7 +196,7 @@ def search_page(
         raise BadQuery(f"search text: expected at most {MAX_QUERY_CHARS} letters or digits, got {len(norm)}")
     if not norm:
         return Keyset(items=[], after=None, total=0 if after is None else None)
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_name(session)
     sub = search_statement(dialect, norm, today=today).subquery("hits")
     name_key = sub.c.name_norm.collate("C") if dialect == "postgresql" else sub.c.name_norm
     order = (sub.c.rank, sub.c.name_len, name_key, sub.c.subject_key)

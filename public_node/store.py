@@ -26,13 +26,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from keys.times import parse_time
 from nodekit.text import printable
 from public_node import bulk
 from public_node import search as _search
 from public_node.changes import Removal, Upsert, parse_change
 from public_node.documents import documents_of_subject, get_document, store_document, withdraw_document
 from public_node.errors import BadItem
-from public_node.models import DOCUMENT_TABLE, RECORD_TABLE, ApplicationDecision
+from public_node.models import DOCUMENT_TABLE, RECORD_TABLE, ApplicationDecision, ApplicationStatus
 from public_node.queries import find_by_doc_no, find_by_uscc, get_record, list_page, record_counts, subject_page
 from public_node.search import Source, search
 from public_node.views import KINDS
@@ -271,3 +272,19 @@ def store_decision(session: Session, item: Item) -> None:
     else:
         for k, v in values.items():
             setattr(row, k, v)
+
+
+def store_status(session: Session, item: Item) -> bool:
+    """Keep the internal node's acknowledgement of an application (FORMAT.md §10.6, ``application-status``):
+    received and due. The same one again changes nothing, a later one (a new due date) replaces it.
+    True if the stored row changed."""
+    received = parse_time(item["received"], "received")
+    due = date.fromisoformat(item["due"])
+    row = session.get(ApplicationStatus, item["id"])
+    if row is None:
+        session.add(ApplicationStatus(id=item["id"], type=item["type"], received=received, due=due))
+        return True
+    if (row.type, row.received, row.due) == (item["type"], received, due):
+        return False
+    row.type, row.received, row.due = item["type"], received, due
+    return True

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, Connection, or_
+from sqlalchemy.orm import Session
 
 from public_node.errors import BadQuery
 from public_node.models import RECORD_TABLE
@@ -20,6 +21,16 @@ MAX_PAGE = 100
 RECORD_KINDS = ("licence", "penalty", "list_entry", "commitment", "gov_credit")
 KINDS = ("subject", *RECORD_KINDS)
 LIST_TYPES = ("red", "dishonest")
+
+
+Reader = Session | Connection
+"""What the read queries run in: an ORM session, or (the platform's hot pages) a Core connection, each
+within one transaction."""
+
+
+def dialect_name(reader: Reader) -> str:
+    """``sqlite`` or ``postgresql``: the engine a reader is connected to."""
+    return reader.dialect.name if isinstance(reader, Connection) else reader.get_bind().dialect.name
 
 
 def record_is_live(today: date) -> ColumnElement[bool]:

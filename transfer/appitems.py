@@ -1,6 +1,7 @@
 """The format-2 item kinds of the applications workflow: binding requests and decisions, applications
-(objection, repair, complaint) with their disarmed attachments, and application decisions
-(docs/FORMAT.md §10.6). Pure schema checks; ``transfer.items`` calls them."""
+(objection, repair, complaint) with their disarmed attachments, the internal node's acknowledgements
+(received, due) and application decisions (docs/FORMAT.md §10.6). Pure schema checks; ``transfer.items``
+calls them."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ import re
 from typing import Any
 
 from keys.errors import EncodingError
-from keys.strict import matches, whole
+from keys.strict import calendar_date, matches, whole
 from keys.times import parse_time
 from transfer.errors import PackageRejected
 
 Item = dict[str, Any]
 
 # Kinds that only a format-2 package may carry (FORMAT.md §10.2); a format-1 reader never sees them.
-FORMAT2_KINDS = frozenset({"binding-request", "binding-decision", "application", "application-decision"})
+FORMAT2_KINDS = frozenset(
+    {"binding-request", "binding-decision", "application", "application-status", "application-decision"}
+)
 APPLICATION_TYPES = frozenset({"objection", "repair", "complaint"})
+STATUS_TYPES = APPLICATION_TYPES | {"binding"}  # what an acknowledgement names: an application or a binding
 SUBJECT_CATEGORIES = frozenset({"legal", "natural"})
 BINDING_DECISIONS = frozenset({"approved", "refused"})
 # which categories and which decisions each application type admits
@@ -110,6 +114,7 @@ _APPLICATION = frozenset(
     {"kind", "id", "type", "binding", "table", "key", "version", "submitted", "category", "target", "statement",
      "contact", "attachments"}
 )  # fmt: skip
+_APPLICATION_STATUS = frozenset({"kind", "id", "type", "received", "due"})
 _APPLICATION_DECISION = frozenset({"kind", "id", "type", "decision", "decided", "reason"})
 _ATTACHMENT = frozenset({"name", "media_type", "data"})
 
@@ -215,6 +220,21 @@ def application(item: Item) -> None:
         _attachment(att, kind, i)
 
 
+def application_status(item: Item) -> None:
+    """The internal node's acknowledgement of a binding request or an application: when it was received
+    and the date it is due to be decided by (internal → public)."""
+    kind = "application-status"
+    _members(item, kind, _APPLICATION_STATUS)
+    _id(item, "id", kind)
+    _one_of(item, "type", kind, STATUS_TYPES)
+    _time(item, "received", kind)
+    due = item["due"]
+    if not isinstance(due, str) or calendar_date(due) is None:
+        raise _bad(kind, "due must be a YYYY-MM-DD calendar date")
+    if due < item["received"][:10]:
+        raise _bad(kind, "due is before the day the application was received")
+
+
 def application_decision(item: Item) -> None:
     """The credit office's decision on an application, with its reasons (internal → public)."""
     kind = "application-decision"
@@ -230,5 +250,6 @@ VALIDATORS = {
     "binding-request": binding_request,
     "binding-decision": binding_decision,
     "application": application,
+    "application-status": application_status,
     "application-decision": application_decision,
 }

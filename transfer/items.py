@@ -33,7 +33,7 @@ KINDS = frozenset(
 ALLOWED: dict[str, frozenset[str]] = {
     INTERNAL_TO_PUBLIC: frozenset(
         {"manifest", "record", "document", "snapshot", "heartbeat", "key-announcement", "receipt", "checkpoint",
-         "objection-resolution", "binding-decision", "application-decision"}
+         "objection-resolution", "binding-decision", "application-status", "application-decision"}
     ),
     PUBLIC_TO_INTERNAL: frozenset(
         {"manifest", "heartbeat", "key-announcement", "receipt", "checkpoint", "objection", "binding-request",

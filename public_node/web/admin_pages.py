@@ -20,6 +20,7 @@ from public_node.web import audit as weblog
 from public_node.web.accounts import AccountProblem
 from public_node.web.app import WebError, platform
 from public_node.web.authmodels import Account, ApiToken, WebAuditCheckpoint, WebAuditEntry
+from public_node.web.deadlines import overdue_count
 from public_node.web.labels import N_
 from public_node.web.pages import rate_limited
 from public_node.web.security import audit, caller_known, csrf_checked, page, redirect, require_role
@@ -264,14 +265,16 @@ def console(
 
 @router.get("/audit/alarms")
 def alarms(request: Request, me: Auditor, before: Annotated[int | None, Query(ge=0)] = None) -> Response:
-    """Quarantines, rejections, gaps, equivocations, overdue packages and the other alarms."""
+    """Quarantines, rejections, gaps, equivocations, overdue packages and the other alarms, and how many
+    applications are past their due date."""
     p = platform(request)
     with p.read() as s:
         stmt = select(TransferLogRow).where(TransferLogRow.event.in_(ALARM_EVENTS))
         if before is not None:
             stmt = stmt.where(TransferLogRow.index < before)
         rows = [_entry_view(r) for r in s.scalars(stmt.order_by(TransferLogRow.index.desc()).limit(PAGE))]
-    return page(request, "audit.html", view="alarms", rows=rows, size=None, last=None, filters={},
+        late = overdue_count(s, p.today())
+    return page(request, "audit.html", view="alarms", rows=rows, size=None, last=None, filters={}, overdue=late,
                 next_before=rows[-1]["index"] if len(rows) == PAGE else None)  # fmt: skip
 
 

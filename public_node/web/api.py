@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from public_node.documents import documents_of_subject, documents_page
 from public_node.queries import (
-    find_by_doc_no,
     find_subject_key,
     freshness,
     gov_departments,
@@ -21,23 +21,22 @@ from public_node.queries import (
     list_keyset,
     subject_page,
 )
-from public_node.search import normalise, search_page
+from public_node.search import normalise
 from public_node.views import DocumentInfo, RecordView, SubjectSummary
 from public_node.web.app import WebError, platform
 from public_node.web.pages import MAX_Q, check_query, document_response
 from public_node.web.reports import verify_report
 
 
-def rate_limited(request: Request) -> None:
+async def rate_limited(request: Request) -> None:
     """Every API call counts against the client's address limit (429 with Retry-After over it); a call
     with ``Authorization: Bearer <token>`` is then checked against the token (401 forged or revoked,
     403 out of scope) and counted against the token's own limit."""
-    p = platform(request)
     header = request.headers.get("authorization")
     if header is None:
-        p.limit(request)
+        await platform(request).count(request)
     else:
-        token_checked(request, header)
+        await run_in_threadpool(token_checked, request, header)
 
 
 def token_checked(request: Request, header: str) -> None:
@@ -217,19 +216,32 @@ def _document(d: DocumentInfo) -> DocumentOut:
 
 
 @router.get("/search", response_model=SearchOut)
-def api_search(
+async def api_search(
     request: Request, q: Annotated[str, Query(max_length=MAX_Q)], cursor: Cursor = None, limit: Limit = 20
 ) -> SearchOut:
     """Subjects by name (2 Chinese characters are enough) or credit code, ranked; and records by
     decision number."""
+    return await platform(request).call_search(_read_search, request, q, cursor, limit)
+
+
+def _read_search(
+    request: Request,
+    q: Annotated[str, Query(max_length=MAX_Q)],
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    *,
+    cached_only: bool = False,
+) -> SearchOut | None:
     p = platform(request)
     q = check_query(q)
     scope = "search:" + normalise(q)
     after = p.open_cursor(scope, cursor)
     today = p.today()
-    with p.read() as s:
-        page = search_page(s, q, today=today, limit=limit, after=after)
-        by_doc = find_by_doc_no(s, q, today=today)[:limit] if q.strip() and after is None else []
+    with p.reads() as s:
+        found = p.search(s, q, today=today, limit=limit, after=after, cached_only=cached_only)
+    if found is None:
+        return None
+    page, by_doc = found
     return SearchOut(
         query=q,
         total=page.total,
@@ -240,13 +252,19 @@ def api_search(
 
 
 @router.get("/subjects/{ident}", response_model=SubjectDetailOut)
-def api_subject(
+async def api_subject(
     request: Request, ident: Annotated[str, Path(max_length=64, description="credit code or subject key")]
 ) -> SubjectDetailOut:
     """A subject by unified social credit code or subject key, with every published record."""
+    return await platform(request).call(_read_subject, request, ident)
+
+
+def _read_subject(
+    request: Request, ident: Annotated[str, Path(max_length=64, description="credit code or subject key")]
+) -> SubjectDetailOut:
     p = platform(request)
     today = p.today()
-    with p.read() as s:
+    with p.reads() as s:
         key = find_subject_key(s, ident, today=today)
         page = subject_page(s, key, today=today) if key else None
         docs = documents_of_subject(s, key, today=today) if key else []
@@ -263,17 +281,26 @@ def api_subject(
 
 
 @router.get("/lists/{list_type}", response_model=RecordsOut)
-def api_list(
+async def api_list(
     request: Request,
     list_type: Annotated[str, Path(pattern="^(red|dishonest)$")],
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> RecordsOut:
     """The red list (``red``) or the serious-dishonesty list (``dishonest``), newest first."""
+    return await platform(request).call(_read_list, request, list_type, cursor, limit)
+
+
+def _read_list(
+    request: Request,
+    list_type: Annotated[str, Path(pattern="^(red|dishonest)$")],
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> RecordsOut:
     p = platform(request)
     scope = "list:" + list_type
     after = p.open_cursor(scope, cursor)
-    with p.read() as s:
+    with p.reads() as s:
         page = list_keyset(s, list_type, today=p.today(), limit=limit, after=after)
     return RecordsOut(
         total=page.total, items=[_record(r) for r in page.items], next_cursor=p.next_cursor(scope, page.after)
@@ -281,28 +308,41 @@ def api_list(
 
 
 @router.get("/gov", response_model=DepartmentsOut)
-def api_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> DepartmentsOut:
+async def api_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> DepartmentsOut:
     """Departments with government-credit records, by name."""
+    return await platform(request).call(_read_gov, request, cursor, limit)
+
+
+def _read_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> DepartmentsOut:
     p = platform(request)
     after = p.open_cursor("gov", cursor)
-    with p.read() as s:
+    with p.reads() as s:
         page = gov_departments(s, today=p.today(), limit=limit, after=after)
     items = [SubjectOut(subject_key=d.subject_key, name=d.name, category="government", uscc=d.uscc) for d in page.items]
     return DepartmentsOut(items=items, next_cursor=p.next_cursor("gov", page.after))
 
 
 @router.get("/gov/{subject_key}", response_model=RecordsOut)
-def api_gov_department(
+async def api_gov_department(
     request: Request,
     subject_key: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> RecordsOut:
     """One department's government-credit records, newest first."""
+    return await platform(request).call(_read_gov_department, request, subject_key, cursor, limit)
+
+
+def _read_gov_department(
+    request: Request,
+    subject_key: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> RecordsOut:
     p = platform(request)
     scope = "gov:" + subject_key
     after = p.open_cursor(scope, cursor)
-    with p.read() as s:
+    with p.reads() as s:
         page = gov_records(s, subject_key, today=p.today(), limit=limit, after=after)
     return RecordsOut(
         total=page.total, items=[_record(r) for r in page.items], next_cursor=p.next_cursor(scope, page.after)
@@ -310,11 +350,15 @@ def api_gov_department(
 
 
 @router.get("/documents", response_model=DocumentsOut)
-def api_documents(request: Request, cursor: Cursor = None, limit: Limit = 20) -> DocumentsOut:
+async def api_documents(request: Request, cursor: Cursor = None, limit: Limit = 20) -> DocumentsOut:
     """Published notices and documents (metadata; ``download_url`` serves the bytes)."""
+    return await platform(request).call(_read_documents, request, cursor, limit)
+
+
+def _read_documents(request: Request, cursor: Cursor = None, limit: Limit = 20) -> DocumentsOut:
     p = platform(request)
     after = p.open_cursor("docs", cursor)
-    with p.read() as s:
+    with p.reads() as s:
         page = documents_page(s, today=p.today(), limit=limit, after=after)
     return DocumentsOut(items=[_document(d) for d in page.items], next_cursor=p.next_cursor("docs", page.after))
 
@@ -330,10 +374,14 @@ def api_document_content(request: Request, key: Annotated[str, Path(pattern="^[0
 
 
 @router.get("/freshness", response_model=FreshnessOut)
-def api_freshness(request: Request) -> FreshnessOut:
+async def api_freshness(request: Request) -> FreshnessOut:
     """How current the published data is: the last package applied and the records per kind."""
+    return await platform(request).call(_read_freshness, request)
+
+
+def _read_freshness(request: Request) -> FreshnessOut:
     p = platform(request)
-    with p.read() as s:
+    with p.reads() as s:
         fresh = freshness(s)
         counts = p.counts(s, fresh.package_seq)
     applied = fresh.applied_at.isoformat(timespec="seconds") if fresh.applied_at else None

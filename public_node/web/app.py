@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -22,11 +24,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nodekit.home import HOME_ENV, load_config, resolve_home
 from public_node.errors import BadQuery
+from public_node.views import Keyset, RecordView, SubjectSummary
 from public_node.web import audit, db
 from public_node.web.config import IPNetwork, WebConfig, load_web_config
 from public_node.web.cursors import CursorError, Cursors
@@ -46,6 +51,7 @@ DESCRIPTION = (
 )
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def _utcnow() -> datetime:
@@ -64,6 +70,7 @@ class WebError(Exception):
         self.retry_after = retry_after
 
 
+SEARCH_CACHE_ENTRIES = 4096  # searches kept per process (Platform.search): a few MB
 PROXIES_TTL = 5.0  # seconds another worker may still believe a proxy the security administrator removed
 
 
@@ -91,11 +98,44 @@ class Platform:
         # by an audit entry): a deferred BEGIN, which on SQLite's WAL never waits on a writer's lock
         self.web_read_engine = db.web_engine(self.web.web_database_url, immediate=False)
         self.web_reads = sessionmaker(self.web_read_engine, expire_on_commit=False)
+        # Reads of a local SQLite file take tens of microseconds of CPU and never wait on a lock (WAL):
+        # they run on the event loop, sparing each request two thread hand-offs. Reads from PostgreSQL
+        # wait on the network, so they run in the thread pool and the loop serves other requests.
+        self.inline_reads = self.read_engine.dialect.name == self.web_read_engine.dialect.name == "sqlite"
         self._signer: audit.AuditSigner | None = None
         self.templates = make_environment(self.config.timezone)
         self._counts: tuple[Any, dict[str, int]] | None = None
         self._proxies: tuple[float, tuple[IPNetwork, ...]] | None = None
         self.monotonic: Callable[[], float] = time.monotonic  # the proxy list's age (a test may advance it)
+        self._searches: OrderedDict[tuple[Any, ...], tuple[Keyset[SubjectSummary], list[RecordView]]] = OrderedDict()
+        self._search_lock = threading.Lock()  # reads from PostgreSQL run in the thread pool
+
+    async def call(self, fn: Callable[..., T], /, *args: Any, inline: bool = True) -> T:
+        """Run a request's synchronous read work (``inline_reads``): on the event loop, or in the pool
+        (always when ``inline`` is False: work that may write, like a logged-in page's session touch)."""
+        if inline and self.inline_reads:
+            return fn(*args)
+        return await run_in_threadpool(fn, *args)
+
+    async def call_search(self, fn: Callable[..., T | None], /, *args: Any, inline: bool = True) -> T:
+        """Run a search route's work (``fn`` takes ``cached_only``): a search already in the cache
+        (:meth:`search`) is answered on the event loop; one to compute goes to the thread pool, so a
+        cold common query (tens of milliseconds at 1M records) never holds up the loop's other requests."""
+        if inline and self.inline_reads:
+            found = fn(*args, cached_only=True)
+            if found is not None:
+                return found
+        result = await run_in_threadpool(fn, *args)
+        assert result is not None  # computed: only cached_only answers None
+        return result
+
+    async def count(self, request: Request, bucket: str = "req") -> None:
+        """:meth:`limit` for an async route or dependency: an allow-listed address is settled on the
+        event loop; a counted one writes its counter from the thread pool (the write may wait on the
+        web database's lock, which must never stall the loop)."""
+        if self.limiter.exempts(self.client(request)):
+            return
+        await run_in_threadpool(self.limit, request, bucket)
 
     def today(self) -> date:
         """Today where the node publishes (fail-safe expiry is read in this zone)."""
@@ -106,6 +146,13 @@ class Platform:
         """One read transaction on the published database: every query of a request goes through it."""
         with self.read_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reads(self) -> Iterator[Connection]:
+        """:meth:`read` as a Core connection: the same one snapshot, without an ORM session to set up
+        (the pages and API calls every visitor makes: subject, search, freshness)."""
+        with self.read_engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def web_transaction(self) -> Iterator[Session]:
@@ -131,7 +178,38 @@ class Platform:
             session, self._signer, event, at=self.clock(), actor=actor, result=result, reason=reason, subject=subject
         )
 
-    def counts(self, session: Session, package_seq: int) -> dict[str, int]:
+    def search(
+        self, session: Session | Connection, q: str, *, today: date, limit: int, after: Any, cached_only: bool = False
+    ) -> tuple[Keyset[SubjectSummary], list[RecordView]] | None:
+        """A search's page of subjects and, on the first page, the records whose decision number it is.
+
+        Kept per process for the data generation it was computed on (the last applied package, read
+        in the caller's transaction, and today's date): a search is answered from memory until a
+        package is applied or the day turns, so it is never staler than the transaction that asks.
+        A common 2-character query matches thousands of subjects at 1M records and costs tens of
+        milliseconds to rank and count (docs/PERFORMANCE.md); repeated, it costs one lookup.
+        ``cached_only``: None instead of computing it (``call_search``)."""
+        from public_node.queries import find_by_doc_no, freshness
+        from public_node.search import normalise, search_page
+
+        fresh = freshness(session)
+        key = (fresh.package_seq, fresh.applied_at, fresh.channels, today, normalise(q), limit, repr(after))
+        with self._search_lock:
+            hit = self._searches.get(key)
+            if hit is not None:
+                self._searches.move_to_end(key)
+                return hit
+        if cached_only:
+            return None
+        page = search_page(session, q, today=today, limit=limit, after=after)
+        by_doc = find_by_doc_no(session, q, today=today)[:limit] if q.strip() and after is None else []
+        with self._search_lock:
+            self._searches[key] = (page, by_doc)
+            while len(self._searches) > SEARCH_CACHE_ENTRIES:
+                self._searches.popitem(last=False)
+        return page, by_doc
+
+    def counts(self, session: Session | Connection, package_seq: int) -> dict[str, int]:
         """Published records per kind, recounted only when a package was applied or the day changed."""
         from public_node.queries import record_counts
 
@@ -285,13 +363,14 @@ def create_fastapi(p: Platform) -> FastAPI:
         """A worker's event loop answers: the main process's probe for systemd's watchdog (web/service.py)."""
         return PlainTextResponse("ok\n")
 
+    # the read API and the public pages first: routes are matched in order, and these carry the load
+    app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(application_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(console.router)
     app.include_router(filing_api.router)
-    app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if os.environ.get("CREDGAP_WEB_TEST_HOOKS") == "1":  # tests only: a request the test holds open
         from public_node.web import testhooks
@@ -313,8 +392,13 @@ def create_app(home: Path, *, clock: Clock = _utcnow, epoch: Callable[[], float]
         html = p.templates.get_template("error.html").render(status_code=status, message=message)
         return [(b"content-type", b"text/html; charset=utf-8")], html.encode()
 
+    inner: Any = app
+    if p.web.hot_reads:
+        from public_node.web.hot import HotReads
+
+        inner = HotReads(app, p)
     return Guard(
-        app,
+        inner,
         refuse=refuse,
         max_query=p.web.max_query_bytes,
         max_body=p.web.max_body_bytes,

@@ -8,17 +8,17 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from public_node.models import ApplicationDecision
+from public_node.models import ApplicationDecision, ApplicationStatus
 from public_node.queries import get_record
 from public_node.web.app import platform
 from public_node.web.appmodels import WebApplication, WebAttachment, WebBinding
@@ -57,6 +57,8 @@ class Status:
     decided: str | None
     sent: bool
     merged: int
+    received: datetime | None = None  # the credit office's acknowledgement (application-status)
+    due: date | None = None
 
 
 def mask_contact(contact: str) -> str | None:
@@ -81,6 +83,14 @@ def _decisions(request: Request, ids: list[str]) -> dict[str, ApplicationDecisio
     with platform(request).read() as s:
         rows = s.scalars(select(ApplicationDecision).where(ApplicationDecision.id.in_(ids)))
         return {d.id: d for d in rows}
+
+
+def _acknowledged(request: Request, ids: list[str]) -> dict[str, ApplicationStatus]:
+    """The internal node's acknowledgements (received, due) of these filings, by id."""
+    if not ids:
+        return {}
+    with platform(request).read() as s:
+        return {a.id: a for a in s.scalars(select(ApplicationStatus).where(ApplicationStatus.id.in_(ids)))}
 
 
 def _filed_today(request: Request, s: Session, account: Account) -> int:
@@ -108,18 +118,20 @@ def my_applications(request: Request, account: Annotated[Account, Depends(curren
     with p.web_transaction() as s:
         bindings = list(s.scalars(select(WebBinding).where(WebBinding.account_id == account.id)))
         apps = list(s.scalars(select(WebApplication).where(WebApplication.account_id == account.id)))
-    decided = _decisions(request, [b.id for b in bindings] + [a.id for a in apps])
-    rows = [_status(b.id, "binding", b.filed_at, None, b.sent_seq, 0, decided) for b in bindings]
-    rows += [_status(a.id, a.type, a.filed_at, a.key, a.sent_seq, a.merged, decided) for a in apps]
+    ids = [b.id for b in bindings] + [a.id for a in apps]
+    decided, acked = _decisions(request, ids), _acknowledged(request, ids)
+    rows = [_status(b.id, "binding", b.filed_at, None, b.sent_seq, 0, decided, acked) for b in bindings]
+    rows += [_status(a.id, a.type, a.filed_at, a.key, a.sent_seq, a.merged, decided, acked) for a in apps]
     rows.sort(key=lambda r: r.filed_at, reverse=True)
     return page(request, "applications.html", rows=rows, types=TYPE_LABELS, decisions=DECISION_LABELS)
 
 
 def _status(ident: str, typ: str, filed: datetime, record: str | None, sent: int | None, merged: int,
-            decided: dict[str, ApplicationDecision]) -> Status:  # fmt: skip
-    d = decided.get(ident)
+            decided: dict[str, ApplicationDecision], acked: dict[str, ApplicationStatus]) -> Status:  # fmt: skip
+    d, k = decided.get(ident), acked.get(ident)
     return Status(ident, typ, filed, record, d.decision if d else None, d.reason if d else None,
-                  d.decided if d else None, sent is not None, merged)  # fmt: skip
+                  d.decided if d else None, sent is not None, merged, k.received if k else None,
+                  k.due if k else None)  # fmt: skip
 
 
 @router.get("/applications/bind")
@@ -320,21 +332,27 @@ def status_page(request: Request, ident: str, account: Annotated[Account, Depend
         return _refuse(request, 404, "没有这件申请")
     typ = "binding" if isinstance(row, WebBinding) else row.type
     st = _status(ident, typ, row.filed_at, getattr(row, "key", None), row.sent_seq, getattr(row, "merged", 0),
-                 _decisions(request, [ident]))  # fmt: skip
+                 _decisions(request, [ident]), _acknowledged(request, [ident]))  # fmt: skip
     return page(request, "application.html", st=st, row=row, attachments=atts, types=TYPE_LABELS,
                 decisions=DECISION_LABELS, merged=request.query_params.get("merged") == "1")  # fmt: skip
+
+
+_OPEN_MARKS = select(WebApplication.id, WebApplication.key, WebApplication.type).where(
+    WebApplication.key.in_(bindparam("keys", expanding=True)), WebApplication.type.in_(list(MARKS))
+)
 
 
 def record_marks(request: Request, keys: list[str]) -> dict[str, str]:
     """For a record page: 异议处理中 / 信用修复审核中 on records with an open objection or repair."""
     if not keys:
         return {}
-    with platform(request).web_read() as s:  # every subject page: a read, never the write lock
-        open_ = list(s.execute(select(WebApplication.id, WebApplication.key, WebApplication.type).where(
-            WebApplication.key.in_(keys), WebApplication.type.in_(list(MARKS)))))  # fmt: skip
+    p = platform(request)
+    # every subject page: a read, never the write lock; one statement built once, on a Core connection
+    with p.web_read_engine.connect() as conn, conn.begin():
+        open_ = [(str(i), k, str(t)) for i, k, t in conn.execute(_OPEN_MARKS, {"keys": keys}) if k is not None]
     decided = _decisions(request, [i for i, _, _ in open_])
     marks: dict[str, str] = {}
     for ident, key, typ in open_:
-        if ident not in decided and key is not None:
+        if ident not in decided:
             marks[key] = MARKS[typ] if key not in marks or typ == "objection" else marks[key]
     return marks

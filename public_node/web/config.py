@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "cursor_ttl": "1h",  # how long a page cursor stays valid
     "max_body_bytes": 16384,  # request bodies (the platform takes almost none yet)
     "max_query_bytes": 2048,  # the URL query string
+    "hot_reads": True,  # serve the plain anonymous subject, search and freshness GETs past FastAPI (web/hot.py)
 }
 
 
@@ -44,6 +45,7 @@ class WebConfig:
     cursor_ttl: int
     max_body_bytes: int
     max_query_bytes: int
+    hot_reads: bool = True
 
 
 def _networks(values: Any, key: str, where: str) -> tuple[IPNetwork, ...]:
@@ -75,8 +77,9 @@ def load_web_config(config: NodeConfig) -> WebConfig:
     for key in ("max_body_bytes", "max_query_bytes"):
         if type(raw[key]) is not int or raw[key] < 256:
             raise ConfigError(f"{where}: [web] {key} must be an integer of at least 256")
-    if not isinstance(raw["hsts"], bool):
-        raise ConfigError(f"{where}: [web] hsts must be true or false")
+    for key in ("hsts", "hot_reads"):
+        if not isinstance(raw[key], bool):
+            raise ConfigError(f"{where}: [web] {key} must be true or false")
     home = str(config.home)
     return WebConfig(
         web_database_url=raw["web_database_url"].replace("{home}", home),
@@ -90,4 +93,5 @@ def load_web_config(config: NodeConfig) -> WebConfig:
         cursor_ttl=parse_duration(str(raw["cursor_ttl"])),
         max_body_bytes=raw["max_body_bytes"],
         max_query_bytes=raw["max_query_bytes"],
+        hot_reads=raw["hot_reads"],
     )

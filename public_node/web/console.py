@@ -1,6 +1,7 @@
 """The rest of the auditor's console: each package's timeline at a glance (sealed, received,
 verified, applied or refused, receipted), a chart of packages and records per day drawn as SVG on the
-server (no script), and the evidence bundle as a download — the same bundle as ``audit export``,
+server (no script), the applications past their due date (逾期未办结, from the internal node's
+acknowledgements), and the evidence bundle as a download — the same bundle as ``audit export``,
 checked by the same standalone verifier. Read-only; built from the published database's transfer log
 and the node's public identity (``identity.json`` and cards: no key file is ever opened here)."""
 
@@ -25,6 +26,7 @@ from nodekit.models import TransferLogRow
 from public_node.web import accounts
 from public_node.web.admin_pages import Auditor
 from public_node.web.app import WebError, platform
+from public_node.web.deadlines import TYPE_LABELS, overdue, overdue_count
 from public_node.web.labels import N_
 from public_node.web.pages import rate_limited
 from public_node.web.security import audit, caller_known, page
@@ -126,6 +128,16 @@ def packages(request: Request, me: Auditor) -> Response:
     rows = _scan(request)
     return page(request, "audit_packages.html", lines=timelines(rows), bars=chart(rows, p.today()),
                 steps=("sealed", "received", "verified", "applied", "recorded"))  # fmt: skip
+
+
+@router.get("/audit/overdue")
+def overdue_applications(request: Request, me: Auditor) -> Response:
+    """Applications past their due date and not decided (逾期未办结), from the internal node's acknowledgements."""
+    p = platform(request)
+    today = p.today()
+    with p.read() as s:
+        rows, total = overdue(s, today), overdue_count(s, today)
+    return page(request, "audit_overdue.html", rows=rows, total=total, today=today, types=TYPE_LABELS)
 
 
 @router.get("/audit/evidence")

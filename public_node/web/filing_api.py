@@ -10,7 +10,7 @@ import base64
 import binascii
 import hmac
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -65,14 +65,14 @@ class FilingRoute(APIRoute):
         post = "POST" in (self.methods or ())
 
         async def checked_first(request: Request) -> Response:
-            await run_in_threadpool(_caller_checked, request, post)  # database reads: off the event loop
+            await rate_limited(request)
+            await run_in_threadpool(_caller_checked, request, post)  # a session's touch writes: off the loop
             return await handler(request)
 
         return checked_first
 
 
 def _caller_checked(request: Request, post: bool) -> None:
-    rate_limited(request)
     caller_known(request)
     if post:
         api_csrf_checked(request)
@@ -121,6 +121,10 @@ class ApplicationOut(BaseModel):
     )
     reason: str | None
     decided: str | None = Field(description="when it was decided (UTC, as the internal node sent it)")
+    received: datetime | None = Field(
+        default=None, description="when the credit office received it (its acknowledgement), once acknowledged"
+    )
+    due: date | None = Field(default=None, description="the last day of its deadline (受理回执), once acknowledged")
 
 
 def _refused(status: int, message: str) -> WebError:
@@ -169,5 +173,7 @@ def api_application(request: Request, ident: str, account: Me) -> ApplicationOut
         typ = "binding" if isinstance(row, WebBinding) else row.type
         filed_at, sent = row.filed_at, row.sent_seq is not None
     d = ap._decisions(request, [ident]).get(ident)
+    k = ap._acknowledged(request, [ident]).get(ident)
     return ApplicationOut(id=ident, type=typ, filed_at=filed_at, sent=sent, decision=d.decision if d else None,
-                          reason=d.reason if d else None, decided=d.decided if d else None)  # fmt: skip
+                          reason=d.reason if d else None, decided=d.decided if d else None,
+                          received=k.received if k else None, due=k.due if k else None)  # fmt: skip

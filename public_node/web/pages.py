@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from public_node.documents import documents_of_subject, documents_page, get_document
 from public_node.queries import (
-    find_by_doc_no,
     find_subject_key,
     freshness,
     gov_departments,
@@ -20,7 +19,7 @@ from public_node.queries import (
     list_keyset,
     subject_page,
 )
-from public_node.search import MAX_QUERY_CHARS, normalise, search_page
+from public_node.search import MAX_QUERY_CHARS, normalise
 from public_node.views import LIST_TYPES
 from public_node.web import security
 from public_node.web.app import WebError, platform
@@ -31,12 +30,18 @@ MAX_Q = 256  # characters of a search box; the search itself takes MAX_QUERY_CHA
 _KEY = re.compile(r"[0-9a-f]{32}")
 
 
-def rate_limited(request: Request) -> None:
+async def rate_limited(request: Request) -> None:
     """Every page counts against the client's address limit."""
-    platform(request).limit(request)
+    await platform(request).count(request)
 
 
 router = APIRouter(dependencies=[Depends(rate_limited)], include_in_schema=False)
+
+
+def _anonymous(request: Request) -> bool:
+    """No session cookie: the page reads only (a logged-in page touches its session, a write)."""
+    return security.SESSION_COOKIE not in request.cookies
+
 
 Cursor = Annotated[str | None, Query(max_length=1024)]
 
@@ -50,35 +55,55 @@ def check_query(q: str) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> Response:
+async def home(request: Request) -> Response:
     """Search box, record counts and the data's freshness."""
+    return await platform(request).call(_page_home, request, inline=_anonymous(request))
+
+
+def _page_home(request: Request) -> Response:
     p = platform(request)
-    with p.read() as s:
+    with p.reads() as s:
         fresh = freshness(s)
         counts = p.counts(s, fresh.package_seq)
     return p.render("home.html", fresh=fresh, counts=counts)
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search(request: Request, q: Annotated[str, Query(max_length=MAX_Q)] = "", cursor: Cursor = None) -> Response:
+async def search(request: Request, q: Annotated[str, Query(max_length=MAX_Q)] = "", cursor: Cursor = None) -> Response:
     """Subjects by name or credit code (ranked, highlighted), and records by decision number."""
+    return await platform(request).call_search(_page_search, request, q, cursor, inline=_anonymous(request))
+
+
+def _page_search(
+    request: Request,
+    q: Annotated[str, Query(max_length=MAX_Q)] = "",
+    cursor: Cursor = None,
+    *,
+    cached_only: bool = False,
+) -> Response | None:
     p = platform(request)
     q = check_query(q)
     scope = "search:" + normalise(q)
     after = p.open_cursor(scope, cursor)
     today = p.today()
-    with p.read() as s:
-        page = search_page(s, q, today=today, limit=PAGE, after=after)
-        by_doc = find_by_doc_no(s, q, today=today)[:PAGE] if q.strip() and after is None else []
+    with p.reads() as s:
+        found = p.search(s, q, today=today, limit=PAGE, after=after, cached_only=cached_only)
+    if found is None:
+        return None
+    page, by_doc = found
     return p.render("search.html", q=q, page=page, by_doc=by_doc, next_cursor=p.next_cursor(scope, page.after))
 
 
 @router.get("/subjects/{ident}", response_class=HTMLResponse)
-def subject(request: Request, ident: str) -> Response:
+async def subject(request: Request, ident: str) -> Response:
     """A subject with everything published about it, exactly as published."""
+    return await platform(request).call(_page_subject, request, ident, inline=_anonymous(request))
+
+
+def _page_subject(request: Request, ident: str) -> Response:
     p = platform(request)
     today = p.today()
-    with p.read() as s:
+    with p.reads() as s:
         key = find_subject_key(s, ident[:64], today=today)
         page = subject_page(s, key, today=today) if key else None
         docs = documents_of_subject(s, key, today=today) if key else []
@@ -130,38 +155,50 @@ def verify_form(request: Request, code: Annotated[str, Form(max_length=64)]) -> 
 
 
 @router.get("/lists/{list_type}", response_class=HTMLResponse)
-def list_page(request: Request, list_type: str, cursor: Cursor = None) -> Response:
+async def list_page(request: Request, list_type: str, cursor: Cursor = None) -> Response:
     """The red list (守信激励) or the serious-dishonesty list (严重失信主体名单), newest first."""
+    return await platform(request).call(_page_list_page, request, list_type, cursor, inline=_anonymous(request))
+
+
+def _page_list_page(request: Request, list_type: str, cursor: Cursor = None) -> Response:
     if list_type not in LIST_TYPES:
         raise WebError(404, "not-found", "Nothing is published at this address.")
     p = platform(request)
     scope = "list:" + list_type
     after = p.open_cursor(scope, cursor)
-    with p.read() as s:
+    with p.reads() as s:
         page = list_keyset(s, list_type, today=p.today(), limit=PAGE, after=after)
     return p.render("list.html", list_type=list_type, page=page, next_cursor=p.next_cursor(scope, page.after))
 
 
 @router.get("/gov", response_class=HTMLResponse)
-def gov_index(request: Request, cursor: Cursor = None) -> Response:
+async def gov_index(request: Request, cursor: Cursor = None) -> Response:
     """Departments with government-credit records (政务诚信)."""
+    return await platform(request).call(_page_gov_index, request, cursor, inline=_anonymous(request))
+
+
+def _page_gov_index(request: Request, cursor: Cursor = None) -> Response:
     p = platform(request)
     after = p.open_cursor("gov", cursor)
-    with p.read() as s:
+    with p.reads() as s:
         page = gov_departments(s, today=p.today(), limit=50, after=after)
     return p.render("gov_index.html", page=page, next_cursor=p.next_cursor("gov", page.after))
 
 
 @router.get("/gov/{subject_key}", response_class=HTMLResponse)
-def gov_department(request: Request, subject_key: str, cursor: Cursor = None) -> Response:
+async def gov_department(request: Request, subject_key: str, cursor: Cursor = None) -> Response:
     """One department's government-credit records: commitments, time limits, defaults."""
+    return await platform(request).call(_page_gov_department, request, subject_key, cursor, inline=_anonymous(request))
+
+
+def _page_gov_department(request: Request, subject_key: str, cursor: Cursor = None) -> Response:
     if not _KEY.fullmatch(subject_key):
         raise WebError(404, "not-found", "Nothing is published at this address.")
     p = platform(request)
     scope = "gov:" + subject_key
     after = p.open_cursor(scope, cursor)
     today = p.today()
-    with p.read() as s:
+    with p.reads() as s:
         page = gov_records(s, subject_key, today=today, limit=PAGE, after=after)
         summary = subject_page(s, subject_key, today=today)
     if summary is None or (not page.items and after is None):
@@ -172,11 +209,15 @@ def gov_department(request: Request, subject_key: str, cursor: Cursor = None) ->
 
 
 @router.get("/documents", response_class=HTMLResponse)
-def documents(request: Request, cursor: Cursor = None) -> Response:
+async def documents(request: Request, cursor: Cursor = None) -> Response:
     """Published notices and documents."""
+    return await platform(request).call(_page_documents, request, cursor, inline=_anonymous(request))
+
+
+def _page_documents(request: Request, cursor: Cursor = None) -> Response:
     p = platform(request)
     after = p.open_cursor("docs", cursor)
-    with p.read() as s:
+    with p.reads() as s:
         page = documents_page(s, today=p.today(), limit=PAGE, after=after)
     return p.render("documents.html", page=page, next_cursor=p.next_cursor("docs", page.after))
 
@@ -192,7 +233,7 @@ def document_response(request: Request, key: str) -> Response:
     if not _KEY.fullmatch(key):
         raise WebError(404, "not-found", "Nothing is published at this address.")
     p = platform(request)
-    with p.read() as s:
+    with p.reads() as s:
         found = get_document(s, key, today=p.today())
     if found is None:
         raise WebError(404, "not-found", "Nothing is published at this address.")

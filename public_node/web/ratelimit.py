@@ -129,6 +129,10 @@ class Limiter:
         self._exempt = tuple(exempt)
         self._clock = clock
 
+    def exempts(self, address: str) -> bool:
+        """Whether ``address`` is allow-listed (never counted)."""
+        return address_in(address, self._exempt)
+
     def hit(self, item: RateLimitItem, bucket: str, address: str) -> Verdict:
         """Count one request of ``address`` against ``item`` in ``bucket``."""
         if address_in(address, self._exempt):

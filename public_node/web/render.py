@@ -74,6 +74,7 @@ def make_environment(timezone: str, language: str = DEFAULT_LANGUAGE) -> Environ
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code: no stat() of every template on every page
     )
     tr = translations(language)
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
@@ -82,15 +83,19 @@ def make_environment(timezone: str, language: str = DEFAULT_LANGUAGE) -> Environ
     def t(message: str) -> str:
         return tr.gettext(message)
 
+    # every label a record shows, translated once here rather than once per field of every page
+    field_labels = {name: t(label) for name, label in FIELD_LABELS.items() if label}
+    code_labels = {code: t(label) for code, label in CODE_LABELS.items()}
+    kind_labels = {kind: t(label) for kind, label in KIND_LABELS.items()}
+
     def field_label(name: str) -> str:
-        label = FIELD_LABELS.get(name)
-        return t(label) if label else name
+        return field_labels.get(name, name)
 
     def field_value(name: str, value: Any) -> str:
         if value is None:
             return ""
-        if name in CODED_FIELDS and isinstance(value, str) and value in CODE_LABELS:
-            return t(CODE_LABELS[value])
+        if name in CODED_FIELDS and isinstance(value, str) and value in code_labels:
+            return code_labels[value]
         return str(value)
 
     def local_time(value: datetime | None) -> str:
@@ -100,8 +105,8 @@ def make_environment(timezone: str, language: str = DEFAULT_LANGUAGE) -> Environ
         highlight=highlight,
         field_label=field_label,
         field_value=field_value,
-        kind_label=lambda kind: t(KIND_LABELS[kind]) if kind in KIND_LABELS else kind,
-        code_label=lambda code: t(CODE_LABELS[code]) if code in CODE_LABELS else code,
+        kind_label=lambda kind: kind_labels.get(kind, kind),
+        code_label=lambda code: code_labels.get(code, code),
         local_time=local_time,
     )
     env.globals["shown_fields"] = lambda row: [(k, v) for k, v in sorted(row.items()) if k not in HIDDEN_FIELDS]

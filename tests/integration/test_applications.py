@@ -19,7 +19,7 @@ from internal_node.returns import import_returns
 from nodekit import trust_store
 from nodekit.models import TransferLogRow
 from public_node.importer import import_packages
-from public_node.models import ApplicationDecision, PublishedRecord
+from public_node.models import ApplicationDecision, ApplicationStatus, PublishedRecord
 from tests.integration.public_support import COMPANY_USCC, ingest_rows, penalty
 from tests.nodes import Clock, Home, trusted_pair
 from tests.vectors.format2 import attachment, tiny_png
@@ -193,3 +193,25 @@ def test_an_upheld_objection_withdraws_the_record_and_a_re_ingest_cannot_undo_it
         ingest_rows(internal.node, "penalty", [penalty(1, today, fine="2.5")], tmp_path / "dept")
     _round_trip(internal, public)
     assert _records(public) == {}, "the withdrawal stands"
+
+
+def test_an_acknowledgement_of_an_application_the_platform_never_filed_changes_nothing(
+    tmp_path: Path, database_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The public node keeps an acknowledgement (application-status) only for what its platform filed: these
+    items were sealed by hand, so its web database holds none of them. Each is refused alone and logged; the
+    package, signed by the internal node, is applied."""
+    internal, public, _medium, clock = trusted_pair(tmp_path, database_factory)
+    _advertise(internal, public, clock)
+    _file(public, internal, [binding("b1" * 16, COMPANY_USCC[0], "王建国"), application("c1" * 16, "complaint", None)])
+    [pkg] = export(internal.node, internal.identity).sent
+    assert pkg.counts["application-status"] == 2, pkg.counts
+    with caplog.at_level("WARNING", logger="credgap.import"):
+        [outcome] = import_packages(public.node, public.identity)
+    assert outcome.result == "applied", outcome
+    assert (outcome.counts or {}).get("application-status.unknown") == 2, outcome.counts
+    assert "never filed" in caplog.text and "c1" * 16 in caplog.text
+    with public.node.sessions() as s:
+        assert list(s.scalars(select(ApplicationStatus))) == []
+    [again] = export(internal.node, internal.identity).sent
+    assert "application-status" not in again.counts, "acknowledged once, not in every export"

@@ -32,6 +32,7 @@ from nodekit.errors import ConfigError
 from nodekit.home import parse_duration
 from public_node.changes import _iso_date
 from tests.unit.transfer.conftest import Pair, record
+from tests.vectors.format2 import application_status
 from transfer.errors import PackageRejected
 from transfer.header import Header, check_node_id, parse_prefix
 from transfer.items import validate
@@ -146,6 +147,12 @@ VALIDATORS = (
     Validator("item document publish_until", _item_field(lambda v: _document(publish_until=v)), ("2027-01-31",)),
     Validator("item objection id", _item_field(lambda v: _objection(id=v)), ("0b" * 16,)),
     Validator("item objection submitted", _item_field(lambda v: _objection(submitted=v)), ("2026-11-20T09:30:00Z",)),
+    Validator(
+        "item application-status received",
+        _item_field(lambda v: application_status(received=v)),
+        ("2026-11-26T06:10:00Z",),
+    ),
+    Validator("item application-status due", _item_field(lambda v: application_status(due=v)), ("2026-12-17",)),
     Validator(
         "item manifest policy",
         _item_field(lambda v: {"kind": "manifest", "policy": v, "content": None, "note": ""}),

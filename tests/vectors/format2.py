@@ -1,5 +1,6 @@
 """Format-2 vectors (FORMAT.md §2.1, §10.6): the applications' kinds, their directions, the format-2-only
-kinds refused in a format-1 package, the magic line and header disagreeing, and hostile attachments."""
+kinds refused in a format-1 package, the magic line and header disagreeing, hostile attachments, and the
+internal node's acknowledgements (``application-status``)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,14 @@ def application(**changes: Any) -> Item:
         "target": None, "statement": "已按期缴纳罚款并完成整改，申请信用修复。", "contact": "138****5678",
         "attachments": [attachment(tiny_png())],
     }  # fmt: skip
+    item.update(changes)
+    return item
+
+
+def application_status(**changes: Any) -> Item:
+    """The internal node's acknowledgement of :func:`application`: received, and due in 15 working days."""
+    item: Item = {"kind": "application-status", "id": "0d" * 16, "type": "repair", "received": "2026-11-26T06:10:00Z",
+                  "due": "2026-12-17"}  # fmt: skip
     item.update(changes)
     return item
 
@@ -157,6 +166,46 @@ def format2_vectors() -> list[Vector]:
             "bad-schema",
             "six attachments: an application carries at most five",
             **_RETURN,
+        ),
+        Vector(
+            "format2-status-ok",
+            sealed(
+                [manifest(), application_status(), application_status(id="0c" * 16, type="binding", due="2026-12-03")],
+                seed="format2-status",
+                fmt=2,
+            ),
+            "accept",
+            "a format-2 package to a public node: the internal node acknowledges an application and a binding "
+            "request (received, due)",
+            items=4,
+        ),
+        Vector(
+            "format2-status-in-format1",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode(application_status())]),
+                counts={"manifest": 1, "checkpoint": 1, "application-status": 1},
+                seed="format2-status-in-1",
+            ),
+            "unknown-kind",
+            "an acknowledgement inside a format-1 package (format-2 kinds exist in format 2 only)",
+        ),
+        Vector(
+            "format2-status-wrong-direction",
+            _return_raw([application_status()], "format2-status-dir"),
+            "kind-not-allowed",
+            "an acknowledgement sent by a public node to the internal node (only the internal node acknowledges)",
+            **_RETURN,
+        ),
+        Vector(
+            "format2-status-bad-schema",
+            raw_seal(
+                stream_of([canonical.encode(manifest()), cp(), canonical.encode(application_status(due="2026-02-30"))]),
+                counts={"manifest": 1, "checkpoint": 1, "application-status": 1},
+                seed="format2-status-bad",
+                fmt=2,
+            ),
+            "bad-schema",
+            "an acknowledgement whose due date is not a calendar date",
         ),
         Vector(
             "format2-repair-without-binding",

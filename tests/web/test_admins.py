@@ -97,7 +97,7 @@ def test_a_totp_code_used_twice_is_refused(client: TestClient, clock: Clock) -> 
 PAGES = {
     accounts.ROLE_SYSADMIN: ["/admin/users", "/admin/tokens"],
     accounts.ROLE_SECADMIN: ["/admin/security"],
-    accounts.ROLE_AUDITOR: ["/audit", "/audit/alarms", "/audit/web", "/audit/packages"],
+    accounts.ROLE_AUDITOR: ["/audit", "/audit/alarms", "/audit/web", "/audit/packages", "/audit/overdue"],
 }
 
 

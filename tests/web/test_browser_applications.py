@@ -1,25 +1,34 @@
 """A repair application in real headless Chromium against ``public-node serve``, through the real medium
 (issue 17): a person signs up, binds the account to a company, files a repair application with a PDF
 on the company's record, the credit office decides it on the internal node, and the person's page shows
-the decision while the record has left the subject's page. Screenshots go to test-artifacts/."""
+the decision while the record has left the subject's page. Screenshots go to test-artifacts/.
+
+Both nodes' databases and the platform's web database are on the engine under test (``--db``): SQLite in
+``make test-sqlite``, PostgreSQL in ``make test-pg`` — one run each of the repair, objection and
+complaint paths there."""
 
 from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from internal_node import applications as apps
+from internal_node.appmodels import BindingRequest
 from internal_node.export import export
 from internal_node.returns import import_returns
 from nodekit import trust_store
+from nodekit.home import load_config
+from nodekit.runtime import Node
+from public_node import SPEC as PUBLIC
 from public_node.cli import send_returns
 from public_node.importer import import_packages
 from public_node.models import ApplicationDecision, PublishedRecord
@@ -31,9 +40,10 @@ from tests.integration.public_support import COMPANY_USCC, ingest_rows, penalty
 from tests.nodes import Clock, Home, trusted_pair
 from tests.unit.public_node.test_uploads import make_pdf
 from tests.web.server import Server
+from tests.web.support import configure
 from tests.web.test_browser import ARGS, CHROMIUM, Watch, shot, sync_api
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db]
 PASSWORD = "一个足够长的口令 2026"
 
 
@@ -48,9 +58,13 @@ def _to_internal(internal: Home, public: Home) -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def env(tmp_path: Path, database_factory: Callable[[str], str]) -> Iterator[dict[str, Any]]:
     clock = Clock(datetime.now(UTC).replace(microsecond=0))  # the server reads the real clock
-    internal, public, _medium, clock = trusted_pair(tmp_path, None, clock)
+    internal, public, _medium, clock = trusted_pair(tmp_path, database_factory, clock)
+    # the platform's accounts and filings on the same engine; the node reads its node.toml again
+    configure(public.node, web_database_url=database_factory("web"))
+    public.node.close()
+    public = Home(Node(load_config(public.node.config.home, "public"), PUBLIC, clock=clock), public.identity)
     for card_of, to in ((internal, public), (public, internal)):
         card = card_of.identity.card(reads=2)
         with to.node.transaction() as s:
@@ -112,6 +126,12 @@ def test_a_repair_filed_in_the_browser_is_decided_across_the_gap(env: dict[str, 
             PublishedRecord.kind == "penalty", PublishedRecord.subject_key == subject)).one()  # fmt: skip
     page.reload()
     assert page.inner_text("#app-decision") == "通过"
+    with internal.node.sessions() as s:
+        due = s.get(BindingRequest, binding).due  # type: ignore[union-attr]
+    assert page.inner_text("#app-due") == due.isoformat(), "the credit office's deadline, acknowledged"
+    assert (
+        page.inner_text("#app-received") == clock().astimezone(ZoneInfo(public.node.config.timezone)).date().isoformat()
+    )
 
     page.goto(f"/subjects/{subject}")
     with page.expect_navigation():
