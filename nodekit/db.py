@@ -86,6 +86,8 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    database = engine.url.database
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (SQLAlchemy's
@@ -93,14 +95,37 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA journal_mode = WAL")  # (opens, or creates, the -wal and -shm files)
         cur.execute("PRAGMA synchronous = FULL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
+        if database and database != ":memory:" and not database.startswith("file:"):
+            share_wal_files(database)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def share_wal_files(database: str) -> None:
+    """Give a SQLite database's ``-wal`` and ``-shm`` files the database file's own access, where this
+    process created them. SQLite makes them with the database's mode narrowed by the creating
+    process's umask, so a reader of another user (the platform under its own user, through a shared
+    group: docs/OPERATIONS.md, "File modes") met a ``-wal`` it could not read or a ``-shm`` it could not
+    write, and failed. The ``-shm`` holds no records, only the WAL index every reader writes its read
+    marks into: whoever may read the database may write it (0640 gives 0660)."""
+    try:
+        base = Path(database).stat().st_mode & 0o666
+    except OSError:
+        return
+    for suffix, mode in (("-wal", base), ("-shm", base | (base & 0o044) >> 1)):
+        side = Path(database + suffix)
+        try:
+            found = side.stat()
+            if found.st_uid == os.geteuid() and found.st_mode & 0o7777 != mode:
+                side.chmod(mode)
+        except OSError:  # gone meanwhile (the last connection closed), or not ours: nothing to give
+            continue
 
 
 def database_location(url: str) -> str:
@@ -136,6 +161,12 @@ def database_fault(exc: BaseException, where: str) -> NodeError:
             reason="database-locked",
             params={"where": where},
         )
+    if cause == "read-only" and isinstance(error, sqlite3.Error) and _no_side_files(where):
+        return DatabaseError(
+            N_("database read-only: {where}: this user cannot create its -shm file; start the node's watch first"),
+            reason="database-read-only",
+            params={"where": where},
+        )
     if cause == "read-only":
         return DatabaseError(
             N_("database read-only: {where}: it accepts no writes"),
@@ -151,6 +182,13 @@ def database_fault(exc: BaseException, where: str) -> NodeError:
     return DatabaseError(
         N_("database error on {where} ({code}); the detail is in the node log"), params={"where": where, "code": code}
     )
+
+
+def _no_side_files(where: str) -> bool:
+    """Whether a SQLite database in WAL mode is read by a user who may not create its ``-shm`` file (the
+    platform under its own user, docs/OPERATIONS.md "File modes", while no writer holds it open)."""
+    database = Path(where)
+    return database.is_file() and not Path(f"{where}-shm").exists() and not os.access(database.parent, os.W_OK)
 
 
 def is_database_error(exc: BaseException) -> bool:

@@ -89,7 +89,8 @@ class NodeLogFile(logging.handlers.WatchedFileHandler):
 
 
 def attach_node_log(logdir: Path, log_format: LogFormat = "text") -> logging.Handler | None:
-    """Write the ``credgap`` loggers' records to ``logdir/node.log`` (once per process and file)."""
+    """Write the ``credgap`` loggers' records to ``logdir/node.log`` (once per process and file); None
+    when there is no log folder, or this process's user may not write the node's log."""
     if not logdir.is_dir():
         return None
     root = logging.getLogger("credgap")
@@ -97,7 +98,12 @@ def attach_node_log(logdir: Path, log_format: LogFormat = "text") -> logging.Han
     for h in root.handlers:
         if getattr(h, "baseFilename", None) == target:
             return h
-    handler = NodeLogFile(target, encoding="utf-8")
+    try:
+        handler = NodeLogFile(target, encoding="utf-8")
+    except PermissionError:
+        # a process of another user that reads the home, as the platform does under its own user
+        # (docs/OPERATIONS.md, "File modes"): it logs to stderr, the journal, not to the node's log
+        return None
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(OperatorFilter())
     root.addHandler(handler)

@@ -235,11 +235,13 @@ def send_returns(node: Node, identity: Identity, *, strict: bool = True) -> list
     with node.sessions() as s:
         peers = trust_store.load_trust_state(s).peers("internal")
         reads = {p.node_id: trust_store.peer_reads(s, p.node_id) for p in peers}
-    filed = outbox.pending(node) if peers else []
+    # applications are format-2 kinds: they wait in the outbox until the internal node advertised format 2;
+    # a round that carries none does not load them (attachments of several MiB each, every round)
+    carries = len(peers) == 1 and reads[peers[0].node_id] >= 2
+    filed = outbox.pending(node) if carries else []
     sent = []
     for peer in peers:
-        # applications are format-2 kinds: they wait in the outbox until the internal node advertised format 2
-        items = filed if reads[peer.node_id] >= 2 and len(peers) == 1 else []
+        items = filed
 
         def build(_s: Session, _seq: int, items: list[Item] = items) -> list[Item]:
             return list(items)

@@ -27,13 +27,15 @@ MAX_PER_PACKAGE = 200  # applications per return package: each may carry 5 attac
 
 
 @contextmanager
-def web_session(node: Node) -> Iterator[Session | None]:
-    """A session on the node's web database (None when there is none yet, or it is not migrated)."""
+def web_session(node: Node, *, write: bool = False) -> Iterator[Session | None]:
+    """A session on the node's web database (None when there is none yet, or it is not migrated). A
+    read (``write=False``) begins deferred: on SQLite it never takes the write lock the platform's
+    logins and counters need, however long loading the attachments takes."""
     url = load_web_config(node.config).web_database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         yield None
         return
-    engine = web_engine(url)
+    engine = web_engine(url, immediate=write)
     try:
         if not web_schema_current(engine):
             yield None
@@ -45,7 +47,9 @@ def web_session(node: Node) -> Iterator[Session | None]:
 
 
 def pending(node: Node) -> list[Item]:
-    """The binding requests and applications not yet carried, as items (bindings first)."""
+    """The binding requests and applications not yet carried, as items (bindings first): at most
+    ``MAX_PER_PACKAGE`` applications, what one return package seals. Call it only for a round that
+    carries them: it loads their attachments."""
     items: list[Item] = []
     with web_session(node) as s:
         if s is None:
@@ -76,7 +80,7 @@ def pending(node: Node) -> list[Item]:
 def mark_sent(node: Node, items: list[Item], seq: int) -> None:
     """Record that return package ``seq`` carried ``items``."""
     ids = {k: [i["id"] for i in items if i["kind"] == k] for k in ("binding-request", "application")}
-    with web_session(node) as s:
+    with web_session(node, write=True) as s:
         if s is None:
             return
         with s.begin():

@@ -25,6 +25,7 @@ from public_node.web.pages import rate_limited
 from public_node.web.security import (
     SESSION_COOKIE,
     audit,
+    caller_known,
     csrf_checked,
     current_account,
     page,
@@ -34,7 +35,7 @@ from public_node.web.security import (
 )
 from transfer.log import EventCode
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited), Depends(caller_known)])
 Field = Annotated[str, Form(max_length=256)]
 Optional = Annotated[str, Form(max_length=256)]
 CHALLENGE_TTL = timedelta(minutes=10)

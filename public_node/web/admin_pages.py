@@ -23,11 +23,11 @@ from public_node.web.authmodels import Account, ApiToken, WebAuditCheckpoint, We
 from public_node.web.deadlines import overdue_count
 from public_node.web.labels import N_
 from public_node.web.pages import rate_limited
-from public_node.web.security import audit, csrf_checked, page, redirect, require_role
+from public_node.web.security import audit, caller_known, csrf_checked, page, redirect, require_role
 from transfer.errors import LogVerificationError
 from transfer.log import EventCode
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited), Depends(caller_known)])
 PAGE = 50
 Sysadmin = Annotated[Account, Depends(require_role(accounts.ROLE_SYSADMIN))]
 Secadmin = Annotated[Account, Depends(require_role(accounts.ROLE_SECADMIN))]

@@ -106,6 +106,7 @@ class Platform:
         self.templates = make_environment(self.config.timezone)
         self._counts: tuple[Any, dict[str, int]] | None = None
         self._proxies: tuple[float, tuple[IPNetwork, ...]] | None = None
+        self.monotonic: Callable[[], float] = time.monotonic  # the proxy list's age (a test may advance it)
         self._searches: OrderedDict[tuple[Any, ...], tuple[Keyset[SubjectSummary], list[RecordView]]] = OrderedDict()
         self._search_lock = threading.Lock()  # reads from PostgreSQL run in the thread pool
 
@@ -218,15 +219,21 @@ class Platform:
         return self._counts[1]
 
     def client(self, request: Request) -> str:
-        """The address a request is counted against (``trusted_proxies``)."""
-        peer = request.client.host if request.client else None
-        return client_address(peer, request.headers.get("x-forwarded-for"), self.trusted_proxies())
+        """The address a request is counted against (``trusted_proxies``), worked out once per request:
+        the first call (the rate limit, before any transaction) may read the proxy list; an audit entry
+        written later inside a write transaction takes the kept address and opens no second connection."""
+        found: str | None = getattr(request.state, "client_address", None)
+        if found is None:
+            peer = request.client.host if request.client else None
+            found = client_address(peer, request.headers.get("x-forwarded-for"), self.trusted_proxies())
+            request.state.client_address = found
+        return found
 
     def trusted_proxies(self) -> tuple[IPNetwork, ...]:
         """The proxies whose X-Forwarded-For is believed: the security administrator's list in the web
         database once saved, node.toml's ``[web] trusted_proxies`` until then. Read again at most every
         ``PROXIES_TTL`` seconds per process; a change made in this process applies at once."""
-        now = time.monotonic()
+        now = self.monotonic()
         if self._proxies is None or now - self._proxies[0] >= PROXIES_TTL:
             from public_node.web import accounts
 

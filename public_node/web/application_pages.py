@@ -24,12 +24,12 @@ from public_node.web.app import platform
 from public_node.web.appmodels import WebApplication, WebAttachment, WebBinding
 from public_node.web.authmodels import Account
 from public_node.web.pages import rate_limited
-from public_node.web.security import audit, csrf_checked, current_account, page, redirect
+from public_node.web.security import audit, caller_known, csrf_checked, current_account, page, redirect
 from public_node.web.uploads import MAX_UPLOAD, UploadRefused, disarm_all
 from transfer.appitems import CATEGORIES, MAX_ATTACHMENTS, MAX_TEXT, RECORD_TABLES
 from transfer.log import EventCode
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited), Depends(caller_known)])
 DAILY_LIMIT = 10  # filings (binding requests and applications) per account per day
 UPLOAD_BODY = MAX_ATTACHMENTS * MAX_UPLOAD + 256 * 1024  # what the guard lets a filing's body be
 TYPE_LABELS = {"binding": "主体绑定", "objection": "信用异议", "repair": "信用修复", "complaint": "投诉举报"}
@@ -206,7 +206,9 @@ def apply_form(
                 categories=sorted(CATEGORIES[type]), max_files=MAX_ATTACHMENTS)  # fmt: skip
 
 
-@router.post("/applications/new", dependencies=[Depends(csrf_checked)])
+# the login, then the origin, before anything reads the body (csrf_checked reads the form for its token):
+# an anonymous client, or a page of another site, makes no worker spool and parse megabytes of form
+@router.post("/applications/new", dependencies=[Depends(current_account), Depends(csrf_checked)])
 async def apply(request: Request, account: Annotated[Account, Depends(current_account)]) -> Response:
     """File an objection, a repair application or a complaint, with up to five attachments."""
     form = await request.form(max_files=MAX_ATTACHMENTS + 1, max_fields=20)

@@ -3,14 +3,15 @@ hash-chained like the transfer log (FORMAT §13.1–§13.2, its own chain in the
 checkpointed under a separate **web audit key**: the node's package-signing key never enters a web
 process (docs/adr/0012-accounts-and-authentication.md).
 
-The key lives in ``<home>/web-audit/<key id>.key`` (an unprotected key file, mode 0600, readable by
-the web service only); every key that ever signed stays there so old checkpoints still verify, and
-the newest one signs. ``public-node export`` anchors the latest checkpoint in the transfer log.
+The key lives in ``<home>/web-audit/<key id>.key`` (an unprotected key file, mode 0600, the node's
+user's; a platform under its own user gets copies through systemd's ``LoadCredential=``: ``key_dir``);
+every key that ever signed stays there so old checkpoints still verify, and the newest one signs. ``public-node export`` anchors the latest checkpoint in the transfer log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from transfer.log import GENESIS, EventCode, LogEntry, parse_ts
 from transfer.logverify import StoredEntry, VerifiedLog, verify_log
 
 KEY_DIR = "web-audit"
+KEYS_ENV = "CREDGAP_WEB_AUDIT_KEYS"
 KEY_LIFETIME = timedelta(days=3650)
 _PG_LOCK_KEY = 0x77656261  # "weba": the web audit log's append lock (its own database, its own chain)
 WEB_EVENTS = frozenset({EventCode.LOGIN_SUCCESS, EventCode.LOGIN_FAILURE, EventCode.ADMIN_ACTION})
@@ -64,19 +66,29 @@ class AuditSigner:
 
 
 def key_dir(home: Path) -> Path:
-    return home / KEY_DIR
+    """Where the web audit keys are: ``<home>/web-audit``, or the folder ``CREDGAP_WEB_AUDIT_KEYS``
+    names. The platform under its own user reads the node's home through a group but not this folder:
+    its unit hands it the keys with ``LoadCredential=`` and names the credentials folder here."""
+    named = os.environ.get(KEYS_ENV)
+    return Path(named) if named else home / KEY_DIR
 
 
 def generate_key(home: Path, node_name: str, now: datetime) -> str:
     """Make a new web audit key (the first, or a rotation: older keys stay to verify old checkpoints);
     return its key id."""
     directory = key_dir(home)
-    directory.mkdir(mode=0o700, exist_ok=True)
-    secret = SecretKeys.generate()
-    write_key_file(
-        directory / f"{secret.key_id}.key", secret, node_id=log_node_id(node_name), role="public",
-        created=now, expires=now + KEY_LIFETIME, passphrase=None,
-    )  # fmt: skip
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        secret = SecretKeys.generate()
+        write_key_file(
+            directory / f"{secret.key_id}.key", secret, node_id=log_node_id(node_name), role="public",
+            created=now, expires=now + KEY_LIFETIME, passphrase=None,
+        )  # fmt: skip
+    except PermissionError as exc:
+        raise WebAuditError(
+            f"{directory}: cannot write a web audit key ({exc.strerror}); run `public-node admin audit-key rotate`"
+            " as the node's user"
+        ) from None
     return secret.key_id
 
 

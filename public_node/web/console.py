@@ -29,10 +29,10 @@ from public_node.web.app import WebError, platform
 from public_node.web.deadlines import TYPE_LABELS, overdue, overdue_count
 from public_node.web.labels import N_
 from public_node.web.pages import rate_limited
-from public_node.web.security import audit, page
+from public_node.web.security import audit, caller_known, page
 from transfer.log import EventCode
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(rate_limited), Depends(caller_known)])
 PACKAGE_EVENTS = ("package.sealed", "package.written", "package.received", "package.verified", "package.applied",
                   "package.duplicate", "package.pending-gap", "package.rejected", "receipt.recorded")  # fmt: skip
 TIMELINE_ROWS = 30

@@ -3,7 +3,9 @@ and its own web database (counters, reports), migrated through its own Alembic c
 
 from __future__ import annotations
 
+import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,9 @@ def web_engine(url: str, **kwargs: Any) -> Engine:
     in a power cut costs nothing, and an fsync per request would bound the platform's speed."""
     engine = make_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _create_shared(Path(database))
 
         @event.listens_for(engine, "connect")
         def _normal(dbapi_connection: Any, _record: Any) -> None:
@@ -59,6 +64,22 @@ def web_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
     return engine
+
+
+def _create_shared(path: Path) -> None:
+    """Create a new SQLite web database file with the access its folder gives: group-writable where the
+    folder's group may write (the deployment's ``/var/lib/credgap/web``, 2770: the platform's user and
+    the node's ``export`` and ``admin`` commands share it, docs/OPERATIONS.md "File modes"), the owner's
+    alone otherwise. Whichever of them creates it, the other can then open it for writing."""
+    try:
+        shared = path.parent.stat().st_mode & stat.S_IWGRP
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError:  # there already, or a folder we cannot see: SQLite says what is wrong, if anything
+        return
+    try:
+        os.fchmod(fd, 0o660 if shared else 0o600)
+    finally:
+        os.close(fd)
 
 
 def upgrade_web_database(engine: Engine) -> None:

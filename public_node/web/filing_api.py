@@ -9,18 +9,22 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Callable, Coroutine
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from public_node.web import application_pages as ap
 from public_node.web.api import ErrorOut, rate_limited
 from public_node.web.app import WebError, platform
 from public_node.web.appmodels import WebApplication, WebBinding
 from public_node.web.authmodels import Account
-from public_node.web.security import current_account, same_origin, visitor
+from public_node.web.security import caller_known, current_account, same_origin, visitor
 from public_node.web.uploads import MAX_UPLOAD
 from transfer.appitems import MAX_ATTACHMENTS, MAX_TEXT
 
@@ -47,7 +51,34 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "no such record or application"},
     429: {"model": ErrorOut, "description": "the daily filing limit or the rate limit is reached"},
 }
-router = APIRouter(prefix="/api/v1", tags=["filing"], dependencies=[Depends(rate_limited)], responses=_ERRORS)
+
+
+class FilingRoute(APIRoute):
+    """A route of the filing API whose checks of the caller run before its body is read: FastAPI reads
+    and parses a route's body before it solves any dependency, so as dependencies the address's rate
+    limit, the login and the CSRF header would come after a worker had read an anonymous client's body
+    of several MiB (the attachments' bound). Each route runs ``rate_limited`` and ``caller_known``, and a
+    POST ``api_csrf_checked`` (the login first), here, before the handler FastAPI made for it."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        post = "POST" in (self.methods or ())
+
+        async def checked_first(request: Request) -> Response:
+            await rate_limited(request)
+            await run_in_threadpool(_caller_checked, request, post)  # a session's touch writes: off the loop
+            return await handler(request)
+
+        return checked_first
+
+
+def _caller_checked(request: Request, post: bool) -> None:
+    caller_known(request)
+    if post:
+        api_csrf_checked(request)
+
+
+router = APIRouter(prefix="/api/v1", tags=["filing"], responses=_ERRORS, route_class=FilingRoute)
 Me = Annotated[Account, Depends(current_account)]
 
 
@@ -101,7 +132,7 @@ def _refused(status: int, message: str) -> WebError:
     return WebError(status, code, message)
 
 
-@router.post("/bindings", response_model=FiledOut, dependencies=[Depends(api_csrf_checked)])
+@router.post("/bindings", response_model=FiledOut)
 def api_bind(request: Request, body: BindingIn, account: Me) -> FiledOut:
     """Ask to bind the account to a subject; the credit office decides it against the full data."""
     status, out = ap.file_binding(request, account, body.category, body.identifier, body.name, body.contact,
@@ -111,7 +142,7 @@ def api_bind(request: Request, body: BindingIn, account: Me) -> FiledOut:
     return FiledOut(id=out, merged=False)
 
 
-@router.post("/applications", response_model=FiledOut, dependencies=[Depends(api_csrf_checked)])
+@router.post("/applications", response_model=FiledOut)
 def api_apply(request: Request, body: ApplicationIn, account: Me) -> FiledOut:
     """File an objection or a repair application on the bound subject's record, or a complaint."""
     uploads: list[tuple[str, bytes]] = []

@@ -7,7 +7,9 @@ The account/session API other parts of the platform build on (applications, issu
 - ``Depends(require_role(ROLE_USER))`` and the like: the account, 403 for any other role;
 - ``Depends(csrf_checked)`` on every POST route; ``page(request, "x.html", ...)`` puts ``csrf`` and
   ``account`` in the template (forms include ``{{ csrf_field() }}``);
-- ``audit(request, event, ...)``: an entry in the web audit log, in the caller's transaction.
+- ``audit(request, event, ...)``: an entry in the web audit log, in the caller's transaction;
+- ``Depends(caller_known)`` on every router whose routes audit: the visitor and the address before any
+  transaction, so that ``audit`` never opens a second connection inside one.
 """
 
 from __future__ import annotations
@@ -81,6 +83,16 @@ def visitor(request: Request) -> Visitor:
     return result
 
 
+def caller_known(request: Request) -> None:
+    """A dependency of every router whose routes audit (listed after the rate limit): the visitor and the
+    client's address worked out before the route opens a transaction. ``audit`` writes inside its
+    caller's write transaction and must not go back to the web database for who the caller is: that is
+    a second connection beside the first, whose write lock (the session's ``last_seen_at``) would wait
+    on the first's on SQLite, and which takes a second pooled connection per busy worker on PostgreSQL."""
+    visitor(request)
+    platform(request).client(request)
+
+
 def current_account(request: Request) -> Account:
     """The logged-in account (both factors done); 401 otherwise."""
     v = visitor(request)
@@ -149,8 +161,11 @@ def _refuse_csrf(request: Request, reason: str) -> None:
 
 
 def actor_of(request: Request) -> str:
-    v = visitor(request)
-    if v.account is not None:
+    """Who an audit entry names: the account of the request's session as ``caller_known`` (or a login
+    check) found it, never looked up here, inside the caller's transaction; otherwise the address. A
+    route that never needs a session (the read API, whose caller is its token) is audited by address."""
+    v: Visitor | None = getattr(request.state, "visitor", None)
+    if v is not None and v.account is not None:
         return f"account:{v.account.id}"
     return f"address:{platform(request).client(request)}"
 

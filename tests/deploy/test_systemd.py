@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "deploy" / "systemd"
 SERVICES = sorted(UNITS.glob("*.service"))
 LONG_RUNNING = ["credgap-public-watch.service", "credgap-public-serve.service"]
+USERS = {"credgap-public-serve.service": "credgap-web"}  # the web workers: their own user; the rest "credgap"
+PUBLIC_HOME = "/var/lib/credgap/public"
 HARDENING = {
-    "User": "credgap",
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",
     "PrivateTmp": "yes",
@@ -51,7 +52,46 @@ def test_hardened(unit: Path) -> None:
     s = settings(unit)
     for key, value in HARDENING.items():
         assert s.get(key) == [value], f"{unit.name}: {key}"
+    assert s["User"] == s["Group"] == [USERS.get(unit.name, "credgap")], unit.name
     assert "AF_PACKET" not in " ".join(s["RestrictAddressFamilies"])
+    # systemd chowns a StateDirectory=, recursively, to the unit's user at each start: the public home,
+    # which another user reads through a group, must not be one
+    assert not any("public" in d for d in s.get("StateDirectory", [])), unit.name
+
+
+def _paths(s: dict[str, list[str]], key: str) -> set[str]:
+    return {p.lstrip("-") for line in s.get(key, []) for p in line.split()}
+
+
+def test_serve_runs_as_its_own_user_with_the_nodes_files_out_of_reach() -> None:
+    s = settings(UNITS / "credgap-public-serve.service")
+    assert s["UMask"] == ["0007"], "the web database's files for its group (the node's commands) too, no one else"
+    assert _paths(s, "ReadWritePaths") == {"/var/lib/credgap/web", PUBLIC_HOME}  # the home: for node.db-shm
+    assert _paths(s, "ReadOnlyPaths") == {f"{PUBLIC_HOME}/node.toml"}
+    hidden = _paths(s, "InaccessiblePaths")
+    for name in ("keys", "logs", "archive", "staging", "pending", "quarantine", "web-audit"):
+        assert f"{PUBLIC_HOME}/{name}" in hidden, name
+    assert {"/srv/credgap/transfer", "/etc/credgap", "/var/lib/credgap/internal"} <= hidden
+    assert s["LoadCredential"] == [f"web-audit:{PUBLIC_HOME}/web-audit"], "the web audit keys, a copy for it alone"
+    assert "CREDGAP_WEB_AUDIT_KEYS=%d" in s["Environment"]
+    assert "credgap-public-watch.service" in " ".join(s["After"]), "the writer's -shm exists before a reader"
+    assert not any("passphrase" in v for v in s.get("LoadCredential", [])), "the platform never opens the node key"
+
+
+def test_the_web_user_and_the_shared_group_are_declared() -> None:
+    lines = [line.split() for line in (ROOT / "deploy/sysusers.d/credgap.conf").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]  # fmt: skip
+    assert lines[0][:2] == ["u", "credgap"] and lines[1][:2] == ["u", "credgap-web"]
+    assert ["m", "credgap", "credgap-web"] in lines
+    modes = {
+        line.split()[1]: line.split()[:5]
+        for line in (ROOT / "deploy/tmpfiles.d/credgap.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert modes[PUBLIC_HOME][2:] == ["2750", "credgap", "credgap-web"]
+    assert modes[f"{PUBLIC_HOME}/node.db"][2:] == ["0640", "credgap", "credgap-web"]
+    assert modes[f"{PUBLIC_HOME}/node.toml"][2:] == ["0640", "credgap", "credgap-web"]
+    assert modes["/var/lib/credgap/web"][2:] == ["2770", "credgap-web", "credgap-web"]
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
