@@ -78,7 +78,7 @@ def problems(data: dict[str, Any]) -> list[Problem]:
                             path=medium["path"]))  # fmt: skip
     ex = data.get("exchange") or {}
     for alarm in ex.get("alarms", []):
-        out.append(_problem("alarm", str(alarm.get("alarm", "alarm")), "{line}", line=_alarm_line(alarm)))
+        out.append(_problem("alarm", str(alarm.get("alarm", "alarm")), _ALARM, **_alarm_fields(alarm)))
     clock = ex.get("clock") or {}
     if clock.get("status") == "behind":
         out.append(_problem("alarm", "clock-behind", N_("the clock is behind by {hours}h"),
@@ -135,9 +135,12 @@ def verdict(found: list[Problem]) -> int:
     return int(ExitCode.PENDING) if found else int(ExitCode.OK)
 
 
-def _alarm_line(alarm: dict[str, Any]) -> str:
+_ALARM = N_("{alarm} on {where} since {since}")
+
+
+def _alarm_fields(alarm: dict[str, Any]) -> dict[str, Any]:
     where = alarm.get("peer_name") or alarm.get("channel", "")
-    return f"{alarm.get('alarm', 'alarm')} on {printable(where, 200)} since {alarm.get('since', '?')}"
+    return {"alarm": alarm.get("alarm", "alarm"), "where": printable(where, 200), "since": alarm.get("since", "?")}
 
 
 def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> None:
@@ -163,7 +166,7 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
             _("  freshness  {freshness} (expected period {period})").format(freshness=ex["freshness"], period=period)
         )
         for alarm in ex.get("alarms", []):
-            click.echo(f"  ALARM      {_alarm_line(alarm)}")
+            click.echo(_("  ALARM      {line}").format(line=_(_ALARM).format(**_alarm_fields(alarm))))
         clock = ex.get("clock") or {}
         if clock.get("status") == "behind":
             click.echo(
