@@ -11,6 +11,7 @@ from exchange.engine import Outcome, SentPackage
 from nodekit.cli import table
 from nodekit.errors import ExitCode, NodeError
 from nodekit.i18n import ENGLISH, N_, _, language, ngettext
+from nodekit.reasons import reason_param, reason_text
 from nodekit.runtime import Node
 from nodekit.text import plural, printable
 
@@ -54,57 +55,6 @@ _ITEM_KINDS = {
     "application-status": N_("application-status"),
     "application-decision": N_("application-decision"),
 }
-
-
-# Why a package was refused, by its reason code (docs/FORMAT.md): the message of a ``transfer`` error
-# is English (``transfer`` never imports nodekit; node.log, the transfer log and --json keep it), so an
-# operator reading another language is shown this explanation of its code instead
-_REASONS = {
-    "bad-magic": N_("not a credgap package (its first line is wrong)"),
-    "unknown-version": N_("a package format this node does not read"),
-    "bad-header": N_("its header is malformed"),
-    "bad-signature": N_("its header's signature does not verify"),
-    "unknown-signer": N_("signed by a key that is not in the trust store"),
-    "revoked-signer": N_("signed by a revoked or distrusted key"),
-    "expired-signer": N_("signed by an expired key"),
-    "superseded": N_("signed by a superseded key past the last package it may sign"),
-    "wrong-role": N_("the signer's role may not send on this channel"),
-    "wrong-sender": N_("the sender is not the node this channel expects"),
-    "wrong-recipient": N_("addressed to another node"),
-    "unknown-recipient-key": N_("sealed to a key of this node that it does not hold"),
-    "unsupported-suite": N_("a cipher suite this node does not support"),
-    "downgraded-suite": N_("a weaker cipher suite than the channel already uses"),
-    "bad-stanza": N_("its key stanza cannot be opened"),
-    "bad-ciphertext": N_("its payload does not decrypt: damaged or tampered with"),
-    "truncated": N_("the file is truncated"),
-    "oversized": N_("larger than the limits allow"),
-    "decompression-bomb": N_("its payload decompresses beyond the limits"),
-    "bad-payload": N_("its payload is malformed"),
-    "bad-schema": N_("an item does not match its schema"),
-    "unknown-kind": N_("an item of an unknown kind"),
-    "kind-not-allowed": N_("an item of a kind this channel does not carry"),
-    "inconsistent": N_("its header and payload disagree"),
-    "digest-mismatch": N_("its digest is not the one expected"),
-    "expired": N_("past its not_after: too old to apply"),
-    "future-dated": N_("created in the future (check the clocks)"),
-    "clock-regression": N_("created before a package already applied (check the clocks)"),
-    "replay": N_("a package already applied, sent again"),
-    "fork": N_("a different package for a position already taken: two histories of the channel"),
-    "rebase-too-far": N_("a snapshot too far ahead of this node"),
-    "pending-quota": N_("too many packages already wait for a missing one"),
-    "bad-receipt": N_("a receipt in it is malformed or does not verify"),
-    "bad-checkpoint": N_("a checkpoint in it is malformed or does not verify"),
-    "bad-proof": N_("a log proof in it does not verify"),
-    "incomplete": N_("still being written (the file is incomplete)"),
-}
-
-
-def reason_text(reason: str | None, message: str) -> str:
-    """Why a package was refused, for a person: the English message in English, else the explanation of
-    its reason code in the operator's language (the message when the code has none)."""
-    if reason in _REASONS and language() != ENGLISH:
-        return _(_REASONS[reason])
-    return message
 
 
 def result_word(result: str) -> str:
@@ -201,6 +151,20 @@ class _Counted:
         return ngettext("{n} package", "{n} packages", self.n).format(n=self.n)
 
 
+class _Listed:
+    """``seq 1 on a → b, …``: English in str() (logs, --json), in the operator's language when shown."""
+
+    def __init__(self, packages: list[tuple[int, str]]) -> None:
+        self.packages = packages
+
+    def __str__(self) -> str:
+        return ", ".join(f"seq {seq} on {channel}" for seq, channel in self.packages)
+
+    def shown(self) -> str:
+        separator = ", " if language() == ENGLISH else "，"
+        return separator.join(_("seq {seq} on {channel}").format(seq=seq, channel=ch) for seq, ch in self.packages)
+
+
 class PackagesUndelivered(NodeError):
     """At least one package could not be written to the medium: it stays in the archive, and the next
     export (or ``export --resend``) delivers it. The reason is the first package's medium reason."""
@@ -236,7 +200,7 @@ def sent_line(p: SentPackage, names: Names | None = None) -> str:
         return _(
             "NOT DELIVERED {channel} seq {seq} ({size} bytes) kept in the archive: {reason}: {message}; "
             "the next export delivers it"
-        ).format(**fields, reason=p.reason or "medium", message=printable(p.message, 500))
+        ).format(**fields, reason=p.reason or "medium", message=printable(reason_text(p.reason, p.message), 500))
     if p.earlier:
         return _(
             "delivered {channel} seq {seq} ({size} bytes, sealed by an earlier export) written to {medium}"
@@ -264,11 +228,14 @@ def finish_sent(packages: list[SentPackage], names: Names | None = None) -> None
     missed = [p for p in packages if not p.delivered]
     if missed:
         first = missed[0]
-        listed = ", ".join(f"seq {p.seq} on {channel_label(p.channel, names)}" for p in missed[:10])
         raise PackagesUndelivered(
             N_("{packages} not delivered, kept in the archive ({listed}): {message}; the next export delivers them"),
             reason=first.reason or "medium",
-            params={"packages": _Counted(len(missed)), "listed": listed, "message": printable(first.message, 500)},
+            params={
+                "packages": _Counted(len(missed)),
+                "listed": _Listed([(p.seq, channel_label(p.channel, names)) for p in missed[:10]]),
+                "message": reason_param(first.reason, printable(first.message, 500)),
+            },
         )
 
 

@@ -56,7 +56,7 @@ def recover_cmd(
     or more; on the public node what was applied past the internal node's real position is set aside."""
     why = printable(reason.strip(), MAX_REASON)
     if not why:
-        raise click.BadParameter("a reason is required", param_hint="--reason")
+        raise click.BadParameter(_("a reason is required"), param_hint="--reason")
     if as_json and not yes:
         raise click.UsageError(_("--json needs --yes (there is nobody to ask)"))
     node = nctx.node()

@@ -13,6 +13,7 @@ from exchange.inspect import inspect_package
 from nodekit.cli import NodeContext, display_width, emit, json_option, pass_node_context
 from nodekit.errors import ExitCode, NodeError
 from nodekit.i18n import N_, _, ngettext
+from nodekit.reasons import reason_param, reason_text
 from nodekit.text import printable
 
 
@@ -40,7 +41,10 @@ def register(root: click.Group) -> None:
             raise InspectFailed(
                 N_("does not verify: {reason}: {message}"),
                 reason=str(report.get("reason", "verification-failed")),
-                params={"reason": report.get("reason", "?"), "message": report.get("message", "")},
+                params={
+                    "reason": report.get("reason", "?"),
+                    "message": reason_param(report.get("reason"), str(report.get("message", ""))),
+                },
                 where=f"{file}: ",
             )
 
@@ -80,16 +84,28 @@ def _human(r: dict[str, Any]) -> None:
         )
     if "channel" in r:
         ch = r["channel"]
+        fields = {"verdict": result_word(ch["verdict"]), "seq": ch["last_applied"]}
         click.echo(
             _label(_("channel"))
-            + _("{verdict} (last applied {seq})").format(verdict=result_word(ch["verdict"]), seq=ch["last_applied"])
-            + (f": {printable(ch.get('message', ''))}" if ch["verdict"] == "rejected" else "")
+            + (
+                _("{verdict} (last applied {seq}): {why}").format(
+                    **fields, why=printable(reason_text(ch.get("reason"), ch.get("message", "")))
+                )
+                if ch["verdict"] == "rejected"
+                else _("{verdict} (last applied {seq})").format(**fields)
+            )
         )
     if isinstance(r.get("payload"), dict) and r["payload"].get("verified"):
         counts = ", ".join(f"{kind_word(k)} {v}" for k, v in r["payload"]["counts"].items())
         click.echo(_label(_("payload")) + _("verified: {counts}").format(counts=counts))
+    elif isinstance(r.get("payload"), dict):  # it failed part way: what verified before the failure
+        counts = ", ".join(f"{kind_word(k)} {v}" for k, v in r["payload"].get("counts_so_far", {}).items())
+        click.echo(
+            _label(_("payload"))
+            + _("NOT VERIFIED (items before the failure: {counts})").format(counts=counts or _("none"))
+        )
     elif "payload" in r:
-        click.echo(_label(_("payload")) + printable(r["payload"]))
+        click.echo(_label(_("payload")) + printable(_(str(r["payload"]))))
     click.echo(
         _label(_("result"))
         + (_("VERIFIED") if r["verified"] else _("NOT VERIFIED: {reason}").format(reason=r.get("reason", "?")))

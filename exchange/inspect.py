@@ -14,6 +14,7 @@ from exchange.engine import load_channel_state
 from exchange.node import limits_for
 from keys.identity_store import Identity
 from nodekit import trust_store
+from nodekit.i18n import N_
 from nodekit.models import ChannelRow
 from nodekit.runtime import Node
 from nodekit.text import printable, printable_doc
@@ -94,7 +95,7 @@ def inspect_package(
             "last_applied": state.last_seq,
         }
     if not payload:
-        report["payload"] = "not opened (--header-only)"
+        report["payload"] = N_("not opened (--header-only)")  # --json keeps it; shown translated
         report["verified"] = report["channel"]["verdict"] != "rejected"
         return report
     counts: dict[str, int] = {}

@@ -17,6 +17,7 @@ from keys.statements import statement_from_object
 from nodekit import trust_store
 from nodekit.auditlog import own_public_keys, sign_log_checkpoint
 from nodekit.home import NodeConfig
+from nodekit.i18n import N_
 from nodekit.runtime import Node
 from transfer.items import Item
 from transfer.limits import Limits
@@ -66,7 +67,8 @@ class TrustHooks:
         st = statement_from_object(statement)
         if st.node_id != vh.header.sender_node:
             raise TrustError(
-                f"package from node {vh.header.sender_node} carries a key statement of node {st.node_id}",
+                N_("package from node {sender_node} carries a key statement of node {node_id}"),
+                params={"sender_node": vh.header.sender_node, "node_id": st.node_id},
                 reason="foreign-statement",
             )
         trust_store.apply_statement(session, st, self.node.clock(), actor=f"package:{vh.header.seq}")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from keys import KeyStatus, PublicKeys, SecretKeys, TrustState, canonical
 from nodekit.auditlog import sign_log_checkpoint
 from nodekit.events import record_event
+from nodekit.i18n import N_
 from nodekit.models import PeerCheckpointRow, ReceiptRow
 from transfer.checkpoint import Checkpoint, parse_checkpoint
 from transfer.errors import LogVerificationError, PackageRejected
@@ -218,8 +219,10 @@ def record_receipt(
             own = own_keys.get(receipt.acknowledges.key)
             if own is None:
                 raise LogVerificationError(
-                    f"the receipt for seq {receipt.seq} acknowledges a checkpoint signed by key "
-                    f"{receipt.acknowledges.key}, which is not one of this node's keys",
+                    N_(
+                        "the receipt for seq {seq} acknowledges a checkpoint signed by key {key}, which is not one of this node's keys"
+                    ),
+                    params={"seq": receipt.seq, "key": receipt.acknowledges.key},
                     reason="bad-receipt",
                 )
             receipt.acknowledges.verify(own)

@@ -36,6 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nodekit.errors import ExitCode, NodeError
+from nodekit.i18n import N_, _
 from nodekit.models import ChannelPackageRow, ChannelRow, ReceiptRow, TransferLogRow
 from transfer.errors import PackageRejected
 from transfer.header import parse_prefix
@@ -76,7 +77,12 @@ class PackageStatus:
     rejected_copies: list[dict[str, Any]] = field(default_factory=list)
     not_after: datetime | None = None
     expired: bool = False  # not applied, and past its not_after: a resend would be refused
-    action: str = ""  # what the operator does about a package not applied
+    action: str = ""  # what the operator does about a package not applied (English: --json, logs)
+    action_id: str = ""  # its message id, ``{seq}`` to fill in (shown in the operator's language)
+
+    def shown_action(self) -> str:
+        """The action in the operator's language."""
+        return _(self.action_id).format(seq=self.seq) if self.action_id else self.action
 
     @property
     def failed(self) -> bool:
@@ -233,15 +239,16 @@ def _judge(st: PackageStatus, now: datetime) -> None:
         st.reason = st.rejected_copies[-1]["reason"]
     st.expired = st.not_after is not None and now > st.not_after
     if st.status == "rejected":
-        st.action = "see the reason: the peer refused these bytes (docs/OPERATIONS.md, reconcile)"
+        st.action_id = N_("see the reason: the peer refused these bytes (docs/OPERATIONS.md, reconcile)")
     elif st.expired:
-        st.action = "past its not_after, a resend would be refused as expired: internal-node export --full"
+        st.action_id = N_("past its not_after, a resend would be refused as expired: internal-node export --full")
     elif st.status == "pending" and not st.receipts:
-        st.action = f"wait for the next exchange round; if the copy was lost: internal-node export --resend {st.seq}"
+        st.action_id = N_("wait for the next exchange round; if the copy was lost: internal-node export --resend {seq}")
     elif st.status in ("pending", "parked"):
-        st.action = "held by the peer until the packages before it arrive (resend those)"
+        st.action_id = N_("held by the peer until the packages before it arrive (resend those)")
     else:  # damaged, missing
-        st.action = f"internal-node export --resend {st.seq}"
+        st.action_id = N_("internal-node export --resend {seq}")
+    st.action = st.action_id.format(seq=st.seq)
 
 
 def archived_not_after(archive: Path, me: str) -> NotAfter:

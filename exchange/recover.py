@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from nodekit.errors import ExitCode, NodeError
 from nodekit.events import record_event
-from nodekit.i18n import _, ngettext
+from nodekit.i18n import N_, _, ngettext
 from nodekit.models import ChannelPackageRow, ChannelRow, NodeMeta, PeerCheckpointRow, ReceiptRow, TransferLogRow
 from transfer.limits import DEFAULT_REBASE_BOUND
 from transfer.log import EventCode
@@ -182,21 +182,32 @@ def read_peer_status(path: Path, *, peer: str | None, me: str, side: str) -> Pee
         with path.open("rb") as fh:
             data = fh.read(MAX_STATUS_FILE + 1)
     except OSError as exc:
-        raise RecoverError(f"{path}: cannot read the peer's status file: {exc.strerror or exc}") from None
+        raise RecoverError(
+            N_("{path}: cannot read the peer's status file: {problem}"),
+            params={"path": path, "problem": exc.strerror or exc},
+        ) from None
     if len(data) > MAX_STATUS_FILE:
-        raise RecoverError(f"{path}: a status file is at most {MAX_STATUS_FILE} bytes")
+        raise RecoverError(
+            N_("{path}: a status file is at most {max_status_file} bytes"),
+            params={"path": path, "max_status_file": MAX_STATUS_FILE},
+        )
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise RecoverError(f"{path}: not the JSON output of `status --json`") from None
+        raise RecoverError(N_("{path}: not the JSON output of `status --json`"), params={"path": path}) from None
     ex = doc.get("exchange") if isinstance(doc, dict) and "exchange" in doc else doc
     if not isinstance(ex, dict) or not isinstance(ex.get("channels"), list):
-        raise RecoverError(f"{path}: field exchange.channels: missing (run `status --json` on the peer node)")
+        raise RecoverError(
+            N_("{path}: field exchange.channels: missing (run `status --json` on the peer node)"), params={"path": path}
+        )
     node = ex.get("node")
     if not isinstance(node, str) or not _NODE.match(node):
-        raise RecoverError(f"{path}: field exchange.node: missing or not a node id")
+        raise RecoverError(N_("{path}: field exchange.node: missing or not a node id"), params={"path": path})
     if peer is not None and node != peer:
-        raise RecoverError(f"{path}: is the status of node {node}, not of the peer {peer}")
+        raise RecoverError(
+            N_("{path}: is the status of node {node}, not of the peer {peer}"),
+            params={"path": path, "node": node, "peer": peer},
+        )
     sender, recipient = (me, node) if side == "sender" else (node, me)
     direction = "in" if side == "sender" else "out"  # the channel as the peer sees it
     chans = [
@@ -204,13 +215,22 @@ def read_peer_status(path: Path, *, peer: str | None, me: str, side: str) -> Pee
         if isinstance(c, dict) and (c.get("sender"), c.get("recipient"), c.get("direction")) == (sender, recipient, direction)
     ]  # fmt: skip
     if not chans:
-        raise RecoverError(f"{path}: node {node} reports no channel {channel_dirname(sender, recipient)}")
+        raise RecoverError(
+            N_("{path}: node {node} reports no channel {channel_dirname}"),
+            params={"path": path, "node": node, "channel_dirname": channel_dirname(sender, recipient)},
+        )
     c = chans[0]
     seq, digest = c.get("last_seq"), c.get("last_digest")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
-        raise RecoverError(f"{path}: field last_seq of channel {channel_dirname(sender, recipient)}: not a seq")
+        raise RecoverError(
+            N_("{path}: field last_seq of channel {channel_dirname}: not a seq"),
+            params={"path": path, "channel_dirname": channel_dirname(sender, recipient)},
+        )
     if not isinstance(digest, str) or not _HEX64.match(digest):
-        raise RecoverError(f"{path}: field last_digest of channel {channel_dirname(sender, recipient)}: not a digest")
+        raise RecoverError(
+            N_("{path}: field last_digest of channel {channel_dirname}: not a digest"),
+            params={"path": path, "channel_dirname": channel_dirname(sender, recipient)},
+        )
     created = _timestamp(c.get("last_created"))
     segment = _segment(ex, node)
     holds = (ex.get("peer_checkpoints") or {}).get(me) if isinstance(ex.get("peer_checkpoints"), dict) else None
@@ -284,7 +304,8 @@ def from_receipts(s: Session, me: str, peer: str) -> PeerPosition:
     ).first()
     if row is None or row.seq is None:
         raise RecoverError(
-            f"no receipt from {peer} says what it applied: carry its `status --json` over (--peer-status FILE)"
+            N_("no receipt from {peer} says what it applied: carry its `status --json` over (--peer-status FILE)"),
+            params={"peer": peer},
         )
     return PeerPosition(peer, row.seq, row.digest, None, "receipts")
 
@@ -305,11 +326,18 @@ def plan_recovery(
         plan.next_seq = base + 2
         if plan.next_seq - peer.last_seq > rebase_bound:
             raise RecoverError(
-                f"this node sent up to seq {row.last_seq} and the peer stands at {peer.last_seq}: a snapshot at "
-                f"{plan.next_seq} is beyond its rebase bound ({rebase_bound}); recover the peer's side first"
+                N_(
+                    "this node sent up to seq {last_seq} and the peer stands at {last_seq2}: a snapshot at {next_seq} is beyond its rebase bound ({rebase_bound}); recover the peer's side first"
+                ),
+                params={
+                    "last_seq": row.last_seq,
+                    "last_seq2": peer.last_seq,
+                    "next_seq": plan.next_seq,
+                    "rebase_bound": rebase_bound,
+                },
             )
         if plan.next_seq > MAX_SEQ:
-            raise RecoverError(f"seq {plan.next_seq} is beyond the format's limit")
+            raise RecoverError(N_("seq {next_seq} is beyond the format's limit"), params={"next_seq": plan.next_seq})
         plan.after["last_seq"] = base + 1
         back = s.scalars(
             select(ChannelRow).where(ChannelRow.sender_node == peer.node, ChannelRow.recipient_node == me)
@@ -361,7 +389,10 @@ def _row(s: Session, sender: str, recipient: str) -> ChannelRow:
         select(ChannelRow).where(ChannelRow.sender_node == sender, ChannelRow.recipient_node == recipient)
     ).first()
     if row is None:
-        raise RecoverError(f"there is no channel {channel_dirname(sender, recipient)} on this node: nothing to recover")
+        raise RecoverError(
+            N_("there is no channel {channel_dirname} on this node: nothing to recover"),
+            params={"channel_dirname": channel_dirname(sender, recipient)},
+        )
     return row
 
 
@@ -388,7 +419,10 @@ def apply_recovery(s: Session, plan: RecoveryPlan, *, reason: str, at: datetime,
     sender, recipient = (plan.me, plan.peer.node) if plan.side == "sender" else (plan.peer.node, plan.me)
     row = _row(s, sender, recipient)
     if _head(row) != plan.before:
-        raise RecoverError(f"channel {plan.channel} moved since the plan was shown: run channel recover again")
+        raise RecoverError(
+            N_("channel {channel} moved since the plan was shown: run channel recover again"),
+            params={"channel": plan.channel},
+        )
     row.last_seq = plan.after["last_seq"]
     row.last_digest = plan.after["last_digest"]
     row.last_created = plan.after["last_created"]

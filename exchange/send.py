@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from exchange.core import ExchangeCore, SentPackage, log
 from exchange.crash import crashpoint
 from keys import TrustedKey
+from nodekit.i18n import N_
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelPackageRow, ChannelRow
 from nodekit.text import printable
@@ -247,7 +248,7 @@ class Sending(ExchangeCore):
                     select(ChannelRow).where(ChannelRow.sender_node == me, ChannelRow.recipient_node == peer_node)
                 ).first()
                 if row is None:
-                    raise TransferError(f"nothing was ever sent on channel {name}")
+                    raise TransferError(N_("nothing was ever sent on channel {name}"), params={"name": name})
                 pkgs = s.scalars(
                     select(ChannelPackageRow)
                     .where(ChannelPackageRow.channel_id == row.id, ChannelPackageRow.seq.between(first, last))
@@ -256,12 +257,17 @@ class Sending(ExchangeCore):
                 channel_id = row.id
             missing = sorted(set(range(first, last + 1)) - {p.seq for p in pkgs})
             if missing:
-                raise TransferError(f"channel {name} has no sealed packages {missing[:10]}")
+                raise TransferError(
+                    N_("channel {name} has no sealed packages {missing}"),
+                    params={"name": name, "missing": missing[:10]},
+                )
             for p in pkgs:
                 archived = self.archive.path(me, peer_node, p.file)
                 size, digest = file_digest(archived)
                 if digest != p.digest:
-                    raise TransferError(f"archive copy of package {p.seq} does not match its recorded digest")
+                    raise TransferError(
+                        N_("archive copy of package {seq} does not match its recorded digest"), params={"seq": p.seq}
+                    )
                 target, fault = self._deliver(channel_id, peer_node, p.seq, archived, resend=True)
                 out.append(
                     SentPackage(p.seq, p.digest, size, name, archived, target, orjson.loads(p.counts), *_why(fault))

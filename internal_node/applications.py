@@ -23,6 +23,7 @@ from internal_node.publication import pseudonym_key
 from internal_node.workflow import Workflow, load_workflow
 from keys.times import format_time, parse_time
 from nodekit.events import record_event
+from nodekit.i18n import N_
 from nodekit.models import TransferLogRow
 from nodekit.runtime import Node
 from transfer.appitems import BINDING_DECISIONS, DECISIONS
@@ -169,16 +170,22 @@ def _overdue(row: BindingRequest | Application, today: date) -> bool:
 def find(session: Session, ident: str) -> BindingRequest | Application:
     """The binding request or application ``ident`` (a unique prefix of at least 8 hex digits will do)."""
     if not (8 <= len(ident) <= 32 and all(c in "0123456789abcdef" for c in ident)):
-        raise ApplicationError(f"{ident[:40]!r} is not an application id (8 to 32 lowercase hex digits)")
+        raise ApplicationError(
+            N_("{ident!r} is not an application id (8 to 32 lowercase hex digits)"), params={"ident": ident[:40]}
+        )
     found: list[BindingRequest | Application] = [
         *session.scalars(select(BindingRequest).where(BindingRequest.id.startswith(ident))),
         *session.scalars(select(Application).where(Application.id.startswith(ident))),
     ]
     if not found:
         # a decision for an application this node never received: nothing to decide
-        raise ApplicationError(f"no application {ident} was received", reason="unknown-application")
+        raise ApplicationError(
+            N_("no application {ident} was received"), params={"ident": ident}, reason="unknown-application"
+        )
     if len(found) > 1:
-        raise ApplicationError(f"{ident} names {len(found)} applications: give more digits")
+        raise ApplicationError(
+            N_("{ident} names {n_found} applications: give more digits"), params={"ident": ident, "n_found": len(found)}
+        )
     return found[0]
 
 
@@ -186,9 +193,13 @@ def assign(session: Session, ident: str, to: str, *, actor: str, now: datetime) 
     """Hand an open application to a person of the credit office (or the source unit's contact)."""
     row = find(session, ident)
     if row.state == STATE_DECIDED:
-        raise ApplicationError(f"{row.id} is decided already ({row.decision})", reason="already-decided")
+        raise ApplicationError(
+            N_("{id} is decided already ({decision})"),
+            params={"id": row.id, "decision": row.decision},
+            reason="already-decided",
+        )
     if not to.strip() or len(to) > 200:
-        raise ApplicationError("--to must name the person, in at most 200 characters")
+        raise ApplicationError(N_("--to must name the person, in at most 200 characters"))
     row.assignee, row.state = to.strip(), STATE_ASSIGNED
     record_event(session, EventCode.APPLICATION_DECIDED, at=now, actor=actor, result="assigned",
                  subject={"id": row.id, "type": _type(row), "to": to.strip()})  # fmt: skip
@@ -211,18 +222,27 @@ def decide(
     """Record the office's decision with who and why; apply its effect on the record; queue it for return."""
     row = find(session, ident)
     if row.state == STATE_DECIDED:
-        raise ApplicationError(f"{row.id} is decided already ({row.decision})", reason="already-decided")
+        raise ApplicationError(
+            N_("{id} is decided already ({decision})"),
+            params={"id": row.id, "decision": row.decision},
+            reason="already-decided",
+        )
     if not reason.strip():
-        raise ApplicationError("--reason is required: every decision states its reasons", reason="no-reason")
+        raise ApplicationError(N_("--reason is required: every decision states its reasons"), reason="no-reason")
     allowed = BINDING_DECISIONS if isinstance(row, BindingRequest) else DECISIONS[row.type]
     if decision not in allowed:
-        raise ApplicationError(f"a {_type(row)} is decided {', '.join(sorted(allowed))}, not {decision[:30]!r}")
+        raise ApplicationError(
+            N_("a {type} is decided {allowed}, not {decision!r}"),
+            params={"type": _type(row), "allowed": ", ".join(sorted(allowed)), "decision": decision[:30]},
+        )
     if isinstance(row, BindingRequest):
         _decide_binding(session, row, decision)
     elif (row.type, decision) in WITHDRAWS:
         record = _record(session, row.table_name or "", row.key or "")
         if record is None:
-            raise ApplicationError(f"the record of {row.id} is no longer in the credit database", reason="no-record")
+            raise ApplicationError(
+                N_("the record of {id} is no longer in the credit database"), params={"id": row.id}, reason="no-record"
+            )
         _withdraw(session, record, WITHDRAWS[(row.type, decision)], now)
     _decide(session, row, decision, reason.strip(), by=actor, now=now)
     return row
@@ -234,8 +254,10 @@ def _decide_binding(session: Session, row: BindingRequest, decision: str) -> Non
     subject = binding_subject(session, row)
     if subject is None:
         raise ApplicationError(
-            f"no subject with {row.identifier[:6]}… in the credit database: a binding can only be approved for a "
-            "subject the database holds (refuse it with its reason)",
+            N_(
+                "no subject with {identifier}… in the credit database: a binding can only be approved for a subject the database holds (refuse it with its reason)"
+            ),
+            params={"identifier": row.identifier[:6]},
             reason="no-subject",
         )
     row.subject_key = _subject_key_of(session, subject)

@@ -8,7 +8,8 @@ import time
 
 from exchange import cli_recover, cli_transfer
 from internal_node import SPEC, cli_applications, cli_audit, cli_data, cli_exchange, cli_policy, cli_review
-from nodekit.cli import add_exit_code_epilogs, last_invocation, make_root, run
+from nodekit.cli import add_exit_code_epilogs, last_invocation, last_language, make_root, run
+from nodekit.i18n import speaking
 
 cli = make_root(
     SPEC,
@@ -34,5 +35,6 @@ def main() -> None:
         from internal_node import metrics
 
         command, home = last_invocation()
-        metrics.after_command(SPEC, command, home, time.monotonic() - started, code)
+        with speaking(last_language()):  # a warning about the textfile in the operator's language
+            metrics.after_command(SPEC, command, home, time.monotonic() - started, code)
     sys.exit(code)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import click
 
-from exchange.reconcile import ReconcileFailed, ReconcilePending, ReconcileReport, archived_not_after, reconcile
+from exchange.reconcile import (
+    PackageStatus,
+    ReconcileFailed,
+    ReconcilePending,
+    ReconcileReport,
+    archived_not_after,
+    reconcile,
+)
 from nodekit import trust_store
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.home import parse_duration
-from nodekit.i18n import _, ngettext
+from nodekit.i18n import N_, _, ngettext
 
 
 def register(root: click.Group) -> None:
@@ -36,7 +43,7 @@ def register(root: click.Group) -> None:
         with node.sessions() as s:
             me = trust_store.own_node_id(s)
             if me is None:
-                raise click.UsageError("this node has no identity yet (`internal-node keys init`)")
+                raise click.UsageError(_("this node has no identity yet (`internal-node keys init`)"))
             report = reconcile(
                 s, me, now=node.clock(), period=seconds, peer=peer,
                 not_after=archived_not_after(node.config.home / "archive", me),
@@ -45,18 +52,48 @@ def register(root: click.Group) -> None:
         sm = report.summary
         if not report.ok:
             raise ReconcileFailed(
-                f"not reconciled: {sm['missing']} missing, {sm['rejected']} rejected, {sm['parked']} parked, "
-                f"{sm['expired']} past not_after, {sm['unexplained_receipts']} receipt(s) for packages never exported"
+                N_(
+                    "not reconciled: {missing} missing, {rejected} rejected, {parked} parked, {expired} past "
+                    "not_after, {unexplained_receipts} receipt(s) for packages never exported"
+                ),
+                params={k: sm[k] for k in ("missing", "rejected", "parked", "expired", "unexplained_receipts")},
             )
         if not report.complete:
             raise ReconcilePending(
-                f"incomplete, action pending: {len(report.waiting)} package(s) not applied yet: "
-                + "; ".join(f"seq {p.seq}: {p.action}" for p in report.waiting[:5])
-                + (" …" if len(report.waiting) > 5 else "")
+                N_("incomplete, action pending: {n} package(s) not applied yet: {actions}"),
+                params={"n": len(report.waiting), "actions": _Actions(report.waiting)},
             )
 
 
+class _Actions:
+    """``seq N: what to do; …`` of the packages waiting: English in str() (logs, --json), in the
+    operator's language when shown."""
+
+    def __init__(self, waiting: list[PackageStatus]) -> None:
+        self.waiting = waiting
+
+    def _join(self, parts: list[str]) -> str:
+        return "; ".join(parts) + (" …" if len(self.waiting) > 5 else "")
+
+    def __str__(self) -> str:
+        return self._join([f"seq {p.seq}: {p.action}" for p in self.waiting[:5]])
+
+    def shown(self) -> str:
+        return self._join(
+            [_("seq {seq}: {action}").format(seq=p.seq, action=p.shown_action()) for p in self.waiting[:5]]
+        )
+
+
 _SUMMARY = ("applied", "pending", "parked", "damaged", "rejected", "missing")
+# a package's status as the table shows it (--json keeps the code)
+_STATUS_WORDS = {
+    "applied": N_("APPLIED"),
+    "pending": N_("PENDING"),
+    "parked": N_("PARKED"),
+    "damaged": N_("DAMAGED"),
+    "rejected": N_("REJECTED"),
+    "missing": N_("MISSING"),
+}
 
 
 def _human(report: ReconcileReport, show_all: bool) -> None:
@@ -82,8 +119,9 @@ def _human(report: ReconcileReport, show_all: bool) -> None:
                 )
                 for c in p.rejected_copies
             )
+        status = _(_STATUS_WORDS[p.status]) if p.status in _STATUS_WORDS else p.status.upper()
         rows.append([
-            p.channel, p.seq, p.digest[:16], p.sealed.strftime("%Y-%m-%d %H:%M"), p.status.upper(), note, p.action,
+            p.channel, p.seq, p.digest[:16], p.sealed.strftime("%Y-%m-%d %H:%M"), status, note, p.shown_action(),
         ])  # fmt: skip
     if rows:
         click.echo(

@@ -31,6 +31,7 @@ from internal_node.export import SUMMARY_COLUMNS, ExportReport, export, heartbea
 from internal_node.returns import import_returns
 from keys.strict import whole
 from nodekit.cli import NodeContext, ProgressBars, display_width, emit, json_option, one_line, pass_node_context
+from nodekit.errors import shown
 from nodekit.home import parse_duration
 from nodekit.i18n import N_, _, ngettext
 from nodekit.text import printable
@@ -47,7 +48,7 @@ def _digest_option(_ctx: click.Context, _param: click.Parameter, value: str | No
     text = value.strip().lower()
     if not _DIGEST.match(text):
         raise click.BadParameter(
-            "expected the 64 hexadecimal digits of a content digest, as `export --dry-run` prints it",
+            _("expected the 64 hexadecimal digits of a content digest, as `export --dry-run` prints it"),
             param_hint="--expect",
         )
     return text
@@ -296,16 +297,16 @@ def register(root: click.Group) -> None:
         guard blocks is reported and not sealed. A delta with nothing in it is a heartbeat."""
         if expect_file is not None:
             if expect is not None:
-                raise click.UsageError("give --expect or --expect-file, not both")
+                raise click.UsageError(_("give --expect or --expect-file, not both"))
             expect = read_expect_file(expect_file)
         if stale_heartbeat and expect is None:
-            raise click.UsageError("--stale-heartbeat needs --expect or --expect-file")
+            raise click.UsageError(_("--stale-heartbeat needs --expect or --expect-file"))
         node = nctx.node()
         identity = nctx.identity()
         if resend is not None:
             m = _RANGE.match(resend)
             if not m:
-                raise click.BadParameter("expected SEQ or SEQ..SEQ", param_hint="--resend")
+                raise click.BadParameter(_("expected SEQ or SEQ..SEQ"), param_hint="--resend")
             first, last = int(m.group(1)), int(m.group(2) or m.group(1))
             sent = resend_packages(node, identity, first, last, peer)
             emit(
@@ -316,7 +317,7 @@ def register(root: click.Group) -> None:
             return
         if every is not None:
             if dry_run or expect:
-                raise click.UsageError("--every cannot be combined with --dry-run or --expect")
+                raise click.UsageError(_("--every cannot be combined with --dry-run or --expect"))
             _loop(nctx, parse_duration(every), full=full, heartbeat=not no_heartbeat, peer=peer)
             return
         with ProgressBars() as bars:
@@ -371,7 +372,7 @@ def register(root: click.Group) -> None:
             )
             return
         if file is None or not title:
-            raise click.UsageError("give FILE and --title (or --withdraw KEY)")
+            raise click.UsageError(_("give FILE and --title (or --withdraw KEY)"))
         if not yes and not click.confirm(
             f"{approved_by}: publish {file.name} ({file.stat().st_size} bytes) as {title!r}? Its content is not "
             "checked by the leak guard",
@@ -429,9 +430,13 @@ def read_expect_file(path: Path) -> str:
             f"{path}: no such file (write the digest of a review there)", param_hint="--expect-file"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"{path}: cannot read: {exc}", param_hint="--expect-file") from None
+        raise click.BadParameter(
+            _("{path}: cannot read: {problem}").format(path=path, problem=shown(exc)), param_hint="--expect-file"
+        ) from None
     if not _DIGEST.fullmatch(text):
-        raise click.BadParameter(f"{path}: expected a digest of 64 hex digits", param_hint="--expect-file")
+        raise click.BadParameter(
+            _("{path}: expected a digest of 64 hex digits").format(path=path), param_hint="--expect-file"
+        )
     return text.lower()
 
 
@@ -443,12 +448,16 @@ def stale_review(node: Any, identity: Any, peer: str | None, exc: ContentChanged
         "\n".join(sent_line(p, node_names(node)) for p in sent), as_json=as_json,
     )  # fmt: skip
     finish_sent(sent, node_names(node))
-    raise ReviewStale(f"{exc}; sent a heartbeat only, the changes wait for that review")
+    raise ReviewStale(N_("{problem}; sent a heartbeat only, the changes wait for that review"), params={"problem": exc})
 
 
 def resend_packages(node: Any, identity: Any, first: int, last: int, peer: str | None) -> Any:
     if first > last:
-        raise ExportError(f"--resend {first}..{last}: the range is empty", reason="bad-range")
+        raise ExportError(
+            N_("--resend {first}..{last}: the range is empty"),
+            params={"first": first, "last": last},
+            reason="bad-range",
+        )
     return resend(node, identity, first, last, peer=peer)
 
 
@@ -464,6 +473,14 @@ def _loop(nctx: NodeContext, period: int, *, full: bool, heartbeat: bool, peer: 
             report = export(node, identity, full=full, heartbeat=heartbeat, peer=peer)
             _human(report, False, names=node_names(node))
         except Exception as exc:  # one failed round must not end the schedule
-            reason, message, _ = one_line(exc)  # never SQL or a row, as for a single export
-            click.echo(f"internal-node: export failed ({reason}): {message}", err=True)
+            reason, message, _code = one_line(exc)  # never SQL or a row, as for a single export
+            click.echo(
+                _("internal-node: export failed ({reason}): {message}").format(
+                    reason=reason,
+                    # a translatable error in the operator's language; anything else (a database fault) as
+                    # one_line put it, never its SQL
+                    message=printable(shown(exc), 2000) if isinstance(getattr(exc, "template", None), str) else message,
+                ),
+                err=True,
+            )
         stop.wait(period)

@@ -18,6 +18,7 @@ from internal_node.projection import opaque_key
 from internal_node.publication import DocumentOutcome, pseudonym_key, publish_items
 from keys.strict import whole
 from nodekit.events import record_event
+from nodekit.i18n import N_
 from transfer import media
 from transfer.limits import MAX_DOCUMENT
 from transfer.log import EventCode
@@ -46,10 +47,15 @@ def queue_document(
 ) -> QueuedDocument:
     """Queue ``path`` for publication with the operator's approval (in ``session``'s transaction)."""
     if not approved_by.strip():
-        raise DocumentError(f"{path}: publishing a document needs the approving operator's name (--approved-by)")
+        raise DocumentError(
+            N_("{path}: publishing a document needs the approving operator's name (--approved-by)"),
+            params={"path": path},
+        )
     name = path.name
     if not _NAME.match(name):
-        raise DocumentError(f"{path}: the file name must be a plain name without a leading dot")
+        raise DocumentError(
+            N_("{path}: the file name must be a plain name without a leading dot"), params={"path": path}
+        )
     # the guard cannot read the document, but the title and the file name it travels with are text
     # that crosses the gap like any row's: they pass the leak guard (docs/POLICY.md)
     for field, value in (("name", name), ("title", title)):
@@ -57,16 +63,27 @@ def queue_document(
         if hits:
             # the path is not echoed: it may hold the very ID number the guard found
             where = f"{path.parent}/<file>" if field == "name" else str(path)
-            raise DocumentError(f"{where}: field {field}: {hits[0].description}: refused by the leak guard")
+            raise DocumentError(
+                N_("{where}: field {field}: {description}: refused by the leak guard"),
+                params={"where": where, "field": field, "description": hits[0].description},
+            )
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DocumentError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise DocumentError(
+            N_("{path}: cannot read: {problem}"), params={"path": path, "problem": exc.strerror}
+        ) from exc
     if not 0 < len(data) <= MAX_DOCUMENT:
-        raise DocumentError(f"{path}: {len(data)} bytes; a document must be 1 byte to {MAX_DOCUMENT} bytes")
+        raise DocumentError(
+            N_("{path}: {n_data} bytes; a document must be 1 byte to {max_document} bytes"),
+            params={"path": path, "n_data": len(data), "max_document": MAX_DOCUMENT},
+        )
     kind = media.sniff(data)
     if kind is None:
-        raise DocumentError(f"{path}: not a PDF, OFD, PNG or JPEG file by its content (checked by magic bytes)")
+        raise DocumentError(
+            N_("{path}: not a PDF, OFD, PNG or JPEG file by its content (checked by magic bytes)"),
+            params={"path": path},
+        )
     key = opaque_key(pseudonym_key(session), "document", [name, title])
     digest = hashlib.sha256(data).hexdigest()
     item: dict[str, Any] = {

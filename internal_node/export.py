@@ -105,7 +105,11 @@ def _peers(session: Session, only: str | None) -> list[TrustedKey]:
     if only is not None:
         peers = [p for p in peers if only in (p.node_id, p.node_name)]
         if not peers:
-            raise ExportError(f"no trusted public node named {only!r} (see `keys list`)", reason="unknown-peer")
+            raise ExportError(
+                N_("no trusted public node named {only!r} (see `keys list`)"),
+                params={"only": only},
+                reason="unknown-peer",
+            )
     return peers
 
 
@@ -158,8 +162,10 @@ def stream_items(
                 continue  # a snapshot carries what is published; withdrawals were for deltas
             if not check(body, mac):
                 raise ExportError(
-                    f"publication {table_name} {key}: its item was changed after policy, masking and the leak "
-                    "guard checked it; refusing to seal it (investigate, then re-project with a policy check)",
+                    N_(
+                        "publication {table_name} {key}: its item was changed after policy, masking and the leak guard checked it; refusing to seal it (investigate, then re-project with a policy check)"
+                    ),
+                    params={"table_name": table_name, "key": key},
                     reason="leak-guard",
                 )
             if table_name == DOCUMENT:
@@ -208,7 +214,9 @@ def export(
         peers = _peers(s, peer)
     if not peers:
         raise ExportError(
-            "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)",
+            N_(
+                "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)"
+            ),
             reason="no-peer",
         )
     exchange = open_exchange(node, identity)
@@ -276,8 +284,10 @@ def export(
             pl.count, pl.digest = n, d.hexdigest() if d is not None else ""
             if expect is not None and pl.digest != expect:
                 raise ContentChanged(
-                    f"the content for {pk.node_name} is {pl.digest}, not the reviewed {expect}: review it again "
-                    "with export --dry-run",
+                    N_(
+                        "the content for {node_name} is {digest}, not the reviewed {expect}: review it again with export --dry-run"
+                    ),
+                    params={"node_name": pk.node_name, "digest": pl.digest, "expect": expect},
                 )
 
         def after(
@@ -326,7 +336,9 @@ def heartbeat_only(node: Node, identity: Identity, *, peer: str | None = None) -
         peers = _peers(s, peer)
     if not peers:
         raise ExportError(
-            "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)",
+            N_(
+                "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)"
+            ),
             reason="no-peer",
         )
     exchange = open_exchange(node, identity)
@@ -352,7 +364,9 @@ def preview(node: Node, policy: DisclosurePolicy, *, full: bool, peer: str | Non
             peers = _peers(s, peer)
             if not peers:
                 raise ExportError(
-                    "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)",
+                    N_(
+                        "no trusted public node: trust its identity card first (`internal-node keys trust CARD --fingerprint FP`)"
+                    ),
                     reason="no-peer",
                 )
             held = _held(s)
@@ -407,5 +421,7 @@ def resend(node: Node, identity: Identity, first: int, last: int, *, peer: str |
     with node.sessions() as s:
         peers = _peers(s, peer)
     if len(peers) != 1:
-        raise ExportError("--resend needs --peer NODE when several public nodes are trusted", reason="ambiguous-peer")
+        raise ExportError(
+            N_("--resend needs --peer NODE when several public nodes are trusted"), reason="ambiguous-peer"
+        )
     return open_exchange(node, identity).resend(peers[0].node_id, first, last)

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from exchange.metrics import TEXTFILE_ENV, write_textfile
 from internal_node.publication import STATE_PUBLISH
 from internal_node.pubmodels import PUBLICATION
-from nodekit.errors import NodeError
+from nodekit.errors import NodeError, shown
+from nodekit.i18n import _
 from nodekit.runtime import Node, NodeSpec
 
 
@@ -38,6 +39,7 @@ def after_command(spec: NodeSpec, command: str | None, home: Path | None, second
     try:
         write_textfile(Path(target), node, published_records, command=command, seconds=seconds, exit_code=exit_code)
     except Exception as exc:  # metrics must never turn a command's success into a failure
-        print(f"{spec.program}: warning: metrics not written to {target}: {exc}", file=sys.stderr)
+        message = _("metrics not written to {target}: {problem}").format(target=target, problem=shown(exc))
+        print(_("{program}: warning: {message}").format(program=spec.program, message=message), file=sys.stderr)
     finally:
         node.close()

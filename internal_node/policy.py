@@ -38,6 +38,7 @@ from internal_node.policy_fields import (
 )
 from keys import canonical
 from nodekit.errors import ExitCode, NodeError
+from nodekit.i18n import N_
 
 POLICY_FORMAT = "credgap-policy/1"
 
@@ -406,10 +407,12 @@ def load_policy(path: Path) -> DisclosurePolicy:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise PolicyError(
-            f"{path}: missing; write the default with `internal-node policy init`", reason="policy-missing"
+            N_("{path}: missing; write the default with `internal-node policy init`"),
+            params={"path": path},
+            reason="policy-missing",
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read: {exc}") from exc
+        raise PolicyError(N_("{path}: cannot read: {problem}"), params={"path": path, "problem": exc}) from exc
     return parse_policy(text, source=str(path))
 
 
@@ -490,5 +493,7 @@ def check_policy(path: Path) -> dict[str, Any]:
 def init_policy(path: Path, *, force: bool = False) -> dict[str, Any]:
     """Write the default policy file at ``path`` (refuses to replace one unless ``force``)."""
     if not write_default_policy(path, overwrite=force):
-        raise PolicyExistsError(f"{path}: already exists; pass --force to replace it with the default policy")
+        raise PolicyExistsError(
+            N_("{path}: already exists; pass --force to replace it with the default policy"), params={"path": path}
+        )
     return {"ok": True, "file": str(path), "digest": default_policy().digest}

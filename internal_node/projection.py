@@ -36,6 +36,7 @@ from internal_node.policy import (
 )
 from keys import canonical
 from keys.strict import ascii_int, calendar_date
+from nodekit.i18n import N_
 
 RowValue = str | int | None
 Row = dict[str, RowValue]
@@ -338,7 +339,11 @@ def project(
     ``known_id`` answers whether the credit database holds an ID number (the field-aware ID guard);
     without it every value passing the ID check counts as one."""
     if kind not in KINDS:
-        raise PolicyError(f"unknown record kind {kind!r} (known: {', '.join(KINDS)})", reason="kind")
+        raise PolicyError(
+            N_("unknown record kind {kind!r} (known: {known})"),
+            params={"kind": kind, "known": ", ".join(KINDS)},
+            reason="kind",
+        )
     if isinstance(today, datetime):
         today = today.date()
     table = kind

@@ -19,6 +19,7 @@ from internal_node.policy import DisclosurePolicy
 from internal_node.publication import reproject
 from internal_node.pubmodels import ReviewHold
 from nodekit.events import record_event
+from nodekit.i18n import N_
 from transfer.log import EventCode
 
 DECISIONS = {"publish": "published", "keep": "kept", "withdraw": "withdrawn"}
@@ -79,7 +80,11 @@ def show_held(session: Session, hold_id: int) -> HeldVersion:
     """One entry of the queue, or :class:`ReviewError` naming the id."""
     row = session.get(ReviewHold, hold_id)
     if row is None:
-        raise ReviewError(f"review {hold_id}: no such entry (`internal-node review list` shows them)", reason="unknown")
+        raise ReviewError(
+            N_("review {hold_id}: no such entry (`internal-node review list` shows them)"),
+            params={"hold_id": hold_id},
+            reason="unknown",
+        )
     return _entry(row)
 
 
@@ -96,17 +101,35 @@ def decide(
 ) -> HeldVersion:
     """Record ``decision`` (publish, keep, withdraw) on a held version and apply it to the publication."""
     if decision not in DECISIONS:
-        raise ReviewError(f"unknown decision {decision!r} (publish, keep, withdraw)", reason="usage")
+        raise ReviewError(
+            N_("unknown decision {decision!r} (publish, keep, withdraw)"), params={"decision": decision}, reason="usage"
+        )
     why = " ".join(why.split())
     if not why:
-        raise ReviewError(f"review {hold_id}: --reason is required: say why ({decision})", reason="usage")
+        raise ReviewError(
+            N_("review {hold_id}: --reason is required: say why ({decision})"),
+            params={"hold_id": hold_id, "decision": decision},
+            reason="usage",
+        )
     row = session.get(ReviewHold, hold_id, with_for_update=True)
     if row is None:
-        raise ReviewError(f"review {hold_id}: no such entry (`internal-node review list` shows them)", reason="unknown")
+        raise ReviewError(
+            N_("review {hold_id}: no such entry (`internal-node review list` shows them)"),
+            params={"hold_id": hold_id},
+            reason="unknown",
+        )
     if row.state != "held":
         raise ReviewError(
-            f"review {hold_id}: {row.table_name} {row.key} v{row.version} is {row.state}, not held: "
-            "a decision is taken once per version",
+            N_(
+                "review {hold_id}: {table_name} {key} v{version} is {state}, not held: a decision is taken once per version"
+            ),
+            params={
+                "hold_id": hold_id,
+                "table_name": row.table_name,
+                "key": row.key,
+                "version": row.version,
+                "state": row.state,
+            },
             reason="decided",
         )
     row.state = DECISIONS[decision]

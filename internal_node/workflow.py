@@ -13,6 +13,7 @@ from typing import Any
 
 from keys.strict import calendar_date
 from nodekit.errors import ExitCode, NodeError
+from nodekit.i18n import N_
 
 WORKFLOW_FILE = "workflow.toml"
 # Working days from arrival to decision, per kind (DOMAIN.md: an objection is accepted within 2 working
@@ -67,12 +68,14 @@ class WorkflowError(NodeError):
 
 def _days(values: Any, where: str) -> frozenset[date]:
     if not isinstance(values, list):
-        raise WorkflowError(f"{where}: expected a list of YYYY-MM-DD dates")
+        raise WorkflowError(N_("{where}: expected a list of YYYY-MM-DD dates"), params={"where": where})
     out = set()
     for v in values:
         d = calendar_date(v) if isinstance(v, str) else None
         if d is None:
-            raise WorkflowError(f"{where}: {str(v)[:20]!r} is not a YYYY-MM-DD date")
+            raise WorkflowError(
+                N_("{where}: {v!r} is not a YYYY-MM-DD date"), params={"where": where, "v": str(v)[:20]}
+            )
         out.add(d)
     return frozenset(out)
 
@@ -81,12 +84,17 @@ def _calendars(doc: dict[str, Any], where: str) -> dict[int, tuple[frozenset[dat
     out = {}
     cal = doc.get("calendar", {})
     if not isinstance(cal, dict):
-        raise WorkflowError(f"{where}: [calendar] must be a table of years")
+        raise WorkflowError(N_("{where}: [calendar] must be a table of years"), params={"where": where})
     for year, entry in cal.items():
         if not (isinstance(year, str) and year.isascii() and year.isdigit() and len(year) == 4):
-            raise WorkflowError(f"{where}: calendar year {year[:10]!r} is not YYYY")
+            raise WorkflowError(
+                N_("{where}: calendar year {year!r} is not YYYY"), params={"where": where, "year": year[:10]}
+            )
         if not isinstance(entry, dict) or set(entry) - {"holidays", "workdays"}:
-            raise WorkflowError(f'{where}: [calendar."{year}"] holds holidays and workdays only')
+            raise WorkflowError(
+                N_('{where}: [calendar."{year}"] holds holidays and workdays only'),
+                params={"where": where, "year": year},
+            )
         out[int(year)] = (
             _days(entry.get("holidays", []), f'{where} calendar."{year}".holidays'),
             _days(entry.get("workdays", []), f'{where} calendar."{year}".workdays'),
@@ -104,16 +112,24 @@ def load_workflow(home: Path) -> Workflow:
         try:
             doc = tomllib.loads(path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise WorkflowError(f"{path}: cannot be read: {exc}") from None
+            raise WorkflowError(
+                N_("{path}: cannot be read: {problem}"), params={"path": path, "problem": exc}
+            ) from None
         years.update(_calendars(doc, str(path)))
         given = doc.get("deadlines", {})
         if not isinstance(given, dict):
-            raise WorkflowError(f"{path}: [deadlines] must be a table")
+            raise WorkflowError(N_("{path}: [deadlines] must be a table"), params={"path": path})
         for kind, n in given.items():
             if kind not in DEFAULT_DEADLINES:
-                raise WorkflowError(f"{path}: [deadlines] {kind[:30]!r} is not one of {sorted(DEFAULT_DEADLINES)}")
+                raise WorkflowError(
+                    N_("{path}: [deadlines] {kind!r} is not one of {sorted}"),
+                    params={"path": path, "kind": kind[:30], "sorted": sorted(DEFAULT_DEADLINES)},
+                )
             if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_DEADLINE:
-                raise WorkflowError(f"{path}: [deadlines] {kind} must be 1 to {MAX_DEADLINE} working days")
+                raise WorkflowError(
+                    N_("{path}: [deadlines] {kind} must be 1 to {max_deadline} working days"),
+                    params={"path": path, "kind": kind, "max_deadline": MAX_DEADLINE},
+                )
             deadlines[kind] = n
     holidays = frozenset(d for h, _ in years.values() for d in h)
     workdays = frozenset(d for _, w in years.values() for d in w)

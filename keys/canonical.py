@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from keys.errors import EncodingError
+from keys.errors import N_, EncodingError, Said
 
 MAX_SAFE_INT = 2**53 - 1
 
@@ -22,15 +22,15 @@ def _check(value: Any, depth: int = 0) -> None:
     # item sealed or opened, so calls per value matter. Anything else (subclasses included) takes
     # :func:`_check_any`, the rule in full; both accept and refuse exactly the same documents.
     if depth > 32:
-        raise EncodingError("document nested too deeply")
+        raise EncodingError(N_("document nested too deeply"))
     t = type(value)
     if t is dict:
         for key, item in value.items():
             if not (isinstance(key, str) and key.isascii()):
-                raise EncodingError(f"object key {key!r} is not an ASCII string")
+                raise EncodingError(N_("object key {key!r} is not an ASCII string"), params={"key": key})
             if item is None or type(item) is str:
                 if depth >= 32:
-                    raise EncodingError("document nested too deeply")
+                    raise EncodingError(N_("document nested too deeply"))
                 continue
             _check(item, depth + 1)
         return
@@ -38,7 +38,7 @@ def _check(value: Any, depth: int = 0) -> None:
         return
     if t is int:
         if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-            raise EncodingError(f"integer {value} outside the canonical range")
+            raise EncodingError(N_("integer {value} outside the canonical range"), params={"value": value})
         return
     if t is list:
         for item in value:
@@ -52,7 +52,7 @@ def _check_any(value: Any, depth: int) -> None:
         return
     if isinstance(value, int):
         if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-            raise EncodingError(f"integer {value} outside the canonical range")
+            raise EncodingError(N_("integer {value} outside the canonical range"), params={"value": value})
         return
     if isinstance(value, list):
         for item in value:
@@ -61,10 +61,12 @@ def _check_any(value: Any, depth: int) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or not key.isascii():
-                raise EncodingError(f"object key {key!r} is not an ASCII string")
+                raise EncodingError(N_("object key {key!r} is not an ASCII string"), params={"key": key})
             _check(item, depth + 1)
         return
-    raise EncodingError(f"{type(value).__name__} values are not allowed in a canonical document")
+    raise EncodingError(
+        N_("{name} values are not allowed in a canonical document"), params={"name": type(value).__name__}
+    )
 
 
 def encode(document: dict[str, Any]) -> bytes:
@@ -73,14 +75,28 @@ def encode(document: dict[str, Any]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
+class _Detail(str):
+    """A parser's English message (str) shown to the operator as ``said`` (its position, translated)."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, english: str, said: Said) -> _Detail:
+        detail = super().__new__(cls, english)
+        detail.template, detail.params = said.template, said.params
+        return detail
+
+
 def decode(data: bytes) -> dict[str, Any]:
     """Decode canonical bytes into an object; anything that is not its own canonical form is refused."""
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise EncodingError(f"not valid JSON: {exc}") from exc
+        # the parser's English stays in the logs; the operator reads where it stopped (keys/errors.Said)
+        problem = Said(N_("at line {line}, column {column}"), line=exc.lineno, column=exc.colno)
+        raise EncodingError(N_("not valid JSON: {problem}"), params={"problem": _Detail(str(exc), problem)}) from exc
     if not isinstance(document, dict):
-        raise EncodingError("expected a JSON object")
+        raise EncodingError(N_("expected a JSON object"))
     if encode(document) != data:
-        raise EncodingError("not in canonical form (RFC 8785 subset: sorted keys, no whitespace, no duplicates)")
+        raise EncodingError(N_("not in canonical form (RFC 8785 subset: sorted keys, no whitespace, no duplicates)"))
     return document

@@ -90,7 +90,10 @@ def make_card(
 ) -> IdentityCard:
     """Sign a card for ``secret``'s public keys, advertising package format ``reads`` (1: a version-1 card)."""
     if not 1 <= reads <= MAX_READS:
-        raise CardError(f"a card advertises a package format from 1 to {MAX_READS}, not {reads}")
+        raise CardError(
+            N_("a card advertises a package format from 1 to {max_reads}, not {reads}"),
+            params={"max_reads": MAX_READS, "reads": reads},
+        )
     unsigned = IdentityCard(node_id, node_name, role, secret.public, to_second(created), to_second(expires), b"", reads)
     signature = secret.sign(Purpose.IDENTITY_CARD, canonical.encode(unsigned.document()))
     return replace(unsigned, signature=signature)
@@ -102,18 +105,23 @@ def parse_card(data: bytes) -> IdentityCard:
     Raises :class:`CardError` (malformed) or :class:`SignatureError` (``bad-signature``).
     """
     if len(data) > MAX_CARD_BYTES:
-        raise CardError(f"{len(data)} bytes, more than an identity card can be ({MAX_CARD_BYTES})")
+        raise CardError(
+            N_("{n_data} bytes, more than an identity card can be ({max_card_bytes})"),
+            params={"n_data": len(data), "max_card_bytes": MAX_CARD_BYTES},
+        )
     body = data[:-1] if data.endswith(b"\n") else data
     try:
         envelope = fields(canonical.decode(body), "identity card", {"card", "signature"})
         version = envelope["card"].get("v") if isinstance(envelope["card"], dict) else None
         doc = fields(envelope["card"], "card", _CARD_FIELDS_V2 if version == 2 else _CARD_FIELDS)
         if doc["type"] != CARD_TYPE or doc["v"] not in (1, 2) or isinstance(doc["v"], bool):
-            raise EncodingError(f"not an identity card (type {doc['type']!r:.40}, v {doc['v']!r:.10})")
+            raise EncodingError(
+                N_("not an identity card (type {type!r:.40}, v {v!r:.10})"), params={"type": doc["type"], "v": doc["v"]}
+            )
         reads = doc.get("reads", 1)
         if version == 2 and (not isinstance(reads, int) or isinstance(reads, bool) or not 2 <= reads <= MAX_READS):
             # a v2 card exists to advertise more than format 1: reads 1 is the v1 card, never a second encoding
-            raise EncodingError(f"reads must be an integer from 2 to {MAX_READS}")
+            raise EncodingError(N_("reads must be an integer from 2 to {max_reads}"), params={"max_reads": MAX_READS})
         public = public_field(doc["public"])
         card = IdentityCard(
             node_id=node_id_field(doc["node_id"]),
@@ -129,14 +137,17 @@ def parse_card(data: bytes) -> IdentityCard:
     except EncodingError as exc:
         raise CardError(N_("not a valid identity card: {problem}"), params={"problem": exc}) from None
     if card.key_id != doc["key_id"]:
-        raise CardError(f"the card's key_id {doc['key_id']} is not the fingerprint of its public keys")
+        raise CardError(
+            N_("the card's key_id {key_id} is not the fingerprint of its public keys"), params={"key_id": doc["key_id"]}
+        )
     if card.expires <= card.created:
-        raise CardError("the card expires before it was created")
+        raise CardError(N_("the card expires before it was created"))
     try:
         card.public.verify(Purpose.IDENTITY_CARD, canonical.encode(doc), card.signature)
     except SignatureError:
         raise SignatureError(
-            f"the self-signature of the card of node {card.node_id} does not verify (the card was altered or forged)"
+            N_("the self-signature of the card of node {node_id} does not verify (the card was altered or forged)"),
+            params={"node_id": card.node_id},
         ) from None
     return card
 

@@ -12,6 +12,21 @@ def N_(message: str) -> str:
     return message
 
 
+class Said(str):
+    """An English message, a ``str`` as node.log and ``--json`` keep it, that also carries its template
+    and parameters, so that the CLI layer can show it in the operator's language (``nodekit.errors.shown``
+    translates a parameter of an error that is one). For a message that is a value before it is an error."""
+
+    template: str
+    params: dict[str, object]
+    where: str
+
+    def __new__(cls, template: str, **params: object) -> Said:
+        said = super().__new__(cls, template.format(**params) if params else template)
+        said.template, said.params, said.where = template, params, ""
+        return said
+
+
 class KeyStoreError(Exception):
     """Root of every error raised by ``keys`` (deliberately not named ``KeyError``)."""
 

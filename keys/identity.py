@@ -27,7 +27,7 @@ _FINGERPRINT_SEPARATORS = re.compile(r"[\s:-]", re.ASCII)  # what people type or
 def key_id_of(sign_pub: bytes, enc_pub: bytes) -> str:
     """The key id: the first 128 bits of SHA-256 over a domain string and both raw public keys, in hex."""
     if len(sign_pub) != 32 or len(enc_pub) != 32:
-        raise EncodingError("public keys must be 32 bytes each")
+        raise EncodingError(N_("public keys must be 32 bytes each"))
     return hashlib.sha256(_KEY_ID_DOMAIN + sign_pub + enc_pub).digest()[:KEY_ID_BYTES].hex()
 
 
@@ -53,7 +53,7 @@ def parse_fingerprint(text: str) -> str:
 
 def check_key_id(key_id: str) -> str:
     if not matches(key_id, KEY_ID):
-        raise EncodingError(f"a key id is {KEY_ID_HEX} lowercase hex digits")
+        raise EncodingError(N_("a key id is {key_id_hex} lowercase hex digits"), params={"key_id_hex": KEY_ID_HEX})
     return key_id
 
 
@@ -66,7 +66,7 @@ class PublicKeys:
 
     def __post_init__(self) -> None:
         if len(self.sign) != 32 or len(self.enc) != 32:
-            raise EncodingError("public keys must be 32 bytes each")
+            raise EncodingError(N_("public keys must be 32 bytes each"))
 
     @property
     def key_id(self) -> str:
@@ -82,11 +82,13 @@ class PublicKeys:
 
 def verify_signature(sign_pub: bytes, purpose: Purpose, data: bytes, signature: bytes) -> None:
     if len(signature) != 64:
-        raise SignatureError(f"an Ed25519 signature is 64 bytes, got {len(signature)}")
+        raise SignatureError(
+            N_("an Ed25519 signature is 64 bytes, got {n_signature}"), params={"n_signature": len(signature)}
+        )
     try:
         Ed25519PublicKey.from_public_bytes(sign_pub).verify(signature, signed_message(purpose, data))
     except (InvalidSignature, ValueError) as exc:
-        raise SignatureError(f"{purpose.value} signature does not verify") from exc
+        raise SignatureError(N_("{purpose} signature does not verify"), params={"purpose": purpose.value}) from exc
 
 
 class SecretKeys:
@@ -120,7 +122,7 @@ class SecretKeys:
         """The X25519 shared secret with ``peer_public`` (rejecting the all-zero output, as age does)."""
         shared = self._enc.exchange(X25519PublicKey.from_public_bytes(peer_public))
         if shared == bytes(32):
-            raise KeyStoreError("X25519 produced the all-zero shared secret (low-order point)", reason="bad-key")
+            raise KeyStoreError(N_("X25519 produced the all-zero shared secret (low-order point)"), reason="bad-key")
         return shared
 
     def private_bytes(self) -> tuple[bytes, bytes]:

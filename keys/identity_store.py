@@ -25,7 +25,7 @@ from typing import Any
 
 from keys import canonical
 from keys.card import IdentityCard, make_card, parse_card
-from keys.errors import EncodingError, KeySetupError, KeyStoreError, StatementError, TrustError
+from keys.errors import N_, EncodingError, KeySetupError, KeyStoreError, StatementError, TrustError
 from keys.identity import PublicKeys, Role, SecretKeys, check_key_id
 from keys.keyfile import (
     KdfProfile,
@@ -82,7 +82,9 @@ class OwnKey:
 
 
 def _no_passphrase() -> bytes:
-    raise KeySetupError("a passphrase is needed to open the private key, and none was given", reason="no-passphrase")
+    raise KeySetupError(
+        N_("a passphrase is needed to open the private key, and none was given"), reason="no-passphrase"
+    )
 
 
 class Identity:
@@ -128,18 +130,20 @@ class Identity:
     def _set(self, document: dict[str, Any]) -> None:
         doc = fields(document, "identity", {"type", "v", "node_id", "name", "role", "keys", "statements"})
         if doc["type"] != IDENTITY_TYPE or doc["v"] != 1:
-            raise EncodingError(f"not a credgap identity (type {doc['type']!r:.40})")
+            raise EncodingError(N_("not a credgap identity (type {type!r:.40})"), params={"type": doc["type"]})
         self.node_id = node_id_field(doc["node_id"])
         self.name = text_field(doc["name"], "name")
         self.role: Role = role_field(doc["role"])
         if not isinstance(doc["keys"], list) or not isinstance(doc["statements"], list):
-            raise EncodingError("keys and statements must be lists")
+            raise EncodingError(N_("keys and statements must be lists"))
         keys = [_own_key(k) for k in doc["keys"]]
         if len({k.key_id for k in keys}) != len(keys):
-            raise EncodingError("a key id is listed twice")
+            raise EncodingError(N_("a key id is listed twice"))
         current = [k for k in keys if k.status is OwnKeyStatus.CURRENT]
         if len(current) != 1:
-            raise EncodingError(f"exactly one current key expected, found {len(current)}")
+            raise EncodingError(
+                N_("exactly one current key expected, found {n_current}"), params={"n_current": len(current)}
+            )
         self._keys = keys
         self._current = current[0]
         self._statements: list[Statement] = [_statement(s) for s in doc["statements"]]
@@ -178,7 +182,12 @@ class Identity:
         for k in self._keys:
             if k.key_id == key_id:
                 return k
-        raise KeyStoreError(f"node {self.node_id} has no own key {key_id}", reason="unknown-key", exit_code=3)
+        raise KeyStoreError(
+            N_("node {node_id} has no own key {key_id}"),
+            params={"node_id": self.node_id, "key_id": key_id},
+            reason="unknown-key",
+            exit_code=3,
+        )
 
     def key_path(self, key_id: str) -> Path:
         return self.keys_dir / f"{check_key_id(key_id)}.key"
@@ -216,7 +225,10 @@ class Identity:
             return cached
         if all(k.key_id != key_id for k in self._keys):
             raise KeyStoreError(
-                f"this node ({self.node_id}) holds no private key {key_id}", reason="unknown-recipient-key", exit_code=4
+                N_("this node ({node_id}) holds no private key {key_id}"),
+                params={"node_id": self.node_id, "key_id": key_id},
+                reason="unknown-recipient-key",
+                exit_code=4,
             )
         info, secret = open_key_file(
             self.key_path(key_id), self._get_passphrase, allow_insecure_test_kdf=self._allow_test
@@ -233,8 +245,18 @@ class Identity:
     def _check_info(self, info: KeyFileInfo, key_id: str) -> None:
         if info.key_id != key_id or info.node_id != self.node_id or info.role != self.role:
             raise KeySetupError(
-                f"{info.path}: holds key {info.key_id} of {info.role} node {info.node_id}, expected key {key_id} "
-                f"of {self.role} node {self.node_id}",
+                N_(
+                    "{path}: holds key {key_id} of {role} node {node_id}, expected key {key_id2} of {role2} node {node_id2}"
+                ),
+                params={
+                    "path": info.path,
+                    "key_id": info.key_id,
+                    "role": info.role,
+                    "node_id": info.node_id,
+                    "key_id2": key_id,
+                    "role2": self.role,
+                    "node_id2": self.node_id,
+                },
                 reason="corrupt-identity",
             )
 
@@ -243,8 +265,15 @@ class Identity:
         k = self._current
         if not k.created <= now < k.expires:
             raise TrustError(
-                f"own key {k.key_id} is valid {format_time(k.created)} to {format_time(k.expires)}, not at "
-                f"{format_time(now)}: make a new identity card and have every peer enrol it",
+                N_(
+                    "own key {key_id} is valid {created} to {expires}, not at {now}: make a new identity card and have every peer enrol it"
+                ),
+                params={
+                    "key_id": k.key_id,
+                    "created": format_time(k.created),
+                    "expires": format_time(k.expires),
+                    "now": format_time(now),
+                },
                 reason="expired-key",
             )
 
@@ -265,7 +294,11 @@ class Identity:
         if reads is not None and card.reads != reads:
             card = self._write_card(key, self.secret_for(key.key_id), reads)
         if card.key_id != key.key_id or card.node_id != self.node_id or card.role != self.role:
-            raise KeySetupError(f"{path}: is not the card of key {key.key_id} of this node", reason="corrupt-identity")
+            raise KeySetupError(
+                N_("{path}: is not the card of key {key_id} of this node"),
+                params={"path": path, "key_id": key.key_id},
+                reason="corrupt-identity",
+            )
         return card
 
     def _write_card(self, key: OwnKey, secret: SecretKeys, reads: int = 1) -> IdentityCard:
@@ -364,7 +397,12 @@ class Identity:
         """
         target = self.key(key_id or self.current_key_id)
         if target.status is OwnKeyStatus.REVOKED:
-            raise KeyStoreError(f"own key {target.key_id} is already revoked", reason="already-revoked", exit_code=3)
+            raise KeyStoreError(
+                N_("own key {key_id} is already revoked"),
+                params={"key_id": target.key_id},
+                reason="already-revoked",
+                exit_code=3,
+            )
         secret = self.secret_for(target.key_id)
         statement = make_revocation(secret, node_id=self.node_id, role=self.role, reason=reason, created=now)
         keys = [
@@ -418,7 +456,8 @@ def create_identity(
     """
     if Identity.exists(keys_dir):
         raise KeySetupError(
-            f"{keys_dir / IDENTITY_FILE}: this node already has an identity; use `keys rotate` for new keys",
+            N_("{path}: this node already has an identity; use `keys rotate` for new keys"),
+            params={"path": keys_dir / IDENTITY_FILE},
             reason="identity-exists",
         )
     text_field(name, "node name")
@@ -493,18 +532,24 @@ def _read_document(keys_dir: Path) -> dict[str, Any]:
             data = fh.read(MAX_IDENTITY_BYTES + 1)
     except FileNotFoundError:
         raise KeySetupError(
-            f"{path}: missing; this node has no identity yet (run `keys init`)", reason="no-identity"
+            N_("{path}: missing; this node has no identity yet (run `keys init`)"),
+            params={"path": path},
+            reason="no-identity",
         ) from None
     except OSError as exc:
-        raise KeySetupError(f"{path}: cannot read: {exc.strerror}", reason="no-identity") from None
+        raise KeySetupError(
+            N_("{path}: cannot read: {problem}"), params={"path": path, "problem": exc.strerror}, reason="no-identity"
+        ) from None
     try:
         if not data.endswith(b"\n"):
-            raise EncodingError("truncated (the file ends with a newline)")
+            raise EncodingError(N_("truncated (the file ends with a newline)"))
         document = canonical.decode(data[:-1])
         _check_document(document)
         return document
     except (EncodingError, StatementError) as exc:
-        raise KeySetupError(f"{path}: damaged: {exc}", reason="corrupt-identity") from None
+        raise KeySetupError(
+            N_("{path}: damaged: {problem}"), params={"path": path, "problem": exc}, reason="corrupt-identity"
+        ) from None
 
 
 def _check_document(document: dict[str, Any]) -> None:
@@ -529,10 +574,12 @@ def _own_key(value: object) -> OwnKey:
     try:
         status = OwnKeyStatus(doc["status"])
     except ValueError:
-        raise EncodingError(f"unknown key status {doc['status']!r:.20}") from None
+        raise EncodingError(N_("unknown key status {status!r:.20}"), params={"status": doc["status"]}) from None
     public = public_field(doc["public"])
     if public.key_id != check_key_id(doc["key_id"]):
-        raise EncodingError(f"key {doc['key_id']}: key id is not the fingerprint of its public keys")
+        raise EncodingError(
+            N_("key {key_id}: key id is not the fingerprint of its public keys"), params={"key_id": doc["key_id"]}
+        )
     return OwnKey(
         key_id=doc["key_id"],
         public=public,
@@ -545,5 +592,5 @@ def _own_key(value: object) -> OwnKey:
 
 def _statement(value: object) -> Statement:
     if not isinstance(value, dict):
-        raise EncodingError("statements[] must be objects")
+        raise EncodingError(N_("statements[] must be objects"))
     return parse_statement(canonical.encode(value))

@@ -128,7 +128,9 @@ def write_key_file(
         key = _UNPROTECTED_KEY
     else:
         if not passphrase:
-            raise KeySetupError("the passphrase is empty; give one, or use --no-passphrase", reason="empty-passphrase")
+            raise KeySetupError(
+                N_("the passphrase is empty; give one, or use --no-passphrase"), reason="empty-passphrase"
+            )
         _check_profile(path, profile.name, profile.opslimit, profile.memlimit, allowed)
         salt = random(_SALT_BYTES)
         protection = {
@@ -185,7 +187,9 @@ def atomic_write(path: Path, data: bytes, *, replace: bool, mode: int = 0o600) -
             try:
                 os.link(tmp, path)  # fails if path exists, unlike rename
             except FileExistsError as exc:
-                raise KeySetupError(f"{path}: already exists; refusing to overwrite it", reason="file-exists") from exc
+                raise KeySetupError(
+                    N_("{path}: already exists; refusing to overwrite it"), params={"path": path}, reason="file-exists"
+                ) from exc
     finally:
         tmp.unlink(missing_ok=True)
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -204,21 +208,30 @@ def read_private_file(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError as exc:
-        raise KeySetupError(f"{path}: missing", reason="missing-key-file") from exc
+        raise KeySetupError(N_("{path}: missing"), params={"path": path}, reason="missing-key-file") from exc
     except OSError as exc:
-        raise KeySetupError(f"{path}: cannot open: {exc.strerror}", reason="key-file-unreadable") from exc
+        raise KeySetupError(
+            N_("{path}: cannot open: {problem}"),
+            params={"path": path, "problem": exc.strerror},
+            reason="key-file-unreadable",
+        ) from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise KeySetupError(f"{path}: not a regular file", reason="key-file-unreadable")
+            raise KeySetupError(N_("{path}: not a regular file"), params={"path": path}, reason="key-file-unreadable")
         if st.st_mode & 0o077:
             raise KeySetupError(
-                f"{path}: mode {stat.S_IMODE(st.st_mode):04o} lets group or others read it; "
-                f"refusing to use it (expected 0600: chmod 600 {path}, and consider the key exposed)",
+                N_(
+                    "{path}: mode {mode:04o} lets group or others read it; refusing to use it (expected 0600: chmod 600 {path}, and consider the key exposed)"
+                ),
+                params={"path": path, "mode": stat.S_IMODE(st.st_mode)},
                 reason="key-file-permissions",
             )
         if st.st_size > limit:
-            raise KeyFileError(f"{path}: {st.st_size} bytes, more than a key file can be ({limit})")
+            raise KeyFileError(
+                N_("{path}: {st_size} bytes, more than a key file can be ({limit})"),
+                params={"path": path, "st_size": st.st_size, "limit": limit},
+            )
         with os.fdopen(os.dup(fd), "rb") as fh:
             return fh.read(limit + 1)
     finally:
@@ -256,28 +269,37 @@ def open_key_file(
         )
     except nacl.exceptions.CryptoError:
         if protection["kdf"] == KDF_NONE:
-            raise KeyFileError(f"{path}: the private part does not authenticate (damaged file)") from None
+            raise KeyFileError(
+                N_("{path}: the private part does not authenticate (damaged file)"), params={"path": path}
+            ) from None
         raise PassphraseError(N_("wrong passphrase"), where=f"{path}: ") from None
     keys = SecretKeys(plain[:32], plain[32:])
     if keys.public != info.public:
-        raise KeyFileError(f"{path}: the private keys do not match the public keys recorded in the file")
+        raise KeyFileError(
+            N_("{path}: the private keys do not match the public keys recorded in the file"), params={"path": path}
+        )
     return info, keys
 
 
 def _load(path: Path, allow_insecure_test_kdf: bool | None) -> dict[str, Any]:
     data = read_private_file(path)
     if not data.endswith(b"\n"):
-        raise KeyFileError(f"{path}: truncated (a key file ends with a newline)")
+        raise KeyFileError(N_("{path}: truncated (a key file ends with a newline)"), params={"path": path})
     try:
         doc = canonical.decode(data[:-1])
     except EncodingError as exc:
-        raise KeyFileError(f"{path}: not a credgap key file (truncated or corrupted: {exc})") from None
+        raise KeyFileError(
+            N_("{path}: not a credgap key file (truncated or corrupted: {problem})"),
+            params={"path": path, "problem": exc},
+        ) from None
     try:
         _check_schema(doc)
     except EncodingError as exc:
-        raise KeyFileError(f"{path}: not a valid credgap key file: {exc}") from None
+        raise KeyFileError(
+            N_("{path}: not a valid credgap key file: {problem}"), params={"path": path, "problem": exc}
+        ) from None
     if not hmac.compare_digest(doc["check"], _check_digest(doc)):
-        raise KeyFileError(f"{path}: damaged (its check digest does not match its contents)")
+        raise KeyFileError(N_("{path}: damaged (its check digest does not match its contents)"), params={"path": path})
     protection = doc["protection"]
     if protection["kdf"] == KDF_ARGON2ID:
         allowed = insecure_test_kdf_allowed() if allow_insecure_test_kdf is None else allow_insecure_test_kdf
@@ -288,21 +310,39 @@ def _load(path: Path, allow_insecure_test_kdf: bool | None) -> dict[str, Any]:
 def _check_profile(path: Path, name: str, opslimit: int, memlimit: int, test_allowed: bool) -> None:
     if opslimit > MAX_OPSLIMIT or memlimit > MAX_MEMLIMIT:
         raise KeyFileError(
-            f"{path}: Argon2id parameters opslimit={opslimit} memlimit={memlimit} exceed the supported "
-            f"maximum (opslimit {MAX_OPSLIMIT}, memlimit {MAX_MEMLIMIT})"
+            N_(
+                "{path}: Argon2id parameters opslimit={opslimit} memlimit={memlimit} exceed the supported maximum (opslimit {max_opslimit}, memlimit {max_memlimit})"
+            ),
+            params={
+                "path": path,
+                "opslimit": opslimit,
+                "memlimit": memlimit,
+                "max_opslimit": MAX_OPSLIMIT,
+                "max_memlimit": MAX_MEMLIMIT,
+            },
         )
     if name == TEST_PROFILE.name:
         if not test_allowed:
             raise KeyFileError(
-                f"{path}: uses the insecure test-only Argon2id profile; a real node refuses it "
-                f"(re-create the key, or set {INSECURE_TEST_ENV}=1 in tests only)",
+                N_(
+                    "{path}: uses the insecure test-only Argon2id profile; a real node refuses it (re-create the key, or set {insecure_test_env}=1 in tests only)"
+                ),
+                params={"path": path, "insecure_test_env": INSECURE_TEST_ENV},
                 reason="insecure-test-key-file",
             )
         return
     if opslimit < MIN_OPSLIMIT or memlimit < MIN_MEMLIMIT:
         raise KeyFileError(
-            f"{path}: Argon2id parameters too weak: opslimit={opslimit} memlimit={memlimit // 1024} KiB; "
-            f"at least opslimit={MIN_OPSLIMIT} memlimit={MIN_MEMLIMIT // 1024} KiB are required",
+            N_(
+                "{path}: Argon2id parameters too weak: opslimit={opslimit} memlimit={memlimit_kib} KiB; at least opslimit={min_opslimit} memlimit={min_memlimit_kib} KiB are required"
+            ),
+            params={
+                "path": path,
+                "opslimit": opslimit,
+                "memlimit_kib": memlimit // 1024,
+                "min_opslimit": MIN_OPSLIMIT,
+                "min_memlimit_kib": MIN_MEMLIMIT // 1024,
+            },
             reason="weak-key-file",
         )
 
@@ -339,33 +379,41 @@ def _check_schema(doc: dict[str, Any]) -> None:
         {"type", "v", "node_id", "role", "key_id", "public", "created", "expires", "protection", "ciphertext", "check"},
     )
     if doc["type"] != FILE_TYPE or doc["v"] != 1:
-        raise EncodingError(f"type/v must be {FILE_TYPE}/1, found {doc['type']!r:.40}/{doc['v']!r:.10}")
+        raise EncodingError(
+            N_("type/v must be {file_type}/1, found {type!r:.40}/{v!r:.10}"),
+            params={"file_type": FILE_TYPE, "type": doc["type"], "v": doc["v"]},
+        )
     node_id_field(doc["node_id"])
     role_field(doc["role"])
     check_key_id(doc["key_id"])
     public = public_field(doc["public"])
     if public.key_id != doc["key_id"]:
-        raise EncodingError("key_id is not the fingerprint of the public keys")
+        raise EncodingError(N_("key_id is not the fingerprint of the public keys"))
     created = parse_time(doc["created"], "created")
     if parse_time(doc["expires"], "expires") <= created:
-        raise EncodingError("expires is not after created")
+        raise EncodingError(N_("expires is not after created"))
     protection = doc["protection"]
     kdf = protection.get("kdf") if isinstance(protection, dict) else None
     if kdf == KDF_NONE:
         fields(protection, "protection", {"kdf", "profile", "aead", "nonce"})
         if protection["profile"] != KDF_NONE:
-            raise EncodingError("protection.profile must be 'none' without a passphrase")
+            raise EncodingError(N_("protection.profile must be 'none' without a passphrase"))
     elif kdf == KDF_ARGON2ID:
         fields(protection, "protection", {"kdf", "profile", "opslimit", "memlimit", "salt", "aead", "nonce"})
         if protection["profile"] not in _PROFILES:
-            raise EncodingError(f"protection.profile must be one of {', '.join(_PROFILES)}")
+            raise EncodingError(
+                N_("protection.profile must be one of {profiles}"), params={"profiles": ", ".join(_PROFILES)}
+            )
         int_field(protection["opslimit"], "protection.opslimit", 1, 2**32 - 1)
         int_field(protection["memlimit"], "protection.memlimit", 1, 2**53 - 1)
         hex_field(protection["salt"], "protection.salt", _SALT_BYTES)
     else:
-        raise EncodingError(f"protection.kdf must be {KDF_ARGON2ID} or {KDF_NONE}")
+        raise EncodingError(
+            N_("protection.kdf must be {kdf_argon2id} or {kdf_none}"),
+            params={"kdf_argon2id": KDF_ARGON2ID, "kdf_none": KDF_NONE},
+        )
     if protection["aead"] != AEAD:
-        raise EncodingError(f"protection.aead must be {AEAD}")
+        raise EncodingError(N_("protection.aead must be {aead}"), params={"aead": AEAD})
     hex_field(protection["nonce"], "protection.nonce", _NONCE_BYTES)
     hex_field(doc["ciphertext"], "ciphertext", _PLAIN_BYTES + 16)
     hex_field(doc["check"], "check", 32)

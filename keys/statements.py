@@ -21,7 +21,7 @@ from typing import Any
 
 from keys import canonical
 from keys.contexts import Purpose
-from keys.errors import EncodingError, SignatureError, StatementError, TrustError
+from keys.errors import N_, EncodingError, SignatureError, StatementError, TrustError
 from keys.identity import PublicKeys, Role, SecretKeys, check_key_id
 from keys.schema import fields, hex_field, int_field, node_id_field, public_field, role_field
 from keys.times import format_time, parse_time, to_second
@@ -157,7 +157,10 @@ def make_succession(
         reads=reads,
     )
     if not 1 <= reads <= MAX_READS:
-        raise StatementError(f"a statement advertises a package format from 1 to {MAX_READS}, not {reads}")
+        raise StatementError(
+            N_("a statement advertises a package format from 1 to {max_reads}, not {reads}"),
+            params={"max_reads": MAX_READS, "reads": reads},
+        )
     _check_last_seq(unsigned.last_seq)
     data = unsigned.signed_bytes()
     return replace(
@@ -172,7 +175,10 @@ def make_revocation(
 ) -> RevocationStatement:
     """A revocation statement for ``secret``'s own key, signed by it."""
     if reason not in REVOCATION_REASONS:
-        raise StatementError(f"revocation reason must be one of {', '.join(REVOCATION_REASONS)}, not {reason!r}")
+        raise StatementError(
+            N_("revocation reason must be one of {reasons}, not {reason!r}"),
+            params={"reasons": ", ".join(REVOCATION_REASONS), "reason": reason},
+        )
     unsigned = RevocationStatement(node_id, role, secret.key_id, reason, to_second(created))
     return replace(unsigned, signature=secret.sign(Purpose.REVOCATION, unsigned.signed_bytes()))
 
@@ -183,7 +189,10 @@ def make_revocation(
 def parse_statement(data: bytes) -> Statement:
     """Decode a succession or revocation statement (structure only: signatures are checked by the rules)."""
     if len(data) > MAX_STATEMENT_BYTES:
-        raise StatementError(f"{len(data)} bytes, more than a key statement can be ({MAX_STATEMENT_BYTES})")
+        raise StatementError(
+            N_("{n_data} bytes, more than a key statement can be ({max_statement_bytes})"),
+            params={"n_data": len(data), "max_statement_bytes": MAX_STATEMENT_BYTES},
+        )
     body = data[:-1] if data.endswith(b"\n") else data
     try:
         envelope = canonical.decode(body)
@@ -193,19 +202,19 @@ def parse_statement(data: bytes) -> Statement:
             return _parse_succession(envelope)
         if kind == REVOCATION_TYPE:
             return _parse_revocation(envelope)
-        raise EncodingError(f"not a key statement (type {kind!r:.40})")
+        raise EncodingError(N_("not a key statement (type {kind!r:.40})"), params={"kind": kind})
     except EncodingError as exc:
-        raise StatementError(f"not a valid key statement: {exc}") from None
+        raise StatementError(N_("not a valid key statement: {problem}"), params={"problem": exc}) from None
 
 
 def statement_from_object(value: object) -> Statement:
     """A statement from its decoded JSON object (a package's key announcement), checked like :func:`parse_statement`."""
     if not isinstance(value, dict):
-        raise StatementError("a key statement must be a JSON object")
+        raise StatementError(N_("a key statement must be a JSON object"))
     try:
         data = canonical.encode(value)
     except EncodingError as exc:
-        raise StatementError(f"not a valid key statement: {exc}") from None
+        raise StatementError(N_("not a valid key statement: {problem}"), params={"problem": exc}) from None
     return parse_statement(data)
 
 
@@ -231,13 +240,13 @@ def _parse_succession(envelope: dict[str, Any]) -> SuccessionStatement:
         | ({"reads"} if version == 2 else set()),
     )
     if doc["v"] not in (1, 2) or isinstance(doc["v"], bool):
-        raise EncodingError(f"unsupported statement version {doc['v']!r:.10}")
+        raise EncodingError(N_("unsupported statement version {v!r:.10}"), params={"v": doc["v"]})
     reads = doc.get("reads", 1)
     if version == 2 and (not isinstance(reads, int) or isinstance(reads, bool) or not 2 <= reads <= MAX_READS):
-        raise EncodingError(f"reads must be an integer from 2 to {MAX_READS}")
+        raise EncodingError(N_("reads must be an integer from 2 to {max_reads}"), params={"max_reads": MAX_READS})
     raw_seq = doc["last_seq"]
     if not isinstance(raw_seq, dict):
-        raise EncodingError("last_seq must be an object of node id -> sequence number")
+        raise EncodingError(N_("last_seq must be an object of node id -> sequence number"))
     last_seq = {
         node_id_field(k, "last_seq node id"): int_field(v, f"last_seq[{k}]", 0, MAX_SEQ) for k, v in raw_seq.items()
     }
@@ -256,11 +265,11 @@ def _parse_succession(envelope: dict[str, Any]) -> SuccessionStatement:
         reads=reads,
     )
     if doc["new_key_id"] != statement.new_key_id:
-        raise EncodingError("new_key_id is not the fingerprint of new_public")
+        raise EncodingError(N_("new_key_id is not the fingerprint of new_public"))
     if statement.new_key_id == statement.old_key_id:
-        raise EncodingError("the new key is the old key")
+        raise EncodingError(N_("the new key is the old key"))
     if statement.new_expires <= statement.new_created:
-        raise EncodingError("new_expires is not after new_created")
+        raise EncodingError(N_("new_expires is not after new_created"))
     return statement
 
 
@@ -268,9 +277,9 @@ def _parse_revocation(envelope: dict[str, Any]) -> RevocationStatement:
     fields(envelope, "revocation statement", {"statement", "signature"})
     doc = fields(envelope["statement"], "statement", {"type", "v", "node_id", "role", "key_id", "reason", "created"})
     if doc["v"] != 1:
-        raise EncodingError(f"unsupported statement version {doc['v']!r:.10}")
+        raise EncodingError(N_("unsupported statement version {v!r:.10}"), params={"v": doc["v"]})
     if doc["reason"] not in REVOCATION_REASONS:
-        raise EncodingError(f"reason must be one of {', '.join(REVOCATION_REASONS)}")
+        raise EncodingError(N_("reason must be one of {reasons}"), params={"reasons": ", ".join(REVOCATION_REASONS)})
     return RevocationStatement(
         node_id=node_id_field(doc["node_id"]),
         role=role_field(doc["role"]),
@@ -283,7 +292,10 @@ def _parse_revocation(envelope: dict[str, Any]) -> RevocationStatement:
 
 def _check_last_seq(last_seq: Mapping[str, int]) -> None:
     if len(last_seq) > MAX_RECIPIENTS:
-        raise StatementError(f"a succession statement names at most {MAX_RECIPIENTS} recipients")
+        raise StatementError(
+            N_("a succession statement names at most {max_recipients} recipients"),
+            params={"max_recipients": MAX_RECIPIENTS},
+        )
 
 
 # -- the rules -----------------------------------------------------------------------------------
@@ -322,48 +334,80 @@ def check_succession(
     who = f"succession statement of node {statement.node_id} for key {statement.old_key_id}"
     if old is None:
         raise TrustError(
-            f"{who}: that key is not in the trust store (signed by an untrusted key)", reason="untrusted-key"
+            N_("{who}: that key is not in the trust store (signed by an untrusted key)"),
+            params={"who": who},
+            reason="untrusted-key",
         )
     data = statement.signed_bytes()
     try:
         old.public.verify(Purpose.SUCCESSION, data, statement.old_signature)
     except SignatureError:
-        raise SignatureError(f"{who}: the replaced key's signature does not verify") from None
+        raise SignatureError(N_("{who}: the replaced key's signature does not verify"), params={"who": who}) from None
     if old.node_id != statement.node_id or old.role != statement.role:
         raise TrustError(
-            f"{who}: key {old.key_id} belongs to {old.role} node {old.node_id}, not to {statement.role} node "
-            f"{statement.node_id}; a node can only rotate its own key",
+            N_(
+                "{who}: key {key_id} belongs to {role} node {node_id}, not to {role2} node {node_id2}; a node can only rotate its own key"
+            ),
+            params={
+                "who": who,
+                "key_id": old.key_id,
+                "role": old.role,
+                "node_id": old.node_id,
+                "role2": statement.role,
+                "node_id2": statement.node_id,
+            },
             reason="wrong-node",
         )
     try:
         statement.new_public.verify(Purpose.SUCCESSION, data, statement.new_signature)
     except SignatureError:
-        raise SignatureError(f"{who}: the new key's signature does not verify") from None
+        raise SignatureError(N_("{who}: the new key's signature does not verify"), params={"who": who}) from None
     new_id = statement.new_key_id
     existing = state.get(new_id)
     if old.status is KeyStatus.SUPERSEDED and old.replaced_by == new_id and existing is not None:
         return SuccessionChange(old=old, new=existing, last_seq=old.last_seq or 0, already_applied=True)
     if old.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
-        raise TrustError(f"{who}: key {old.key_id} is {old.status.value}", reason="revoked-key")
+        raise TrustError(
+            N_("{who}: key {key_id} is {status}"),
+            params={"who": who, "key_id": old.key_id, "status": old.status.value},
+            reason="revoked-key",
+        )
     if old.status is KeyStatus.SUPERSEDED:
         raise TrustError(
-            f"{who}: key {old.key_id} was already replaced by {old.replaced_by}; only the current key of a node "
-            "can name its successor",
+            N_(
+                "{who}: key {key_id} was already replaced by {replaced_by}; only the current key of a node can name its successor"
+            ),
+            params={"who": who, "key_id": old.key_id, "replaced_by": old.replaced_by},
             reason="superseded-key",
         )
     if not old.created <= statement.created <= old.expires:
         raise TrustError(
-            f"{who}: made at {format_time(statement.created)}, outside the key's validity "
-            f"{format_time(old.created)} to {format_time(old.expires)}",
+            N_("{who}: made at {created}, outside the key's validity {created2} to {expires}"),
+            params={
+                "who": who,
+                "created": format_time(statement.created),
+                "created2": format_time(old.created),
+                "expires": format_time(old.expires),
+            },
             reason="expired-key",
         )
     if existing is not None:
         if existing.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
-            raise TrustError(f"{who}: the new key {new_id} is {existing.status.value}", reason="revoked-key")
-        raise TrustError(f"{who}: the new key {new_id} is already in the trust store", reason="duplicate-key")
+            raise TrustError(
+                N_("{who}: the new key {new_id} is {status}"),
+                params={"who": who, "new_id": new_id, "status": existing.status.value},
+                reason="revoked-key",
+            )
+        raise TrustError(
+            N_("{who}: the new key {new_id} is already in the trust store"),
+            params={"who": who, "new_id": new_id},
+            reason="duplicate-key",
+        )
     if now >= statement.new_expires:
         raise TrustError(
-            f"{who}: the new key {new_id} expired at {format_time(statement.new_expires)}", reason="expired-key"
+            N_("{who}: the new key {new_id} expired at {new_expires}"),
+            params={"who": who, "new_id": new_id, "new_expires": format_time(statement.new_expires)},
+            reason="expired-key",
         )
     last = statement.last_seq.get(recipient_node_id, 0) if recipient_node_id else 0
     new = TrustedKey(
@@ -386,15 +430,24 @@ def check_revocation(statement: RevocationStatement, state: TrustState) -> Revoc
     key = state.get(statement.key_id)
     who = f"revocation statement of node {statement.node_id} for key {statement.key_id}"
     if key is None:
-        raise TrustError(f"{who}: that key is not in the trust store", reason="untrusted-key")
+        raise TrustError(N_("{who}: that key is not in the trust store"), params={"who": who}, reason="untrusted-key")
     try:
         key.public.verify(Purpose.REVOCATION, statement.signed_bytes(), statement.signature)
     except SignatureError:
-        raise SignatureError(f"{who}: the signature of the revoked key does not verify") from None
+        raise SignatureError(
+            N_("{who}: the signature of the revoked key does not verify"), params={"who": who}
+        ) from None
     if key.node_id != statement.node_id or key.role != statement.role:
         raise TrustError(
-            f"{who}: key {key.key_id} belongs to {key.role} node {key.node_id}, not to {statement.role} node "
-            f"{statement.node_id}",
+            N_("{who}: key {key_id} belongs to {role} node {node_id}, not to {role2} node {node_id2}"),
+            params={
+                "who": who,
+                "key_id": key.key_id,
+                "role": key.role,
+                "node_id": key.node_id,
+                "role2": statement.role,
+                "node_id2": statement.node_id,
+            },
             reason="wrong-node",
         )
     return RevocationChange(key=key, already_applied=key.status is KeyStatus.REVOKED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from keys.errors import EncodingError
+from keys.errors import N_, EncodingError
 from keys.strict import matches, whole
 
 _TS = whole(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")  # strptime alone takes "٢٠٢٦"
@@ -29,19 +29,24 @@ def format_time(at: datetime) -> str:
 def parse_time(text: object, field: str) -> datetime:
     """Parse a document time; ``field`` names it in the error."""
     if not matches(text, _TS):
-        raise EncodingError(f"{field} must be a UTC time written YYYY-MM-DDTHH:MM:SSZ, found {text!r:.40}")
+        raise EncodingError(
+            N_("{field} must be a UTC time written YYYY-MM-DDTHH:MM:SSZ, found {text!r:.40}"),
+            params={"field": field, "text": text},
+        )
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError as exc:
-        raise EncodingError(f"{field} is not a valid time: {text}") from exc
+        raise EncodingError(N_("{field} is not a valid time: {text}"), params={"field": field, "text": text}) from exc
 
 
 def parse_validity(text: str) -> timedelta:
     """Parse a key validity such as ``2y``, ``26w`` or ``90d`` (1 day to 10 years)."""
     match = _VALIDITY.fullmatch(text)
     if not match:
-        raise EncodingError(f"bad validity {text!r}: expected a number and d, w or y (e.g. 2y)")
+        raise EncodingError(
+            N_("bad validity {text!r}: expected a number and d, w or y (e.g. 2y)"), params={"text": text}
+        )
     span = timedelta(days=int(match.group(1)) * _DAYS[match.group(2)])
     if not MIN_VALIDITY <= span <= MAX_VALIDITY:
-        raise EncodingError(f"validity {text} is outside 1d to 10y")
+        raise EncodingError(N_("validity {text} is outside 1d to 10y"), params={"text": text})
     return span

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from keys.errors import TrustError
+from keys.errors import N_, TrustError
 from keys.identity import PublicKeys, Role
 
 
@@ -60,7 +60,9 @@ class TrustState:
         by_id: dict[str, TrustedKey] = {}
         for k in keys:
             if k.key_id in by_id:
-                raise TrustError(f"trust store holds key id {k.key_id} twice", reason="duplicate-key")
+                raise TrustError(
+                    N_("trust store holds key id {key_id} twice"), params={"key_id": k.key_id}, reason="duplicate-key"
+                )
             by_id[k.key_id] = k
         self._by_id: Mapping[str, TrustedKey] = by_id
 
@@ -81,25 +83,36 @@ class TrustState:
         """
         key = self._by_id.get(key_id)
         if key is None:
-            raise TrustError(f"signer key {key_id} is not in the trust store", reason="unknown-signer")
+            raise TrustError(
+                N_("signer key {key_id} is not in the trust store"), params={"key_id": key_id}, reason="unknown-signer"
+            )
         if key.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
             raise TrustError(
-                f"signer key {key_id} of node {key.node_id} is {key.status.value}", reason="revoked-signer"
+                N_("signer key {key_id} of node {node_id} is {status}"),
+                params={"key_id": key_id, "node_id": key.node_id, "status": key.status.value},
+                reason="revoked-signer",
             )
         if key.role != role:
             raise TrustError(
-                f"signer key {key_id} belongs to {key.role} node {key.node_id}; expected a {role} node",
+                N_("signer key {key_id} belongs to {role} node {node_id}; expected a {role2} node"),
+                params={"key_id": key_id, "role": key.role, "node_id": key.node_id, "role2": role},
                 reason="wrong-role",
             )
         if not key.created <= at <= key.expires:
             raise TrustError(
-                f"signer key {key_id} is valid {key.created.isoformat()} to {key.expires.isoformat()}, "
-                f"not at {at.isoformat()}",
+                N_("signer key {key_id} is valid {created} to {expires}, not at {at}"),
+                params={
+                    "key_id": key_id,
+                    "created": key.created.isoformat(),
+                    "expires": key.expires.isoformat(),
+                    "at": at.isoformat(),
+                },
                 reason="expired-signer",
             )
         if key.status is KeyStatus.SUPERSEDED and (seq is None or key.last_seq is None or seq > key.last_seq):
             raise TrustError(
-                f"signer key {key_id} was superseded after sequence {key.last_seq}; it cannot sign {seq}",
+                N_("signer key {key_id} was superseded after sequence {last_seq}; it cannot sign {seq}"),
+                params={"key_id": key_id, "last_seq": key.last_seq, "seq": seq},
                 reason="superseded-signer",
             )
         return key
@@ -108,9 +121,15 @@ class TrustState:
         """The key to seal to when sending to ``node_id`` (its one TRUSTED key)."""
         current = [k for k in self._by_id.values() if k.node_id == node_id and k.status is KeyStatus.TRUSTED]
         if not current:
-            raise TrustError(f"no trusted key for node {node_id}", reason="unknown-recipient")
+            raise TrustError(
+                N_("no trusted key for node {node_id}"), params={"node_id": node_id}, reason="unknown-recipient"
+            )
         if len(current) > 1:
-            raise TrustError(f"node {node_id} has {len(current)} current keys", reason="ambiguous-recipient")
+            raise TrustError(
+                N_("node {node_id} has {n_current} current keys"),
+                params={"node_id": node_id, "n_current": len(current)},
+                reason="ambiguous-recipient",
+            )
         return current[0]
 
     def peers(self, role: Role) -> list[TrustedKey]:

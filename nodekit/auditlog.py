@@ -24,6 +24,7 @@ from keys.identity import parse_fingerprint
 from keys.identity_store import Identity
 from nodekit.errors import ExitCode, NodeError
 from nodekit.events import row_to_entry
+from nodekit.i18n import N_
 from nodekit.models import LogCheckpointRow, ReceiptRow, TransferLogRow
 from transfer import merkle
 from transfer.checkpoint import Checkpoint, parse_checkpoint, read_checkpoint, sign_checkpoint
@@ -130,16 +131,22 @@ def pinned_keys(keys: Mapping[str, PublicKeys], fingerprints: Iterable[str]) -> 
         try:
             key_id = parse_fingerprint(fp)
         except Exception as exc:
-            raise AuditError(f"--key-fingerprint {fp!r}: {exc}", reason="bad-fingerprint") from None
+            raise AuditError(
+                N_("--key-fingerprint {fp!r}: {problem}"), params={"fp": fp, "problem": exc}, reason="bad-fingerprint"
+            ) from None
         public = keys.get(key_id)
         if public is None:
             raise AuditKeyMismatch(
-                f"--key-fingerprint {fp}: this node's identity lists no key {key_id}; the checkpoints cannot be "
-                "verified against it (NOT verified)"
+                N_(
+                    "--key-fingerprint {fp}: this node's identity lists no key {key_id}; the checkpoints cannot be verified against it (NOT verified)"
+                ),
+                params={"fp": fp, "key_id": key_id},
             )
         if public.key_id != key_id:  # the identity file was altered: its keys no longer match their ids
             raise AuditKeyMismatch(
-                f"the public keys stored for {key_id} do not have that fingerprint (NOT verified)", reason="bad-key"
+                N_("the public keys stored for {key_id} do not have that fingerprint (NOT verified)"),
+                params={"key_id": key_id},
+                reason="bad-key",
             )
         out[key_id] = public
     return out
@@ -199,7 +206,9 @@ def verify_node_log(
     if against is not None:
         if against.node != node:
             raise LogVerificationError(
-                f"the checkpoint given is of node {against.node}, not of this node ({node})", reason="bad-checkpoint"
+                N_("the checkpoint given is of node {node}, not of this node ({node2})"),
+                params={"node": against.node, "node2": node},
+                reason="bad-checkpoint",
             )
         proof = [p.hex() for p in verify_against(log, against, keys)]
     return AuditResult(log=log, keys=sorted(keys), against=against, proof=proof, base=archive)
@@ -223,8 +232,16 @@ class ArchiveBase:
     def starting(self, first_live: int) -> ArchiveBase:
         if first_live > self.size:
             raise LogVerificationError(
-                f"entries {self.size}..{first_live - 1} are neither in the live log (it starts at entry {first_live}) "
-                f"nor in the base bundle {self.folder} (it ends at entry {self.size - 1}) (deleted)",
+                N_(
+                    "entries {size}..{last} are neither in the live log (it starts at entry {first_live}) nor in the base bundle {folder} (it ends at entry {bundle_last}) (deleted)"
+                ),
+                params={
+                    "size": self.size,
+                    "last": first_live - 1,
+                    "first_live": first_live,
+                    "folder": self.folder,
+                    "bundle_last": self.size - 1,
+                },
                 index=self.size,
                 reason="deleted",
             )
@@ -269,15 +286,22 @@ def load_base(folder: Path, node: str, keys: Mapping[str, PublicKeys]) -> Archiv
         cp_lines = (folder / "checkpoints.jsonl").read_bytes().splitlines()
     except OSError as exc:
         raise AuditError(
-            f"--base {folder}: not an evidence bundle of `audit export`: {exc.strerror}: {exc.filename}",
+            N_("--base {folder}: not an evidence bundle of `audit export`: {problem}: {filename}"),
+            params={"folder": folder, "problem": exc.strerror, "filename": exc.filename},
             reason="unreadable",
         ) from None
     except orjson.JSONDecodeError:
-        raise AuditError(f"--base {folder}/manifest.json: not JSON", reason="unreadable") from None
+        raise AuditError(
+            N_("--base {folder}/manifest.json: not JSON"), params={"folder": folder}, reason="unreadable"
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("node_id") != node:
         got = manifest.get("node_id") if isinstance(manifest, dict) else None
         entries.close()
-        raise AuditError(f"--base {folder}: a bundle of node {got!r:.80}, not of this node ({node})", reason="bad-base")
+        raise AuditError(
+            N_("--base {folder}: a bundle of node {got!r:.80}, not of this node ({node})"),
+            params={"folder": folder, "got": got, "node": node},
+            reason="bad-base",
+        )
     checkpoints: list[Checkpoint] = []
     for n, line in enumerate(cp_lines, 1):
         try:
@@ -285,7 +309,9 @@ def load_base(folder: Path, node: str, keys: Mapping[str, PublicKeys]) -> Archiv
         except (EncodingError, LogVerificationError) as exc:
             entries.close()
             raise LogVerificationError(
-                f"base bundle {folder}/checkpoints.jsonl line {n}: {exc}", reason="bad-checkpoint"
+                N_("base bundle {folder}/checkpoints.jsonl line {n}: {problem}"),
+                params={"folder": folder, "n": n, "problem": exc},
+                reason="bad-checkpoint",
             ) from None
     try:
         with entries:
@@ -293,7 +319,12 @@ def load_base(folder: Path, node: str, keys: Mapping[str, PublicKeys]) -> Archiv
                 read_entry_lines(entries, source=str(folder / "entries.jsonl")), checkpoints, keys, node=node
             )
     except LogVerificationError as exc:
-        raise LogVerificationError(f"base bundle {folder}: {exc}", index=exc.index, reason=exc.reason) from None
+        raise LogVerificationError(
+            N_("base bundle {folder}: {problem}"),
+            index=exc.index,
+            reason=exc.reason,
+            params={"folder": folder, "problem": exc},
+        ) from None
     return ArchiveBase(folder, log.size, log.covered, log.checkpoints, log.leaves)
 
 
@@ -305,7 +336,8 @@ def _matching(
         archived = base.leaf(entry.index)
         if archived is not None and archived != entry.leaf_hash:
             raise LogVerificationError(
-                f"entry {entry.index} was edited: it differs from its archived copy in {base.folder}",
+                N_("entry {index} was edited: it differs from its archived copy in {folder}"),
+                params={"index": entry.index, "folder": base.folder},
                 index=entry.index,
                 reason="edited",
             )
@@ -320,11 +352,17 @@ def load_against(session: Session, node: str, spec: str) -> Checkpoint:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise AuditError(f"{path}: cannot read: {exc.strerror}", reason="unreadable") from None
+            raise AuditError(
+                N_("{path}: cannot read: {problem}"),
+                params={"path": path, "problem": exc.strerror},
+                reason="unreadable",
+            ) from None
         try:
             return read_checkpoint(data)
         except LogVerificationError as exc:
-            raise LogVerificationError(f"{path}: {exc}", reason=exc.reason) from None
+            raise LogVerificationError(
+                N_("{path}: {problem}"), reason=exc.reason, params={"path": path, "problem": exc}
+            ) from None
     best: Checkpoint | None = None
     for doc, sig in session.execute(select(ReceiptRow.document, ReceiptRow.sig).where(ReceiptRow.direction == "in")):
         ack = parse_receipt(orjson.loads(doc), sig).acknowledges
@@ -332,8 +370,9 @@ def load_against(session: Session, node: str, spec: str) -> Checkpoint:
             best = ack
     if best is None:
         raise AuditError(
-            "no peer has acknowledged a checkpoint of this log yet (no receipt carries one): pass a checkpoint "
-            "file exported from the peer instead",
+            N_(
+                "no peer has acknowledged a checkpoint of this log yet (no receipt carries one): pass a checkpoint file exported from the peer instead"
+            ),
             reason="no-peer-checkpoint",
         )
     return best

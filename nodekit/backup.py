@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from nodekit.db import normalise_url
 from nodekit.errors import ExitCode, NodeError
+from nodekit.i18n import N_
 
 MANIFEST = "BACKUP.json"
 PAGES_PER_STEP = 1024  # pages copied per step: writers get the database between steps
@@ -51,7 +52,7 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite":
         return None
     if not parsed.database or parsed.database == ":memory:":
-        raise BackupUsage(f"{url}: an in-memory database has nothing to back up")
+        raise BackupUsage(N_("{url}: an in-memory database has nothing to back up"), params={"url": url})
     return Path(parsed.database)
 
 
@@ -73,13 +74,15 @@ def backup(
     pg = [label for label, path in files.items() if path is None]
     if pg:
         raise BackupUsage(
-            f"the {', '.join(pg)} database is PostgreSQL: back it up with pg_dump --format=custom "
-            "(docs/OPERATIONS.md, 'Backup and restore')"
+            N_(
+                "the {databases} database is PostgreSQL: back it up with pg_dump --format=custom (docs/OPERATIONS.md, 'Backup and restore')"
+            ),
+            params={"databases": ", ".join(pg)},
         )
     if dest.exists():
-        raise BackupUsage(f"{dest}: already exists; give a new directory for each backup")
+        raise BackupUsage(N_("{dest}: already exists; give a new directory for each backup"), params={"dest": dest})
     if not dest.parent.is_dir():
-        raise BackupUsage(f"{dest.parent}: no such directory")
+        raise BackupUsage(N_("{parent}: no such directory"), params={"parent": dest.parent})
     work = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(mode=0o700)
@@ -88,7 +91,9 @@ def backup(
         for label, path in files.items():
             assert path is not None
             if not path.is_file():
-                raise BackupError(f"{path}: the {label} database does not exist")
+                raise BackupError(
+                    N_("{path}: the {label} database does not exist"), params={"path": path, "label": label}
+                )
             target = work / f"{label}.db"
             _copy(path, target)
             out[target.name] = {"bytes": target.stat().st_size, "sha256": _sha256(target)}
@@ -120,14 +125,17 @@ def _copy(source: Path, target: Path) -> None:
                 src.backup(dst, pages=PAGES_PER_STEP)
                 check = dst.execute("PRAGMA integrity_check").fetchone()
                 if check is None or check[0] != "ok":
-                    raise BackupError(f"{target}: the copy fails SQLite's integrity check: {check}")
+                    raise BackupError(
+                        N_("{target}: the copy fails SQLite's integrity check: {check}"),
+                        params={"target": target, "check": check},
+                    )
                 dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
             finally:
                 dst.close()
         finally:
             src.close()
     except sqlite3.Error as exc:
-        raise BackupError(f"{source}: cannot back up: {exc}") from exc
+        raise BackupError(N_("{source}: cannot back up: {problem}"), params={"source": source, "problem": exc}) from exc
     target.chmod(0o600)
 
 

@@ -19,7 +19,7 @@ import orjson
 from keys.identity_store import Identity
 from nodekit import i18n
 from nodekit.db import database_fault, database_location, is_database_error, log_database_error
-from nodekit.errors import DiskFull, ExitCode, NodeError, shown
+from nodekit.errors import DiskFull, ExitCode, NodeError, shown, shown_value
 from nodekit.home import HOME_ENV, load_config, resolve_home
 from nodekit.logs import LOG_FORMAT_ENV, LOG_FORMATS, LogFormat, attach_node_log
 from nodekit.operator import OPERATOR_ENV, set_operator
@@ -45,6 +45,7 @@ class CliState:
     home: Path | None = None  # the node home, once it is opened
     log_format: LogFormat = "text"  # node.log's format (--log-format)
     command: str | None = None  # the subcommand run (e.g. "export"), for the metrics written after it
+    language: str = i18n.ENGLISH  # the language it spoke (what runs after it, e.g. the metrics, speaks it too)
 
 
 _STATE = CliState()
@@ -84,14 +85,14 @@ class NodeContext:
 
         def ask() -> str:
             if not sys.stdin.isatty():
-                raise click.UsageError("no passphrase: give --passphrase-file or set CREDGAP_PASSPHRASE")
-            return str(click.prompt("Key passphrase", hide_input=True, err=True))
+                raise click.UsageError(i18n._("no passphrase: give --passphrase-file or set CREDGAP_PASSPHRASE"))
+            return str(click.prompt(i18n._("Key passphrase"), hide_input=True, err=True))
 
         source = identity_ops.passphrase_source(
             cli_file=self.passphrase_file,
             config=node.config,
             prompt=ask,
-            warn=lambda text: click.echo(f"warning: {text}", err=True),
+            warn=lambda text: click.echo(i18n._("warning: {text}").format(text=shown_value(text)), err=True),
         )
         identity = identity_ops.load_identity(node, source)
         if unlock:
@@ -388,6 +389,7 @@ def run(root: click.Group, argv: Sequence[str] | None = None, *, prog_name: str 
             f"{name}: error: --lang {printable(str(exc), 40)}: expected one of {', '.join(i18n.LANGUAGES)}", err=True
         )
         return int(ExitCode.USAGE)
+    _STATE.language = language
     with i18n.speaking(language):
         i18n.translate_help(root)
         return _run(root, _without_lang(argv if argv is not None else sys.argv[1:]), name, prog_name)
@@ -452,6 +454,11 @@ def _run(root: click.Group, argv: Sequence[str] | None, name: str, prog_name: st
     except Exception as exc:  # the one place an error becomes an exit code
         return _report(name, exc)
     return int(ExitCode.OK)
+
+
+def last_language() -> str:
+    """The language the last :func:`run` spoke."""
+    return _STATE.language
 
 
 def last_invocation() -> tuple[str | None, Path | None]:

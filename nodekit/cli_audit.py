@@ -27,7 +27,7 @@ from nodekit.auditlog import (
 )
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context, table
 from nodekit.evidence import export_bundle
-from nodekit.i18n import _
+from nodekit.i18n import N_, Shown, _
 from nodekit.text import printable
 from transfer.checkpoint import Checkpoint
 from transfer.errors import LogVerificationError
@@ -124,7 +124,9 @@ def register(root: click.Group) -> None:
                     None,
                     as_json=as_json,
                 )
-                raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
+                raise LogVerificationError(
+                    N_("transfer log: {problem}"), index=exc.index, reason=exc.reason, params={"problem": exc}
+                ) from None
         data = {**result.as_dict(), "segments": segs}
         if restored is not None:
             data["against_abandoned"] = restored
@@ -135,7 +137,12 @@ def register(root: click.Group) -> None:
             except LogVerificationError as exc:
                 emit({"ok": False, "log": name, "index": exc.index, "reason": exc.reason, "message": str(exc)},
                      None, as_json=as_json)  # fmt: skip
-                raise LogVerificationError(f"{name}: {exc}", index=exc.index, reason=exc.reason) from None
+                raise LogVerificationError(
+                    N_("{name}: {problem}"),
+                    index=exc.index,
+                    reason=exc.reason,
+                    params={"name": Shown(name, name), "problem": exc},
+                ) from None
         data.update({name.replace(" ", "_"): summary for name, summary in extra.items()})
 
         def human() -> None:
@@ -284,7 +291,9 @@ def register(root: click.Group) -> None:
             except LogVerificationError as exc:  # the live log does not continue the base: no half bundle
                 if fresh:
                     shutil.rmtree(out, ignore_errors=True)
-                raise LogVerificationError(f"transfer log: {exc}", index=exc.index, reason=exc.reason) from None
+                raise LogVerificationError(
+                    N_("transfer log: {problem}"), index=exc.index, reason=exc.reason, params={"problem": exc}
+                ) from None
         emit(
             info,
             _("evidence bundle {path}: {entries} entries, {checkpoints} checkpoints").format(

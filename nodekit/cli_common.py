@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from nodekit import i18n
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
 from nodekit.home import resolve_home
 from nodekit.runtime import Node, NodeSpec, init_home, safe_url
@@ -103,8 +104,8 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         """Apply pending schema migrations to the node database."""
         node = nctx.node(check_schema=False)
         node.upgrade()
-        current, _ = node.schema_state()
-        click.echo(f"schema at {', '.join(sorted(current))}")
+        current, _heads = node.schema_state()
+        click.echo(i18n._("schema at {heads}").format(heads=", ".join(sorted(current))))
 
     @db_group.command("backup")
     @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
@@ -120,13 +121,15 @@ def register(root: click.Group, spec: NodeSpec) -> None:
         databases = {"node": node.config.database_url}
         if node.spec.other_databases is not None:
             databases.update(node.spec.other_databases(node))
-        current, _ = node.schema_state()
+        current, _heads = node.schema_state()
         about = {"role": node.spec.role, "name": node.config.name, "schema": sorted(current)}
         report = backup(databases, dest, about=about, clock=node.clock, optional=frozenset(databases) - {"node"})
         emit(
             {"path": str(report.path), "files": report.files},
             "\n".join(
-                f"backed up {dest / name} ({f['bytes']} bytes, sha256 {f['sha256']})"
+                i18n._("backed up {path} ({size} bytes, sha256 {sha256})").format(
+                    path=dest / name, size=f["bytes"], sha256=f["sha256"]
+                )
                 for name, f in report.files.items()
             ),
             as_json=as_json,

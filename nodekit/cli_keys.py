@@ -20,34 +20,14 @@ from keys.statements import REVOCATION_REASONS, RevocationStatement, SuccessionC
 from keys.times import format_time, parse_validity
 from nodekit import identity_ops
 from nodekit.cli import NodeContext, NodeGroup, display_width, emit, json_option, pass_node_context, table
-from nodekit.errors import shown
+from nodekit.errors import shown, shown_value
 from nodekit.i18n import N_, _, ngettext
+from nodekit.reasons import key_status_word, role_word
 from nodekit.runtime import NodeSpec
 from nodekit.text import printable
 from transfer.limits import READS_FORMAT
 
 EXPIRY_WARNING = timedelta(days=30)
-
-
-# the words `keys list` and `keys show` print for a role and a key status (--json keeps the English codes)
-_ROLES = {"internal": N_("internal"), "public": N_("public")}
-_STATUSES = {
-    "current": N_("current"),
-    "trusted": N_("trusted"),
-    "superseded": N_("superseded"),
-    "revoked": N_("revoked"),
-    "distrusted": N_("distrusted"),
-    "expired": N_("expired"),
-    "retired": N_("retired"),
-}
-
-
-def _role(role: str) -> str:
-    return _(_ROLES[role]) if role in _ROLES else role
-
-
-def _status(status: str) -> str:
-    return _(_STATUSES[status]) if status in _STATUSES else status
 
 
 def _validity(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
@@ -86,7 +66,7 @@ def _source(nctx: NodeContext, *, confirm: bool = False) -> identity_ops.Passphr
 
 
 def _warn(text: str) -> None:
-    click.echo(_("warning: {text}").format(text=text), err=True)
+    click.echo(_("warning: {text}").format(text=shown_value(text)), err=True)
 
 
 def _warn_test_kdf() -> None:
@@ -174,7 +154,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                 "  fingerprint {fp}\n"
                 "  next: `{program} keys export-card -o FILE`, carry the card to the peer, and read them the fingerprint"
             ).format(
-                role=_role(spec.role),
+                role=role_word(spec.role),
                 name=printable(identity.name),
                 node=identity.node_id,
                 fp=data["fingerprint"],
@@ -199,7 +179,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                 (
                     _("node"),
                     _("{name} ({role}), node id {node}").format(
-                        name=printable(data["name"]), role=_role(data["role"]), node=data["node_id"]
+                        name=printable(data["name"]), role=role_word(data["role"]), node=data["node_id"]
                     ),
                 ),
                 (_("key id"), data["key_id"]),
@@ -235,7 +215,8 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                     )
                 )
                 rows = [
-                    (k["fingerprint"], _status(k["status"]), k["created"], k["expires"]) for k in report.own["keys"]
+                    (k["fingerprint"], key_status_word(k["status"]), k["created"], k["expires"])
+                    for k in report.own["keys"]
                 ]
                 click.echo(table(rows, [_("fingerprint"), _("status"), _("created"), _("expires")]))
             click.echo("")
@@ -249,11 +230,13 @@ def register(root: click.Group, spec: NodeSpec) -> None:
             click.echo(_("trusted keys:"))
             rows2: list[tuple[object, ...]] = []
             for k in report.trusted:
-                status = _status(k["status"])
+                status = key_status_word(k["status"])
                 if k["status"] == "superseded":
                     status += " " + _("after seq {seq}").format(seq=k["last_seq"])
                 status += _(", expired") if k["expired"] else ""
-                rows2.append((k["fingerprint"], _role(k["role"]), k["node_name"], k["node_id"], status, k["expires"]))
+                rows2.append(
+                    (k["fingerprint"], role_word(k["role"]), k["node_name"], k["node_id"], status, k["expires"])
+                )
             click.echo(table(rows2, [_("fingerprint"), _("role"), _("node"), _("node id"), _("status"), _("expires")]))
 
         emit({"ok": True, "own": report.own, "trusted": report.trusted}, human, as_json=as_json)
@@ -330,7 +313,7 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                 else _("already trusted: key {fp} of {role} node {name} ({node}), valid to {expires}; nothing changed")
             ).format(
                 fp=format_fingerprint(key.key_id),
-                role=_role(key.role),
+                role=role_word(key.role),
                 name=printable(key.node_name),
                 node=key.node_id,
                 expires=format_time(key.expires),
@@ -462,9 +445,9 @@ def register(root: click.Group, spec: NodeSpec) -> None:
                 if changed
                 else _("already {status}: key {key} of {role} node {name} ({node})")
             ).format(
-                status=_status(key.status.value),
+                status=key_status_word(key.status.value),
                 key=key.key_id,
-                role=_role(key.role),
+                role=role_word(key.role),
                 name=printable(key.node_name),
                 node=key.node_id,
             ),

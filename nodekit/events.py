@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from keys import canonical
 from keys.errors import EncodingError
+from nodekit.i18n import N_
 from nodekit.models import LogCheckpointRow, TransferLogRow
 from nodekit.operator import OperatorError, operator_actor
 from transfer.errors import LogVerificationError
@@ -60,8 +61,9 @@ def record_event(
     if last is None and session.scalar(select(LogCheckpointRow.size).where(LogCheckpointRow.size > 0).limit(1)):
         # every row was deleted (archived too far): a new entry 0 would start a second chain
         raise LogVerificationError(
-            "the transfer log has no entries but checkpoints cover some: its rows were deleted; restore at least "
-            "the last one from the archive bundle or a backup before anything is logged",
+            N_(
+                "the transfer log has no entries but checkpoints cover some: its rows were deleted; restore at least the last one from the archive bundle or a backup before anything is logged"
+            ),
             index=0,
             reason="truncated",
         )

@@ -19,6 +19,7 @@ from keys import canonical
 from keys.identity import format_fingerprint
 from keys.identity_store import Identity
 from nodekit.auditlog import AuditError, log_rows, own_checkpoints
+from nodekit.i18n import N_
 from nodekit.models import PeerCheckpointRow, ReceiptRow
 from transfer import evidence_verify
 from transfer.checkpoint import Checkpoint, encode_checkpoint
@@ -61,7 +62,11 @@ def export_bundle(
     """Write the bundle into ``out`` (created; refused if it exists and is not empty). ``rows``: the
     entries to write instead of the database's (the archived ones first, ``audit export --base``)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise AuditError(f"{out}: exists and is not an empty folder; give a new folder", reason="bundle-exists")
+        raise AuditError(
+            N_("{out}: exists and is not an empty folder; give a new folder"),
+            params={"out": out},
+            reason="bundle-exists",
+        )
     out.mkdir(parents=True, exist_ok=True, mode=0o750)
     node = identity.node_id
     entries = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,8 +16,8 @@ import tomlkit
 
 from keys.keyfile import atomic_write
 from keys.strict import whole
-from nodekit.errors import ConfigError, HomeError
-from nodekit.i18n import N_
+from nodekit.errors import ConfigError, HomeError, shown
+from nodekit.i18n import N_, Shown, _
 from transfer.limits import DEFAULT_REBASE_BOUND
 
 Role = Literal["internal", "public"]
@@ -32,7 +33,9 @@ def parse_duration(text: str) -> int:
     """Parse ``90s``, ``15m``, ``1h``, ``7d`` or ``2w`` into seconds."""
     match = _DURATION.match(text)
     if not match:
-        raise ConfigError(f"bad duration {text!r}: expected a number and one of s, m, h, d, w (e.g. 1h)")
+        raise ConfigError(
+            N_("bad duration {text!r}: expected a number and one of s, m, h, d, w (e.g. 1h)"), params={"text": text}
+        )
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
@@ -89,7 +92,9 @@ class NodeConfig:
         """Return one ``[section]`` of node.toml (empty when absent)."""
         value = self.raw.get(name, {})
         if not isinstance(value, dict):
-            raise ConfigError(f"{self.config_path}: [{name}] must be a table")
+            raise ConfigError(
+                N_("{config_path}: [{name}] must be a table"), params={"config_path": self.config_path, "name": name}
+            )
         return value
 
 
@@ -105,7 +110,7 @@ def resolve_home(home: str | os.PathLike[str] | None) -> Path:
 
 def _path(home: Path, value: object, key: str, cfg: Path) -> Path:
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{cfg}: {key} must be a non-empty string")
+        raise ConfigError(N_("{cfg}: {key} must be a non-empty string"), params={"cfg": cfg, "key": key})
     p = Path(value).expanduser()
     return p if p.is_absolute() else home / p
 
@@ -161,18 +166,42 @@ class _ConfigFile(_Section):
 
 
 _HINTS = {  # what a wrong type should have been, in the operator's words
-    "period": "a duration string such as '1h'",
-    "write_settle": "a duration string such as '30s'",
-    "quarantine_retention": "a duration string such as '180d'",
-    "receive_wait": "a duration string such as '5s'",
-    "rebase_bound": "a whole number of packages, at least 1",
+    "period": N_("a duration string such as '1h'"),
+    "write_settle": N_("a duration string such as '30s'"),
+    "quarantine_retention": N_("a duration string such as '180d'"),
+    "receive_wait": N_("a duration string such as '5s'"),
+    "rebase_bound": N_("a whole number of packages, at least 1"),
 }
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+def did_you_mean(word: str, choices: Iterable[str]) -> str | Shown:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` (shown in the operator's language), or an
+    empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    if not close:
+        return ""
+    return Shown(f" (did you mean {close[0]!r}?)", N_(" (did you mean {word!r}?)"), {"word": close[0]})
+
+
+class _Unreadable:
+    """Why ``node.toml`` cannot be read: the parser's English (logs, --json); shown, where the TOML is
+    not valid, the position in the operator's language (tomllib speaks only English)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __str__(self) -> str:
+        return str(self.exc)
+
+    def shown(self) -> str:
+        if isinstance(self.exc, tomllib.TOMLDecodeError):
+            at = re.search(r"\(at line (\d+), column (\d+)\)", str(self.exc))
+            if at:
+                return _("not valid TOML (at line {line}, column {column})").format(line=at[1], column=at[2])
+            return _("not valid TOML")
+        if isinstance(self.exc, UnicodeDecodeError):
+            return _("not UTF-8 text")
+        return shown(self.exc)
 
 
 def _check_keys(raw: dict[str, Any], cfg: Path) -> None:
@@ -181,15 +210,21 @@ def _check_keys(raw: dict[str, Any], cfg: Path) -> None:
     tables = {f.name: f.type for f in msgspec.structs.fields(_ConfigFile)}
     for table, value in raw.items():
         if table not in tables:
-            raise ConfigError(f"{cfg}: unknown table [{table}]{did_you_mean(table, tables)}")
+            raise ConfigError(
+                N_("{cfg}: unknown table [{table}]{did_you_mean}"),
+                params={"cfg": cfg, "table": table, "did_you_mean": did_you_mean(table, tables)},
+            )
         kind = tables[table]
         if not isinstance(value, dict):
-            raise ConfigError(f"{cfg}: [{table}] must be a table")
+            raise ConfigError(N_("{cfg}: [{table}] must be a table"), params={"cfg": cfg, "table": table})
         if isinstance(kind, type) and issubclass(kind, _Section):
             keys = [f.name for f in msgspec.structs.fields(kind)]
             for key in value:
                 if key not in keys:
-                    raise ConfigError(f"{cfg}: [{table}] unknown key {key!r}{did_you_mean(key, keys)}")
+                    raise ConfigError(
+                        N_("{cfg}: [{table}] unknown key {key!r}{did_you_mean}"),
+                        params={"cfg": cfg, "table": table, "key": key, "did_you_mean": did_you_mean(key, keys)},
+                    )
 
 
 def _type_error(exc: msgspec.ValidationError, cfg: Path) -> ConfigError:
@@ -197,11 +232,17 @@ def _type_error(exc: msgspec.ValidationError, cfg: Path) -> ConfigError:
     parts = where.rstrip("`").split(".")
     if len(parts) == 2:
         table, key = parts
-        expected = _HINTS.get(key) or message[0].lower() + message[1:].replace("`", "")
+        expected = message[0].lower() + message[1:].replace("`", "")
         if key in _HINTS:
-            return ConfigError(f"{cfg}: [{table}] {key} must be {expected}")
-        return ConfigError(f"{cfg}: [{table}] {key}: {expected}")
-    return ConfigError(f"{cfg}: {message.replace('`', '')}")
+            return ConfigError(
+                N_("{cfg}: [{table}] {key} must be {expected}"),
+                params={"cfg": cfg, "table": table, "key": key, "expected": Shown(_HINTS[key], _HINTS[key])},
+            )
+        return ConfigError(
+            N_("{cfg}: [{table}] {key}: {expected}"),
+            params={"cfg": cfg, "table": table, "key": key, "expected": expected},
+        )
+    return ConfigError(N_("{cfg}: {problem}"), params={"cfg": cfg, "problem": message.replace("`", "")})
 
 
 def load_config(home: Path, expected_role: Role) -> NodeConfig:
@@ -209,22 +250,36 @@ def load_config(home: Path, expected_role: Role) -> NodeConfig:
     key, or a value of the wrong type, is refused with the file, the key and the nearest known key."""
     cfg = home / CONFIG_NAME
     if not home.is_dir():
-        raise HomeError(f"{home}: no such node home (create one with `{expected_role}-node --home {home} init`)")
+        raise HomeError(
+            N_("{home}: no such node home (create one with `{expected_role}-node --home {home} init`)"),
+            params={"home": home, "expected_role": expected_role},
+        )
     if not cfg.is_file():
         raise HomeError(
-            f"{cfg}: missing; {home} is not a node home (run `{expected_role}-node --home {home} init` first)"
+            N_("{cfg}: missing; {home} is not a node home (run `{expected_role}-node --home {home} init` first)"),
+            params={"cfg": cfg, "home": home, "expected_role": expected_role},
         )
     try:
         raw = tomllib.loads(cfg.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{cfg}: cannot read: {exc}") from exc
+        raise ConfigError(
+            N_("{cfg}: cannot read: {problem}"), params={"cfg": cfg, "problem": _Unreadable(exc)}
+        ) from exc
     node = raw.get("node", {})
     role = node.get("role") if isinstance(node, dict) else None
     if role not in ROLES:
-        raise ConfigError(f"{cfg}: [node] role must be 'internal' or 'public', found {role!r}")
+        raise ConfigError(
+            N_("{cfg}: [node] role must be 'internal' or 'public', found {role!r}"), params={"cfg": cfg, "role": role}
+        )
     if role != expected_role:
         raise HomeError(
-            f"{home} is the home of {with_article(role)} node; run `{role}-node`, not `{expected_role}-node`, on it"
+            N_("{home} is the home of {with_article} node; run `{role}-node`, not `{expected_role}-node`, on it"),
+            params={
+                "home": home,
+                "with_article": Shown(with_article(role), role),
+                "role": role,
+                "expected_role": expected_role,
+            },
         )
     _check_keys(raw, cfg)
     try:
@@ -232,9 +287,9 @@ def load_config(home: Path, expected_role: Role) -> NodeConfig:
     except msgspec.ValidationError as exc:
         raise _type_error(exc, cfg) from None
     if not conf.node.name:
-        raise ConfigError(f"{cfg}: [node] name must be a non-empty string")
+        raise ConfigError(N_("{cfg}: [node] name must be a non-empty string"), params={"cfg": cfg})
     if not conf.database.url:
-        raise ConfigError(f"{cfg}: [database] url must be a database URL")
+        raise ConfigError(N_("{cfg}: [database] url must be a database URL"), params={"cfg": cfg})
     url = conf.database.url.replace("{home}", str(home))
     ex = conf.exchange
     pp = conf.keys.passphrase_file
@@ -261,7 +316,8 @@ def _duration(value: str, key: str, cfg: Path) -> int:
         return parse_duration(value)
     except ConfigError:
         raise ConfigError(
-            f"{cfg}: [exchange] {key} = {value!r} is not a duration: a number and one of s, m, h, d, w (e.g. 1h)"
+            N_("{cfg}: [exchange] {key} = {value!r} is not a duration: a number and one of s, m, h, d, w (e.g. 1h)"),
+            params={"cfg": cfg, "key": key, "value": value},
         ) from None
 
 

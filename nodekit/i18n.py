@@ -128,17 +128,20 @@ def N_(message: str) -> str:
 class Shown:
     """A parameter of an error read one way in English (``str``: logs, --json) and as a message id in
     the operator's language (``shown``): ``Shown(with_article(role), role)`` is "an internal" in the
-    log and 内网 on a Chinese operator's screen."""
+    log and 内网 on a Chinese operator's screen; ``params`` fill in the translated message id."""
 
-    def __init__(self, english: str, message_id: str) -> None:
+    def __init__(self, english: str, message_id: str, params: Mapping[str, object] | None = None) -> None:
         self.english = english
         self.message_id = message_id
+        self.params = dict(params) if params else {}
 
     def __str__(self) -> str:
         return self.english
 
     def shown(self) -> str:
-        return self.english if _active_language == ENGLISH else _(self.message_id)
+        if _active_language == ENGLISH:
+            return self.english
+        return _(self.message_id).format(**self.params) if self.params else _(self.message_id)
 
 
 def help_id(text: str) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keys.card import IdentityCard, read_card
-from keys.errors import KeySetupError, KeyStoreError
+from keys.errors import KeySetupError, KeyStoreError, Said
 from keys.identity import format_fingerprint
 from keys.identity_store import IDENTITY_FILE, Identity, OwnKey, create_identity
 from keys.keyfile import KdfProfile, Random, atomic_write
@@ -40,6 +40,7 @@ from keys.trust import KeyStatus, TrustedKey
 from nodekit import trust_store
 from nodekit.events import record_event
 from nodekit.home import NodeConfig, with_article
+from nodekit.i18n import N_, Shown
 from nodekit.locks import channel_lock
 from nodekit.models import ChannelRow
 from nodekit.runtime import Node, safe_url
@@ -57,8 +58,10 @@ def check_new_passphrase(passphrase: bytes) -> None:
     """Refuse a new passphrase shorter than :data:`MIN_PASSPHRASE` characters (``short-passphrase``, exit 2)."""
     if len(passphrase.decode("utf-8")) < MIN_PASSPHRASE:
         raise KeySetupError(
-            f"the passphrase is shorter than {MIN_PASSPHRASE} characters: choose a longer one "
-            "(a few words are easier to type than symbols)",
+            N_(
+                "the passphrase is shorter than {min_passphrase} characters: choose a longer one (a few words are easier to type than symbols)"
+            ),
+            params={"min_passphrase": MIN_PASSPHRASE},
             reason="short-passphrase",
         )
 
@@ -79,25 +82,37 @@ def read_passphrase_file(path: Path, warn: Callable[[str], None] | None = None) 
             mode = os.fstat(fh.fileno()).st_mode
             if mode & 0o044 and warn is not None:
                 warn(
-                    f"{path}: the passphrase file can be read by its group or by others (mode {mode & 0o777:o}); "
-                    f"make it readable by this node's user only (chmod 600 {path})"
+                    Said(
+                        N_(
+                            "{path}: the passphrase file can be read by its group or by others (mode {mode:o}); "
+                            "make it readable by this node's user only (chmod 600 {path})"
+                        ),
+                        path=path,
+                        mode=mode & 0o777,
+                    )
                 )
             data = fh.read(MAX_PASSPHRASE_FILE + 1)
     except OSError as exc:
         raise KeySetupError(
-            f"{path}: cannot read the passphrase file: {exc.strerror}", reason="no-passphrase"
+            N_("{path}: cannot read the passphrase file: {problem}"),
+            params={"path": path, "problem": exc.strerror},
+            reason="no-passphrase",
         ) from None
     if len(data) > MAX_PASSPHRASE_FILE:
         raise KeySetupError(
-            f"{path}: longer than a passphrase file can be ({MAX_PASSPHRASE_FILE} bytes)", reason="no-passphrase"
+            N_("{path}: longer than a passphrase file can be ({max_passphrase_file} bytes)"),
+            params={"path": path, "max_passphrase_file": MAX_PASSPHRASE_FILE},
+            reason="no-passphrase",
         )
     data = data.removesuffix(b"\n").removesuffix(b"\r")
     if not data:
-        raise KeySetupError(f"{path}: the passphrase file is empty", reason="no-passphrase")
+        raise KeySetupError(N_("{path}: the passphrase file is empty"), params={"path": path}, reason="no-passphrase")
     try:
         return encode_passphrase(data.decode("utf-8"))
     except UnicodeDecodeError:
-        raise KeySetupError(f"{path}: the passphrase is not UTF-8 text", reason="no-passphrase") from None
+        raise KeySetupError(
+            N_("{path}: the passphrase is not UTF-8 text"), params={"path": path}, reason="no-passphrase"
+        ) from None
 
 
 def passphrase_source(
@@ -123,7 +138,10 @@ def passphrase_source(
         if prompt is not None:
             return encode_passphrase(prompt())
         raise KeySetupError(
-            f"no passphrase: give --passphrase-file, set {PASSPHRASE_ENV} or [keys] passphrase_file, or run on a terminal",
+            N_(
+                "no passphrase: give --passphrase-file, set {passphrase_env} or [keys] passphrase_file, or run on a terminal"
+            ),
+            params={"passphrase_env": PASSPHRASE_ENV},
             reason="no-passphrase",
         )
 
@@ -142,8 +160,12 @@ def load_identity(
     )
     if identity.role != node.config.role:
         raise KeySetupError(
-            f"{node.config.keys_dir / IDENTITY_FILE}: the identity of {with_article(identity.role)} node, in the home of "
-            f"{with_article(node.config.role)} node",
+            N_("{path}: the identity of {owner} node, in the home of {role} node"),
+            params={
+                "path": node.config.keys_dir / IDENTITY_FILE,
+                "owner": Shown(with_article(identity.role), identity.role),
+                "role": Shown(with_article(node.config.role), node.config.role),
+            },
             reason="corrupt-identity",
         )
     return identity
@@ -154,15 +176,18 @@ def check_can_init(node: Node) -> None:
     keys_dir = node.config.keys_dir
     if Identity.exists(keys_dir):
         raise KeySetupError(
-            f"{keys_dir / IDENTITY_FILE}: this node already has an identity; use `keys rotate` for new keys",
+            N_("{path}: this node already has an identity; use `keys rotate` for new keys"),
+            params={"path": keys_dir / IDENTITY_FILE},
             reason="identity-exists",
         )
     with node.sessions() as s:
         recorded = trust_store.own_node_id(s)
     if recorded is not None:
         raise KeySetupError(
-            f"{safe_url(node.config.database_url)}: records node id {recorded}, but {keys_dir} holds no identity; "
-            "restore the keys directory from its backup (a new identity would be a new node to every peer)",
+            N_(
+                "{safe_url}: records node id {recorded}, but {keys_dir} holds no identity; restore the keys directory from its backup (a new identity would be a new node to every peer)"
+            ),
+            params={"safe_url": safe_url(node.config.database_url), "recorded": recorded, "keys_dir": keys_dir},
             reason="identity-exists",
         )
 
@@ -380,7 +405,12 @@ def read_statement_file(path: Path) -> Statement:
         with path.open("rb") as fh:
             data = fh.read(1024 * 1024)
     except OSError as exc:
-        raise KeyStoreError(f"{path}: cannot read: {exc.strerror}", reason="bad-statement", exit_code=3) from None
+        raise KeyStoreError(
+            N_("{path}: cannot read: {problem}"),
+            params={"path": path, "problem": exc.strerror},
+            reason="bad-statement",
+            exit_code=3,
+        ) from None
     try:
         return parse_statement(data)
     except KeyStoreError as exc:

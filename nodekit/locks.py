@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 
 from nodekit.errors import NodeError
+from nodekit.i18n import N_, Shown
 
 
 class ChannelBusy(NodeError):
@@ -91,13 +92,32 @@ def read_holder(path: Path) -> Holder | None:
 
 
 def _busy(what: str, holder: Holder | None) -> ChannelBusy:
-    who = (
-        f"held by pid {holder.pid} for {held_for(time.time() - holder.since)}"
+    held = {"pid": holder.pid, "held": held_for(time.time() - holder.since)} if holder is not None else {}
+    if what.startswith("the receiver"):
+        template = (
+            N_(
+                "channel-busy: {what} is held by pid {pid} for {held} (another import or watch); try again once it has finished"
+            )
+            if holder is not None
+            else N_(
+                "channel-busy: {what} is held by another process (it recorded no pid) (another import or watch); "
+                "try again once it has finished"
+            )
+        )
+        # the receiver names itself in English (``what``): the operator reads it in their language
+        return ChannelBusy(template, params={"what": Shown(what, N_("the receiver of this node")), **held})
+    template = (
+        N_(
+            "channel-busy: {what} is held by pid {pid} for {held} (another export or import); try again once it has finished"
+        )
         if holder is not None
-        else "held by another process (it recorded no pid)"
+        else N_(
+            "channel-busy: {what} is held by another process (it recorded no pid) (another export or import); "
+            "try again once it has finished"
+        )
     )
-    doing = "another import or watch" if what.startswith("the receiver") else "another export or import"
-    return ChannelBusy(f"channel-busy: {what} is {who} ({doing}); try again once it has finished")
+    name = what.removeprefix("channel ")
+    return ChannelBusy(template, params={"what": Shown(what, N_("channel {name}"), {"name": name}), **held})
 
 
 def held_for(seconds: float) -> str:

@@ -8,6 +8,7 @@ import getpass
 import os
 
 from nodekit.errors import ExitCode, NodeError
+from nodekit.i18n import N_
 
 OPERATOR_ENV = "CREDGAP_OPERATOR"
 MAX_NAME = 100
@@ -44,7 +45,10 @@ def resolve_operator(given: str | None = None) -> str:
             name = f"uid{os.getuid()}"
     name = name.strip()
     if not name or len(name) > MAX_NAME or any(not ch.isprintable() for ch in name):
-        raise OperatorError(f"--operator / {OPERATOR_ENV}: a name of 1 to {MAX_NAME} printable characters is needed")
+        raise OperatorError(
+            N_("--operator / {operator_env}: a name of 1 to {max_name} printable characters is needed"),
+            params={"operator_env": OPERATOR_ENV, "max_name": MAX_NAME},
+        )
     return name
 
 

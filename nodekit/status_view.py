@@ -12,6 +12,7 @@ import click
 from nodekit.cli import table
 from nodekit.errors import ExitCode
 from nodekit.i18n import N_, _, ngettext
+from nodekit.reasons import direction_word, key_status_word, reason_text, role_word
 from nodekit.text import printable
 
 
@@ -77,7 +78,7 @@ def problems(data: dict[str, Any]) -> list[Problem]:
                             path=medium["path"]))  # fmt: skip
     ex = data.get("exchange") or {}
     for alarm in ex.get("alarms", []):
-        out.append(_problem("alarm", str(alarm.get("alarm", "alarm")), "{line}", line=_alarm_line(alarm)))
+        out.append(_problem("alarm", str(alarm.get("alarm", "alarm")), _ALARM, **_alarm_fields(alarm)))
     clock = ex.get("clock") or {}
     if clock.get("status") == "behind":
         out.append(_problem("alarm", "clock-behind", N_("the clock is behind by {hours}h"),
@@ -134,9 +135,12 @@ def verdict(found: list[Problem]) -> int:
     return int(ExitCode.PENDING) if found else int(ExitCode.OK)
 
 
-def _alarm_line(alarm: dict[str, Any]) -> str:
+_ALARM = N_("{alarm} on {where} since {since}")
+
+
+def _alarm_fields(alarm: dict[str, Any]) -> dict[str, Any]:
     where = alarm.get("peer_name") or alarm.get("channel", "")
-    return f"{alarm.get('alarm', 'alarm')} on {printable(where, 200)} since {alarm.get('since', '?')}"
+    return {"alarm": alarm.get("alarm", "alarm"), "where": printable(where, 200), "since": alarm.get("since", "?")}
 
 
 def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> None:
@@ -162,7 +166,7 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
             _("  freshness  {freshness} (expected period {period})").format(freshness=ex["freshness"], period=period)
         )
         for alarm in ex.get("alarms", []):
-            click.echo(f"  ALARM      {_alarm_line(alarm)}")
+            click.echo(_("  ALARM      {line}").format(line=_(_ALARM).format(**_alarm_fields(alarm))))
         clock = ex.get("clock") or {}
         if clock.get("status") == "behind":
             click.echo(
@@ -175,11 +179,11 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
         if latest:
             count += _("; latest {folder}: {reason}: {message}").format(
                 folder=printable(latest.get("folder"), 200), reason=printable(latest.get("reason"), 64),
-                message=printable(latest.get("message", ""), 300),
+                message=printable(reason_text(latest.get("reason"), latest.get("message", "")), 300),
             )  # fmt: skip
         click.echo(_("  quarantine {count}").format(count=count))
         rows = [
-            [c["direction"], node_label(c.get("sender_name"), c["sender"]),
+            [direction_word(c["direction"]), node_label(c.get("sender_name"), c["sender"]),
              node_label(c.get("recipient_name"), c["recipient"]), c["last_seq"], c["last_created"] or "-",
              c.get("last_applied_at") or "-", ",".join(map(str, c.get("pending", []))) or "-",
              ",".join(map(str, c.get("missing", c.get("unwritten", [])))) or "-"]
@@ -203,7 +207,11 @@ def echo_status(data: dict[str, Any], found: list[Problem], *, check: bool) -> N
             soon = _("; WARNING: expires {expires}").format(expires=k["expires"]) if k.get("expires_soon") else ""
             click.echo(
                 _("  trusts {role} node {name} key {key} ({status}{soon})").format(
-                    role=k["role"], name=printable(k["node_name"], 200), key=k["key_id"], status=k["status"], soon=soon
+                    role=role_word(k["role"]),
+                    name=printable(k["node_name"], 200),
+                    key=k["key_id"],
+                    status=key_status_word(k["status"]),
+                    soon=soon,
                 )
             )
     if isinstance(data.get("review"), dict):

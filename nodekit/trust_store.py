@@ -30,7 +30,7 @@ from keys.statements import (
 from keys.times import format_time
 from keys.trust import KeyStatus, TrustedKey, TrustState
 from nodekit.events import record_event
-from nodekit.i18n import N_
+from nodekit.i18n import N_, Shown
 from nodekit.models import NodeMeta, TrustedKeyRow
 from transfer.limits import READS_FORMAT
 from transfer.log import EventCode
@@ -157,7 +157,8 @@ def trust_card(
     if existing is not None:
         if existing.status in (KeyStatus.REVOKED, KeyStatus.DISTRUSTED):
             raise TrustError(
-                f"key {card.key_id} of node {existing.node_id} is {existing.status}; it is never trusted again",
+                N_("key {key_id} of node {node_id} is {status}; it is never trusted again"),
+                params={"key_id": card.key_id, "node_id": existing.node_id, "status": existing.status},
                 reason="revoked-key",
             )
         if (
@@ -171,14 +172,20 @@ def trust_card(
         if idempotent and existing.status == KeyStatus.TRUSTED:
             return _to_key(existing)  # the same card again: nothing to do (see trust_card_file)
         raise KeyStoreError(
-            f"key {card.key_id} is already in the trust store ({existing.status}, node {existing.node_id})",
+            N_("key {key_id} is already in the trust store ({status}, node {node_id})"),
+            params={"key_id": card.key_id, "status": existing.status, "node_id": existing.node_id},
             reason="duplicate-key",
             exit_code=3,
         )
     same_node = [r for r in rows if r.node_id == card.node_id]
     if any(r.role != card.role for r in same_node):
         raise KeyStoreError(
-            f"node {card.node_id} is known as {_a(same_node[0].role)} node; the card says {card.role}",
+            N_("node {node_id} is known as {known} node; the card says {role}"),
+            params={
+                "node_id": card.node_id,
+                "known": Shown(_a(same_node[0].role), same_node[0].role),
+                "role": card.role,
+            },
             reason="role-mismatch",
             exit_code=3,
         )
@@ -387,7 +394,8 @@ def _insert(session: Session, key: TrustedKey, now: datetime, *, source: str) ->
     except IntegrityError:
         # a concurrent writer added the same key id, or a second current key for the node
         raise KeyStoreError(
-            f"key {key.key_id} of node {key.node_id} conflicts with a trust-store entry written concurrently",
+            N_("key {key_id} of node {node_id} conflicts with a trust-store entry written concurrently"),
+            params={"key_id": key.key_id, "node_id": key.node_id},
             reason="duplicate-key",
             exit_code=3,
         ) from None
@@ -415,10 +423,10 @@ def _check_one_internal_node(rows: list[TrustedKeyRow], card: IdentityCard) -> N
     others = sorted({r.node_id for r in rows if r.role == "internal" and r.status in usable} - {card.node_id})
     if others:
         raise KeyStoreError(
-            f"the card is of internal node {card.node_id}, and this public node already publishes internal node "
-            f"{others[0]}: a public node publishes exactly one internal node (bureaus and departments feed the "
-            f"city's one credit database through `internal-node ingest FILE --kind KIND --source UNIT`); to replace the internal node, "
-            f"distrust its keys first",
+            N_(
+                "the card is of internal node {node_id}, and this public node already publishes internal node {others}: a public node publishes exactly one internal node (bureaus and departments feed the city's one credit database through `internal-node ingest FILE --kind KIND --source UNIT`); to replace the internal node, distrust its keys first"
+            ),
+            params={"node_id": card.node_id, "others": others[0]},
             reason="wrong-sender",
             exit_code=3,
         )

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from transfer.channel import ChannelState, Verdict, check
-from transfer.errors import PackageRejected, TransferError
+from transfer.errors import N_, PackageRejected, TransferError
 from transfer.items import Item
 from transfer.limits import Limits
 from transfer.opener import OpenContext, PackageOpener, VerifiedHeader
@@ -53,7 +53,10 @@ class OpenedPackage:
         item is read — unless the end marker, sizes, counts, trailer MAC and package digest all check:
         commit only after the iterator is exhausted without raising."""
         if self.verdict not in (Verdict.ACCEPT, Verdict.REBASE):
-            raise TransferError(f"a package the channel rules found {self.verdict.value} is not opened now")
+            raise TransferError(
+                N_("a package the channel rules found {verdict} is not opened now"),
+                params={"verdict": self.verdict.value},
+            )
         return self._opener.items()
 
 

@@ -19,7 +19,7 @@ from keys.identity import PublicKeys, SecretKeys, check_key_id
 from keys.schema import fields, hex_field, int_field, node_id_field
 from keys.strict import is_hex
 from keys.times import format_time, parse_time
-from transfer.errors import LogVerificationError
+from transfer.errors import N_, LogVerificationError
 
 CHECKPOINT_TYPE = "credgap-log-checkpoint"
 MAX_TREE_SIZE = 2**53 - 1
@@ -59,14 +59,16 @@ class Checkpoint:
         """Raise :class:`LogVerificationError` unless ``public`` (the key named by ``key``) signed it."""
         if public.key_id != self.key:
             raise LogVerificationError(
-                f"checkpoint of size {self.size} names key {self.key}, not the given key {public.key_id}",
+                N_("checkpoint of size {size} names key {key}, not the given key {key_id}"),
+                params={"size": self.size, "key": self.key, "key_id": public.key_id},
                 reason="bad-checkpoint",
             )
         try:
             public.verify(Purpose.CHECKPOINT, self.signed_bytes(), self.sig)
         except SignatureError:
             raise LogVerificationError(
-                f"checkpoint of size {self.size} of node {self.node}: the signature of key {self.key} does not verify",
+                N_("checkpoint of size {size} of node {node}: the signature of key {key} does not verify"),
+                params={"size": self.size, "node": self.node, "key": self.key},
                 reason="bad-checkpoint",
             ) from None
 
@@ -86,10 +88,12 @@ def parse_checkpoint(envelope: object) -> Checkpoint:
         env = fields(envelope, "checkpoint envelope", {"checkpoint", "sig"})
         doc = fields(env["checkpoint"], "checkpoint", _FIELDS)
         if doc["type"] != CHECKPOINT_TYPE or doc["v"] != 1:
-            raise EncodingError(f"not a log checkpoint (type {doc['type']!r:.40}, v {doc['v']!r:.10})")
+            raise EncodingError(
+                N_("not a log checkpoint (type {type!r:.40}, v {v!r:.10})"), params={"type": doc["type"], "v": doc["v"]}
+            )
         root = doc["root"]
         if not is_hex(root, 64):
-            raise EncodingError("root must be 64 lowercase hex digits")
+            raise EncodingError(N_("root must be 64 lowercase hex digits"))
         cp = Checkpoint(
             node=node_id_field(doc["node"], "node"),
             key=check_key_id(doc["key"]),
@@ -99,9 +103,11 @@ def parse_checkpoint(envelope: object) -> Checkpoint:
             sig=hex_field(env["sig"], "sig", 64),
         )
     except EncodingError as exc:
-        raise LogVerificationError(f"malformed checkpoint: {exc}", reason="bad-checkpoint") from None
+        raise LogVerificationError(
+            N_("malformed checkpoint: {problem}"), params={"problem": exc}, reason="bad-checkpoint"
+        ) from None
     if canonical.encode(cp.document()) != canonical.encode(doc):
-        raise LogVerificationError("malformed checkpoint: not in canonical form", reason="bad-checkpoint")
+        raise LogVerificationError(N_("malformed checkpoint: not in canonical form"), reason="bad-checkpoint")
     return cp
 
 
@@ -111,7 +117,9 @@ def read_checkpoint(data: bytes) -> Checkpoint:
     try:
         return parse_checkpoint(canonical.decode(body))
     except EncodingError as exc:
-        raise LogVerificationError(f"not a checkpoint file: {exc}", reason="bad-checkpoint") from None
+        raise LogVerificationError(
+            N_("not a checkpoint file: {problem}"), params={"problem": exc}, reason="bad-checkpoint"
+        ) from None
 
 
 def encode_checkpoint(cp: Checkpoint) -> bytes:

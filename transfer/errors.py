@@ -46,8 +46,16 @@ class PackageRejected(TransferError):
     exit_code = 4
     reason = "rejected"
 
-    def __init__(self, message: str, *, reason: str | None = None, header: Header | None = None) -> None:
-        super().__init__(message, reason=reason)
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        header: Header | None = None,
+        params: Mapping[str, object] | None = None,
+        where: str = "",
+    ) -> None:
+        super().__init__(message, reason=reason, params=params, where=where)
         self.header = header
 
 
@@ -64,8 +72,16 @@ class LogVerificationError(TransferError):
     exit_code = 4
     reason = "log-verification"
 
-    def __init__(self, message: str, *, index: int | None = None, reason: str | None = None) -> None:
-        super().__init__(message, reason=reason)
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        reason: str | None = None,
+        params: Mapping[str, object] | None = None,
+        where: str = "",
+    ) -> None:
+        super().__init__(message, reason=reason, params=params, where=where)
         self.index = index
 
 
@@ -83,10 +99,10 @@ _WRITE_REASONS = {
 }
 _GONE = {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.ENOTDIR, errno.ESTALE}
 _SAYS = {
-    MEDIUM_FULL: "the medium is full",
-    MEDIUM_MISSING: "transfer medium not found (is the device mounted?)",
-    MEDIUM_READ_ONLY: "the medium is read-only or not writable",
-    MEDIUM_UNREADABLE: "the medium cannot be read",
+    MEDIUM_FULL: N_("{path}: the medium is full: {problem}"),
+    MEDIUM_MISSING: N_("{path}: transfer medium not found (is the device mounted?): {problem}"),
+    MEDIUM_READ_ONLY: N_("{path}: the medium is read-only or not writable: {problem}"),
+    MEDIUM_UNREADABLE: N_("{path}: the medium cannot be read: {problem}"),
 }
 
 
@@ -101,5 +117,10 @@ def medium_fault(exc: OSError, path: object, *, writing: bool) -> MediumError:
         reason = _WRITE_REASONS.get(exc.errno or 0, "medium")
     else:
         reason = MEDIUM_UNREADABLE if exc.errno in (errno.EIO, errno.EACCES, errno.EPERM) else "medium"
-    says = _SAYS.get(reason, "cannot write to the medium" if writing else "cannot read the medium")
-    return MediumError(f"{path}: {says}: {exc.strerror or exc}", reason=reason)
+    says = _SAYS.get(
+        reason,
+        N_("{path}: cannot write to the medium: {problem}")
+        if writing
+        else N_("{path}: cannot read the medium: {problem}"),
+    )
+    return MediumError(says, reason=reason, params={"path": path, "problem": exc.strerror or exc})

@@ -23,11 +23,11 @@ from typing import Any
 
 import orjson
 
-from keys.errors import EncodingError
+from keys.errors import EncodingError, Said
 from keys.identity import PublicKeys
 from transfer import merkle
 from transfer.checkpoint import Checkpoint
-from transfer.errors import LogVerificationError
+from transfer.errors import N_, LogVerificationError
 from transfer.log import GENESIS, EventCode, LogEntry, parse_ts
 
 _H = merkle.HASH_LEN
@@ -165,12 +165,18 @@ def verify_log(
     problems += sorted(_checkpoint_problems(by_size, roots, len(packed), keys, node), key=lambda p: p[0])
     if problems:
         pos, reason, message = problems[0]
-        more = (
-            f" ({len(problems) - 1} more problem{'s' if len(problems) > 2 else ''} after it)"
-            if len(problems) > 1
-            else ""
-        )
-        err = LogVerificationError(message + more, index=pos, reason=reason)
+        if len(problems) == 1:
+            said = message if isinstance(message, Said) else Said(message)
+            err = LogVerificationError(said.template, index=pos, reason=reason, params=said.params)
+        else:
+            err = LogVerificationError(
+                N_("{problem} ({n} more problem after it)")
+                if len(problems) == 2
+                else N_("{problem} ({n} more problems after it)"),
+                index=pos,
+                reason=reason,
+                params={"problem": message, "n": len(problems) - 1},
+            )
         err.problems = problems  # type: ignore[attr-defined]
         raise err
     return VerifiedLog(
@@ -204,8 +210,10 @@ def verify_against(log: VerifiedLog, held: Checkpoint, keys: Mapping[str, Public
     n = log.size
     if held.size > n:
         raise LogVerificationError(
-            f"the peer holds a checkpoint of {held.size} entries signed {held.at:%Y-%m-%dT%H:%M:%SZ}, but the "
-            f"log has only {n}: entries {n}..{held.size - 1} were cut off the tail (truncated)",
+            N_(
+                "the peer holds a checkpoint of {size} entries signed {at:%Y-%m-%dT%H:%M:%SZ}, but the log has only {n}: entries {n}..{last} were cut off the tail (truncated)"
+            ),
+            params={"size": held.size, "at": held.at, "n": n, "last": held.size - 1},
             index=n,
             reason="truncated",
         )
@@ -215,9 +223,10 @@ def verify_against(log: VerifiedLog, held: Checkpoint, keys: Mapping[str, Public
         merkle.verify_consistency(held.size, n, proof, bytes.fromhex(held.root), bytes.fromhex(log.root))
     except LogVerificationError:
         raise LogVerificationError(
-            f"the log does not extend the checkpoint of {held.size} entries the peer holds (signed "
-            f"{held.at:%Y-%m-%dT%H:%M:%SZ}): entries before {held.size} were edited, deleted, inserted or "
-            "reordered since, and the chain and checkpoints after them rewritten",
+            N_(
+                "the log does not extend the checkpoint of {size} entries the peer holds (signed {at:%Y-%m-%dT%H:%M:%SZ}): entries before {size} were edited, deleted, inserted or reordered since, and the chain and checkpoints after them rewritten"
+            ),
+            params={"size": held.size, "at": held.at},
             reason="inconsistent",
         ) from None
     return proof
@@ -240,7 +249,8 @@ def read_entry_lines(lines: Iterable[bytes], *, source: str = "entries.jsonl") -
                 raise ValueError("a field has the wrong type")
         except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
             raise LogVerificationError(
-                f"{source} line {pos + 1}: entry {pos} was edited: it is not an entry ({exc})",
+                N_("{source} line {line}: entry {pos} was edited: it is not an entry ({problem})"),
+                params={"source": source, "line": pos + 1, "pos": pos, "problem": exc},
                 index=pos,
                 reason="edited",
             ) from None
@@ -297,24 +307,51 @@ def _diagnose(p: _Packed, pos: int, expected_prev: bytes) -> tuple[int, str, str
     index = p.index[pos]
     if index != pos:
         if index > pos:
-            gap = f"entry {pos}" if index == pos + 1 else f"entries {pos}..{index - 1}"
+            gap = (
+                Said(N_("entry {pos}"), pos=pos)
+                if index == pos + 1
+                else Said(N_("entries {pos}..{last}"), pos=pos, last=index - 1)
+            )
             if pos == 0:  # the head of the log: what archiving old entries leaves, or an attack
                 return (
                     0,
                     "deleted",
                     (
-                        f"{gap} missing: the log starts at entry {index} (deleted; if they were archived, "
-                        "verify with the archive's evidence bundle as the base)"
+                        Said(
+                            N_(
+                                "{gap} missing: the log starts at entry {index} (deleted; if they were archived, "
+                                "verify with the archive's evidence bundle as the base)"
+                            ),
+                            gap=gap,
+                            index=index,
+                        )
                     ),
                 )
-            return pos, "deleted", f"{gap} missing: the log goes from entry {pos - 1} to entry {index} (deleted)"
-        return pos, "reordered", f"entry {pos} is out of order: found index {index} at position {pos}"
+            return (
+                pos,
+                "deleted",
+                Said(
+                    N_("{gap} missing: the log goes from entry {before} to entry {index} (deleted)"),
+                    gap=gap,
+                    before=pos - 1,
+                    index=index,
+                ),
+            )
+        return (
+            pos,
+            "reordered",
+            Said(N_("entry {pos} is out of order: found index {index} at position {pos}"), pos=pos, index=index),
+        )
     if pos in p.undecodable:
-        return pos, "edited", f"entry {pos} was edited: {p.undecodable[pos]}"
+        return pos, "edited", Said(N_("entry {pos} was edited: {problem}"), pos=pos, problem=p.undecodable[pos])
     leaf, recorded, prev = p.at(p.leaf, pos), p.at(p.recorded, pos), p.at(p.prev, pos)
     if prev != expected_prev:
         if pos and prev == bytes.fromhex(GENESIS):
-            return pos, "reordered", f"entry {pos} is out of order: it claims to be the first entry of the log"
+            return (
+                pos,
+                "reordered",
+                Said(N_("entry {pos} is out of order: it claims to be the first entry of the log"), pos=pos),
+            )
         other = p.find(p.leaf, prev)
         if other is None:
             other = p.find(p.recorded, prev)
@@ -323,24 +360,64 @@ def _diagnose(p: _Packed, pos: int, expected_prev: bytes) -> tuple[int, str, str
                 return (
                     pos - 1,
                     "inserted",
-                    f"entry {pos - 1} was inserted: entry {pos} was renumbered from {pos - 1} and still chains "
-                    f"to entry {pos - 2}",
+                    Said(
+                        N_(
+                            "entry {before} was inserted: entry {pos} was renumbered from {before} and still chains to entry {two_before}"
+                        ),
+                        before=pos - 1,
+                        pos=pos,
+                        two_before=pos - 2,
+                    ),
                 )
-            return pos, "reordered", f"entry {pos} is out of order: it chains to entry {other}, not to entry {pos - 1}"
+            return (
+                pos,
+                "reordered",
+                Said(
+                    N_("entry {pos} is out of order: it chains to entry {other}, not to entry {before}"),
+                    pos=pos,
+                    other=other,
+                    before=pos - 1,
+                ),
+            )
     if recorded != _NONE and recorded != leaf:
         if pos and recorded == p.at(p.shifted_down, pos):
-            return pos, "inserted", f"entry {pos} was renumbered from {pos - 1}: an entry was inserted before it"
+            return (
+                pos,
+                "inserted",
+                Said(
+                    N_("entry {pos} was renumbered from {before}: an entry was inserted before it"),
+                    pos=pos,
+                    before=pos - 1,
+                ),
+            )
         if recorded == p.at(p.shifted_up, pos):
-            return pos, "deleted", f"entry {pos} was renumbered from {pos + 1}: the entry before it was deleted"
-        return pos, "edited", f"entry {pos} was edited: its content no longer matches its recorded hash"
+            return (
+                pos,
+                "deleted",
+                Said(
+                    N_("entry {pos} was renumbered from {after}: the entry before it was deleted"),
+                    pos=pos,
+                    after=pos + 1,
+                ),
+            )
+        return (
+            pos,
+            "edited",
+            Said(N_("entry {pos} was edited: its content no longer matches its recorded hash"), pos=pos),
+        )
     if prev != expected_prev:
         if pos == 0:
-            return 0, "edited", "entry 0 was edited: its prev is not the genesis value"
+            return 0, "edited", Said(N_("entry 0 was edited: its prev is not the genesis value"))
         return (
             pos - 1,
             "edited",
-            f"entry {pos - 1} was changed: entry {pos} records another hash for it (or entries between them were "
-            "deleted or inserted)",
+            Said(
+                N_(
+                    "entry {before} was changed: entry {pos} records another hash for it (or entries between them were deleted or inserted)"
+                ),
+                before=pos - 1,
+                pos=pos,
+            ),
         )
     return None
 
@@ -366,7 +443,8 @@ def _checkpoints_by_size(checkpoints: Sequence[Checkpoint]) -> dict[int, Checkpo
         seen = by_size.get(cp.size)
         if seen is not None and seen.root != cp.root:
             raise LogVerificationError(
-                f"two checkpoints of size {cp.size} with different roots: the log was rewritten after it was signed",
+                N_("two checkpoints of size {size} with different roots: the log was rewritten after it was signed"),
+                params={"size": cp.size},
                 index=max(cp.size - 1, 0),
                 reason="inconsistent",
             )
@@ -389,15 +467,23 @@ def _checkpoint_problems(
         try:
             _signature(cp, keys, node)
         except LogVerificationError as exc:
-            problems.append((pos, exc.reason, str(exc)))
+            problems.append((pos, exc.reason, Said(exc.template, **exc.params)))
             continue
         if size > n:
             problems.append(
                 (
                     n,
                     "truncated",
-                    f"the log has {n} entries but a checkpoint signed {cp.at:%Y-%m-%dT%H:%M:%SZ} covers {size}: "
-                    f"entries {n}..{size - 1} were cut off the tail (truncated)",
+                    Said(
+                        N_(
+                            "the log has {n} entries but a checkpoint signed {at:%Y-%m-%dT%H:%M:%SZ} covers {size}: "
+                            "entries {n}..{last} were cut off the tail (truncated)"
+                        ),
+                        n=n,
+                        at=cp.at,
+                        size=size,
+                        last=size - 1,
+                    ),
                 )
             )
             break
@@ -406,8 +492,15 @@ def _checkpoint_problems(
                 (
                     good,
                     "inconsistent",
-                    f"entries {good}..{size - 1} no longer hash to the root signed at size {size}: an entry "
-                    f"in that range was changed and the chain after it rewritten",
+                    Said(
+                        N_(
+                            "entries {good}..{last} no longer hash to the root signed at size {size}: an entry "
+                            "in that range was changed and the chain after it rewritten"
+                        ),
+                        good=good,
+                        last=size - 1,
+                        size=size,
+                    ),
                 )
             )
             break
@@ -418,13 +511,15 @@ def _checkpoint_problems(
 def _signature(cp: Checkpoint, keys: Mapping[str, PublicKeys], node: str | None) -> None:
     if node is not None and cp.node != node:
         raise LogVerificationError(
-            f"checkpoint of size {cp.size} is of node {cp.node}, not of node {node}", reason="bad-checkpoint"
+            N_("checkpoint of size {size} is of node {node}, not of node {node2}"),
+            params={"size": cp.size, "node": cp.node, "node2": node},
+            reason="bad-checkpoint",
         )
     public = keys.get(cp.key)
     if public is None:
         raise LogVerificationError(
-            f"checkpoint of size {cp.size} is signed by key {cp.key}, which is not among the trusted keys "
-            f"({', '.join(sorted(keys)) or 'none'})",
+            N_("checkpoint of size {size} is signed by key {key}, which is not among the trusted keys ({keys})"),
+            params={"size": cp.size, "key": cp.key, "keys": ", ".join(sorted(keys)) or "none"},
             reason="bad-checkpoint",
         )
     cp.verify(public)

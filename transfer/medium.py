@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from keys.strict import whole
-from transfer.errors import MEDIUM_MISSING, MediumError, PackageRejected, medium_fault
+from transfer.errors import MEDIUM_MISSING, N_, MediumError, PackageRejected, medium_fault
 from transfer.files import COPY_CHUNK, TEMP_PREFIX, atomic_writer, ensure_dir, open_dir, read_chunks
 from transfer.header import NODE_ID
 from transfer.quarantine import Quarantine  # re-exported: it used to live here
@@ -81,7 +81,7 @@ def channel_dirname(sender: str, recipient: str) -> str:
     """The channel folder name ``<sender>_to_<recipient>``; raises MediumError for a bad node id."""
     for n in (sender, recipient):
         if not NODE_ID.match(n):
-            raise MediumError(f"{n!r} is not a node id")
+            raise MediumError(N_("{n!r} is not a node id"), params={"n": n})
     return f"{sender}_to_{recipient}"
 
 
@@ -265,7 +265,11 @@ class Medium:
     def check(self) -> None:
         """Raise MediumError (``medium-missing``) unless the medium is there."""
         if not self.root.is_dir():
-            raise MediumError(f"{self.root}: transfer medium not found (is the device mounted?)", reason=MEDIUM_MISSING)
+            raise MediumError(
+                N_("{root}: transfer medium not found (is the device mounted?)"),
+                params={"root": self.root},
+                reason=MEDIUM_MISSING,
+            )
 
     def channel_path(self, sender: str, recipient: str) -> Path:
         return self.root / channel_dirname(sender, recipient)

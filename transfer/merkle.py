@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from transfer.errors import LogVerificationError
+from transfer.errors import N_, LogVerificationError
 
 HASH_LEN = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -100,11 +100,15 @@ def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes) -> None:
     """RFC 9162 §2.1.3.2: raise unless ``proof`` shows leaf ``index`` is ``leaf`` in the tree ``expected_root``."""
     if not 0 <= index < size:
-        raise LogVerificationError(f"inclusion proof: leaf {index} is outside a tree of {size}", reason="bad-proof")
+        raise LogVerificationError(
+            N_("inclusion proof: leaf {index} is outside a tree of {size}"),
+            params={"index": index, "size": size},
+            reason="bad-proof",
+        )
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if sn == 0:
-            raise LogVerificationError("inclusion proof is longer than the tree is deep", reason="bad-proof")
+            raise LogVerificationError(N_("inclusion proof is longer than the tree is deep"), reason="bad-proof")
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             while not fn & 1 and fn != 0:
@@ -114,7 +118,9 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
         fn, sn = fn >> 1, sn >> 1
     if sn != 0 or r != expected_root:
         raise LogVerificationError(
-            f"inclusion proof of leaf {index} does not lead to the root of the tree of {size}", reason="bad-proof"
+            N_("inclusion proof of leaf {index} does not lead to the root of the tree of {size}"),
+            params={"index": index, "size": size},
+            reason="bad-proof",
         )
 
 
@@ -122,30 +128,34 @@ def verify_consistency(old_size: int, new_size: int, proof: Sequence[bytes], old
     """RFC 9162 §2.1.4.2: raise unless the tree ``new_root`` of ``new_size`` leaves extends ``old_root``."""
     if old_size > new_size:
         raise LogVerificationError(
-            f"a tree of {new_size} entries cannot extend one of {old_size}: entries were cut off", reason="truncated"
+            N_("a tree of {new_size} entries cannot extend one of {old_size}: entries were cut off"),
+            params={"new_size": new_size, "old_size": old_size},
+            reason="truncated",
         )
     if old_size == new_size:
         if proof or old_root != new_root:
             raise LogVerificationError(
-                f"two different trees of {old_size} entries: the log was rewritten", reason="inconsistent"
+                N_("two different trees of {old_size} entries: the log was rewritten"),
+                params={"old_size": old_size},
+                reason="inconsistent",
             )
         return
     if old_size == 0:
         if proof:
-            raise LogVerificationError("a proof from the empty tree must be empty", reason="bad-proof")
+            raise LogVerificationError(N_("a proof from the empty tree must be empty"), reason="bad-proof")
         return
     path = list(proof)
     if old_size & (old_size - 1) == 0:  # an exact power of two: the old root is itself a node
         path.insert(0, old_root)
     if not path:
-        raise LogVerificationError("empty consistency proof", reason="bad-proof")
+        raise LogVerificationError(N_("empty consistency proof"), reason="bad-proof")
     fn, sn = old_size - 1, new_size - 1
     while fn & 1:
         fn, sn = fn >> 1, sn >> 1
     fr = sr = path[0]
     for c in path[1:]:
         if sn == 0:
-            raise LogVerificationError("consistency proof is too long", reason="bad-proof")
+            raise LogVerificationError(N_("consistency proof is too long"), reason="bad-proof")
         if fn & 1 or fn == sn:
             fr, sr = node_hash(c, fr), node_hash(c, sr)
             while not fn & 1 and fn != 0:
@@ -155,8 +165,10 @@ def verify_consistency(old_size: int, new_size: int, proof: Sequence[bytes], old
         fn, sn = fn >> 1, sn >> 1
     if sn != 0 or fr != old_root or sr != new_root:
         raise LogVerificationError(
-            f"the log of {new_size} entries does not extend the tree of {old_size} entries "
-            "(an entry before it was changed, removed or reordered)",
+            N_(
+                "the log of {new_size} entries does not extend the tree of {old_size} entries (an entry before it was changed, removed or reordered)"
+            ),
+            params={"new_size": new_size, "old_size": old_size},
             reason="inconsistent",
         )
 

@@ -21,7 +21,7 @@ from keys.schema import fields, hex_field, int_field, node_id_field
 from keys.strict import is_hex, matches, whole
 from keys.times import format_time, parse_time
 from transfer.checkpoint import Checkpoint, parse_checkpoint
-from transfer.errors import LogVerificationError
+from transfer.errors import N_, LogVerificationError
 
 RECEIPT_TYPE = "credgap-receipt"
 OUTCOMES = frozenset({"applied", "rebased", "duplicate", "pending", "rejected"})
@@ -85,15 +85,16 @@ class Receipt:
         """Raise :class:`LogVerificationError` (``bad-receipt``) unless ``public`` signed this receipt."""
         if public.key_id != self.key:
             raise LogVerificationError(
-                f"receipt for seq {self.seq} names key {self.key}, not the given key {public.key_id}",
+                N_("receipt for seq {seq} names key {key}, not the given key {key_id}"),
+                params={"seq": self.seq, "key": self.key, "key_id": public.key_id},
                 reason="bad-receipt",
             )
         try:
             public.verify(Purpose.RECEIPT, self.signed_bytes(), self.sig)
         except SignatureError:
             raise LogVerificationError(
-                f"receipt of node {self.node} for {self.sender} seq {self.seq}: the signature of key {self.key} "
-                "does not verify",
+                N_("receipt of node {node} for {sender} seq {seq}: the signature of key {key} does not verify"),
+                params={"node": self.node, "sender": self.sender, "seq": self.seq, "key": self.key},
                 reason="bad-receipt",
             ) from None
 
@@ -134,14 +135,19 @@ def parse_receipt(document: object, sig: object) -> Receipt:
     try:
         doc = fields(document, "receipt", _FIELDS)
         if doc["type"] != RECEIPT_TYPE or doc["v"] != 1:
-            raise EncodingError(f"not a receipt (type {doc['type']!r:.40}, v {doc['v']!r:.10})")
+            raise EncodingError(
+                N_("not a receipt (type {type!r:.40}, v {v!r:.10})"), params={"type": doc["type"], "v": doc["v"]}
+            )
         digest, outcome, reason = doc["digest"], doc["outcome"], doc["reason"]
         if not is_hex(digest, 64):
-            raise EncodingError("digest must be 64 lowercase hex digits")
+            raise EncodingError(N_("digest must be 64 lowercase hex digits"))
         if outcome not in OUTCOMES:
-            raise EncodingError(f"outcome must be one of {sorted(OUTCOMES)}, found {outcome!r:.40}")
+            raise EncodingError(
+                N_("outcome must be one of {sorted}, found {outcome!r:.40}"),
+                params={"sorted": sorted(OUTCOMES), "outcome": outcome},
+            )
         if not matches(reason, _REASON) or (outcome != "rejected" and reason):
-            raise EncodingError("reason must be a reason code (empty unless the outcome is rejected)")
+            raise EncodingError(N_("reason must be a reason code (empty unless the outcome is rejected)"))
         seq = doc["seq"]
         receipt = Receipt(
             node=node_id_field(doc["node"], "node"),
@@ -157,17 +163,21 @@ def parse_receipt(document: object, sig: object) -> Receipt:
             sig=hex_field(sig, "sig", 64),
         )
     except EncodingError as exc:
-        raise LogVerificationError(f"malformed receipt: {exc}", reason="bad-receipt") from None
+        raise LogVerificationError(
+            N_("malformed receipt: {problem}"), params={"problem": exc}, reason="bad-receipt"
+        ) from None
     if canonical.encode(receipt.document()) != canonical.encode(doc):
-        raise LogVerificationError("malformed receipt: not in canonical form", reason="bad-receipt")
+        raise LogVerificationError(N_("malformed receipt: not in canonical form"), reason="bad-receipt")
     if receipt.checkpoint.node != receipt.node:
         raise LogVerificationError(
-            f"receipt of node {receipt.node} carries a checkpoint of node {receipt.checkpoint.node}",
+            N_("receipt of node {node} carries a checkpoint of node {node2}"),
+            params={"node": receipt.node, "node2": receipt.checkpoint.node},
             reason="bad-receipt",
         )
     if receipt.acknowledges is not None and receipt.acknowledges.node != receipt.sender:
         raise LogVerificationError(
-            f"receipt to {receipt.sender} acknowledges a checkpoint of node {receipt.acknowledges.node}",
+            N_("receipt to {sender} acknowledges a checkpoint of node {node}"),
+            params={"sender": receipt.sender, "node": receipt.acknowledges.node},
             reason="bad-receipt",
         )
     return receipt
@@ -177,4 +187,4 @@ def _nested(value: object, name: str) -> Checkpoint:
     try:
         return parse_checkpoint(value)
     except LogVerificationError as exc:
-        raise EncodingError(f"{name}: {exc}") from None
+        raise EncodingError(N_("{name}: {problem}"), params={"name": name, "problem": exc}) from None

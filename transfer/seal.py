@@ -29,7 +29,7 @@ from transfer.crypto import (
     payload_key,
     wrap_file_key,
 )
-from transfer.errors import TransferError
+from transfer.errors import N_, TransferError
 from transfer.header import ZERO_DIGEST, Header, check_node_id, signed_prefix
 from transfer.items import ItemWriter, Sealable, allowed_kinds, direction
 from transfer.limits import (
@@ -92,13 +92,18 @@ def seal(
     ``fmt`` is the package format: 2 only on a channel whose reader advertised it (FORMAT.md §2.1).
     """
     if fmt not in FORMATS:
-        raise TransferError(f"package format {fmt} is not one this node writes {list(FORMATS)}")
+        raise TransferError(
+            N_("package format {fmt} is not one this node writes {list}"), params={"fmt": fmt, "list": list(FORMATS)}
+        )
     check_node_id(sender_node, "sender")
     check_node_id(recipient.node_id, "recipient")
     if seq < 1 or (seq == 1) != (prev == ZERO_DIGEST):
-        raise TransferError(f"sequence {seq} with previous digest {prev[:16]}… is not a valid chain position")
+        raise TransferError(
+            N_("sequence {seq} with previous digest {prev}… is not a valid chain position"),
+            params={"seq": seq, "prev": prev[:16]},
+        )
     if not 0 < validity <= MAX_NOT_AFTER_SPAN:
-        raise TransferError(f"validity {validity}s is outside 1s..31 days")
+        raise TransferError(N_("validity {validity}s is outside 1s..31 days"), params={"validity": validity})
     allowed = allowed_kinds(direction(sender_role), fmt)
     file_key = rng(FILE_KEY_LEN)
     nonce = rng(NONCE_LEN)

@@ -15,10 +15,12 @@ import click
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from nodekit import i18n
 from nodekit.cli import NodeContext, emit, json_option, pass_node_context
-from nodekit.errors import ExitCode, NodeError
+from nodekit.errors import ExitCode, NodeError, shown_value
 from nodekit.events import default_actor
 from nodekit.home import NodeConfig, parse_duration
+from nodekit.i18n import N_
 from public_node.web import accounts
 from public_node.web import audit as weblog
 from public_node.web.accounts import AccountProblem
@@ -31,11 +33,26 @@ from transfer.log import EventCode
 CONTACT_RETENTION = "1095d"  # three years  # documented in docs/OPERATIONS.md ("Accounts and retention")
 
 
+def _(message: str) -> str:
+    """``message`` in the operator's language, from the platform's catalogue (its account messages are
+    there), which falls back to the operators' one; the English id itself in English."""
+    language = i18n.language()
+    return message if language == i18n.ENGLISH else translations(language).gettext(message)
+
+
 class AdminError(NodeError):
-    """An administrator command that cannot be done as asked (no such account, a person's account)."""
+    """An administrator command that cannot be done as asked (no such account, a person's account).
+    Its message id is in the platform's catalogue: English in node.log and --json, translated on screen."""
 
     exit_code = ExitCode.USAGE
     reason = "admin"
+
+    def shown(self) -> str:
+        params = {k: shown_value(v) for k, v in self.params.items()}
+        try:
+            return self.where + (_(self.template).format(**params) if params else _(self.template))
+        except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English stands
+            return str(self)
 
 
 @contextmanager
@@ -64,7 +81,7 @@ def _log(s: Session, signer: weblog.AuditSigner, action: str, **subject: Any) ->
 def _admin(s: Session, username: str) -> Account:
     account = accounts.find_account(s, username)
     if account is None or account.role not in accounts.ADMIN_ROLES:
-        raise AdminError(f"no administrator account named {username!r}")
+        raise AdminError(N_("no administrator account named {username!r}"), params={"username": username})
     return account
 
 
@@ -73,7 +90,7 @@ def _initial_password() -> str:
 
 
 def _problem(exc: AccountProblem) -> AdminError:
-    return AdminError(translations().gettext(exc.message))
+    return AdminError(exc.message)
 
 
 @click.group("admin")
@@ -98,8 +115,11 @@ def create_cmd(nctx: NodeContext, username: str, role: str, as_json: bool) -> No
         _log(s, signer, "admin.create", account=account.id, role=role)
     emit(
         {"username": username, "role": role, "password": password},
-        f"created {role} {username}; initial password (shown once): {password}\n"
-        "log in at /login, enrol the authenticator (TOTP) shown there, then change the password on /account",
+        _("created {role} {username}; initial password (shown once): {password}").format(
+            role=role, username=username, password=password
+        )
+        + "\n"
+        + _("log in at /login, enrol the authenticator (TOTP) shown there, then change the password on /account"),
         as_json=as_json,
     )
 
@@ -123,7 +143,8 @@ def reset_cmd(nctx: NodeContext, username: str, reset_totp: bool, as_json: bool)
         accounts.end_sessions(s, account.id)
         _log(s, signer, "admin.reset", account=account.id, totp=reset_totp)
     emit({"username": username, "password": password, "totp_reset": reset_totp},
-         f"reset {username}; new password (shown once): {password}", as_json=as_json)  # fmt: skip
+         _("reset {username}; new password (shown once): {password}").format(username=username, password=password),
+         as_json=as_json)  # fmt: skip
 
 
 @admin.command("disable")
@@ -137,7 +158,7 @@ def disable_cmd(nctx: NodeContext, username: str, enable: bool) -> None:
         account.disabled = not enable
         accounts.end_sessions(s, account.id)
         _log(s, signer, "admin.enable" if enable else "admin.disable", account=account.id)
-    click.echo(f"{'enabled' if enable else 'disabled'} {username}")
+    click.echo((_("enabled {username}") if enable else _("disabled {username}")).format(username=username))
 
 
 @admin.command("list")
@@ -150,8 +171,10 @@ def list_cmd(nctx: NodeContext, as_json: bool) -> None:
             {"username": a.username, "role": a.role, "disabled": a.disabled, "totp": a.totp_last_step > 0}
             for a in s.scalars(select(Account).where(Account.role.in_(accounts.ADMIN_ROLES)).order_by(Account.id))
         ]
-    emit(rows, "\n".join(f"{r['username']}\t{r['role']}\t{'disabled' if r['disabled'] else 'active'}\t"
-                         f"totp {'enrolled' if r['totp'] else 'not enrolled'}" for r in rows), as_json=as_json)  # fmt: skip
+    state = {True: _("disabled"), False: _("active")}
+    totp = {True: _("TOTP enrolled"), False: _("TOTP not enrolled")}
+    lines = [f"{r['username']}\t{r['role']}\t{state[bool(r['disabled'])]}\t{totp[bool(r['totp'])]}" for r in rows]
+    emit(rows, "\n".join(lines), as_json=as_json)
 
 
 @admin.command("audit-key")
@@ -165,10 +188,10 @@ def audit_key_cmd(nctx: NodeContext, action: str) -> None:
             _log(s, signer, "audit-key.rotate", old=signer.secret.key_id, new=new)
             newer = weblog.load_signer(config.home, config.name)
             _log(s, newer, "audit-key.rotated", key=new)  # the first checkpoint under the new key
-            click.echo(f"web audit key rotated: {signer.secret.key_id} -> {new}")
+            click.echo(_("web audit key rotated: {old} -> {new}").format(old=signer.secret.key_id, new=new))
         else:
             for key_id in weblog.public_keys(config.home):
-                click.echo(key_id + ("  (signing)" if key_id == signer.secret.key_id else ""))
+                click.echo(key_id + ("  " + _("(signing)") if key_id == signer.secret.key_id else ""))
 
 
 @admin.command("purge")
@@ -181,7 +204,11 @@ def purge_cmd(nctx: NodeContext, contact_retention: str) -> None:
     with _web(nctx) as (s, _config, signer):
         done = accounts.purge(s, datetime.now(UTC), contact_retention=timedelta(seconds=seconds))
         _log(s, signer, "retention.purge", contacts=done.contacts, sessions=done.sessions)
-    click.echo(f"erased {done.contacts} contact detail(s), {done.sessions} session(s), {done.throttles} throttle(s)")
+    click.echo(
+        _("erased {contacts} contact detail(s), {sessions} session(s), {throttles} throttle(s)").format(
+            contacts=done.contacts, sessions=done.sessions, throttles=done.throttles
+        )
+    )
 
 
 def web_log_summary(config: NodeConfig) -> dict[str, Any] | None:

@@ -188,3 +188,50 @@ def test_an_error_reads_english_in_the_log_and_chinese_on_the_screen() -> None:
     with i18n.speaking("zh_CN"):
         assert exc.shown() == "sqlite:///h/node.db 属于内网节点，而不属于本外网节点"
     assert exc.shown() == str(exc)
+
+
+def test_a_message_built_before_it_is_an_error_is_shown_translated() -> None:
+    """keys.errors.Said: English as a str (logs, --json), its template translated where shown."""
+    from keys.errors import Said
+    from transfer.errors import LogVerificationError
+
+    said = Said(i18n.N_("entry {pos} was edited: its content no longer matches its recorded hash"), pos=3)
+    assert said == "entry 3 was edited: its content no longer matches its recorded hash"
+    exc = LogVerificationError(i18n.N_("transfer log: {problem}"), params={"problem": said}, reason="edited")
+    assert str(exc) == "transfer log: entry 3 was edited: its content no longer matches its recorded hash"
+    from nodekit.errors import shown
+
+    with i18n.speaking("zh_CN"):
+        assert shown(exc) == "传输日志：条目 3 被改动：其内容与记录的哈希不再相符"
+    assert shown(exc) == str(exc)
+
+
+def test_os_errors_and_parser_positions_are_shown_translated(tmp_path: Path) -> None:
+    from keys.canonical import decode
+    from keys.errors import EncodingError
+    from nodekit.errors import shown
+
+    missing = FileNotFoundError(2, os.strerror(2), str(tmp_path / "x"))
+    with pytest.raises(EncodingError) as bad:
+        decode(b"{'a")
+    assert "unexpected character" in str(bad.value)  # the parser's English stays in the log
+    with i18n.speaking("zh_CN"):
+        assert shown(missing) == f"没有该文件或目录：{tmp_path / 'x'}"
+        assert shown(bad.value) == "不是有效的 JSON：位于第 1 行，第 2 列"
+    assert shown(missing) == f"No such file or directory: {tmp_path / 'x'}"
+
+
+def test_a_busy_channel_is_shown_translated() -> None:
+    from nodekit.errors import shown
+    from nodekit.locks import Holder, _busy
+
+    receiver = _busy("the receiver of this node", None)
+    channel = _busy("channel a_to_b", Holder(41, 0.0))
+    assert str(receiver).startswith("channel-busy: the receiver of this node is held by another process")
+    assert str(channel).startswith("channel-busy: channel a_to_b is held by pid 41 for ")
+    with i18n.speaking("zh_CN"):
+        for exc in (receiver, channel):
+            text = shown(exc)
+            assert text.startswith("channel-busy：") and re.search(r"[\u4e00-\u9fff]", text), text
+            assert "held by" not in text and "try again" not in text
+        assert "a_to_b" in shown(channel) and "41" in shown(channel)

@@ -27,3 +27,17 @@ def test_a_missing_calendar_warns_only_while_applications_are_open() -> None:
     found = status_view.problems(_data(open=2, calendar_missing=2027))
     assert [(p.level, p.code) for p in found] == [("warning", "calendar-missing")] and status_view.verdict(found) == 5
     assert "2027" in found[0].message
+
+
+def test_an_alarm_reads_english_in_json_and_the_operators_language_on_screen() -> None:
+    from nodekit import i18n
+
+    data = {
+        **_data(),
+        "exchange": {"alarms": [{"alarm": "overdue", "peer_name": "city-public", "since": "2026-12-01"}]},
+    }
+    [found] = status_view.problems(data)
+    assert (found.level, found.code) == ("alarm", "overdue")
+    assert found.message == "overdue on city-public since 2026-12-01"
+    with i18n.speaking("zh_CN"):
+        assert found.shown == "city-public：overdue，始于 2026-12-01"
