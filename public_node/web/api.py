@@ -288,7 +288,7 @@ async def api_list(
     limit: Limit = 20,
 ) -> RecordsOut:
     """The red list (``red``) or the serious-dishonesty list (``dishonest``), newest first."""
-    return await platform(request).call(_read_list, request, list_type, cursor, limit)
+    return await platform(request).call(_read_list, request, list_type, cursor, limit, inline=False)
 
 
 def _read_list(
@@ -310,7 +310,7 @@ def _read_list(
 @router.get("/gov", response_model=DepartmentsOut)
 async def api_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> DepartmentsOut:
     """Departments with government-credit records, by name."""
-    return await platform(request).call(_read_gov, request, cursor, limit)
+    return await platform(request).call(_read_gov, request, cursor, limit, inline=False)
 
 
 def _read_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> DepartmentsOut:
@@ -330,7 +330,7 @@ async def api_gov_department(
     limit: Limit = 20,
 ) -> RecordsOut:
     """One department's government-credit records, newest first."""
-    return await platform(request).call(_read_gov_department, request, subject_key, cursor, limit)
+    return await platform(request).call(_read_gov_department, request, subject_key, cursor, limit, inline=False)
 
 
 def _read_gov_department(
@@ -352,7 +352,7 @@ def _read_gov_department(
 @router.get("/documents", response_model=DocumentsOut)
 async def api_documents(request: Request, cursor: Cursor = None, limit: Limit = 20) -> DocumentsOut:
     """Published notices and documents (metadata; ``download_url`` serves the bytes)."""
-    return await platform(request).call(_read_documents, request, cursor, limit)
+    return await platform(request).call(_read_documents, request, cursor, limit, inline=False)
 
 
 def _read_documents(request: Request, cursor: Cursor = None, limit: Limit = 20) -> DocumentsOut:
@@ -376,7 +376,7 @@ def api_document_content(request: Request, key: Annotated[str, Path(pattern="^[0
 @router.get("/freshness", response_model=FreshnessOut)
 async def api_freshness(request: Request) -> FreshnessOut:
     """How current the published data is: the last package applied and the records per kind."""
-    return await platform(request).call(_read_freshness, request)
+    return await platform(request).call(_read_freshness, request, inline=False)
 
 
 def _read_freshness(request: Request) -> FreshnessOut:

@@ -70,7 +70,7 @@ class WebError(Exception):
         self.retry_after = retry_after
 
 
-SEARCH_CACHE_ENTRIES = 4096  # searches kept per process (Platform.search): a few MB
+SEARCH_CACHE_ENTRIES = 2048  # searches kept per worker (Platform.search): ~12 MB of 20-subject pages, 40 MB at most
 PROXIES_TTL = 5.0  # seconds another worker may still believe a proxy the security administrator removed
 
 
@@ -112,7 +112,9 @@ class Platform:
 
     async def call(self, fn: Callable[..., T], /, *args: Any, inline: bool = True) -> T:
         """Run a request's synchronous read work (``inline_reads``): on the event loop, or in the pool
-        (always when ``inline`` is False: work that may write, like a logged-in page's session touch)."""
+        (always when ``inline`` is False: work that may write, like a logged-in page's session touch, or
+        that may count a large part of the database, like the home page's counts after a package or a
+        list's first-page total: a second or more at 1M records, which must not stall the loop)."""
         if inline and self.inline_reads:
             return fn(*args)
         return await run_in_threadpool(fn, *args)

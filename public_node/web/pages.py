@@ -18,6 +18,7 @@ from public_node.queries import (
     gov_records,
     list_keyset,
     subject_page,
+    subject_summary,
 )
 from public_node.search import MAX_QUERY_CHARS, normalise
 from public_node.views import LIST_TYPES
@@ -57,7 +58,7 @@ def check_query(q: str) -> str:
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     """Search box, record counts and the data's freshness."""
-    return await platform(request).call(_page_home, request, inline=_anonymous(request))
+    return await platform(request).call(_page_home, request, inline=False)  # counts: a full count after each package
 
 
 def _page_home(request: Request) -> Response:
@@ -157,7 +158,7 @@ def verify_form(request: Request, code: Annotated[str, Form(max_length=64)]) -> 
 @router.get("/lists/{list_type}", response_class=HTMLResponse)
 async def list_page(request: Request, list_type: str, cursor: Cursor = None) -> Response:
     """The red list (守信激励) or the serious-dishonesty list (严重失信主体名单), newest first."""
-    return await platform(request).call(_page_list_page, request, list_type, cursor, inline=_anonymous(request))
+    return await platform(request).call(_page_list_page, request, list_type, cursor, inline=False)
 
 
 def _page_list_page(request: Request, list_type: str, cursor: Cursor = None) -> Response:
@@ -174,7 +175,7 @@ def _page_list_page(request: Request, list_type: str, cursor: Cursor = None) -> 
 @router.get("/gov", response_class=HTMLResponse)
 async def gov_index(request: Request, cursor: Cursor = None) -> Response:
     """Departments with government-credit records (政务诚信)."""
-    return await platform(request).call(_page_gov_index, request, cursor, inline=_anonymous(request))
+    return await platform(request).call(_page_gov_index, request, cursor, inline=False)
 
 
 def _page_gov_index(request: Request, cursor: Cursor = None) -> Response:
@@ -188,7 +189,7 @@ def _page_gov_index(request: Request, cursor: Cursor = None) -> Response:
 @router.get("/gov/{subject_key}", response_class=HTMLResponse)
 async def gov_department(request: Request, subject_key: str, cursor: Cursor = None) -> Response:
     """One department's government-credit records: commitments, time limits, defaults."""
-    return await platform(request).call(_page_gov_department, request, subject_key, cursor, inline=_anonymous(request))
+    return await platform(request).call(_page_gov_department, request, subject_key, cursor, inline=False)
 
 
 def _page_gov_department(request: Request, subject_key: str, cursor: Cursor = None) -> Response:
@@ -200,18 +201,16 @@ def _page_gov_department(request: Request, subject_key: str, cursor: Cursor = No
     today = p.today()
     with p.reads() as s:
         page = gov_records(s, subject_key, today=today, limit=PAGE, after=after)
-        summary = subject_page(s, subject_key, today=today)
-    if summary is None or (not page.items and after is None):
+        dept = subject_summary(s, subject_key, today=today)
+    if dept is None or (not page.items and after is None):
         raise WebError(404, "not-found", "Nothing is published at this address.")
-    return p.render(
-        "gov_department.html", dept=summary.subject, page=page, next_cursor=p.next_cursor(scope, page.after)
-    )
+    return p.render("gov_department.html", dept=dept, page=page, next_cursor=p.next_cursor(scope, page.after))
 
 
 @router.get("/documents", response_class=HTMLResponse)
 async def documents(request: Request, cursor: Cursor = None) -> Response:
     """Published notices and documents."""
-    return await platform(request).call(_page_documents, request, cursor, inline=_anonymous(request))
+    return await platform(request).call(_page_documents, request, cursor, inline=False)
 
 
 def _page_documents(request: Request, cursor: Cursor = None) -> Response:
