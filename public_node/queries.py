@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Date, String, and_, bindparam, exists, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Date, Integer, String, and_, bindparam, exists, func, or_, select, tuple_
 
 from nodekit.models import ChannelPackageRow, ChannelRow
 from public_node.errors import BadQuery
@@ -65,6 +65,23 @@ _SUBJECT_RECORDS = (
     select(*_RECORD_COLUMNS)
     .where(_R.subject_key == bindparam("subject_key", type_=String), _LIVE)
     .order_by(_R.kind, *_NEWEST_FIRST)
+)
+_GOV = "gov_credit"  # a department's own records: thousands for a city's bureau
+_SUBJECT_RECORDS_BUT_GOV = (
+    select(*_RECORD_COLUMNS)
+    .where(_R.subject_key == bindparam("subject_key", type_=String), _LIVE, _R.kind != _GOV)
+    .order_by(_R.kind, *_NEWEST_FIRST)
+)
+_SUBJECT_GOV_NEWEST = (
+    select(*_RECORD_COLUMNS)
+    .where(_R.subject_key == bindparam("subject_key", type_=String), _LIVE, _R.kind == _GOV)
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("gov_limit", type_=Integer))
+)
+_SUBJECT_GOV_COUNT = (
+    select(func.count())
+    .select_from(RECORD_TABLE)
+    .where(_R.subject_key == bindparam("subject_key", type_=String), _LIVE, _R.kind == _GOV)
 )
 _SUBJECT_ENTRY = select(_S.name, _S.category, _S.uscc).where(_S.subject_key == bindparam("subject_key", type_=String))
 _BY_DOC_KEY = (
@@ -128,10 +145,21 @@ def subject_summary(session: Reader, subject_key: str, *, today: date) -> Subjec
     return None if page is None else page.subject
 
 
-def subject_page(session: Reader, subject_key: str, *, today: date) -> SubjectPage | None:
+def subject_page(session: Reader, subject_key: str, *, today: date, gov_limit: int | None = None) -> SubjectPage | None:
     """A subject with its current licences, penalties, list entries, commitments and government-credit
-    records; None if nothing about it is published on ``today``."""
-    rows = session.execute(_SUBJECT_RECORDS, {"subject_key": subject_key, "today": today}).all()
+    records; None if nothing about it is published on ``today``. With ``gov_limit``, only the newest
+    that many government-credit records, and their number in ``more`` when there are more (a
+    department's page: the rest are on its keyset-paginated government-credit page)."""
+    params = {"subject_key": subject_key, "today": today}
+    more: dict[str, int] = {}
+    if gov_limit is None:
+        rows = session.execute(_SUBJECT_RECORDS, params).all()
+    else:
+        gov = session.execute(_SUBJECT_GOV_NEWEST, {**params, "gov_limit": gov_limit + 1}).all()
+        if len(gov) > gov_limit:
+            more[_GOV] = int(session.execute(_SUBJECT_GOV_COUNT, params).scalar_one())
+            gov = gov[:gov_limit]
+        rows = [*session.execute(_SUBJECT_RECORDS_BUT_GOV, params).all(), *gov]
     if not rows:
         return None
     entry = session.execute(_SUBJECT_ENTRY, {"subject_key": subject_key}).first()
@@ -146,7 +174,9 @@ def subject_page(session: Reader, subject_key: str, *, today: date) -> SubjectPa
     for v in views:
         if v.kind != "subject":
             records[v.kind].append(v)
-    return SubjectPage(subject=summary, profile=profile, records={k: records[k] for k in RECORD_KINDS if k in records})
+    return SubjectPage(
+        subject=summary, profile=profile, records={k: records[k] for k in RECORD_KINDS if k in records}, more=more
+    )
 
 
 def list_page(session: Reader, list_type: str, *, today: date, limit: int = 20, offset: int = 0) -> Page[RecordView]:

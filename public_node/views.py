@@ -81,6 +81,7 @@ class SubjectPage:
     subject: SubjectSummary
     profile: RecordView | None  # the published subject row, when there is one
     records: dict[str, list[RecordView]] = field(default_factory=dict)
+    more: dict[str, int] = field(default_factory=dict)  # kind -> how many there are, where only the newest are here
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from public_node.web.app import WebError, platform
 from public_node.web.reports import issue_report, verify_report
 
 PAGE = 20
+GOV_ON_SUBJECT_PAGE = 20  # a department's newest government-credit records; the rest on /gov/<key>
 MAX_Q = 256  # characters of a search box; the search itself takes MAX_QUERY_CHARS letters or digits
 _KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -106,7 +107,7 @@ def _page_subject(request: Request, ident: str) -> Response:
     today = p.today()
     with p.reads() as s:
         key = find_subject_key(s, ident[:64], today=today)
-        page = subject_page(s, key, today=today) if key else None
+        page = subject_page(s, key, today=today, gov_limit=GOV_ON_SUBJECT_PAGE) if key else None
         docs = documents_of_subject(s, key, today=today) if key else []
         fresh = freshness(s)
     if page is None:

@@ -123,3 +123,23 @@ def test_government_credit_pages(client: TestClient) -> None:
     page = client.get(dept.group(1)).text
     assert "服务承诺事项" in page and "未履行" in page
     assert client.get(f"/gov/{'0' * 32}").status_code == 404
+
+
+def test_a_departments_subject_page_shows_its_newest_records_and_links_the_rest(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city bureau has thousands of government-credit records: its subject page shows the newest
+    (here 2 of 3) with their number and a link to its paginated government-credit page, instead of
+    reading and rendering them all on every visit."""
+    from public_node.web import pages
+
+    monkeypatch.setattr(pages, "GOV_ON_SUBJECT_PAGE", 2)
+    html = client.get(f"/subjects/{key('gov1')}").text
+    assert html.count('class="record"') == 2, "the newest two"
+    assert "服务承诺事项2" in html and "服务承诺事项1" in html and "服务承诺事项0" not in html
+    assert "(3)" in html and f'href="/gov/{key("gov1")}"' in html and "查看全部 3 条记录" in html
+    monkeypatch.setattr(pages, "GOV_ON_SUBJECT_PAGE", 3)
+    html = client.get(f"/subjects/{key('gov1')}").text
+    assert html.count('class="record"') == 3 and "查看全部" not in html
+    api = client.get(f"/api/v1/subjects/{key('gov1')}").json()
+    assert len(api["records"]["gov_credit"]) == 3, "the API still carries every record"
