@@ -225,12 +225,7 @@ async def api_search(
 
 
 def _read_search(
-    request: Request,
-    q: Annotated[str, Query(max_length=MAX_Q)],
-    cursor: Cursor = None,
-    limit: Limit = 20,
-    *,
-    cached_only: bool = False,
+    request: Request, q: str, cursor: str | None, limit: int, *, cached_only: bool = False
 ) -> SearchOut | None:
     p = platform(request)
     q = check_query(q)
@@ -259,9 +254,7 @@ async def api_subject(
     return await platform(request).call(_read_subject, request, ident)
 
 
-def _read_subject(
-    request: Request, ident: Annotated[str, Path(max_length=64, description="credit code or subject key")]
-) -> SubjectDetailOut:
+def _read_subject(request: Request, ident: str) -> SubjectDetailOut:
     p = platform(request)
     today = p.today()
     with p.reads() as s:
@@ -281,22 +274,13 @@ def _read_subject(
 
 
 @router.get("/lists/{list_type}", response_model=RecordsOut)
-async def api_list(
+def api_list(
     request: Request,
     list_type: Annotated[str, Path(pattern="^(red|dishonest)$")],
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> RecordsOut:
     """The red list (``red``) or the serious-dishonesty list (``dishonest``), newest first."""
-    return await platform(request).call(_read_list, request, list_type, cursor, limit, inline=False)
-
-
-def _read_list(
-    request: Request,
-    list_type: Annotated[str, Path(pattern="^(red|dishonest)$")],
-    cursor: Cursor = None,
-    limit: Limit = 20,
-) -> RecordsOut:
     p = platform(request)
     scope = "list:" + list_type
     after = p.open_cursor(scope, cursor)
@@ -308,12 +292,8 @@ def _read_list(
 
 
 @router.get("/gov", response_model=DepartmentsOut)
-async def api_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> DepartmentsOut:
+def api_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> DepartmentsOut:
     """Departments with government-credit records, by name."""
-    return await platform(request).call(_read_gov, request, cursor, limit, inline=False)
-
-
-def _read_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> DepartmentsOut:
     p = platform(request)
     after = p.open_cursor("gov", cursor)
     with p.reads() as s:
@@ -323,22 +303,13 @@ def _read_gov(request: Request, cursor: Cursor = None, limit: Limit = 50) -> Dep
 
 
 @router.get("/gov/{subject_key}", response_model=RecordsOut)
-async def api_gov_department(
+def api_gov_department(
     request: Request,
     subject_key: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> RecordsOut:
     """One department's government-credit records, newest first."""
-    return await platform(request).call(_read_gov_department, request, subject_key, cursor, limit, inline=False)
-
-
-def _read_gov_department(
-    request: Request,
-    subject_key: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
-    cursor: Cursor = None,
-    limit: Limit = 20,
-) -> RecordsOut:
     p = platform(request)
     scope = "gov:" + subject_key
     after = p.open_cursor(scope, cursor)
@@ -350,12 +321,8 @@ def _read_gov_department(
 
 
 @router.get("/documents", response_model=DocumentsOut)
-async def api_documents(request: Request, cursor: Cursor = None, limit: Limit = 20) -> DocumentsOut:
+def api_documents(request: Request, cursor: Cursor = None, limit: Limit = 20) -> DocumentsOut:
     """Published notices and documents (metadata; ``download_url`` serves the bytes)."""
-    return await platform(request).call(_read_documents, request, cursor, limit, inline=False)
-
-
-def _read_documents(request: Request, cursor: Cursor = None, limit: Limit = 20) -> DocumentsOut:
     p = platform(request)
     after = p.open_cursor("docs", cursor)
     with p.reads() as s:
@@ -374,12 +341,8 @@ def api_document_content(request: Request, key: Annotated[str, Path(pattern="^[0
 
 
 @router.get("/freshness", response_model=FreshnessOut)
-async def api_freshness(request: Request) -> FreshnessOut:
+def api_freshness(request: Request) -> FreshnessOut:
     """How current the published data is: the last package applied and the records per kind."""
-    return await platform(request).call(_read_freshness, request, inline=False)
-
-
-def _read_freshness(request: Request) -> FreshnessOut:
     p = platform(request)
     with p.reads() as s:
         fresh = freshness(s)

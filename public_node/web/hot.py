@@ -151,7 +151,7 @@ class HotReads:
         return await self._json(found)
 
     async def _api_freshness(self, request: Request, params: dict[str, str]) -> Response:
-        return await self._json(await self.p.call(self._api._read_freshness, request, inline=False))
+        return await self._json(await self.p.call(self._api.api_freshness, request, inline=False))
 
     async def _page_subject(self, request: Request, params: dict[str, str]) -> Response:
         return await self.p.call(self._pages._page_subject, request, params["ident"])

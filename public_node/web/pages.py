@@ -57,12 +57,8 @@ def check_query(q: str) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     """Search box, record counts and the data's freshness."""
-    return await platform(request).call(_page_home, request, inline=False)  # counts: a full count after each package
-
-
-def _page_home(request: Request) -> Response:
     p = platform(request)
     with p.reads() as s:
         fresh = freshness(s)
@@ -76,13 +72,7 @@ async def search(request: Request, q: Annotated[str, Query(max_length=MAX_Q)] = 
     return await platform(request).call_search(_page_search, request, q, cursor, inline=_anonymous(request))
 
 
-def _page_search(
-    request: Request,
-    q: Annotated[str, Query(max_length=MAX_Q)] = "",
-    cursor: Cursor = None,
-    *,
-    cached_only: bool = False,
-) -> Response | None:
+def _page_search(request: Request, q: str, cursor: str | None, *, cached_only: bool = False) -> Response | None:
     p = platform(request)
     q = check_query(q)
     scope = "search:" + normalise(q)
@@ -157,12 +147,8 @@ def verify_form(request: Request, code: Annotated[str, Form(max_length=64)]) -> 
 
 
 @router.get("/lists/{list_type}", response_class=HTMLResponse)
-async def list_page(request: Request, list_type: str, cursor: Cursor = None) -> Response:
+def list_page(request: Request, list_type: str, cursor: Cursor = None) -> Response:
     """The red list (守信激励) or the serious-dishonesty list (严重失信主体名单), newest first."""
-    return await platform(request).call(_page_list_page, request, list_type, cursor, inline=False)
-
-
-def _page_list_page(request: Request, list_type: str, cursor: Cursor = None) -> Response:
     if list_type not in LIST_TYPES:
         raise WebError(404, "not-found", "Nothing is published at this address.")
     p = platform(request)
@@ -174,12 +160,8 @@ def _page_list_page(request: Request, list_type: str, cursor: Cursor = None) -> 
 
 
 @router.get("/gov", response_class=HTMLResponse)
-async def gov_index(request: Request, cursor: Cursor = None) -> Response:
+def gov_index(request: Request, cursor: Cursor = None) -> Response:
     """Departments with government-credit records (政务诚信)."""
-    return await platform(request).call(_page_gov_index, request, cursor, inline=False)
-
-
-def _page_gov_index(request: Request, cursor: Cursor = None) -> Response:
     p = platform(request)
     after = p.open_cursor("gov", cursor)
     with p.reads() as s:
@@ -188,12 +170,8 @@ def _page_gov_index(request: Request, cursor: Cursor = None) -> Response:
 
 
 @router.get("/gov/{subject_key}", response_class=HTMLResponse)
-async def gov_department(request: Request, subject_key: str, cursor: Cursor = None) -> Response:
+def gov_department(request: Request, subject_key: str, cursor: Cursor = None) -> Response:
     """One department's government-credit records: commitments, time limits, defaults."""
-    return await platform(request).call(_page_gov_department, request, subject_key, cursor, inline=False)
-
-
-def _page_gov_department(request: Request, subject_key: str, cursor: Cursor = None) -> Response:
     if not _KEY.fullmatch(subject_key):
         raise WebError(404, "not-found", "Nothing is published at this address.")
     p = platform(request)
@@ -209,12 +187,8 @@ def _page_gov_department(request: Request, subject_key: str, cursor: Cursor = No
 
 
 @router.get("/documents", response_class=HTMLResponse)
-async def documents(request: Request, cursor: Cursor = None) -> Response:
+def documents(request: Request, cursor: Cursor = None) -> Response:
     """Published notices and documents."""
-    return await platform(request).call(_page_documents, request, cursor, inline=False)
-
-
-def _page_documents(request: Request, cursor: Cursor = None) -> Response:
     p = platform(request)
     after = p.open_cursor("docs", cursor)
     with p.reads() as s:
